@@ -1,0 +1,51 @@
+# Two commands for a new user: `make demo` and `make test`. Both create .venv/ when it is
+# missing or stale and are safe to run twice.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+CONSTRAINTS := constraints-debian12.txt
+STAMP := $(VENV)/.sclstm-installed
+R_STAMP := $(VENV)/.sclstm-r-installed
+BENCH_STAMP := $(VENV)/.sclstm-bench-installed
+
+# R-side targets (tests of the R package) are defined in r-package/r.mk and listed in R_TESTS.
+R_TESTS :=
+-include r-package/r.mk
+
+.PHONY: venv venv-r demo test test-py bench clean-venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	# torch first, pinned: the CPU build on local disk, never the multi-GB CUDA build.
+	$(PIP) install --quiet "torch==2.13.0"
+	$(PIP) install --quiet -c $(CONSTRAINTS) -e ".[test]"
+	touch $@
+
+# R from Debian (apt) plus rpy2/anndata2ri in the venv: needed by the R-side tests.
+venv-r: $(R_STAMP)
+
+$(R_STAMP): $(STAMP) scripts/install-r.sh
+	bash scripts/install-r.sh
+	$(PIP) install --quiet -c $(CONSTRAINTS) -e ".[test,r]"
+	touch $@
+
+$(BENCH_STAMP): $(STAMP)
+	$(PIP) install --quiet -c $(CONSTRAINTS) -e ".[test,bench]"
+	touch $@
+
+demo: venv
+	$(VENV)/bin/sclstm demo
+
+test-py: venv-r
+	$(PY) -m pytest
+
+test: test-py $(R_TESTS)
+
+bench: $(BENCH_STAMP)
+	$(PY) benchmarks/bench_core.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,80 @@
+"""Agreement between a clustering and reference labels: ARI, NMI, ACC and BAS.
+
+ACC and BAS first match clusters to classes one-to-one with the Hungarian algorithm
+(maximising the number of cells on the diagonal); ACC is then the fraction of cells whose
+matched cluster equals their class, BAS the mean over classes of that fraction (balanced
+accuracy). Clusters left without a class count as wrong.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+from .validation import InputError
+
+
+def _codes(x) -> np.ndarray:
+    return pd.factorize(pd.Series(np.asarray(x, dtype=object)).astype(str))[0]
+
+
+def _check_pair(truth, pred):
+    truth = np.asarray(truth, dtype=object)
+    pred = np.asarray(pred, dtype=object)
+    if truth.shape[0] != pred.shape[0]:
+        raise InputError(
+            f"truth has {truth.shape[0]} labels but the clustering has {pred.shape[0]}; they must match."
+        )
+    if truth.shape[0] == 0:
+        raise InputError("no cells to score.")
+    if pd.isna(truth).any():
+        raise InputError("truth labels contain missing values; score only cells with a label.")
+    return _codes(truth), _codes(pred)
+
+
+def matched_confusion(truth, pred):
+    """Contingency table (classes × clusters) and the Hungarian column for each class.
+
+    Returns ``(table, match)`` where ``match[i]`` is the cluster index assigned to class
+    ``i`` or -1 when there are fewer clusters than classes.
+    """
+    t, p = _check_pair(truth, pred)
+    table = np.zeros((t.max() + 1, p.max() + 1), dtype=np.int64)
+    np.add.at(table, (t, p), 1)
+    rows, cols = linear_sum_assignment(-table)
+    match = np.full(table.shape[0], -1)
+    match[rows] = cols
+    return table, match
+
+
+def accuracy(truth, pred) -> float:
+    table, match = matched_confusion(truth, pred)
+    hit = sum(table[i, j] for i, j in enumerate(match) if j >= 0)
+    return float(hit / table.sum())
+
+
+def balanced_accuracy(truth, pred) -> float:
+    table, match = matched_confusion(truth, pred)
+    recalls = [(table[i, j] if j >= 0 else 0) / table[i].sum() for i, j in enumerate(match)]
+    return float(np.mean(recalls))
+
+
+def ari(truth, pred) -> float:
+    t, p = _check_pair(truth, pred)
+    return float(adjusted_rand_score(t, p))
+
+
+def nmi(truth, pred) -> float:
+    t, p = _check_pair(truth, pred)
+    return float(normalized_mutual_info_score(t, p))
+
+
+def score(truth, pred) -> dict:
+    """All four metrics as ``{"ARI", "NMI", "ACC", "BAS"}``."""
+    return {
+        "ARI": ari(truth, pred),
+        "NMI": nmi(truth, pred),
+        "ACC": accuracy(truth, pred),
+        "BAS": balanced_accuracy(truth, pred),
+    }

@@ -1,0 +1,156 @@
+"""Input checks at the boundary: every problem a user can act on becomes one clear line.
+
+Nothing here modifies what the user passed; functions return new objects.
+"""
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+
+class InputError(ValueError):
+    """A problem with the user's input, explained in one line with what to do about it."""
+
+
+@dataclass
+class CountMatrix:
+    """A validated cells × genes matrix (CSR, float64) with names and zero-row/column facts."""
+
+    X: sp.csr_matrix
+    cell_names: np.ndarray
+    gene_names: np.ndarray
+    n_empty_cells: int
+    n_empty_genes: int
+
+
+def _as_csr(X) -> sp.csr_matrix:
+    if sp.issparse(X):
+        return sp.csr_matrix(X, dtype=np.float64, copy=True)
+    if isinstance(X, pd.DataFrame):
+        X = X.to_numpy()
+    try:
+        arr = np.asarray(X)
+    except Exception as exc:  # pragma: no cover - exotic array-likes
+        raise InputError(f"could not read the expression matrix as an array ({exc}).") from None
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise InputError(
+            f"the expression matrix must be numeric, got dtype {arr.dtype}; pass counts as numbers."
+        )
+    if arr.ndim != 2:
+        raise InputError(
+            f"the expression matrix must be 2-dimensional (cells × genes), got {arr.ndim} dimension(s)."
+        )
+    return sp.csr_matrix(arr.astype(np.float64))
+
+
+def check_counts(X, cell_names=None, gene_names=None, drop_empty: bool = False) -> CountMatrix:
+    """Check a cells × genes matrix and return a CSR copy.
+
+    Rejects NaN/inf, negative values, empty matrices and fewer than 3 cells. All-zero cells
+    or genes are counted; all-zero *cells* are an error unless ``drop_empty`` is set, in which
+    case they are removed (the caller learns how many). All-zero genes are always harmless:
+    the gene filter removes them.
+    """
+    if X is None:
+        raise InputError("no expression matrix was given.")
+    M = _as_csr(X)
+    n, g = M.shape
+    if n == 0 or g == 0:
+        raise InputError(f"the expression matrix is empty ({n} cells × {g} genes).")
+    data = M.data
+    if data.size and not np.all(np.isfinite(data)):
+        bad = int(np.sum(~np.isfinite(data)))
+        raise InputError(
+            f"the expression matrix has {bad} NaN or infinite value(s); remove or impute them first."
+        )
+    if data.size and data.min() < 0:
+        bad = int(np.sum(data < 0))
+        raise InputError(
+            f"the expression matrix has {bad} negative value(s); sclstm expects raw counts "
+            "(or non-negative expression such as FPKM/RPKM), not scaled or centred data."
+        )
+    cell_names = np.asarray(
+        [str(i) for i in range(n)] if cell_names is None else list(map(str, cell_names))
+    )
+    gene_names = np.asarray(
+        [str(j) for j in range(g)] if gene_names is None else list(map(str, gene_names))
+    )
+    if len(cell_names) != n or len(gene_names) != g:
+        raise InputError(
+            f"names do not match the matrix: {len(cell_names)} cell names for {n} cells, "
+            f"{len(gene_names)} gene names for {g} genes."
+        )
+    M.eliminate_zeros()
+    cell_nnz = np.diff(M.indptr)
+    gene_nnz = np.bincount(M.indices, minlength=g)
+    empty_cells = cell_nnz == 0
+    n_empty_cells = int(empty_cells.sum())
+    n_empty_genes = int((gene_nnz == 0).sum())
+    if n_empty_cells == n:
+        raise InputError("every cell has zero counts; the matrix holds no expression.")
+    if n_empty_cells and not drop_empty:
+        raise InputError(
+            f"{n_empty_cells} of {n} cells have zero counts in every gene; remove them or "
+            "pass drop_empty=True (CLI: --drop-empty) to drop them."
+        )
+    if n_empty_cells:
+        keep = ~empty_cells
+        M = M[keep]
+        cell_names = cell_names[keep]
+    if M.shape[0] < 3:
+        raise InputError(f"at least 3 cells are needed to cluster, got {M.shape[0]}.")
+    return CountMatrix(M, cell_names, gene_names, n_empty_cells, n_empty_genes)
+
+
+def check_n_clusters(n_clusters, n_cells: int):
+    """``None`` (estimate k) or an integer 2 ≤ k ≤ number of cells."""
+    if n_clusters is None:
+        return None
+    if isinstance(n_clusters, bool) or not isinstance(n_clusters, numbers.Integral):
+        if isinstance(n_clusters, float) and float(n_clusters).is_integer():
+            n_clusters = int(n_clusters)
+        else:
+            raise InputError(f"n_clusters must be a whole number or None, got {n_clusters!r}.")
+    k = int(n_clusters)
+    if k < 2:
+        raise InputError(f"n_clusters must be at least 2, got {k}; use None to estimate it.")
+    if k > n_cells:
+        raise InputError(
+            f"n_clusters={k} is larger than the number of cells ({n_cells}); choose k ≤ {n_cells}."
+        )
+    return k
+
+
+def check_labels(labels, n_cells: int) -> np.ndarray:
+    """Labels for the labelled mode: one entry per cell, missing (None/NaN/"") = unknown.
+
+    Returns an object array with ``None`` for unknown cells.
+    """
+    if labels is None:
+        raise InputError("mode='labelled' needs labels: pass labels= (or labels_key=).")
+    values = pd.Series(labels).reset_index(drop=True) if not isinstance(labels, pd.Series) else labels.reset_index(drop=True)
+    if len(values) != n_cells:
+        raise InputError(
+            f"labels have length {len(values)} but there are {n_cells} cells; give one label per cell."
+        )
+    missing = values.isna().to_numpy() | (values.astype(str).str.strip() == "").to_numpy()
+    if missing.all():
+        raise InputError("all labels are missing; give labels for at least some cells.")
+    out = values.astype(object).to_numpy()
+    out[missing] = None
+    known = pd.Series(out[~missing]).astype(str)
+    if known.nunique() < 2:
+        raise InputError(
+            f"the known labels have only one class ({known.iloc[0]!r}); at least two cell types are needed."
+        )
+    return np.array([None if m else str(v) for v, m in zip(out, missing)], dtype=object)
+
+
+def check_fraction(fraction: float) -> float:
+    if not (isinstance(fraction, numbers.Real) and 0 < float(fraction) < 1):
+        raise InputError(f"labelled_fraction must be between 0 and 1 (exclusive), got {fraction!r}.")
+    return float(fraction)
