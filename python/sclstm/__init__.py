@@ -1,1 +1,17 @@
+"""sclstm: single-cell type detection with a siamese LSTM and hierarchical clustering.
+
+After Jiang et al., "ScLSTM: single-cell type detection by siamese recurrent network and
+hierarchical clustering", BMC Bioinformatics 24, 417 (2023).
+
+>>> import sclstm
+>>> sclstm.tl.sclstm(adata)               # scanpy style: obs["sclstm"], obsm["X_sclstm"], uns["sclstm"]
+>>> est = sclstm.ScLSTM().fit(X)          # scikit-learn style: est.labels_, est.embedding_
+"""
 __version__ = "0.1.0"
+
+from . import metrics, validation  # noqa: E402
+from .estimator import ScLSTM  # noqa: E402
+from .validation import InputError  # noqa: E402
+from . import tl, pl, datasets, io  # noqa: E402
+
+__all__ = ["ScLSTM", "InputError", "tl", "pl", "metrics", "datasets", "io", "validation", "__version__"]

@@ -2,9 +2,10 @@
 
 Kernels share one interface so that callers never depend on which one they hold:
 ``fit_transform(L)`` returns the n × c matrix of similarities of every cell to the c
-*column cells* (``columns_``), and ``is_exact`` says whether c = n (every cell a column).
-:class:`ExactKernel` is the paper's n × n kernel; a landmark kernel (n × m against m
-chosen cells) can implement the same interface for large data.
+*column cells* (``columns_``, row indices into L), ``transform(L_new)`` the same for new
+cells with the fitted scaling, and ``is_exact`` says whether c = n. :class:`ExactKernel` is
+the paper's n × n kernel; a landmark kernel (n × m against m chosen cells) can implement
+the same interface for large data without touching callers.
 """
 from __future__ import annotations
 
@@ -39,9 +40,16 @@ class ExactKernel:
     name = "exact"
 
     def fit_transform(self, L) -> np.ndarray:
-        S = sigmoid_kernel(L)
-        self.columns_ = np.arange(S.shape[0])
-        return S
+        I = _inner(L, L)
+        self.lo_, self.hi_ = float(I.min()), float(I.max())
+        self.reference_ = L
+        self.columns_ = np.arange(I.shape[0])
+        return minmax_tanh(I, self.lo_, self.hi_)
 
-    def memory_bytes(self, n_cells: int) -> int:
+    def transform(self, L_new) -> np.ndarray:
+        """Similarities of new cells to the fitted cells, scaled with the fitted min and max."""
+        return minmax_tanh(_inner(L_new, self.reference_), self.lo_, self.hi_)
+
+    @staticmethod
+    def memory_bytes(n_cells: int) -> int:
         return 4 * n_cells * n_cells

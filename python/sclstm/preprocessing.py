@@ -12,24 +12,12 @@ Two recipes:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import scipy.sparse as sp
 
 from .validation import InputError
 
 PREPROCESS_METHODS = ("normalised", "paper")
-
-
-@dataclass
-class Preprocessed:
-    """The matrix L (cells × selected genes) and which input genes it holds."""
-
-    L: np.ndarray | sp.csr_matrix
-    genes_kept: np.ndarray  # indices of input genes passing the expression filter
-    genes_used: np.ndarray  # indices of input genes in L (subset of genes_kept)
-    method: str
 
 
 def filter_genes(X: sp.csr_matrix, min_cells: int = 3) -> np.ndarray:
@@ -77,30 +65,66 @@ def highly_variable_genes(logX: sp.csr_matrix, n_top_genes: int, n_bins: int = 2
     return np.sort(order[:n_top_genes])
 
 
-def preprocess(
-    X: sp.csr_matrix,
-    method: str = "normalised",
-    min_cells: int = 3,
-    n_top_genes: int = 2000,
-) -> Preprocessed:
-    """Apply one of the recipes in :data:`PREPROCESS_METHODS` to validated counts."""
-    if method not in PREPROCESS_METHODS:
-        raise InputError(f"preprocess must be one of {PREPROCESS_METHODS}, got {method!r}.")
-    X = sp.csr_matrix(X)
-    kept = filter_genes(X, min_cells=min_cells)
-    if kept.size < 2:
-        raise InputError(
-            f"only {kept.size} gene(s) are expressed in at least {min_cells} cells; "
-            "there is not enough signal to compare cells (lower min_cells or add cells)."
-        )
-    Xk = X[:, kept]
-    if method == "paper":
-        L = sp.csr_matrix(Xk, dtype=np.float64, copy=True)
-        np.log1p(L.data, out=L.data)
-        return Preprocessed(L, kept, kept, method)
+class Preprocessor:
+    """Fitted preprocessing: remembers genes, depth target and gene means to apply to new cells."""
 
-    logX = normalise_log(Xk)
-    hvg = highly_variable_genes(logX, n_top_genes)
-    L = logX[:, hvg].toarray()
-    L -= L.mean(axis=0, keepdims=True)
-    return Preprocessed(L.astype(np.float32), kept, kept[hvg], method)
+    def __init__(self, method: str = "normalised", min_cells: int = 3, n_top_genes: int = 2000):
+        if method not in PREPROCESS_METHODS:
+            raise InputError(f"preprocess must be one of {PREPROCESS_METHODS}, got {method!r}.")
+        self.method = method
+        self.min_cells = min_cells
+        self.n_top_genes = n_top_genes
+
+    def fit_transform(self, X: sp.csr_matrix):
+        X = sp.csr_matrix(X)
+        kept = filter_genes(X, min_cells=self.min_cells)
+        if kept.size < 2:
+            raise InputError(
+                f"only {kept.size} gene(s) are expressed in at least {self.min_cells} cells; "
+                "there is not enough signal to compare cells (lower min_cells or add cells)."
+            )
+        self.n_genes_in_ = X.shape[1]
+        self.genes_kept_ = kept
+        Xk = X[:, kept]
+        if self.method == "paper":
+            self.genes_used_ = kept
+            self.target_sum_ = None
+            self.gene_mean_ = None
+            return self._log_only(Xk)
+        totals = np.asarray(Xk.sum(axis=1)).ravel()
+        self.target_sum_ = float(np.median(totals[totals > 0]))
+        logX = normalise_log(Xk, self.target_sum_)
+        hvg = highly_variable_genes(logX, self.n_top_genes)
+        self.genes_used_ = kept[hvg]
+        L = logX[:, hvg].toarray()
+        self.gene_mean_ = L.mean(axis=0)
+        return (L - self.gene_mean_).astype(np.float32)
+
+    def transform(self, X: sp.csr_matrix):
+        """Apply the fitted recipe to (new) cells with the same genes as the fitted data."""
+        X = sp.csr_matrix(X)
+        if X.shape[1] != self.n_genes_in_:
+            raise InputError(
+                f"the data has {X.shape[1]} genes but the model was fitted on {self.n_genes_in_}; "
+                "give the same genes in the same order."
+            )
+        if self.method == "paper":
+            return self._log_only(X[:, self.genes_used_])
+        logX = normalise_log(X[:, self.genes_kept_], self.target_sum_)
+        hvg = np.searchsorted(self.genes_kept_, self.genes_used_)
+        return (logX[:, hvg].toarray() - self.gene_mean_).astype(np.float32)
+
+    @staticmethod
+    def _log_only(X):
+        L = sp.csr_matrix(X, dtype=np.float64, copy=True)
+        np.log1p(L.data, out=L.data)
+        return L
+
+    def get_state(self) -> dict:
+        return {k: v for k, v in vars(self).items()}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "Preprocessor":
+        obj = cls.__new__(cls)
+        obj.__dict__.update(state)
+        return obj

@@ -25,6 +25,7 @@ class CountMatrix:
     gene_names: np.ndarray
     n_empty_cells: int
     n_empty_genes: int
+    kept: np.ndarray  # boolean, over the input cells: False for dropped all-zero cells
 
 
 def _as_csr(X) -> sp.csr_matrix:
@@ -97,13 +98,13 @@ def check_counts(X, cell_names=None, gene_names=None, drop_empty: bool = False) 
             f"{n_empty_cells} of {n} cells have zero counts in every gene; remove them or "
             "pass drop_empty=True (CLI: --drop-empty) to drop them."
         )
+    keep = ~empty_cells
     if n_empty_cells:
-        keep = ~empty_cells
         M = M[keep]
         cell_names = cell_names[keep]
     if M.shape[0] < 3:
         raise InputError(f"at least 3 cells are needed to cluster, got {M.shape[0]}.")
-    return CountMatrix(M, cell_names, gene_names, n_empty_cells, n_empty_genes)
+    return CountMatrix(M, cell_names, gene_names, n_empty_cells, n_empty_genes, keep)
 
 
 def check_n_clusters(n_clusters, n_cells: int):

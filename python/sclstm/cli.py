@@ -1,0 +1,199 @@
+"""The ``sclstm`` command: ``cluster``, ``score`` and ``demo``."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .validation import InputError
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--n-clusters", type=int, default=None, metavar="K",
+                   help="number of cell types (default: estimated from the data)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same clusters (default 0)")
+    p.add_argument("--n-steps", type=int, default=400, help="training steps of the siamese LSTM (default 400)")
+    p.add_argument("--head", choices=["absdiff", "concat"], default="absdiff",
+                   help="pair head: absdiff (default, measured better) or concat (the paper's)")
+    p.add_argument("--preprocess", choices=["normalised", "paper"], default="normalised",
+                   help="normalised (default) or paper: log(A+1) of all kept genes as Jiang et al.")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _summary_lines(adata, est_summary: dict, seconds: float, key: str) -> list[str]:
+    s = est_summary
+    k_line = f"k = {s['n_clusters']} ({s['k_method']})"
+    lines = [
+        f"cells: {s['n_cells']}   genes in: {s['n_genes_in']}   kept (≥3 cells): {s['n_genes_kept']}   used: {s['n_genes_used']}",
+        f"mode: {s['mode']}   {k_line}   partition from: {s['partition_from']}",
+    ]
+    if s["mode"] == "labelled":
+        lines.append(f"labels used for training: {s['n_labelled_cells_used']} cells (obs['{key}_labelled']); score the others")
+    if s["n_empty_cells_dropped"]:
+        lines.append(f"dropped {s['n_empty_cells_dropped']} all-zero cells (their cluster is empty)")
+    sizes = adata.obs[key].value_counts().sort_index()
+    lines.append("cluster sizes: " + ", ".join(f"{c}:{n}" for c, n in sizes.items()))
+    lines.append(f"seconds: {seconds:.1f}")
+    return lines
+
+
+def cmd_cluster(args) -> int:
+    from .io import check_writable, read_input, write_output
+    from .tl import sclstm as run
+
+    check_writable(args.out)
+    if args.plot:
+        check_writable_png(args.plot)
+    t0 = time.perf_counter()
+    adata = read_input(args.input)
+    labelled_fraction = args.labelled_fraction
+    if args.labelled_fraction is not None and args.labels_key is None:
+        raise InputError("--labelled-fraction needs --labels-key (the obs column holding the labels).")
+    run(adata, n_clusters=args.n_clusters, layer=args.layer, labels_key=args.labels_key,
+        labelled_fraction=labelled_fraction, random_state=args.seed, n_steps=args.n_steps,
+        head=args.head, preprocess=args.preprocess, drop_empty=args.drop_empty,
+        progress=not args.quiet, store_similarity=not args.no_similarity)
+    write_output(adata, args.out)
+    seconds = time.perf_counter() - t0
+    for line in _summary_lines(adata, adata.uns["sclstm"], seconds, "sclstm"):
+        print(line)
+    print(f"wrote {args.out}")
+    if args.plot:
+        from .pl import embedding
+
+        embedding(adata, color="sclstm", save=args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def check_writable_png(path) -> None:
+    p = Path(path)
+    if p.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise InputError(f"--plot must end in .png, .pdf or .svg, got {path}.")
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"cannot write {path}: folder {folder} does not exist.")
+
+
+def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = False):
+    """Metrics of obs[key] against obs[truth_key]; in labelled mode only on cells whose labels were not used."""
+    from .metrics import score
+
+    for k in (truth_key, key):
+        if k not in adata.obs:
+            raise InputError(f"obs has no column {k!r} (columns: {', '.join(adata.obs.columns)}).")
+    mask = adata.obs[truth_key].notna().to_numpy() & adata.obs[key].notna().to_numpy()
+    scope = "all cells with a truth label"
+    used_key = f"{key}_labelled"
+    if used_key in adata.obs and not all_cells:
+        mask &= ~adata.obs[used_key].to_numpy(dtype=bool)
+        scope = f"cells whose labels were not used in training (obs['{used_key}'] == False)"
+    if mask.sum() == 0:
+        raise InputError("no cells left to score.")
+    truth = adata.obs[truth_key].to_numpy()[mask]
+    pred = adata.obs[key].to_numpy()[mask]
+    return score(truth, pred), int(mask.sum()), scope
+
+
+def cmd_score(args) -> int:
+    from .io import read_input
+
+    adata = read_input(args.input)
+    metrics, n, scope = score_adata(adata, args.truth_key, args.key, args.all_cells)
+    print(f"scored {n} cells: {scope}")
+    for name, value in metrics.items():
+        print(f"{name}\t{value:.4f}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .datasets import demo_path, load_demo
+    from .pl import embedding
+    from .tl import sclstm as run
+
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    adata = load_demo()
+    n_types = adata.obs["cell_type"].nunique()
+    print(f"demo data: {demo_path()}")
+    print(f"Pollen et al. 2014: {adata.n_obs} cells × {adata.n_vars} genes, {n_types} published cell types")
+    t0 = time.perf_counter()
+    run(adata, n_clusters=args.n_clusters, random_state=args.seed, progress=not args.quiet)
+    seconds = time.perf_counter() - t0
+    for line in _summary_lines(adata, adata.uns["sclstm"], seconds, "sclstm"):
+        print(line)
+    metrics, n, scope = score_adata(adata, "cell_type")
+    print(f"agreement with the published labels (unsupervised, {n} cells, "
+          f"k {adata.uns['sclstm']['k_method']} = {adata.uns['sclstm']['n_clusters']}, published {n_types}):")
+    for name, value in metrics.items():
+        print(f"  {name} {value:.3f}")
+    png = out / "demo_embedding.png"
+    embedding(adata, color=["cell_type", "sclstm"], save=png)
+    print(f"picture: {png.resolve()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sclstm",
+        description="Single-cell type detection with a siamese LSTM and hierarchical clustering "
+                    "(after Jiang et al., BMC Bioinformatics 2023). Unsupervised by default.",
+    )
+    parser.add_argument("--version", action="version", version=f"sclstm {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    c = sub.add_parser("cluster", help="cluster the cells of a file and write the result",
+                       description="Cluster cells (rows) of INPUT with ScLSTM and write OUT with obs['sclstm'], "
+                                   "obsm['X_sclstm'], obsp['sclstm_similarity'] and uns['sclstm'].")
+    c.add_argument("input", help="counts, cells × genes: .h5ad, .rds or .RData[:object]")
+    c.add_argument("--out", required=True, help="output file (.h5ad, or .rds for a SingleCellExperiment)")
+    _add_model_options(c)
+    c.add_argument("--layer", default=None, help="use adata.layers[LAYER] instead of X")
+    c.add_argument("--labels-key", default=None, metavar="KEY",
+                   help="labelled mode: train on the labels in obs[KEY] (missing = unknown)")
+    c.add_argument("--labelled-fraction", type=float, default=None, metavar="F",
+                   help="labelled mode: use the labels of only this stratified fraction of cells; "
+                        "obs['sclstm_labelled'] marks them so the rest can be scored")
+    c.add_argument("--drop-empty", action="store_true", help="drop all-zero cells instead of stopping")
+    c.add_argument("--no-similarity", action="store_true", help="do not store the n × n learned similarity in obsp")
+    c.add_argument("--plot", default=None, metavar="PNG", help="also write a t-SNE picture of the embedding")
+    c.set_defaults(func=cmd_cluster)
+
+    s = sub.add_parser("score", help="ARI, NMI, ACC and BAS of a clustered file against true labels",
+                       description="Score obs['sclstm'] of a clustered file against obs[TRUTH_KEY]. In labelled "
+                                   "mode only cells whose labels were not used in training are scored.")
+    s.add_argument("input", help="a file written by 'sclstm cluster'")
+    s.add_argument("--truth-key", required=True, help="obs column with the reference labels")
+    s.add_argument("--key", default="sclstm", help="obs column with the clusters (default sclstm)")
+    s.add_argument("--all-cells", action="store_true",
+                   help="in labelled mode, also score cells whose labels were used (not an honest accuracy)")
+    s.set_defaults(func=cmd_score)
+
+    d = sub.add_parser("demo", help="run ScLSTM on the shipped Pollen dataset and score it",
+                       description="Cluster the shipped Pollen et al. 2014 dataset (unsupervised), print "
+                                   "the metrics against its published labels and write a picture.")
+    d.add_argument("--out-dir", default="sclstm_demo_output", help="folder for the picture (default sclstm_demo_output)")
+    d.add_argument("--n-clusters", type=int, default=None, metavar="K", help="number of types (default: estimated)")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
+    d.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except InputError as exc:
+        print(f"sclstm: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,398 @@
+"""``ScLSTM``: the scikit-learn–style estimator that runs the whole method.
+
+counts → :mod:`~sclstm.preprocessing` → :mod:`~sclstm.kernel` → k (given or
+:func:`~sclstm.clustering.estimate_k`) → :mod:`~sclstm.pairs` → :mod:`~sclstm.training`
+→ learned similarity → :mod:`~sclstm.clustering`.
+
+Modes
+-----
+``"unsupervised"`` (default) never reads labels: training pairs come from label-free views
+of the data. Because self-training may fail to improve on the kernel it starts from, a
+label-free guard compares the partition of the learned similarity with the partition of
+the kernel by their agreement with two independent views (average-linkage cosine and Ward
+on PCA) and keeps the better one; ``summary_["partition_from"]`` says which.
+``"labelled"`` trains on the labels of some cells (the paper's protocol); ``labelled_mask_``
+marks the cells whose labels were used — score only the others.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import time
+from importlib import metadata
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from sklearn.metrics import adjusted_rand_score
+
+from . import __version__
+from .clustering import CLUSTER_METHODS, cluster_features, cluster_similarity, estimate_k, relabel_by_size
+from .kernel import ExactKernel
+from .model import HEADS, SiameseLSTM
+from .pairs import PairSource, label_free_views
+from .preprocessing import Preprocessor
+from .sequences import Sequencer, fit_sequencer
+from .training import embed, pair_probabilities, train_siamese
+from .validation import InputError, check_counts, check_fraction, check_labels, check_n_clusters
+
+MODES = ("unsupervised", "labelled")
+# The exact kernel and learned similarity are n × n float32; above this many cells they no
+# longer fit comfortably in memory on a laptop (2 × 4n² bytes ≈ 7 GB at 30k cells).
+MAX_EXACT_CELLS = 30_000
+
+
+def package_versions() -> dict:
+    out = {"sclstm": __version__, "python": platform.python_version()}
+    for name in ("torch", "numpy", "scipy", "scikit-learn", "pandas", "anndata"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:  # pragma: no cover
+            pass
+    return out
+
+
+def matrix_of(X):
+    """Expression matrix and cell/gene names from an AnnData, DataFrame, array or sparse matrix."""
+    if hasattr(X, "obs_names") and hasattr(X, "X"):
+        return X.X, np.asarray(X.obs_names), np.asarray(X.var_names)
+    if isinstance(X, pd.DataFrame):
+        return X.to_numpy(), np.asarray(X.index), np.asarray(X.columns)
+    return X, None, None
+
+
+def stratified_subset(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Boolean mask choosing ``fraction`` of the known cells of every class (≥ 1 left out when possible)."""
+    mask = np.zeros(len(labels), dtype=bool)
+    known = np.array([x is not None for x in labels])
+    for cls in sorted({x for x in labels[known]}):
+        idx = np.flatnonzero(known & (labels == cls))
+        take = int(np.floor(fraction * len(idx) + 0.5))
+        take = max(1, min(take, len(idx) - 1)) if len(idx) >= 2 else len(idx)
+        mask[rng.choice(idx, size=take, replace=False)] = True
+    return mask
+
+
+class ScLSTM:
+    """Single-cell type detection with a siamese LSTM and agglomerative clustering.
+
+    Parameters
+    ----------
+    n_clusters : int or None
+        Number of cell types; ``None`` estimates it (eigengap of the kernel's kNN graph).
+    mode : {"unsupervised", "labelled"}
+        Where training pairs come from (see module docs). Unsupervised never reads labels.
+    random_state : int
+        Seed for every random choice; the same seed and input give the same clusters.
+    preprocess : {"normalised", "paper"}
+        ``"paper"`` is log(A+1) of all kept genes, exactly as Jiang et al.
+    head : {"absdiff", "concat"}
+        Pair head; ``"concat"`` is the paper's. ``"absdiff"`` measured better (README).
+    labelled_fraction : float or None
+        In labelled mode, use the labels of only this stratified fraction of the labelled
+        cells (the paper used 0.8), leaving the rest to score honestly.
+    cluster_method : {"agglomerative", "kmeans", "spectral"}
+        Agglomerative (average linkage on 1 − P) is the paper's; k-means runs on the
+        embedding, spectral on P.
+    fallback : bool
+        Unsupervised only: keep the kernel's partition when the learned one agrees less
+        with the independent views (see module docs).
+    """
+
+    def __init__(
+        self,
+        n_clusters=None,
+        mode: str = "unsupervised",
+        random_state: int = 0,
+        preprocess: str = "normalised",
+        n_top_genes: int = 2000,
+        min_cells: int = 3,
+        head: str = "absdiff",
+        n_steps: int = 400,
+        batch_size: int = 256,
+        learning_rate: float = 1e-3,
+        hidden_size: int = 64,
+        embedding_dim: int = 32,
+        sequence_length: int = 16,
+        max_columns: int = 512,
+        labelled_fraction=None,
+        cluster_method: str = "agglomerative",
+        fallback: bool = True,
+        k_max: int = 30,
+        drop_empty: bool = False,
+        device: str = "auto",
+        progress: bool = False,
+    ):
+        self.n_clusters = n_clusters
+        self.mode = mode
+        self.random_state = random_state
+        self.preprocess = preprocess
+        self.n_top_genes = n_top_genes
+        self.min_cells = min_cells
+        self.head = head
+        self.n_steps = n_steps
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.hidden_size = hidden_size
+        self.embedding_dim = embedding_dim
+        self.sequence_length = sequence_length
+        self.max_columns = max_columns
+        self.labelled_fraction = labelled_fraction
+        self.cluster_method = cluster_method
+        self.fallback = fallback
+        self.k_max = k_max
+        self.drop_empty = drop_empty
+        self.device = device
+        self.progress = progress
+
+    # scikit-learn conventions -------------------------------------------------------
+    def get_params(self, deep: bool = True) -> dict:
+        return {k: getattr(self, k) for k in self.__init__.__code__.co_varnames[1:self.__init__.__code__.co_argcount]}
+
+    def set_params(self, **params):
+        valid = self.get_params()
+        for k, v in params.items():
+            if k not in valid:
+                raise InputError(f"unknown parameter {k!r}; valid ones: {', '.join(valid)}.")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self):
+        changed = {k: v for k, v in self.get_params().items() if v != ScLSTM().get_params()[k]}
+        return "ScLSTM(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) + ")"
+
+    def _check_params(self):
+        if self.mode not in MODES:
+            raise InputError(f"mode must be one of {MODES}, got {self.mode!r}.")
+        if self.head not in HEADS:
+            raise InputError(f"head must be one of {HEADS}, got {self.head!r}.")
+        if self.cluster_method not in CLUSTER_METHODS:
+            raise InputError(f"cluster_method must be one of {CLUSTER_METHODS}, got {self.cluster_method!r}.")
+        for name in ("n_steps", "batch_size", "sequence_length", "max_columns", "n_top_genes"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise InputError(f"{name} must be a positive whole number, got {v!r}.")
+        if self.labelled_fraction is not None:
+            check_fraction(self.labelled_fraction)
+
+    def _device(self) -> str:
+        if self.device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return self.device
+
+    # fitting --------------------------------------------------------------------------
+    def fit(self, X, labels=None):
+        """Learn the similarity and cluster the cells of X (cells × genes).
+
+        ``labels`` (labelled mode only): one entry per cell, None/NaN for cells whose type
+        is unknown.
+        """
+        t0 = time.perf_counter()
+        self._check_params()
+        matrix, cell_names, gene_names = matrix_of(X)
+        counts = check_counts(matrix, cell_names, gene_names, drop_empty=self.drop_empty)
+        n = counts.X.shape[0]
+        if self.mode == "unsupervised" and labels is not None:
+            raise InputError("labels were given but mode='unsupervised' never reads labels; use mode='labelled'.")
+        if n > MAX_EXACT_CELLS:
+            raise InputError(
+                f"{n} cells: the exact kernel needs {ExactKernel.memory_bytes(n) / 2**30:.1f} GiB; "
+                f"this version handles up to {MAX_EXACT_CELLS} cells."
+            )
+        k_given = check_n_clusters(self.n_clusters, n)
+        label_values = None
+        if self.mode == "labelled":
+            label_values = check_labels(labels, len(counts.kept))[counts.kept]
+        device = self._device()
+
+        self.preprocessor_ = Preprocessor(self.preprocess, self.min_cells, self.n_top_genes)
+        L = self.preprocessor_.fit_transform(counts.X)
+        self.kernel_ = ExactKernel()
+        S = self.kernel_.fit_transform(L)
+
+        rng = np.random.default_rng(self.random_state)
+        self.labelled_mask_ = None
+        if self.mode == "labelled":
+            known = np.array([x is not None for x in label_values])
+            used = stratified_subset(label_values, self.labelled_fraction, rng) if self.labelled_fraction else known
+            self.labelled_mask_ = used
+            classes = sorted({x for x in label_values[used]})
+            codes = np.array([classes.index(x) if u else -1 for x, u in zip(label_values, used)])
+            k = k_given or len(classes)
+            k_method, k_curve = ("given" if k_given else "classes in the labels used"), {}
+            check_n_clusters(k, n)
+            views = {"labels": codes}
+        else:
+            if k_given:
+                k, k_method, k_curve = k_given, "given", {}
+            else:
+                k, k_curve = estimate_k(S, k_max=self.k_max)
+                k_method = "estimated"
+            views = label_free_views(L, S, k, random_state=self.random_state)
+        try:
+            pairs = PairSource(list(views.values()))
+        except ValueError:
+            raise InputError(
+                "no training pairs: every cell is its own group or all cells are one group; "
+                "check n_clusters and the labels."
+            ) from None
+
+        self.sequencer_ = fit_sequencer(S, self.kernel_.columns_, self.sequence_length, self.max_columns, self.random_state)
+        seqs = self.sequencer_.transform(S)
+        self.model_, self.history_ = train_siamese(
+            seqs, pairs, head=self.head, n_steps=self.n_steps, batch_size=self.batch_size,
+            lr=self.learning_rate, hidden=self.hidden_size, embedding_dim=self.embedding_dim,
+            random_state=self.random_state, device=device, progress=self.progress,
+        )
+        self.embedding_ = embed(self.model_, seqs, device)
+        self.similarity_ = pair_probabilities(self.model_, self.embedding_, device)
+
+        labels_learned = self._cluster(self.similarity_, self.embedding_, k)
+        partition_from, guard = "learned similarity", None
+        if self.mode == "unsupervised" and self.fallback and self.cluster_method == "agglomerative":
+            labels_kernel = relabel_by_size(views["ward_kernel"])
+            independent = [views["average_cosine"], views["ward_pca"]]
+            agree = {
+                name: float(np.mean([adjusted_rand_score(v, lab) for v in independent]))
+                for name, lab in (("learned similarity", labels_learned), ("kernel", labels_kernel))
+            }
+            guard = {"criterion": "mean ARI with average-linkage cosine and Ward-on-PCA partitions", **agree}
+            if agree["kernel"] > agree["learned similarity"]:
+                partition_from, labels_learned = "kernel", labels_kernel
+        self.labels_ = labels_learned
+        self.n_clusters_ = int(k)
+        self.n_cells_, self.n_genes_in_ = n, counts.X.shape[1]
+        self.cell_names_ = counts.cell_names
+        self.kept_cells_ = counts.kept
+        self.summary_ = {
+            "mode": self.mode,
+            "n_clusters": int(k),
+            "k_method": k_method,
+            "k_curve": k_curve,
+            "partition_from": partition_from,
+            "guard": guard,
+            "n_cells": int(n),
+            "n_genes_in": int(counts.X.shape[1]),
+            "n_genes_kept": int(len(self.preprocessor_.genes_kept_)),
+            "n_genes_used": int(len(self.preprocessor_.genes_used_)),
+            "n_empty_cells_dropped": int(counts.n_empty_cells),
+            "n_empty_genes": int(counts.n_empty_genes),
+            "n_labelled_cells_used": int(self.labelled_mask_.sum()) if self.labelled_mask_ is not None else 0,
+            "n_confident_cells": int(pairs.n_confident_cells),
+            "kernel": self.kernel_.name,
+            "device": device,
+            "seconds": round(time.perf_counter() - t0, 3),
+            "random_state": int(self.random_state),
+            "params": {k_: v for k_, v in self.get_params().items()},
+            "history": self.history_,
+            "versions": package_versions(),
+        }
+        return self
+
+    def _cluster(self, P, E, k) -> np.ndarray:
+        if self.cluster_method == "agglomerative":
+            return cluster_similarity(P, k)
+        if self.cluster_method == "kmeans":
+            return cluster_features(E, k, "kmeans", self.random_state)
+        from sklearn.cluster import SpectralClustering
+
+        lab = SpectralClustering(n_clusters=k, affinity="precomputed", random_state=self.random_state,
+                                 assign_labels="cluster_qr").fit_predict(P.astype(np.float64))
+        return relabel_by_size(lab)
+
+    def fit_predict(self, X, labels=None) -> np.ndarray:
+        return self.fit(X, labels).labels_
+
+    def _check_fitted(self):
+        if not hasattr(self, "model_"):
+            raise InputError("this ScLSTM is not fitted yet; call fit(X) first.")
+
+    def transform(self, X) -> np.ndarray:
+        """Embedding of the cells of X (same genes as the fitted data) in the learned space."""
+        self._check_fitted()
+        matrix, cell_names, gene_names = matrix_of(X)
+        counts = check_counts(matrix, cell_names, gene_names)
+        L = self.preprocessor_.transform(counts.X)
+        seqs = self.sequencer_.transform(self.kernel_.transform(L))
+        return embed(self.model_, seqs, self._device())
+
+    # persistence ----------------------------------------------------------------------
+    def save(self, path) -> None:
+        """Write the fitted model (weights, preprocessing, kernel reference, results) to one file."""
+        self._check_fitted()
+        ref = self.kernel_.reference_
+        state = {
+            "format": "sclstm-model-1",
+            "params": json.dumps(self.get_params()),
+            "summary": json.dumps(self.summary_),
+            "model_state": self.model_.state_dict(),
+            "step_width": int(self.sequencer_.step_width),
+            "labels": torch.from_numpy(self.labels_),
+            "embedding": torch.from_numpy(self.embedding_),
+            "labelled_mask": None if self.labelled_mask_ is None else torch.from_numpy(self.labelled_mask_),
+            "cell_names": [str(x) for x in self.cell_names_],
+            "kept_cells": torch.from_numpy(self.kept_cells_),
+            "kernel": {"lo": self.kernel_.lo_, "hi": self.kernel_.hi_,
+                       "reference": _dense_or_sparse_to_state(ref)},
+            "sequencer": {"columns": torch.from_numpy(self.sequencer_.columns),
+                          "mean": torch.from_numpy(self.sequencer_.mean),
+                          "scale": torch.from_numpy(self.sequencer_.scale),
+                          "n_steps": int(self.sequencer_.n_steps)},
+            "preprocessor": {k: (torch.from_numpy(np.asarray(v)) if isinstance(v, np.ndarray) else v)
+                             for k, v in self.preprocessor_.get_state().items()},
+        }
+        torch.save(state, path)
+
+    @classmethod
+    def load(cls, path) -> "ScLSTM":
+        """Read a model written by :meth:`save`."""
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise InputError(f"model file not found: {path}") from None
+        except Exception as exc:
+            raise InputError(f"could not read {path} as an sclstm model ({type(exc).__name__}).") from None
+        if not isinstance(state, dict) or state.get("format") != "sclstm-model-1":
+            raise InputError(f"{path} is not an sclstm model file.")
+        est = cls(**json.loads(state["params"]))
+        est.summary_ = json.loads(state["summary"])
+        est.history_ = est.summary_["history"]
+        est.n_clusters_ = est.summary_["n_clusters"]
+        est.labels_ = state["labels"].numpy()
+        est.embedding_ = state["embedding"].numpy()
+        est.labelled_mask_ = None if state["labelled_mask"] is None else state["labelled_mask"].numpy()
+        est.cell_names_ = np.asarray(state["cell_names"])
+        est.kept_cells_ = state["kept_cells"].numpy()
+        est.n_cells_ = len(est.labels_)
+        est.model_ = SiameseLSTM(state["step_width"], head=est.head, hidden=est.hidden_size,
+                                 embedding_dim=est.embedding_dim)
+        est.model_.load_state_dict(state["model_state"])
+        est.model_.eval()
+        kern = ExactKernel()
+        kern.lo_, kern.hi_ = state["kernel"]["lo"], state["kernel"]["hi"]
+        kern.reference_ = _state_to_dense_or_sparse(state["kernel"]["reference"])
+        kern.columns_ = np.arange(est.n_cells_)
+        est.kernel_ = kern
+        sq = state["sequencer"]
+        est.sequencer_ = Sequencer(sq["columns"].numpy(), sq["mean"].numpy(), sq["scale"].numpy(),
+                                   sq["n_steps"], state["step_width"])
+        est.preprocessor_ = Preprocessor.from_state(
+            {k: (v.numpy() if isinstance(v, torch.Tensor) else v) for k, v in state["preprocessor"].items()})
+        est.n_genes_in_ = est.preprocessor_.n_genes_in_
+        return est
+
+
+def _dense_or_sparse_to_state(M) -> dict:
+    if sp.issparse(M):
+        M = sp.csr_matrix(M)
+        return {"sparse": True, "data": torch.from_numpy(M.data), "indices": torch.from_numpy(M.indices.astype(np.int64)),
+                "indptr": torch.from_numpy(M.indptr.astype(np.int64)), "shape": list(M.shape)}
+    return {"sparse": False, "data": torch.from_numpy(np.ascontiguousarray(M))}
+
+
+def _state_to_dense_or_sparse(state: dict):
+    if state["sparse"]:
+        return sp.csr_matrix((state["data"].numpy(), state["indices"].numpy(), state["indptr"].numpy()),
+                             shape=tuple(state["shape"]))
+    return state["data"].numpy()

@@ -1,0 +1,72 @@
+"""The siamese LSTM: one encoder shared by both branches, and a pair head giving P(same type).
+
+Encoder: a cell's kernel row (its similarities to the column cells, ordered so that
+neighbouring columns are similar cells) is cut into ``n_steps`` equal chunks and read by an
+LSTM as a sequence of that fixed length, whatever the number of cells; the last hidden
+state, projected, is the cell's embedding.
+
+Heads:
+* ``"absdiff"``: an MLP on |e_a − e_b| — symmetric in (a, b) by construction;
+* ``"concat"``: the paper's head, an MLP with sigmoid layers on [e_a, e_b]; made symmetric
+  at inference by averaging both orders.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+HEADS = ("absdiff", "concat")
+
+
+class Encoder(nn.Module):
+    def __init__(self, step_width: int, hidden: int = 64, embedding_dim: int = 32):
+        super().__init__()
+        self.lstm = nn.LSTM(step_width, hidden, batch_first=True)
+        self.project = nn.Linear(hidden, embedding_dim)
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        _, (h, _) = self.lstm(seq)
+        return self.project(h[-1])
+
+
+class AbsDiffHead(nn.Module):
+    def __init__(self, embedding_dim: int, hidden: int = 32):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(embedding_dim, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return self.mlp(torch.abs(a - b)).squeeze(-1)
+
+
+class ConcatHead(nn.Module):
+    """Concatenate → dense → sigmoid → dense (→ sigmoid in the loss), as in Jiang et al."""
+
+    def __init__(self, embedding_dim: int, hidden: int = 32):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(2 * embedding_dim, hidden), nn.Sigmoid(), nn.Linear(hidden, 1))
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return self.mlp(torch.cat([a, b], dim=-1)).squeeze(-1)
+
+
+class SiameseLSTM(nn.Module):
+    """Both branches run the same :class:`Encoder`; the head returns the logit of P(same)."""
+
+    def __init__(self, step_width: int, head: str = "absdiff", hidden: int = 64, embedding_dim: int = 32):
+        super().__init__()
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+        self.encoder = Encoder(step_width, hidden, embedding_dim)
+        self.head_name = head
+        self.head = AbsDiffHead(embedding_dim) if head == "absdiff" else ConcatHead(embedding_dim)
+
+    def forward(self, seq_a: torch.Tensor, seq_b: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(seq_a), self.encoder(seq_b))
+
+    @torch.no_grad()
+    def pair_probability(self, emb_a: torch.Tensor, emb_b: torch.Tensor) -> torch.Tensor:
+        """Symmetric P(same) for embeddings already computed."""
+        p = torch.sigmoid(self.head(emb_a, emb_b))
+        if self.head_name == "concat":
+            p = (p + torch.sigmoid(self.head(emb_b, emb_a))) / 2
+        return p

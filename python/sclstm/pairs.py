@@ -1,0 +1,86 @@
+"""Where the siamese network's same/different training pairs come from.
+
+A pair source holds one or more *views*: label vectors over the cells (-1 = no label).
+A pair is **positive** when both cells carry the same label in every view and **negative**
+when their labels differ in every view; pairs on which the views disagree are never used.
+
+* Unsupervised (default): the views are label-free clusterings of the data itself
+  (:func:`label_free_views`) — never the user's labels.
+* Labelled: a single view, the labels of the cells whose labels may be used.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.cluster import AgglomerativeClustering
+from sklearn.decomposition import PCA
+
+from .clustering import cluster_features
+
+
+def label_free_views(L: np.ndarray, S: np.ndarray, k: int, random_state: int = 0) -> dict:
+    """Three clusterings with k clusters that look at the data differently.
+
+    Ward on the kernel rows, average linkage on cosine distance of the expression, and Ward
+    on 50 principal components (DESIGN.md §2.6: pairs on which such views agree were the
+    best training source found).
+    """
+    n = L.shape[0]
+    Ld = np.asarray(L.toarray() if hasattr(L, "toarray") else L, dtype=np.float64)
+    n_pc = int(min(50, n - 1, Ld.shape[1]))
+    pcs = PCA(n_components=n_pc, random_state=random_state, svd_solver="full" if n < 500 else "auto").fit_transform(Ld)
+    cosine = AgglomerativeClustering(n_clusters=k, metric="cosine", linkage="average").fit_predict(Ld)
+    return {
+        "ward_kernel": cluster_features(S, k),
+        "average_cosine": np.asarray(cosine),
+        "ward_pca": cluster_features(pcs, k),
+    }
+
+
+class PairSource:
+    """Samples balanced batches of positive and negative pairs from agreeing views."""
+
+    def __init__(self, views, max_tries: int = 50):
+        V = np.column_stack([np.asarray(v) for v in views]).astype(np.int64)
+        self.V = V
+        usable = (V >= 0).all(axis=1)
+        self.cells = np.flatnonzero(usable)
+        _, atom = np.unique(V[self.cells], axis=0, return_inverse=True)
+        atom = atom.ravel()
+        sizes = np.bincount(atom)
+        self._atom = atom
+        self._members = [self.cells[atom == a] for a in range(len(sizes))]
+        self._pos_anchor = self.cells[sizes[atom] >= 2]
+        self.max_tries = max_tries
+        if len(self._pos_anchor) == 0 or len(sizes) < 2:
+            raise ValueError("the views give no positive or no negative pairs")
+        self._atom_of = np.full(V.shape[0], -1)
+        self._atom_of[self.cells] = atom
+
+    @property
+    def n_confident_cells(self) -> int:
+        return int(len(self._pos_anchor))
+
+    def sample(self, rng: np.random.Generator, n_pairs: int):
+        """Return arrays (a, b, same) with half positive and half negative pairs."""
+        n_pos = n_pairs // 2
+        n_neg = n_pairs - n_pos
+        a_pos = rng.choice(self._pos_anchor, size=n_pos)
+        b_pos = np.empty(n_pos, dtype=np.int64)
+        for t, i in enumerate(a_pos):
+            members = self._members[self._atom_of[i]]
+            j = i
+            while j == i:
+                j = members[rng.integers(len(members))]
+            b_pos[t] = j
+        a_neg = rng.choice(self.cells, size=n_neg)
+        b_neg = rng.choice(self.cells, size=n_neg)
+        for _ in range(self.max_tries):
+            bad = (self.V[a_neg] == self.V[b_neg]).any(axis=1)
+            if not bad.any():
+                break
+            b_neg[bad] = rng.choice(self.cells, size=int(bad.sum()))
+        ok = ~(self.V[a_neg] == self.V[b_neg]).any(axis=1)
+        a = np.concatenate([a_pos, a_neg[ok]])
+        b = np.concatenate([b_pos, b_neg[ok]])
+        y = np.concatenate([np.ones(n_pos, np.float32), np.zeros(int(ok.sum()), np.float32)])
+        return a, b, y

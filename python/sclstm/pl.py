@@ -1,0 +1,91 @@
+"""Pictures: the ScLSTM embedding (t-SNE or UMAP) coloured by obs columns, and the k curve."""
+from __future__ import annotations
+
+import numpy as np
+
+from .validation import InputError
+
+
+def _figure(n_panels: int):
+    import matplotlib.pyplot as plt  # picks a non-interactive backend when there is no display
+
+    fig, axes = plt.subplots(1, n_panels, figsize=(5 * n_panels, 4.5), squeeze=False)
+    return fig, axes[0]
+
+
+def project(emb: np.ndarray, basis: str = "tsne", random_state: int = 0) -> np.ndarray:
+    """2-D coordinates of an embedding by t-SNE (scikit-learn) or UMAP (umap-learn, optional)."""
+    emb = np.asarray(emb, dtype=np.float64)
+    if basis == "tsne":
+        from sklearn.manifold import TSNE
+
+        perplexity = float(min(30, max(2, (emb.shape[0] - 1) / 3)))
+        return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=random_state).fit_transform(emb)
+    if basis == "umap":
+        try:
+            import umap
+        except ImportError:
+            raise InputError("basis='umap' needs umap-learn: pip install 'sclstm[umap]'.") from None
+        return umap.UMAP(random_state=random_state).fit_transform(emb)
+    raise InputError(f"basis must be 'tsne' or 'umap', got {basis!r}.")
+
+
+def embedding(adata, color="sclstm", key: str = "sclstm", basis: str = "tsne", random_state: int = 0,
+              point_size=None, save=None):
+    """Scatter of the ScLSTM embedding (``obsm["X_" + key]``) in 2-D, one panel per ``color``.
+
+    ``color``: an obs column or a list of them. Returns the matplotlib figure (and writes it
+    to ``save`` when given). The AnnData is not modified.
+    """
+    name = f"X_{key}"
+    if name not in adata.obsm:
+        raise InputError(f"adata.obsm has no {name!r}; run sclstm.tl.sclstm(adata, key_added={key!r}) first.")
+    colors = [color] if isinstance(color, str) else list(color)
+    for c in colors:
+        if c not in adata.obs:
+            raise InputError(f"color {c!r} is not a column of adata.obs.")
+    emb = np.asarray(adata.obsm[name])
+    ok = np.isfinite(emb).all(axis=1)
+    xy = project(emb[ok], basis, random_state)
+    fig, axes = _figure(len(colors))
+    size = point_size or max(4, min(40, 3000 / max(ok.sum(), 1)))
+    for ax, c in zip(axes, colors):
+        values = adata.obs[c].astype(str).to_numpy()[ok]
+        cats = sorted(set(values), key=lambda v: (len(v), v))
+        cmap = __import__("matplotlib").colormaps["tab20"]
+        for i, cat in enumerate(cats):
+            m = values == cat
+            ax.scatter(xy[m, 0], xy[m, 1], s=size, color=cmap(i % 20), label=cat, linewidths=0)
+        ax.set_title(f"{c} ({basis.upper()} of {name})")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if len(cats) <= 20:
+            ax.legend(fontsize=7, markerscale=1.5, frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
+    fig.tight_layout()
+    if save:
+        fig.savefig(save, dpi=120, bbox_inches="tight")
+    return fig
+
+
+def k_curve(adata, key: str = "sclstm", save=None):
+    """The curve the number of clusters was estimated from (eigengap against k)."""
+    info = adata.uns.get(key)
+    if info is None:
+        raise InputError(f"adata.uns has no {key!r}; run sclstm.tl.sclstm first.")
+    curve = info.get("k_curve")
+    if not isinstance(curve, dict) or "k" not in curve:
+        raise InputError(f"k was {info.get('k_method', 'given')}, not estimated: there is no curve to plot.")
+    ks, gaps = np.asarray(curve["k"]), np.asarray(curve["eigengap"])
+    fig, axes = _figure(1)
+    ax = axes[0]
+    ax.plot(ks, gaps, marker="o")
+    k = int(info["n_clusters"])
+    ax.axvline(k, color="red", linestyle="--", label=f"chosen k = {k}")
+    ax.set_xlabel("number of clusters k")
+    ax.set_ylabel("eigengap λ(k+1) − λ(k)")
+    ax.set_title("ScLSTM: estimate of the number of cell types")
+    ax.legend()
+    fig.tight_layout()
+    if save:
+        fig.savefig(save, dpi=120, bbox_inches="tight")
+    return fig

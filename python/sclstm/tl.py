@@ -1,0 +1,103 @@
+"""scanpy-style entry point: ``sclstm.tl.sclstm(adata)`` writes its results into the AnnData."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .estimator import ScLSTM
+from .validation import InputError
+
+
+def h5ad_safe(value):
+    """Make a nested summary writable to .h5ad: None → "None", tuples → lists, dict keys → str."""
+    if value is None:
+        return "None"
+    if isinstance(value, dict):
+        return {str(k): h5ad_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [h5ad_safe(v) for v in value]
+        if items and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in items):
+            return np.asarray(items)
+        if items and all(isinstance(v, str) for v in items):
+            return np.asarray(items, dtype=object)
+        return {str(i): v for i, v in enumerate(items)} if items else np.asarray([])
+    return value
+
+
+def _matrix(adata, layer):
+    if layer is None:
+        return adata.X
+    if layer not in adata.layers:
+        raise InputError(f"layer {layer!r} is not in adata.layers (found: {', '.join(adata.layers) or 'none'}).")
+    return adata.layers[layer]
+
+
+def _labels(adata, labels_key):
+    if labels_key is None:
+        return None
+    if labels_key not in adata.obs:
+        raise InputError(f"labels_key {labels_key!r} is not a column of adata.obs (columns: {', '.join(adata.obs.columns)}).")
+    return adata.obs[labels_key].to_numpy()
+
+
+def sclstm(
+    adata,
+    n_clusters=None,
+    key_added: str = "sclstm",
+    layer=None,
+    labels_key=None,
+    copy: bool = False,
+    random_state: int = 0,
+    mode=None,
+    labelled_fraction=None,
+    store_similarity: bool = True,
+    **kwargs,
+):
+    """Cluster the cells of ``adata`` (counts in ``X`` or ``layers[layer]``) with ScLSTM.
+
+    Writes ``obs[key_added]`` (categorical cluster ids "0".."k-1", 0 the largest),
+    ``obsm["X_" + key_added]`` (the embedding), ``obsp[key_added + "_similarity"]`` (the
+    learned P(same type)) and ``uns[key_added]`` (parameters, seed, k and how it was chosen,
+    its curve, training history, package versions). With ``labels_key`` the labelled mode
+    trains on the labels in that obs column (missing = unknown) — or on a stratified
+    ``labelled_fraction`` of them — and ``obs[key_added + "_labelled"]`` marks the cells
+    whose labels were used; score only the others. Returns a new AnnData if ``copy``,
+    otherwise modifies ``adata`` in place and returns None. Extra keywords go to
+    :class:`~sclstm.ScLSTM`.
+    """
+    if not (hasattr(adata, "obs") and hasattr(adata, "obsm")):
+        raise InputError(f"expected an AnnData object, got {type(adata).__name__}; use sclstm.ScLSTM for arrays.")
+    X = _matrix(adata, layer)
+    labels = _labels(adata, labels_key)
+    if mode is None:
+        mode = "labelled" if labels_key is not None else "unsupervised"
+    est = ScLSTM(n_clusters=n_clusters, mode=mode, random_state=random_state,
+                 labelled_fraction=labelled_fraction, **kwargs)
+    est.fit(X, labels=labels)
+    target = adata.copy() if copy else adata
+    write_results(target, est, key_added, layer=layer, labels_key=labels_key, store_similarity=store_similarity)
+    return target if copy else None
+
+
+def write_results(adata, est: ScLSTM, key_added: str = "sclstm", layer=None, labels_key=None,
+                  store_similarity: bool = True) -> None:
+    """Put a fitted estimator's results into ``adata`` (cells dropped as empty get NaN)."""
+    n = adata.n_obs
+    kept = est.kept_cells_
+    cats = [str(i) for i in range(est.n_clusters_)]
+    codes = np.full(n, -1)
+    codes[kept] = est.labels_
+    adata.obs[key_added] = pd.Categorical.from_codes(codes, categories=cats)
+    emb = np.full((n, est.embedding_.shape[1]), np.nan, dtype=np.float32)
+    emb[kept] = est.embedding_
+    adata.obsm[f"X_{key_added}"] = emb
+    if store_similarity and hasattr(est, "similarity_"):
+        P = np.zeros((n, n), dtype=np.float32)
+        P[np.ix_(kept, kept)] = est.similarity_
+        adata.obsp[f"{key_added}_similarity"] = P
+    if est.labelled_mask_ is not None:
+        used = np.zeros(n, dtype=bool)
+        used[kept] = est.labelled_mask_
+        adata.obs[f"{key_added}_labelled"] = used
+    summary = dict(est.summary_, layer=layer, labels_key=labels_key, key_added=key_added)
+    adata.uns[key_added] = h5ad_safe(summary)

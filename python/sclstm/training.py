@@ -1,0 +1,99 @@
+"""Training the siamese LSTM on pairs, and reading out embeddings and P(same).
+
+Everything random is drawn from generators seeded by ``random_state``, and torch runs in
+deterministic mode, so the same inputs and seed give the same weights.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from .model import SiameseLSTM
+from .pairs import PairSource
+
+
+def _progress(total: int, enabled: bool, desc: str):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="step", leave=False, disable=None)  # off when not a terminal
+
+
+def train_siamese(
+    seqs: np.ndarray,
+    pairs: PairSource,
+    head: str = "absdiff",
+    n_steps: int = 400,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    hidden: int = 64,
+    embedding_dim: int = 32,
+    random_state: int = 0,
+    device: str = "cpu",
+    progress: bool = False,
+) -> tuple[SiameseLSTM, dict]:
+    """Fit a :class:`SiameseLSTM` with binary cross-entropy on sampled pairs.
+
+    Returns the model (in eval mode) and a history with the loss and pair accuracy every
+    step.
+    """
+    torch.manual_seed(random_state)
+    rng = np.random.default_rng(random_state)
+    model = SiameseLSTM(seqs.shape[2], head=head, hidden=hidden, embedding_dim=embedding_dim).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = nn.BCEWithLogitsLoss()
+    X = torch.from_numpy(np.ascontiguousarray(seqs)).to(device)
+    history = {"step": [], "loss": [], "pair_accuracy": []}
+    bar = _progress(n_steps, progress, "training siamese LSTM")
+    model.train()
+    for step in range(n_steps):
+        a, b, y = pairs.sample(rng, batch_size)
+        ta = torch.from_numpy(a).to(device)
+        tb = torch.from_numpy(b).to(device)
+        ty = torch.from_numpy(y).to(device)
+        logits = model(X[ta], X[tb])
+        loss = loss_fn(logits, ty)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        history["step"].append(step + 1)
+        history["loss"].append(float(loss.item()))
+        history["pair_accuracy"].append(float(((logits > 0).float() == ty).float().mean().item()))
+        if bar is not None:
+            bar.update(1)
+            if step % 20 == 0:
+                bar.set_postfix(loss=f"{history['loss'][-1]:.3f}")
+    if bar is not None:
+        bar.close()
+    model.eval()
+    return model, history
+
+
+@torch.no_grad()
+def embed(model: SiameseLSTM, seqs: np.ndarray, device: str = "cpu", chunk: int = 4096) -> np.ndarray:
+    """The encoder's embedding of every cell, float32 (cells × embedding_dim)."""
+    out = []
+    for start in range(0, seqs.shape[0], chunk):
+        batch = torch.from_numpy(np.ascontiguousarray(seqs[start:start + chunk])).to(device)
+        out.append(model.encoder(batch).cpu().numpy())
+    return np.vstack(out).astype(np.float32)
+
+
+@torch.no_grad()
+def pair_probabilities(model: SiameseLSTM, emb: np.ndarray, device: str = "cpu",
+                       max_pairs_per_chunk: int = 2_000_000) -> np.ndarray:
+    """The learned similarity: symmetric n × n matrix of P(same type), diagonal 1."""
+    n = emb.shape[0]
+    E = torch.from_numpy(emb).to(device)
+    P = np.empty((n, n), dtype=np.float32)
+    rows = max(1, max_pairs_per_chunk // n)
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        a = E[start:stop, None, :].expand(stop - start, n, E.shape[1])
+        b = E[None, :, :].expand(stop - start, n, E.shape[1])
+        P[start:stop] = model.pair_probability(a, b).cpu().numpy()
+    P = (P + P.T) / 2
+    np.fill_diagonal(P, 1.0)
+    return P
