@@ -1,0 +1,98 @@
+"""The sclstm command end to end on real data, and its errors."""
+import subprocess
+import sys
+from pathlib import Path
+
+import anndata as ad
+import pytest
+
+from sclstm import cli
+from conftest import dataset_path
+
+SCLSTM = [str(Path(sys.executable).parent / "sclstm")]
+
+
+def run(*args, check=True):
+    res = subprocess.run(SCLSTM + [str(a) for a in args], capture_output=True, text=True)
+    if check and res.returncode != 0:
+        raise AssertionError(f"sclstm {' '.join(map(str, args))} failed:\n{res.stdout}\n{res.stderr}")
+    return res
+
+
+def metrics_of(stdout: str) -> dict:
+    return {line.split("\t")[0]: float(line.split("\t")[1]) for line in stdout.splitlines() if "\t" in line}
+
+
+@pytest.mark.parametrize("name, k, floor", [("yan", 7, 0.55), ("pollen", 11, 0.85)])
+def test_cluster_then_score(tmp_path, name, k, floor):
+    """Unsupervised, true k. Measured: Yan ARI 0.69, Pollen 0.94 (seed 0); floors leave a margin."""
+    out = tmp_path / f"{name}.h5ad"
+    png = tmp_path / f"{name}.png"
+    res = run("cluster", dataset_path(name), "--out", out, "--n-clusters", k, "--seed", 0, "--plot", png)
+    assert "mode: unsupervised" in res.stdout and f"k = {k} (given)" in res.stdout
+    assert "seconds:" in res.stdout and "genes in:" in res.stdout
+    assert png.stat().st_size > 10_000
+    result = ad.read_h5ad(out)
+    assert result.obs["sclstm"].nunique() == k
+    scored = run("score", out, "--truth-key", "cell_type")
+    m = metrics_of(scored.stdout)
+    assert set(m) == {"ARI", "NMI", "ACC", "BAS"}
+    assert m["ARI"] >= floor, m
+
+
+def test_labelled_cli_scores_only_unseen_cells(tmp_path):
+    out = tmp_path / "biase_lab.h5ad"
+    res = run("cluster", dataset_path("biase"), "--out", out, "--labels-key", "cell_type",
+              "--labelled-fraction", "0.8", "--n-steps", "150", "--quiet")
+    assert "mode: labelled" in res.stdout
+    result = ad.read_h5ad(out)
+    n_unseen = int((~result.obs["sclstm_labelled"]).sum())
+    scored = run("score", out, "--truth-key", "cell_type")
+    assert f"scored {n_unseen} cells" in scored.stdout and "not used in training" in scored.stdout
+
+
+def test_demo_prints_metrics_and_picture(tmp_path):
+    res = run("demo", "--out-dir", tmp_path, "--quiet")
+    assert "ARI" in res.stdout and "BAS" in res.stdout
+    assert (tmp_path / "demo_embedding.png").exists()
+    ari = float(next(line.split()[1] for line in res.stdout.splitlines() if line.strip().startswith("ARI")))
+    assert ari > 0.8  # measured 0.93 with k estimated (14 for 11 published types)
+
+
+@pytest.mark.parametrize("command", [[], ["cluster"], ["score"], ["demo"]])
+def test_help_everywhere(command):
+    res = run(*command, "--help")
+    assert "usage: sclstm" in res.stdout
+
+
+def test_output_folder_checked_before_any_work(monkeypatch, capsys, tmp_path):
+    def must_not_run(*a, **k):  # training must not start
+        raise AssertionError("training started before the output path was checked")
+
+    monkeypatch.setattr("sclstm.tl.sclstm", must_not_run)
+    code = cli.main(["cluster", str(dataset_path("biase")), "--out", str(tmp_path / "no" / "such" / "dir.h5ad")])
+    assert code == 2
+    assert "folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("make_input, message", [
+    (lambda p: p / "missing.h5ad", "input file not found"),
+    (lambda p: (p / "junk.h5ad").write_text("not hdf5") and p / "junk.h5ad", "could not read"),
+    (lambda p: (p / "data.xlsx").write_text("x") and p / "data.xlsx", "unsupported input format"),
+])
+def test_unreadable_inputs(tmp_path, capsys, make_input, message):
+    code = cli.main(["cluster", str(make_input(tmp_path)), "--out", str(tmp_path / "o.h5ad")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_bad_k_from_cli_is_one_line(tmp_path):
+    res = run("cluster", dataset_path("blakeley"), "--out", tmp_path / "o.h5ad", "--n-clusters", "99", check=False)
+    assert res.returncode == 2
+    assert "larger than the number of cells (30)" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_score_needs_existing_columns(tmp_path):
+    res = run("score", dataset_path("biase"), "--truth-key", "cell_type", check=False)
+    assert res.returncode == 2 and "no column 'sclstm'" in res.stderr

@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+
+import sclstm
+from sclstm import ScLSTM
+from sclstm.cli import score_adata
+from sclstm.metrics import score
+
+
+@pytest.fixture(scope="module")
+def fitted_biase(biase):
+    return ScLSTM(n_clusters=4, n_steps=150).fit(biase)
+
+
+def test_same_seed_same_clusters(biase, fitted_biase):
+    again = ScLSTM(n_clusters=4, n_steps=150).fit(biase)
+    np.testing.assert_array_equal(again.labels_, fitted_biase.labels_)
+    np.testing.assert_array_equal(again.embedding_, fitted_biase.embedding_)
+
+
+def test_seed_changes_the_training(biase, fitted_biase):
+    other = ScLSTM(n_clusters=4, n_steps=150, random_state=1).fit(biase)
+    assert not np.array_equal(other.embedding_, fitted_biase.embedding_)
+
+
+def test_fitted_attributes(biase, fitted_biase):
+    est = fitted_biase
+    n = biase.n_obs
+    assert est.labels_.shape == (n,) and set(est.labels_) == {0, 1, 2, 3}
+    # cluster 0 is the largest
+    sizes = np.bincount(est.labels_)
+    assert sizes[0] == sizes.max() and list(sizes) == sorted(sizes, reverse=True)
+    assert est.embedding_.shape == (n, 32) and est.embedding_.dtype == np.float32
+    assert est.similarity_.shape == (n, n)
+    np.testing.assert_allclose(est.similarity_, est.similarity_.T)
+    assert np.all((est.similarity_ >= 0) & (est.similarity_ <= 1))
+    assert est.n_clusters_ == 4 and est.summary_["k_method"] == "given"
+    assert len(est.history_["loss"]) == 150
+    # training reduced the pair loss
+    assert np.mean(est.history_["loss"][-20:]) < 0.5 * np.mean(est.history_["loss"][:5])
+    assert est.summary_["partition_from"] in ("learned similarity", "kernel")
+    assert est.summary_["guard"]["criterion"].startswith("mean ARI")
+    assert est.get_params()["n_clusters"] == 4
+
+
+def test_save_and_load_give_the_same_labels_and_embedding(biase, fitted_biase, tmp_path):
+    path = tmp_path / "model.pt"
+    fitted_biase.save(path)
+    loaded = ScLSTM.load(path)
+    np.testing.assert_array_equal(loaded.labels_, fitted_biase.labels_)
+    np.testing.assert_array_equal(loaded.embedding_, fitted_biase.embedding_)
+    assert loaded.summary_ == fitted_biase.summary_
+    # the loaded model re-embeds the same cells to the same place
+    np.testing.assert_allclose(loaded.transform(biase), fitted_biase.embedding_, atol=1e-5)
+
+
+def test_load_rejects_a_file_that_is_not_a_model(tmp_path):
+    bad = tmp_path / "x.pt"
+    bad.write_text("hello")
+    with pytest.raises(sclstm.InputError, match="could not read"):
+        ScLSTM.load(bad)
+    with pytest.raises(sclstm.InputError, match="not found"):
+        ScLSTM.load(tmp_path / "missing.pt")
+
+
+def test_transform_checks_gene_count(biase, fitted_biase):
+    with pytest.raises(sclstm.InputError, match="genes but the model was fitted on"):
+        fitted_biase.transform(biase.X[:, :100])
+
+
+def test_k_is_estimated_with_its_curve(biase):
+    est = ScLSTM(n_steps=100).fit(biase)
+    curve = est.summary_["k_curve"]
+    assert est.summary_["k_method"] == "estimated"
+    assert est.n_clusters_ == curve["k"][int(np.argmax(curve["eigengap"]))]
+    # Biase has 4 published types; the estimate lands within 1
+    assert abs(est.n_clusters_ - 4) <= 1
+
+
+def test_labelled_mode_marks_the_cells_it_trained_on_and_scores_only_the_rest(pollen):
+    adata = pollen.copy()
+    sclstm.tl.sclstm(adata, labels_key="cell_type", labelled_fraction=0.8, n_steps=300)
+    used = adata.obs["sclstm_labelled"].to_numpy()
+    # stratified 80 %: every class is represented among the used and the held-out cells
+    assert 0.75 < used.mean() < 0.85
+    for cls, grp in adata.obs.groupby("cell_type", observed=True):
+        assert grp["sclstm_labelled"].any() and (~grp["sclstm_labelled"]).any(), cls
+    metrics, n_scored, scope = score_adata(adata, "cell_type")
+    assert n_scored == int((~used).sum()) and "not used" in scope
+    held = ~used
+    expected = score(adata.obs["cell_type"].to_numpy()[held], adata.obs["sclstm"].to_numpy()[held])
+    assert metrics == expected
+    # with labels for 80 % of cells, the other 20 % are clustered well (measured ARI ≈ 0.97)
+    assert metrics["ARI"] > 0.85
+    assert adata.uns["sclstm"]["mode"] == "labelled"
+
+
+def test_labelled_mode_with_missing_labels_uses_only_known_cells(blakeley):
+    labels = blakeley.obs["cell_type"].astype(object).to_numpy().copy()
+    labels[::3] = None
+    est = ScLSTM(mode="labelled", n_steps=50).fit(blakeley, labels=labels)
+    np.testing.assert_array_equal(est.labelled_mask_, np.array([x is not None for x in labels]))
+    assert est.n_clusters_ == 3 and est.summary_["k_method"] == "classes in the labels used"

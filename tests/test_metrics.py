@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+from sclstm.metrics import accuracy, balanced_accuracy, score
+from sclstm.validation import InputError
+
+
+def test_ari_nmi_match_scikit_learn(pollen):
+    truth = pollen.obs["cell_type"].astype(str).to_numpy()
+    rng = np.random.default_rng(1)
+    pred = np.where(rng.random(len(truth)) < 0.3, rng.integers(0, 11, len(truth)).astype(str), truth)
+    m = score(truth, pred)
+    assert m["ARI"] == pytest.approx(adjusted_rand_score(truth, pred))
+    assert m["NMI"] == pytest.approx(normalized_mutual_info_score(truth, pred))
+
+
+def test_hungarian_accuracy_by_hand():
+    # classes a (4 cells), b (3), c (1); clusters renamed and one a-cell misplaced.
+    truth = ["a", "a", "a", "a", "b", "b", "b", "c"]
+    pred = [7, 7, 7, 9, 9, 9, 9, 5]
+    # best matching: a→7 (3), b→9 (3), c→5 (1): 7 of 8 correct.
+    assert accuracy(truth, pred) == pytest.approx(7 / 8)
+    # per class recall: a 3/4, b 3/3, c 1/1
+    assert balanced_accuracy(truth, pred) == pytest.approx((0.75 + 1 + 1) / 3)
+
+
+def test_fewer_clusters_than_classes_counts_unmatched_as_wrong():
+    truth = ["a", "a", "b", "b", "c", "c"]
+    pred = [0, 0, 1, 1, 1, 1]
+    assert accuracy(truth, pred) == pytest.approx(4 / 6)
+    assert balanced_accuracy(truth, pred) == pytest.approx(2 / 3)
+
+
+def test_perfect_and_relabelled_partition_scores_one():
+    truth = ["x", "y", "y", "z", "z", "z"]
+    m = score(truth, [2, 0, 0, 1, 1, 1])
+    assert m == pytest.approx({"ARI": 1.0, "NMI": 1.0, "ACC": 1.0, "BAS": 1.0})
+
+
+def test_length_mismatch_is_a_clear_error():
+    with pytest.raises(InputError, match="3 labels but the clustering has 2"):
+        score(["a", "b", "a"], [0, 1])

@@ -1,0 +1,68 @@
+import anndata as ad
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+import sclstm
+
+
+@pytest.fixture(scope="module")
+def clustered(biase):
+    adata = biase.copy()
+    sclstm.tl.sclstm(adata, n_steps=100)  # k estimated
+    return adata
+
+
+def test_results_are_written_where_scanpy_users_look(clustered):
+    a = clustered
+    k = a.uns["sclstm"]["n_clusters"]
+    assert isinstance(a.obs["sclstm"].dtype, pd.CategoricalDtype)
+    assert list(a.obs["sclstm"].cat.categories) == [str(i) for i in range(k)]
+    assert a.obsm["X_sclstm"].shape == (a.n_obs, 32)
+    assert a.obsp["sclstm_similarity"].shape == (a.n_obs, a.n_obs)
+    info = a.uns["sclstm"]
+    for key in ("mode", "k_method", "k_curve", "history", "params", "random_state", "versions", "partition_from"):
+        assert key in info, key
+    assert info["mode"] == "unsupervised" and info["k_method"] == "estimated"
+    assert info["versions"]["torch"].startswith("2.")
+
+
+def test_results_survive_h5ad(clustered, tmp_path):
+    path = tmp_path / "out.h5ad"
+    clustered.write_h5ad(path)
+    back = ad.read_h5ad(path)
+    assert back.obs["sclstm"].equals(clustered.obs["sclstm"])
+    np.testing.assert_array_equal(back.obsm["X_sclstm"], clustered.obsm["X_sclstm"])
+    assert back.uns["sclstm"]["n_clusters"] == clustered.uns["sclstm"]["n_clusters"]
+
+
+def test_key_added_and_copy(biase):
+    out = sclstm.tl.sclstm(biase, n_clusters=4, key_added="lstm", copy=True, n_steps=50)
+    assert "lstm" in out.obs and "X_lstm" in out.obsm and "lstm_similarity" in out.obsp and "lstm" in out.uns
+    assert "lstm" not in biase.obs
+
+
+def test_plots_return_figures_and_leave_adata_alone(clustered, tmp_path):
+    before = set(clustered.obsm)
+    fig = sclstm.pl.embedding(clustered, color=["cell_type", "sclstm"], save=tmp_path / "emb.png")
+    assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 2
+    assert (tmp_path / "emb.png").stat().st_size > 10_000
+    fig2 = sclstm.pl.k_curve(clustered, save=tmp_path / "k.png")
+    assert isinstance(fig2, matplotlib.figure.Figure)
+    assert set(clustered.obsm) == before
+
+
+def test_plot_errors_are_clear(biase, clustered):
+    with pytest.raises(sclstm.InputError, match="run sclstm.tl.sclstm"):
+        sclstm.pl.embedding(biase)
+    with pytest.raises(sclstm.InputError, match="color 'nope'"):
+        sclstm.pl.embedding(clustered, color="nope")
+    with pytest.raises(sclstm.InputError, match="umap|tsne"):
+        sclstm.pl.embedding(clustered, basis="pca")
+
+
+def test_k_curve_refuses_when_k_was_given(biase):
+    a = sclstm.tl.sclstm(biase, n_clusters=4, copy=True, n_steps=30)
+    with pytest.raises(sclstm.InputError, match="not estimated"):
+        sclstm.pl.k_curve(a)

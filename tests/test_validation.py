@@ -1,0 +1,119 @@
+"""Every bad input gets a one-line InputError naming the problem; nothing the user gave is modified."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import sclstm
+from sclstm import InputError, ScLSTM
+
+FAST = dict(n_steps=30, progress=False)
+
+
+def small_counts(blakeley):
+    return sp.csr_matrix(blakeley.X).toarray()
+
+
+@pytest.mark.parametrize("bad, message", [(np.nan, "NaN or infinite"), (np.inf, "NaN or infinite"), (-1.0, "negative value")])
+def test_non_finite_and_negative_values(blakeley, bad, message):
+    X = small_counts(blakeley)
+    X[2, 5] = bad
+    with pytest.raises(InputError, match=message):
+        ScLSTM(**FAST).fit(X)
+
+
+def test_empty_matrix():
+    with pytest.raises(InputError, match="empty"):
+        ScLSTM(**FAST).fit(np.zeros((0, 10)))
+
+
+def test_too_few_cells(blakeley):
+    with pytest.raises(InputError, match="at least 3 cells"):
+        ScLSTM(**FAST).fit(small_counts(blakeley)[:2])
+
+
+def test_non_numeric_matrix():
+    with pytest.raises(InputError, match="numeric"):
+        ScLSTM(**FAST).fit(np.array([["a", "b"], ["c", "d"], ["e", "f"]]))
+
+
+def test_all_zero_cells_are_reported_and_dropped_only_when_asked(blakeley):
+    X = small_counts(blakeley)
+    X[[3, 7]] = 0
+    with pytest.raises(InputError, match="2 of 30 cells have zero counts"):
+        ScLSTM(**FAST).fit(X)
+    adata = blakeley.copy()
+    adata.X = sp.csr_matrix(X)
+    sclstm.tl.sclstm(adata, n_clusters=3, drop_empty=True, **FAST)
+    assert adata.obs["sclstm"].isna().sum() == 2
+    assert adata.obs["sclstm"].iloc[[3, 7]].isna().all()
+    assert adata.uns["sclstm"]["n_empty_cells_dropped"] == 2
+
+
+def test_all_zero_genes_are_counted_not_fatal(blakeley):
+    X = np.hstack([small_counts(blakeley), np.zeros((30, 4))])
+    est = ScLSTM(n_clusters=3, **FAST).fit(X)
+    assert est.summary_["n_empty_genes"] >= 4
+    assert est.summary_["n_genes_in"] == X.shape[1]
+
+
+@pytest.mark.parametrize("k, message", [(1, "at least 2"), (0, "at least 2"), (31, "larger than the number of cells"),
+                                        (2.5, "whole number"), ("3", "whole number")])
+def test_bad_n_clusters(blakeley, k, message):
+    with pytest.raises(InputError, match=message):
+        ScLSTM(n_clusters=k, **FAST).fit(small_counts(blakeley))
+
+
+def test_labels_of_wrong_length(blakeley):
+    with pytest.raises(InputError, match="labels have length 29 but there are 30 cells"):
+        ScLSTM(mode="labelled", **FAST).fit(small_counts(blakeley), labels=["a"] * 29)
+
+
+def test_all_labels_missing(blakeley):
+    with pytest.raises(InputError, match="all labels are missing"):
+        ScLSTM(mode="labelled", **FAST).fit(small_counts(blakeley), labels=[None] * 30)
+
+
+def test_labelled_mode_needs_labels(blakeley):
+    with pytest.raises(InputError, match="needs labels"):
+        ScLSTM(mode="labelled", **FAST).fit(small_counts(blakeley))
+
+
+def test_unsupervised_mode_refuses_labels(blakeley):
+    with pytest.raises(InputError, match="never reads labels"):
+        ScLSTM(**FAST).fit(small_counts(blakeley), labels=blakeley.obs["cell_type"])
+
+
+def test_labels_key_not_in_obs(blakeley):
+    with pytest.raises(InputError, match="labels_key 'nope' is not a column"):
+        sclstm.tl.sclstm(blakeley.copy(), labels_key="nope", **FAST)
+
+
+def test_missing_layer(blakeley):
+    with pytest.raises(InputError, match="layer 'spliced' is not in adata.layers"):
+        sclstm.tl.sclstm(blakeley.copy(), layer="spliced", **FAST)
+
+
+@pytest.mark.parametrize("param, value", [("mode", "semi"), ("head", "cosine"), ("cluster_method", "dbscan"),
+                                          ("n_steps", 0), ("labelled_fraction", 1.5), ("preprocess", "scran")])
+def test_bad_parameters(blakeley, param, value):
+    with pytest.raises(InputError, match=param):
+        ScLSTM(**{**FAST, param: value}).fit(small_counts(blakeley))
+
+
+def test_input_is_not_modified(blakeley):
+    adata = blakeley.copy()
+    before = adata.X.copy()
+    obs_before = adata.obs.copy()
+    out = sclstm.tl.sclstm(adata, n_clusters=3, copy=True, **FAST)
+    assert "sclstm" not in adata.obs and "sclstm" not in adata.uns and "X_sclstm" not in adata.obsm
+    assert (adata.X != before).nnz == 0
+    assert adata.obs.equals(obs_before)
+    assert "sclstm" in out.obs
+    # copy=False writes results but leaves the counts alone
+    sclstm.tl.sclstm(adata, n_clusters=3, **FAST)
+    assert (adata.X != before).nnz == 0 and "sclstm" in adata.obs
+
+
+def test_transform_before_fit():
+    with pytest.raises(InputError, match="not fitted"):
+        ScLSTM().transform(np.ones((3, 3)))
