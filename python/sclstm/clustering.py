@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.cluster.hierarchy import linkage
 from scipy.sparse.csgraph import laplacian
-from sklearn.cluster import AgglomerativeClustering, KMeans, SpectralClustering
+from scipy.sparse.linalg import eigsh
+from sklearn.cluster import KMeans, SpectralClustering
 
 from .validation import InputError
 
@@ -26,10 +28,60 @@ def relabel_by_size(labels) -> np.ndarray:
     return np.array([mapping[x] for x in labels], dtype=np.int64)
 
 
+def condensed(D: np.ndarray) -> np.ndarray:
+    """Upper triangle of a symmetric distance matrix, as scipy's linkage takes it."""
+    return D[np.triu_indices(D.shape[0], k=1)]
+
+
+def euclidean_distances(Z: np.ndarray) -> np.ndarray:
+    """Pairwise Euclidean distances by one matrix product (much faster than pdist in high dimension)."""
+    Z = np.asarray(Z, dtype=np.float64)
+    sq = np.einsum("ij,ij->i", Z, Z)
+    D2 = sq[:, None] + sq[None, :] - 2.0 * (Z @ Z.T)
+    np.maximum(D2, 0, out=D2)
+    np.fill_diagonal(D2, 0.0)
+    return np.sqrt(D2)
+
+
+def cosine_distances(Z: np.ndarray) -> np.ndarray:
+    Z = np.asarray(Z, dtype=np.float64)
+    norms = np.linalg.norm(Z, axis=1)
+    Zn = Z / np.where(norms > 0, norms, 1.0)[:, None]
+    D = 1.0 - Zn @ Zn.T
+    np.clip(D, 0.0, 2.0, out=D)
+    np.fill_diagonal(D, 0.0)
+    return D
+
+
+def cut_tree(Z: np.ndarray, k: int) -> np.ndarray:
+    """Exactly k clusters from a scipy linkage matrix: apply its first n − k merges."""
+    n = Z.shape[0] + 1
+    parent = np.arange(2 * n - 1)
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i in range(n - k):
+        a, b = int(Z[i, 0]), int(Z[i, 1])
+        parent[find(a)] = n + i
+        parent[find(b)] = n + i
+    roots = np.array([find(i) for i in range(n)])
+    return np.unique(roots, return_inverse=True)[1]
+
+
+def agglomerative(D: np.ndarray, k: int, linkage_method: str) -> np.ndarray:
+    """Agglomerative clustering of a full distance matrix into exactly k clusters."""
+    Z = linkage(condensed(D), method=linkage_method)
+    return relabel_by_size(cut_tree(Z, k))
+
+
 def cluster_features(Z: np.ndarray, k: int, method: str = "agglomerative", random_state: int = 0):
     """Cluster rows of a feature matrix (Ward linkage for agglomerative)."""
     if method == "agglomerative":
-        labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(Z)
+        return agglomerative(euclidean_distances(Z), k, "ward")
     elif method == "kmeans":
         labels = KMeans(n_clusters=k, n_init=10, random_state=random_state).fit_predict(Z)
     elif method == "spectral":
@@ -48,8 +100,7 @@ def cluster_similarity(P: np.ndarray, k: int, linkage: str = "average") -> np.nd
     D = (D + D.T) / 2
     np.fill_diagonal(D, 0.0)
     np.clip(D, 0.0, None, out=D)
-    labels = AgglomerativeClustering(n_clusters=k, metric="precomputed", linkage=linkage).fit_predict(D)
-    return relabel_by_size(labels)
+    return agglomerative(D, k, linkage)
 
 
 def knn_graph(S: np.ndarray, n_neighbors: int = 10) -> sp.csr_matrix:
@@ -76,8 +127,14 @@ def estimate_k(S: np.ndarray, k_max: int = 30, n_neighbors: int = 10) -> tuple[i
     if k_max < 2:
         return 2, {"k": [2], "eigengap": [0.0], "eigenvalue": [0.0, 0.0], "method": "eigengap"}
     W = knn_graph(S, n_neighbors)
-    Lap = laplacian(W, normed=True).toarray()
-    evals = np.sort(np.linalg.eigvalsh((Lap + Lap.T) / 2))[: k_max + 1]
+    Lap = laplacian(W, normed=True)
+    Lap = (Lap + Lap.T) / 2
+    if n <= 1000:
+        evals = np.sort(np.linalg.eigvalsh(Lap.toarray()))[: k_max + 1]
+    else:  # the k_max + 1 smallest eigenvalues of a sparse Laplacian, deterministic start
+        A = sp.identity(n, format="csr") - Lap  # eigenvalues 1 − λ: the largest are wanted
+        top = eigsh(A, k=k_max + 1, which="LA", v0=np.ones(n), tol=1e-8)[0]
+        evals = np.sort(1.0 - top)
     gaps = np.diff(evals)  # gaps[i] = λ_{i+2} − λ_{i+1} (1-based): gap after i+1 clusters
     ks = np.arange(1, len(gaps) + 1)
     valid = ks >= 2

@@ -11,10 +11,9 @@ when their labels differ in every view; pairs on which the views disagree are ne
 from __future__ import annotations
 
 import numpy as np
-from sklearn.cluster import AgglomerativeClustering
 from sklearn.decomposition import PCA
 
-from .clustering import cluster_features
+from .clustering import agglomerative, cluster_features, cosine_distances
 
 
 def label_free_views(L: np.ndarray, S: np.ndarray, k: int, random_state: int = 0) -> dict:
@@ -28,7 +27,7 @@ def label_free_views(L: np.ndarray, S: np.ndarray, k: int, random_state: int = 0
     Ld = np.asarray(L.toarray() if hasattr(L, "toarray") else L, dtype=np.float64)
     n_pc = int(min(50, n - 1, Ld.shape[1]))
     pcs = PCA(n_components=n_pc, random_state=random_state, svd_solver="full" if n < 500 else "auto").fit_transform(Ld)
-    cosine = AgglomerativeClustering(n_clusters=k, metric="cosine", linkage="average").fit_predict(Ld)
+    cosine = agglomerative(cosine_distances(Ld), k, "average")
     return {
         "ward_kernel": cluster_features(S, k),
         "average_cosine": np.asarray(cosine),
