@@ -1,0 +1,92 @@
+#' sclstm as a bluster clustering method
+#'
+#' A \linkS4class{BlusterParam} that runs sclstm from \code{bluster::clusterRows()},
+#' for code that chooses its clustering algorithm through \pkg{bluster}.
+#'
+#' Note the orientation: like every \code{clusterRows()} method, this clusters the
+#' \emph{rows} of \code{x}, so pass counts with cells in rows and genes in columns,
+#' for example \code{t(counts(sce))}. sclstm needs counts (or non-negative
+#' expression), not principal components.
+#'
+#' @param k Number of cell types, or \code{NULL} (default) to estimate it.
+#' @param seed Random seed (non-negative whole number).
+#' @param ... Further arguments for the Python estimator \code{sclstm.ScLSTM}
+#'   (for example \code{n_steps}).
+#' @param x A cells × genes count matrix (dense or sparse).
+#' @param BLUSPARAM An \code{ScLSTMParam}.
+#' @param full Return the embedding and details too?
+#' @param object An \code{ScLSTMParam}, for \code{show}.
+#'
+#' @return \code{ScLSTMParam()}: an \code{ScLSTMParam} object. \code{clusterRows()}:
+#'   a factor of clusters, one per row of \code{x}; with \code{full = TRUE}, a list
+#'   with \code{clusters} and \code{objects} (a list with \code{embedding} and
+#'   \code{details}).
+#'
+#' @examples
+#' p <- ScLSTMParam(k = 3, seed = 1)
+#' p
+#' if (sclstmAvailable()) {
+#'     set.seed(1)
+#'     counts <- matrix(rpois(60 * 200, 2), ncol = 200)
+#'     counts[1:30, 1:40] <- counts[1:30, 1:40] + rpois(30 * 40, 10)
+#'     table(bluster::clusterRows(counts, ScLSTMParam(k = 2, n_steps = 20)))
+#' }
+#' @seealso \code{\link{runScLSTM}}
+#' @name ScLSTMParam
+#' @aliases ScLSTMParam-class show,ScLSTMParam-method
+#'   clusterRows,ANY,ScLSTMParam-method
+#' @importClassesFrom bluster BlusterParam
+#' @importFrom bluster clusterRows
+#' @importFrom methods show
+NULL
+
+#' @export
+setClass("ScLSTMParam", contains = "BlusterParam",
+         slots = c(k = "integer", seed = "integer", extra = "list"))
+
+setValidity("ScLSTMParam", function(object) {
+    msg <- character(0)
+    if (length(object@k) != 1L || (!is.na(object@k) && object@k < 2L)) {
+        msg <- c(msg, "'k' must be NA (estimate it) or a whole number of at least 2")
+    }
+    if (length(object@seed) != 1L || is.na(object@seed) || object@seed < 0L) {
+        msg <- c(msg, "'seed' must be a single non-negative whole number")
+    }
+    if (length(msg)) msg else TRUE
+})
+
+#' @rdname ScLSTMParam
+#' @export
+ScLSTMParam <- function(k = NULL, seed = 0, ...) {
+    k <- .check_k(k)
+    new("ScLSTMParam", k = if (is.null(k)) NA_integer_ else k,
+        seed = .check_seed(seed), extra = list(...))
+}
+
+#' @rdname ScLSTMParam
+#' @export
+setMethod("show", "ScLSTMParam", function(object) {
+    cat("class: ScLSTMParam\n")
+    cat("k:", if (is.na(object@k)) "estimated" else object@k, "\n")
+    cat("seed:", object@seed, "\n")
+    if (length(object@extra)) {
+        cat("extra:", paste0(names(object@extra), "=",
+                             vapply(object@extra, function(v) paste(format(v), collapse = ","),
+                                    character(1)), collapse = ", "), "\n")
+    }
+})
+
+#' @rdname ScLSTMParam
+#' @export
+setMethod("clusterRows", c("ANY", "ScLSTMParam"), function(x, BLUSPARAM, full = FALSE) {
+    k <- if (is.na(BLUSPARAM@k)) NULL else BLUSPARAM@k
+    res <- do.call(.run_core, c(list(x, k = k, seed = BLUSPARAM@seed,
+                                     cells_in_columns = FALSE), BLUSPARAM@extra))
+    clusters <- unname(res$clusters)
+    if (full) {
+        list(clusters = clusters,
+             objects = list(embedding = res$embedding, details = res$details))
+    } else {
+        clusters
+    }
+})

@@ -1,0 +1,150 @@
+# The shared engine behind every runScLSTM() method: check the arguments, hand the
+# counts to Python (sparse stays sparse), fit, and bring the results back with names.
+
+.check_k <- function(k) {
+    if (is.null(k)) {
+        return(NULL)
+    }
+    if (!is.numeric(k) || length(k) != 1L || is.na(k) || k != round(k)) {
+        stop("k must be NULL (estimate the number of cell types) or a single whole ",
+             "number, got ", paste(deparse(k), collapse = " "), ".", call. = FALSE)
+    }
+    as.integer(k)
+}
+
+.check_seed <- function(seed) {
+    if (!is.numeric(seed) || length(seed) != 1L || is.na(seed) || seed != round(seed) ||
+        seed < 0) {
+        stop("seed must be a single non-negative whole number, got ",
+             paste(deparse(seed), collapse = " "), ".", call. = FALSE)
+    }
+    as.integer(seed)
+}
+
+# Extra arguments for the Python estimator: whole-number doubles become integers
+# (R's 200 is Python's 200.0, which integer parameters such as n_steps reject).
+.python_kwargs <- function(args) {
+    lapply(args, function(a) {
+        if (is.double(a) && length(a) == 1L && !is.na(a) && a == round(a) &&
+            abs(a) < .Machine$integer.max) {
+            as.integer(a)
+        } else {
+            a
+        }
+    })
+}
+
+# Counts to Python, cells × genes. `counts` is genes × cells (the R convention) when
+# cells_in_columns is TRUE. A dgCMatrix becomes a scipy.sparse.csc_matrix and its
+# transpose ($T) is taken in Python, which copies nothing; other sparse classes are
+# turned into a dgCMatrix first. Dense matrices go as numpy arrays.
+.counts_to_python <- function(counts, cells_in_columns = TRUE) {
+    if (is(counts, "sparseMatrix") || is(counts, "Matrix")) {
+        if (!is(counts, "dgCMatrix")) {
+            counts <- as(as(as(counts, "CsparseMatrix"), "generalMatrix"), "dMatrix")
+        }
+    } else if (is.data.frame(counts)) {
+        counts <- as.matrix(counts)
+    } else if (!is.matrix(counts)) {
+        # e.g. a DelayedMatrix: keep it sparse when it can be.
+        counts <- tryCatch(as(counts, "dgCMatrix"), error = function(e) as.matrix(counts))
+    }
+    if (is.matrix(counts) && !(is.numeric(counts))) {
+        stop("the counts must be numeric, got a matrix of type '", typeof(counts), "'.",
+             call. = FALSE)
+    }
+    if (is.matrix(counts) && is.integer(counts)) {
+        storage.mode(counts) <- "double"
+    }
+    py <- reticulate::r_to_py(counts)
+    if (cells_in_columns) py$T else py
+}
+
+# Labels for the labelled mode: a Python list, None where the label is NA.
+.labels_to_python <- function(labels) {
+    if (is.factor(labels)) {
+        labels <- as.character(labels)
+    }
+    out <- as.list(as.character(labels))
+    out[is.na(labels)] <- list(NULL)
+    reticulate::r_to_py(out)
+}
+
+# Python lists of scalars come back as R lists; make them vectors where possible.
+.simplify <- function(x) {
+    if (is.list(x) && !is.data.frame(x)) {
+        x <- lapply(x, .simplify)
+        if (length(x) && all(vapply(x, function(e) is.atomic(e) && length(e) == 1L,
+                                    logical(1)))) {
+            types <- unique(vapply(x, typeof, character(1)))
+            if (length(types) == 1L || all(types %in% c("integer", "double"))) {
+                nm <- names(x)
+                x <- unlist(x, use.names = FALSE)
+                names(x) <- nm
+            }
+        }
+    }
+    x
+}
+
+# Python attributes arrive converted (the module is imported with convert = TRUE);
+# convert whatever is still a Python object.
+.to_r <- function(x) {
+    if (inherits(x, "python.builtin.object")) reticulate::py_to_r(x) else x
+}
+
+#' @importFrom methods is as new setClass setGeneric setMethod setValidity
+#'   validObject slot
+#' @importClassesFrom Matrix Matrix sparseMatrix CsparseMatrix generalMatrix dMatrix
+#'   dgCMatrix
+NULL
+
+# Fit ScLSTM on `counts` and return clusters (factor "0".."k-1" named by cell),
+# embedding (cells × d, rownames = cells) and details (the Python summary_).
+.run_core <- function(counts, k = NULL, seed = 0, labels = NULL, ...,
+                      cells_in_columns = TRUE) {
+    k <- .check_k(k)
+    seed <- .check_seed(seed)
+    cell_names <- if (cells_in_columns) colnames(counts) else rownames(counts)
+    n_cells <- if (cells_in_columns) ncol(counts) else nrow(counts)
+    if (!is.null(labels) && length(labels) != n_cells) {
+        stop("labels has length ", length(labels), " but there are ", n_cells,
+             " cells; give one label per cell (NA for the cells to predict).",
+             call. = FALSE)
+    }
+    sclstm <- sclstmPython()
+    X <- .counts_to_python(counts, cells_in_columns = cells_in_columns)
+    mode <- if (is.null(labels)) "unsupervised" else "labelled"
+    kwargs <- c(
+        list(n_clusters = k, mode = mode, random_state = seed, progress = FALSE),
+        .python_kwargs(list(...))
+    )
+    est <- .py_call(do.call(sclstm$ScLSTM, kwargs))
+    py_labels <- if (is.null(labels)) NULL else .labels_to_python(labels)
+    .py_call(est$fit(X, labels = py_labels))
+
+    n_clusters <- as.integer(.to_r(est$n_clusters_))
+    codes <- as.integer(.to_r(est$labels_))
+    if (length(codes) != n_cells) {
+        stop("the Python side returned ", length(codes), " labels for ", n_cells,
+             " cells.", call. = FALSE)
+    }
+    levels <- as.character(seq_len(max(n_clusters, max(codes) + 1L)) - 1L)
+    clusters <- factor(as.character(codes), levels = levels)
+    names(clusters) <- cell_names
+
+    embedding <- .to_r(est$embedding_)
+    embedding <- matrix(as.double(embedding), nrow = nrow(embedding),
+                        ncol = ncol(embedding))
+    dimnames(embedding) <- list(cell_names, paste0("SCLSTM_", seq_len(ncol(embedding))))
+
+    details <- .simplify(.to_r(est$summary_))
+    mask <- .to_r(est$labelled_mask_)
+    if (!is.null(mask)) {
+        mask <- as.logical(mask)
+        names(mask) <- cell_names
+    }
+    details$labelled_mask <- mask
+    details$r_package_version <- as.character(utils::packageVersion("sclstm"))
+    list(clusters = clusters, embedding = embedding, details = details)
+}

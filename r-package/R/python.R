@@ -1,0 +1,156 @@
+# Finding the Python side, importing it lazily, and turning Python errors into R errors.
+
+.sclstm_env <- new.env(parent = emptyenv())
+
+# The oldest Python 'sclstm' this R package works with: read from the package's
+# DESCRIPTION (field Config/sclstm/python), the single place where it is written.
+.required_python_version <- function() {
+    v <- tryCatch(
+        utils::packageDescription("sclstm", fields = "Config/sclstm/python"),
+        error = function(e) NA_character_
+    )
+    if (is.null(v) || is.na(v) || !nzchar(v)) "0.1.0" else trimws(v)
+}
+
+.install_hint <- function() {
+    paste0(
+        "Install the Python package with `pip install sclstm` (into the Python that R ",
+        "should use), or from a source checkout run `make venv` and then, before loading ",
+        "sclstm in a fresh R session, ",
+        "Sys.setenv(SCLSTM_PYTHON = \"/path/to/sclstm/.venv/bin/python\") ",
+        "(RETICULATE_PYTHON works too)."
+    )
+}
+
+# Point reticulate at the right interpreter, once, before Python starts.
+# Order: RETICULATE_PYTHON (reticulate honours it itself), SCLSTM_PYTHON, then
+# reticulate's own discovery (which prefers a Python where 'sclstm' is installed,
+# because .onLoad registers it as the delay-loaded module).
+.configure_python <- function() {
+    if (reticulate::py_available(initialize = FALSE)) {
+        return(invisible(NULL))
+    }
+    if (nzchar(Sys.getenv("RETICULATE_PYTHON"))) {
+        return(invisible(NULL))
+    }
+    path <- Sys.getenv("SCLSTM_PYTHON")
+    if (nzchar(path)) {
+        if (!file.exists(path)) {
+            stop("SCLSTM_PYTHON is set to '", path, "', but no such file exists. ",
+                 .install_hint(), call. = FALSE)
+        }
+        reticulate::use_python(path, required = TRUE)
+    }
+    invisible(NULL)
+}
+
+.python_path <- function() {
+    cfg <- tryCatch(reticulate::py_config(), error = function(e) NULL)
+    if (is.null(cfg)) "none found" else cfg$python
+}
+
+.version_ok <- function(found, required) {
+    v <- tryCatch(numeric_version(sub("[^0-9.].*$", "", found)), error = function(e) NULL)
+    !is.null(v) && v >= numeric_version(required)
+}
+
+#' Python module behind sclstm
+#'
+#' \code{sclstmPython()} returns the imported Python module \code{sclstm} (importing
+#' it on first use), after checking that it is installed and recent enough; the error
+#' says what to install when it is not. \code{sclstmAvailable()} says whether that
+#' would succeed, without raising an error.
+#'
+#' The Python interpreter is chosen the way R users expect: \env{RETICULATE_PYTHON}
+#' if set; otherwise \env{SCLSTM_PYTHON} (path to a python executable, e.g.
+#' \file{.venv/bin/python} of a source checkout after \code{make venv}); otherwise
+#' reticulate's own discovery. Set these before Python is first used in the R session.
+#'
+#' @return \code{sclstmPython()}: the Python module (a reticulate object).
+#'   \code{sclstmAvailable()}: \code{TRUE} or \code{FALSE}, with the reason as
+#'   attribute \code{"reason"} when \code{FALSE}.
+#' @examples
+#' if (sclstmAvailable()) {
+#'     sclstmPython()$`__version__`
+#' }
+#' @export
+sclstmPython <- function() {
+    if (!is.null(.sclstm_env$module)) {
+        return(.sclstm_env$module)
+    }
+    required <- .required_python_version()
+    .configure_python()
+    found <- tryCatch(
+        reticulate::py_module_available("sclstm"),
+        error = function(e) {
+            stop("Python could not be started (", conditionMessage(e), "). ",
+                 .install_hint(), call. = FALSE)
+        }
+    )
+    if (!isTRUE(found)) {
+        stop("the Python module 'sclstm' (>= ", required, ") is not installed in the ",
+             "Python that R uses (", .python_path(), "). ", .install_hint(), call. = FALSE)
+    }
+    mod <- tryCatch(reticulate::import("sclstm"), error = function(e) {
+        stop("the Python module 'sclstm' failed to import in ", .python_path(), ": ",
+             .clean_python_message(conditionMessage(e)), ". ", .install_hint(),
+             call. = FALSE)
+    })
+    version <- tryCatch(as.character(mod$`__version__`), error = function(e) "unknown")
+    if (!.version_ok(version, required) || !reticulate::py_has_attr(mod, "ScLSTM")) {
+        stop("the Python module 'sclstm' in ", .python_path(), " is version ", version,
+             ", but this R package needs >= ", required, ". Upgrade it with `",
+             .python_path(), " -m pip install --upgrade sclstm` (or `make venv` in an ",
+             "up-to-date source checkout).", call. = FALSE)
+    }
+    .sclstm_env$module <- mod
+    mod
+}
+
+#' @rdname sclstmPython
+#' @export
+sclstmAvailable <- function() {
+    res <- tryCatch({
+        sclstmPython()
+        TRUE
+    }, error = function(e) structure(FALSE, reason = conditionMessage(e)))
+    res
+}
+
+# One clean line from a Python exception message as reticulate reports it:
+# "sclstm.validation.InputError: k is too large ...\n<traceback or hints>".
+.clean_python_message <- function(msg) {
+    lines <- trimws(strsplit(msg, "\n", fixed = TRUE)[[1]])
+    lines <- lines[nzchar(lines)]
+    hit <- grep("^([A-Za-z_][A-Za-z0-9_]*\\.)*InputError: ", lines, value = TRUE)
+    if (length(hit)) {
+        return(sub("^([A-Za-z_][A-Za-z0-9_]*\\.)*InputError: ", "", hit[length(hit)]))
+    }
+    hit <- grep("^([A-Za-z_][A-Za-z0-9_]*\\.)*[A-Za-z_]*(Error|Exception): ", lines,
+                value = TRUE)
+    if (length(hit)) {
+        return(hit[length(hit)])
+    }
+    if (length(lines)) lines[1] else msg
+}
+
+# Evaluate a call into Python; a Python exception becomes a one-line R error.
+# Input errors (sclstm.validation.InputError) keep only their message; other Python
+# errors keep their type and point at the traceback.
+.py_call <- function(expr) {
+    tryCatch(expr, error = function(e) {
+        msg <- conditionMessage(e)
+        line <- .clean_python_message(msg)
+        is_input <- grepl("InputError: ", msg, fixed = TRUE)
+        if (!is_input && grepl("(Error|Exception): ", line)) {
+            line <- paste0(line, " (Python error; reticulate::py_last_error() shows ",
+                           "the traceback)")
+        }
+        cond <- structure(
+            class = c(if (is_input) "sclstm_input_error", "sclstm_error", "error",
+                      "condition"),
+            list(message = line, call = NULL)
+        )
+        stop(cond)
+    })
+}

@@ -1,0 +1,192 @@
+#' Detect cell types with sclstm
+#'
+#' Runs the sclstm method (a siamese LSTM trained on a cell-cell similarity kernel,
+#' then hierarchical clustering) on the counts of a
+#' \linkS4class{SingleCellExperiment}, a \code{Seurat} object, or a genes × cells
+#' matrix, and returns the object with the clusters, the learned embedding and the
+#' parameters used.
+#'
+#' @param x A \linkS4class{SingleCellExperiment}, a \code{Seurat} object, or a
+#'   genes × cells count matrix (base \code{matrix} or any sparse \pkg{Matrix},
+#'   e.g. a \code{dgCMatrix}). Counts are raw (or non-negative expression such as
+#'   FPKM); sparse counts are passed to Python as sparse, never densified.
+#' @param k Number of cell types, or \code{NULL} (default) to estimate it; the
+#'   estimate and its curve are kept in the details.
+#' @param seed Random seed (a non-negative whole number). The same counts, \code{k}
+#'   and \code{seed} give the same clusters, from R or from Python.
+#' @param labels \code{NULL} (unsupervised, default) or, for the labelled mode, the
+#'   name of a \code{colData} (SingleCellExperiment) or \code{meta.data} (Seurat)
+#'   column holding known cell types, \code{NA} for the cells to predict. A vector
+#'   with one label per cell is accepted too (the only form for matrices).
+#' @param ... Further arguments passed to the Python estimator
+#'   \code{sclstm.ScLSTM} (for example \code{n_steps}).
+#' @param assay.type For a SingleCellExperiment: the assay holding the counts.
+#' @param assay For a Seurat object: the assay whose \code{counts} are used;
+#'   default the object's default assay.
+#' @param set.ident For a Seurat object: set \code{Idents(x)} to the clusters?
+#' @param reduction.name,reduction.key For a Seurat object: name and key of the
+#'   \code{DimReduc} added.
+#'
+#' @return
+#' \describe{
+#'   \item{SingleCellExperiment}{\code{x} with \code{colData(x)$sclstm_clusters}
+#'     (a factor with levels \code{"0"}, \code{"1"}, ..., cluster 0 the largest),
+#'     \code{reducedDim(x, "SCLSTM")} (cells × dimensions, rows named and ordered as
+#'     the cells) and \code{metadata(x)$sclstm} (mode, number of clusters, how it was
+#'     chosen and the curve used to estimate it, training history, parameters, seed,
+#'     versions).}
+#'   \item{Seurat}{\code{x} with a \code{sclstm_clusters} meta.data column, a
+#'     \code{DimReduc} named \code{"sclstm"} with key \code{"SCLSTM_"} (the details
+#'     are in its \code{misc} slot), \code{Idents} set when \code{set.ident = TRUE},
+#'     and the command logged in \code{x@commands} as Seurat logs its own.}
+#'   \item{matrix}{a list with \code{clusters} (factor named by cell),
+#'     \code{embedding} (cells × dimensions) and \code{details} (as in
+#'     \code{metadata(x)$sclstm}).}
+#' }
+#'
+#' @section Python:
+#' The work is done by the Python package \code{sclstm}; see
+#' \code{\link{sclstmPython}} for how the Python interpreter is found and what to
+#' install when it is missing. Problems with the input (for instance \code{k} larger
+#' than the number of cells) are reported as one-line R errors.
+#'
+#' @examples
+#' if (sclstmAvailable()) {
+#'     set.seed(1)
+#'     counts <- matrix(rpois(60 * 200, 2), nrow = 200,
+#'                      dimnames = list(paste0("g", 1:200), paste0("c", 1:60)))
+#'     counts[1:40, 1:30] <- counts[1:40, 1:30] + rpois(40 * 30, 10)
+#'     res <- runScLSTM(counts, k = 2, n_steps = 20)
+#'     table(res$clusters)
+#' }
+#' @seealso \code{\link{ScLSTMParam}} for \code{bluster::clusterRows()}.
+#' @export
+setGeneric("runScLSTM", function(x, ...) standardGeneric("runScLSTM"))
+
+# colData/meta.data column (or a per-cell vector) to labels.
+.resolve_labels <- function(labels, table, n_cells, where) {
+    if (is.null(labels)) {
+        return(NULL)
+    }
+    if (is.character(labels) && length(labels) == 1L && n_cells != 1L) {
+        if (!labels %in% colnames(table)) {
+            stop("labels = '", labels, "' is not a column of ", where, "; its columns are: ",
+                 if (ncol(table)) paste(colnames(table), collapse = ", ") else "(none)",
+                 ".", call. = FALSE)
+        }
+        return(table[[labels]])
+    }
+    if (length(labels) != n_cells) {
+        stop("labels must name a column of ", where, " or give one label per cell (",
+             n_cells, "), got a vector of length ", length(labels), ".", call. = FALSE)
+    }
+    labels
+}
+
+#' @rdname runScLSTM
+#' @export
+setMethod("runScLSTM", "ANY", function(x, k = NULL, seed = 0, labels = NULL, ...) {
+    if (is.null(dim(x)) || length(dim(x)) != 2L) {
+        stop("runScLSTM() needs a SingleCellExperiment, a Seurat object or a genes x ",
+             "cells matrix, got an object of class '", class(x)[1], "'.", call. = FALSE)
+    }
+    .run_core(x, k = k, seed = seed, labels = labels, ...)
+})
+
+#' @rdname runScLSTM
+#' @importFrom SummarizedExperiment assay assayNames colData colData<-
+#' @importFrom SingleCellExperiment reducedDim<-
+#' @importClassesFrom SingleCellExperiment SingleCellExperiment
+#' @importFrom S4Vectors metadata metadata<-
+#' @export
+setMethod("runScLSTM", "SingleCellExperiment",
+          function(x, k = NULL, seed = 0, labels = NULL, ..., assay.type = "counts") {
+    if (!(is.character(assay.type) && length(assay.type) == 1L &&
+          assay.type %in% assayNames(x)) &&
+        !(is.numeric(assay.type) && length(assay.type) == 1L &&
+          assay.type >= 1 && assay.type <= length(assayNames(x)))) {
+        stop("assay.type = '", paste(assay.type, collapse = ", "), "' is not an assay of ",
+             "this SingleCellExperiment; its assays are: ",
+             if (length(assayNames(x))) paste(assayNames(x), collapse = ", ") else "(none)",
+             ".", call. = FALSE)
+    }
+    labels <- .resolve_labels(labels, colData(x), ncol(x), "colData(x)")
+    res <- .run_core(assay(x, assay.type, withDimnames = TRUE), k = k, seed = seed,
+                     labels = labels, ...)
+    res$details$assay.type <- assay.type
+    colData(x)$sclstm_clusters <- unname(res$clusters)
+    reducedDim(x, "SCLSTM") <- res$embedding
+    metadata(x)$sclstm <- res$details
+    x
+})
+
+#' @rdname runScLSTM
+#' @importClassesFrom SeuratObject Seurat SeuratCommand
+#' @importFrom SeuratObject Assays DefaultAssay GetAssayData CreateDimReducObject
+#'   Idents<-
+#' @export
+setMethod("runScLSTM", "Seurat",
+          function(x, k = NULL, seed = 0, labels = NULL, ..., assay = NULL,
+                   set.ident = FALSE, reduction.name = "sclstm",
+                   reduction.key = "SCLSTM_") {
+    assay <- if (is.null(assay)) DefaultAssay(x) else assay
+    if (!(is.character(assay) && length(assay) == 1L && assay %in% Assays(x))) {
+        stop("assay = '", paste(assay, collapse = ", "), "' is not an assay of this ",
+             "Seurat object; its assays are: ", paste(Assays(x), collapse = ", "), ".",
+             call. = FALSE)
+    }
+    counts <- .seurat_counts(x, assay)
+    if (!length(counts) || ncol(counts) != ncol(x)) {
+        stop("the assay '", assay, "' of this Seurat object has no counts; runScLSTM() ",
+             "needs raw counts.", call. = FALSE)
+    }
+    labels_arg <- labels
+    labels <- .resolve_labels(labels, x[[]], ncol(x), "the meta.data")
+    res <- .run_core(counts, k = k, seed = seed, labels = labels, ...)
+    res$details$assay <- assay
+    x[["sclstm_clusters"]] <- res$clusters[colnames(x)]
+    x[[reduction.name]] <- CreateDimReducObject(
+        embeddings = res$embedding, key = reduction.key, assay = assay,
+        misc = list(sclstm = res$details)
+    )
+    if (isTRUE(set.ident)) {
+        Idents(x) <- "sclstm_clusters"
+    }
+    params <- c(list(k = k, seed = seed, labels = if (is.character(labels_arg) && length(labels_arg) == 1L) labels_arg
+                     else if (!is.null(labels_arg)) "(one label per cell)",
+                     assay = assay, set.ident = set.ident,
+                     reduction.name = reduction.name, reduction.key = reduction.key),
+                list(...))
+    .log_seurat_command(x, assay, params)
+})
+
+# Counts of a Seurat assay (SeuratObject 4: slot; SeuratObject 5: layer).
+.seurat_counts <- function(x, assay) {
+    if (utils::packageVersion("SeuratObject") >= "5.0.0") {
+        layer_data <- getExportedValue("SeuratObject", "LayerData")
+        tryCatch(layer_data(x, assay = assay, layer = "counts"),
+                 error = function(e) matrix(numeric(0), 0, 0))
+    } else {
+        GetAssayData(x, slot = "counts", assay = assay)
+    }
+}
+
+# Record the call the way Seurat's LogSeuratCommand() does (name "<command>.<assay>",
+# time stamp, call string, parameters) so that x@commands shows it.
+.log_seurat_command <- function(x, assay, params) {
+    calls <- sys.calls()
+    hits <- Filter(function(cl) {
+        f <- cl[[1]]
+        identical(f, quote(runScLSTM)) || identical(f, quote(sclstm::runScLSTM))
+    }, calls)
+    call_string <- if (length(hits)) {
+        paste(deparse(hits[[length(hits)]]), collapse = " ")
+    } else {
+        "runScLSTM(x)"
+    }
+    command <- new("SeuratCommand", name = paste0("runScLSTM.", assay),
+                   time.stamp = Sys.time(), assay.used = assay,
+                   call.string = call_string, params = params)
+    x[[command@name]] <- command
+    x
+}
