@@ -1,0 +1,1057 @@
+"""R data files (.rds / .RData) ↔ AnnData through rpy2, exactly and without dense copies.
+
+The conversion is done here with rpy2's low-level interface, not with anndata2ri: R's
+``dgCMatrix`` slots ``i`` / ``p`` / ``x`` of a genes × cells matrix are, unchanged, the
+``indices`` / ``indptr`` / ``data`` of the cells × genes CSR matrix, so sparse data cross
+the boundary as three flat vectors (one copy each, never dense). Objects are taken apart
+by small R functions defined below (slots and documented accessors) and rebuilt on the
+other side, so a Seurat object converts whether or not Seurat is attached.
+
+Mapping (R → Python; the inverse on writing):
+
+- SingleCellExperiment / SummarizedExperiment: the ``counts`` assay (or the first, or
+  ``assay=``) → X, other assays → layers, colData → obs, rowData → var, reducedDims →
+  obsm (``"PCA"`` → ``"X_pca"``), metadata → uns.
+- Seurat (v3/v4 assays): counts of the default assay (or ``assay=``) → X, ``data`` (when
+  it differs from counts) and ``scale.data`` (when it covers every gene; otherwise
+  ``obsm["scale.data"]``, a DataFrame over the scaled genes) → layers, meta.data → obs,
+  meta.features → var, variable features → ``var["highly_variable"]``, reductions →
+  obsm (``"pca"`` → ``"X_pca"``), graphs → obsp, misc → uns, the active identities →
+  ``obs["ident"]`` unless a meta.data column already holds them.
+- dgCMatrix (and other sparse Matrix classes), numeric matrix, numeric data.frame: genes ×
+  cells (R's convention), transposed to cells × genes; ``genes_by_cells=False`` when rows
+  are cells.
+- Columns: factor ↔ categorical (levels, order and NA kept), logical ↔ bool (``boolean``
+  with NA), integer ↔ int32 (``Int32`` with NA), double ↔ float64, character ↔ object
+  strings (NA ↔ NaN). R has no float32 or int64: they become double / integer (int64
+  out of the int32 range: double).
+- ScLSTM results: ``obs["sclstm"]`` ↔ colData / meta.data ``sclstm_clusters`` (the R
+  package's name), ``obsm["X_sclstm"]`` ↔ reducedDim ``"SCLSTM"`` / DimReduc ``"sclstm"``
+  (key ``"SCLSTM_"``), ``uns["sclstm"]`` ↔ ``metadata(sce)$sclstm`` / ``obj@misc$sclstm``.
+"""
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import os
+import re
+import warnings
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ..validation import InputError
+
+__all__ = ["read_rds", "read_rdata", "write_rds"]
+
+_INSTALL = (
+    "install rpy2 with pip install 'sclstm[r]' (rpy2>=3.5,<3.6 on R 4.2) and R itself "
+    "(Debian: apt-get install r-base-core r-bioc-singlecellexperiment r-cran-seuratobject, "
+    "or bash scripts/install-r.sh)"
+)
+_DEBIAN = {
+    "SingleCellExperiment": "r-bioc-singlecellexperiment",
+    "SummarizedExperiment": "r-bioc-summarizedexperiment",
+    "S4Vectors": "r-bioc-s4vectors",
+    "SeuratObject": "r-cran-seuratobject",
+    "Seurat": "r-cran-seurat",
+    "Matrix": "r-cran-matrix",
+    "DelayedArray": "r-bioc-delayedarray",
+}
+_NA_INT = np.iinfo(np.int32).min
+_CLUSTERS_PY, _CLUSTERS_R = "sclstm", "sclstm_clusters"
+_SEURAT_KEYS = {"pca": "PC_", "umap": "UMAP_", "tsne": "tSNE_", "sclstm": "SCLSTM_", "ica": "IC_"}
+_SUPPORTED = ("SingleCellExperiment, SummarizedExperiment, Seurat (v3/v4), dgCMatrix or another "
+              "sparse Matrix, a numeric matrix or a numeric data.frame")
+
+# --------------------------------------------------------------------------------------
+# R side: small functions that take objects apart into plain vectors and lists, and
+# build them again. Every call goes through `call`, which turns R errors into a value
+# (never an R crash) and collects warnings for Python.
+# --------------------------------------------------------------------------------------
+_R_CODE = r"""
+call <- function(f, ...) {
+  warns <- character()
+  res <- withCallingHandlers(
+    tryCatch(list(ok = TRUE, value = suppressMessages(f(...))),
+             error = function(e) list(ok = FALSE, value = conditionMessage(e))),
+    warning = function(w) { warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning") })
+  res$warnings <- unique(warns)
+  res
+}
+
+has_pkg <- function(p) isTRUE(suppressWarnings(suppressMessages(requireNamespace(p, quietly = TRUE))))
+pkg_version <- function(p) if (has_pkg(p)) as.character(utils::packageVersion(p)) else ""
+
+need <- function(p, what) {
+  if (!has_pkg(p)) stop(sprintf("sclstm: NEEDPKG %s %s", p, what))
+}
+
+classify <- function(x) {
+  if (isS4(x)) {
+    pkg <- attr(class(x), "package")
+    if (!is.null(pkg) && !inherits(x, "Seurat") && !has_pkg(pkg)) return(paste0("needpkg:", pkg))
+  }
+  if (inherits(x, "Seurat")) return("seurat")
+  if (inherits(x, "seurat")) return("seurat2")
+  if (isS4(x) && methods::is(x, "SummarizedExperiment")) return("se")
+  if (isS4(x) && (methods::is(x, "Matrix") || methods::is(x, "DelayedArray")) && length(dim(x)) == 2)
+    return("matrix")
+  if (is.matrix(x) && (is.numeric(x) || is.logical(x))) return("matrix")
+  if (is.data.frame(x)) {
+    if (ncol(x) > 0 && all(vapply(x, is.numeric, NA))) return("frame")
+    return("frame_text")
+  }
+  "unsupported"
+}
+
+describe <- function(x) {
+  d <- dim(x)
+  list(kind = classify(x), class = class(x)[1],
+       dim = if (is.null(d)) integer() else as.integer(d))
+}
+
+read_rds <- function(path) readRDS(path)
+
+load_rdata <- function(path) {
+  e <- new.env(parent = emptyenv())
+  nm <- load(path, envir = e)
+  list(env = e, names = nm, info = lapply(nm, function(n) describe(get(n, envir = e, inherits = FALSE))))
+}
+get_obj <- function(env, name) get(name, envir = env, inherits = FALSE)
+
+# a 2-d numeric thing -> list(kind = "sparse", i, p, x, ...) or list(kind = "dense", x, ...)
+mat <- function(x, what = "matrix") {
+  if (methods::is(x, "DelayedArray")) {
+    need("DelayedArray", "a DelayedArray")
+    x <- if (isTRUE(DelayedArray::is_sparse(x))) as(x, "dgCMatrix") else as.matrix(x)
+  }
+  if (is.data.frame(x)) {
+    bad <- names(x)[!vapply(x, is.numeric, NA)]
+    if (length(bad)) stop(sprintf("sclstm: %s has non-numeric columns (%s); keep only the counts",
+                                  what, paste(utils::head(bad, 5), collapse = ", ")))
+    x <- as.matrix(x)
+  }
+  if (methods::is(x, "sparseMatrix")) {
+    need("Matrix", "a sparse matrix")
+    if (!methods::is(x, "dgCMatrix"))
+      x <- methods::as(methods::as(methods::as(x, "CsparseMatrix"), "generalMatrix"), "dMatrix")
+    dn <- dimnames(x)
+    return(list(kind = "sparse", i = x@i, p = x@p, x = x@x, dim = dim(x),
+                rownames = dn[[1]], colnames = dn[[2]]))
+  }
+  if (methods::is(x, "Matrix")) x <- as.matrix(x)
+  if (!is.matrix(x)) stop(sprintf("sclstm: %s is a %s, not a matrix", what, class(x)[1]))
+  if (is.logical(x)) storage.mode(x) <- "integer"
+  if (!is.numeric(x)) stop(sprintf("sclstm: %s holds %s values, not numbers", what, typeof(x)))
+  dn <- dimnames(x)
+  list(kind = "dense", x = x, dim = dim(x), rownames = dn[[1]], colnames = dn[[2]])
+}
+
+column <- function(v) {
+  if (methods::is(v, "Rle")) v <- S4Vectors::decode(v)
+  if (is.factor(v)) return(list(kind = "factor", values = as.integer(v), levels = levels(v),
+                                ordered = is.ordered(v)))
+  if (!is.null(dim(v)) || is.list(v) || isS4(v)) return(list(kind = "skip", why = class(v)[1]))
+  if (is.logical(v)) return(list(kind = "logical", values = v))
+  if (is.integer(v) && is.null(attr(v, "class"))) return(list(kind = "integer", values = v))
+  if (is.double(v) && is.null(attr(v, "class"))) return(list(kind = "double", values = v))
+  if (is.character(v)) return(list(kind = "character", values = v))
+  if (is.atomic(v)) return(list(kind = "character", values = as.character(v)))
+  list(kind = "skip", why = class(v)[1])
+}
+
+frame <- function(d) {
+  list(names = colnames(d), rownames = rownames(d), nrow = nrow(d),
+       columns = lapply(seq_len(ncol(d)), function(j) column(d[[j]])))
+}
+
+se_parts <- function(x, assay) {
+  need("SummarizedExperiment", "a SummarizedExperiment")
+  an <- SummarizedExperiment::assayNames(x)
+  n <- length(SummarizedExperiment::assays(x, withDimnames = FALSE))
+  if (n == 0) stop("sclstm: the object has no assays")
+  if (is.null(an)) an <- character(n)
+  an[an == ""] <- paste0("assay", which(an == ""))
+  if (!is.null(assay)) {
+    if (!(assay %in% an)) stop(sprintf("sclstm: no assay '%s' (assays: %s)", assay, paste(an, collapse = ", ")))
+    main <- assay
+  } else main <- if ("counts" %in% an) "counts" else an[1]
+  assays <- list()
+  for (k in seq_len(n)) {
+    a <- SummarizedExperiment::assay(x, k, withDimnames = FALSE)
+    if (an[k] == main) assays[[an[k]]] <- mat(a, sprintf("assay '%s'", an[k]))
+    else assays[[an[k]]] <- tryCatch(mat(a, sprintf("assay '%s'", an[k])), error = function(e) {
+      warning(sprintf("assay '%s' not converted: %s", an[k], sub("^sclstm: ", "", conditionMessage(e))))
+      NULL })
+  }
+  assays <- assays[!vapply(assays, is.null, NA)]
+  rd <- list()
+  alt <- character()
+  if (methods::is(x, "SingleCellExperiment")) {
+    need("SingleCellExperiment", "a SingleCellExperiment")
+    dims <- SingleCellExperiment::reducedDims(x)
+    for (nm in names(dims)) {
+      m <- tryCatch(as.matrix(dims[[nm]]), error = function(e) NULL)
+      if (is.null(m) || !is.numeric(m)) warning(sprintf("reducedDim '%s' (a %s) not converted", nm, class(dims[[nm]])[1]))
+      else { storage.mode(m) <- "double"; rd[[nm]] <- m }
+    }
+    alt <- SingleCellExperiment::altExpNames(x)
+    if (length(alt)) warning(sprintf("altExps not converted: %s", paste(alt, collapse = ", ")))
+  }
+  list(main = main, assays = assays, rownames = rownames(x), colnames = colnames(x),
+       dim = dim(x), coldata = frame(SummarizedExperiment::colData(x)),
+       rowdata = frame(SummarizedExperiment::rowData(x)), reduced = rd,
+       metadata = S4Vectors::metadata(x))
+}
+
+seurat_parts <- function(x, assay) {
+  an <- names(x@assays)
+  main <- if (is.null(assay)) as.character(x@active.assay) else assay
+  if (!(main %in% an)) stop(sprintf("sclstm: the Seurat object has no assay '%s' (assays: %s)", main, paste(an, collapse = ", ")))
+  a <- x@assays[[main]]
+  acls <- class(a)[1]
+  version <- tryCatch(as.character(x@version), error = function(e) "unknown")
+  if (acls == "Assay5" || inherits(a, "StdAssay")) {
+    so <- pkg_version("SeuratObject")
+    if (so == "" || utils::compareVersion(so, "5.0.0") < 0)
+      stop(sprintf(paste0("sclstm: SEURAT5 assay '%s' is a Seurat v5 %s (object saved by SeuratObject %s); ",
+                          "this R has SeuratObject %s, which cannot read v5 assays. Install SeuratObject >= 5 ",
+                          "for this R, or in an R with Seurat 5 convert first: obj[['%s']] <- as(obj[['%s']], 'Assay'); saveRDS(obj, ...)"),
+                   main, acls, version, if (so == "") "(not installed)" else so, main, main))
+    a <- methods::as(SeuratObject::JoinLayers(a), "Assay")  # SeuratObject >= 5
+  } else if (!all(c("counts", "data", "scale.data") %in% methods::slotNames(a))) {
+    stop(sprintf("sclstm: assay '%s' is of unsupported class %s", main, acls))
+  }
+  has_pkg("SeuratObject")  # class definitions for is() on Graph / DimReduc; slots work without it
+  counts <- a@counts
+  data <- a@data
+  use_data <- prod(dim(counts)) == 0
+  X <- if (use_data) data else counts
+  if (use_data) warning(sprintf("assay '%s' has no counts; X holds its 'data' slot", main))
+  layers <- list()
+  if (!use_data && prod(dim(data)) > 0 && !identical(data, counts)) layers$data <- mat(data, "data")
+  scale <- a@scale.data
+  scale_part <- NULL
+  if (prod(dim(scale)) > 0) {
+    if (nrow(scale) == nrow(X) && identical(rownames(scale), rownames(X)) && identical(colnames(scale), colnames(X)))
+      layers[["scale.data"]] <- mat(scale, "scale.data")
+    else scale_part <- mat(scale, "scale.data")
+  }
+  reductions <- list()
+  for (nm in names(x@reductions)) {
+    r <- x@reductions[[nm]]
+    emb <- tryCatch(as.matrix(r@cell.embeddings), error = function(e) NULL)
+    if (is.null(emb) || !is.numeric(emb)) { warning(sprintf("reduction '%s' not converted", nm)); next }
+    storage.mode(emb) <- "double"
+    reductions[[nm]] <- list(x = emb, cells = rownames(emb))
+  }
+  graphs <- list()
+  for (nm in names(x@graphs)) {
+    g <- tryCatch(mat(x@graphs[[nm]], sprintf("graph '%s'", nm)), error = function(e) NULL)
+    if (is.null(g)) warning(sprintf("graph '%s' not converted", nm)) else graphs[[nm]] <- g
+  }
+  mf <- tryCatch(frame(a@meta.features), error = function(e) NULL)
+  list(main = main, X = mat(X, sprintf("assay '%s'", main)), layers = layers, scale = scale_part,
+       cells = colnames(X), genes = rownames(X), meta = frame(x@meta.data), features = mf,
+       var_features = as.character(a@var.features), reductions = reductions, graphs = graphs,
+       idents = as.character(x@active.ident), ident_names = names(x@active.ident),
+       misc = x@misc, version = version)
+}
+
+# ---- building objects from Python's parts ----
+make_dgc <- function(i, p, x, nrow, ncol, rownames, colnames) {
+  need("Matrix", "a sparse matrix")
+  methods::new("dgCMatrix", i = i, p = p, x = x, Dim = c(as.integer(nrow), as.integer(ncol)),
+               Dimnames = list(rownames, colnames))
+}
+make_dense <- function(x, nrow, ncol, rownames, colnames) {
+  dim(x) <- c(as.integer(nrow), as.integer(ncol))
+  dimnames(x) <- list(rownames, colnames)
+  x
+}
+make_df <- function(values, kinds, levels, ordered, names, rownames) {
+  cols <- vector("list", length(values))
+  for (j in seq_along(values)) {
+    v <- values[[j]]
+    k <- kinds[[j]]
+    if (k == "logical") v <- as.logical(v)
+    else if (k == "factor") v <- structure(v, levels = levels[[j]],
+                                           class = if (ordered[[j]]) c("ordered", "factor") else "factor")
+    cols[[j]] <- v
+  }
+  names(cols) <- names
+  structure(cols, class = "data.frame", row.names = rownames)
+}
+build_sce <- function(assays, coldata, rowdata, reduced, metadata) {
+  need("SingleCellExperiment", "a SingleCellExperiment")
+  SingleCellExperiment::SingleCellExperiment(
+    assays = assays, colData = S4Vectors::DataFrame(coldata, check.names = FALSE),
+    rowData = S4Vectors::DataFrame(rowdata, check.names = FALSE),
+    reducedDims = reduced, metadata = metadata)
+}
+build_seurat <- function(counts, data, scale, meta, features, reductions, keys, misc, idents, var_features) {
+  need("SeuratObject", "a Seurat object")
+  obj <- SeuratObject::CreateSeuratObject(counts = counts, assay = "RNA", meta.data = meta, project = "sclstm")
+  genes <- rownames(obj)
+  if (!is.null(data)) {
+    rownames(data) <- genes
+    obj <- SeuratObject::SetAssayData(obj, slot = "data", new.data = data, assay = "RNA")
+  }
+  if (!is.null(scale)) {
+    rownames(scale) <- genes
+    obj <- SeuratObject::SetAssayData(obj, slot = "scale.data", new.data = scale, assay = "RNA")
+  }
+  if (ncol(features) > 0) {
+    rownames(features) <- genes
+    obj[["RNA"]] <- SeuratObject::AddMetaData(obj[["RNA"]], metadata = features)
+  }
+  if (length(var_features)) SeuratObject::VariableFeatures(obj) <- genes[var_features]
+  for (nm in names(reductions)) {
+    emb <- reductions[[nm]]
+    colnames(emb) <- paste0(keys[[nm]], seq_len(ncol(emb)))
+    obj[[nm]] <- SeuratObject::CreateDimReducObject(embeddings = emb, key = keys[[nm]], assay = "RNA")
+  }
+  if (!is.null(idents)) SeuratObject::Idents(obj) <- idents
+  obj@misc <- misc
+  obj
+}
+check_sce <- function(path) {x <- readRDS(path); validObject(x); TRUE}
+save_rds <- function(obj, path) { saveRDS(obj, path); TRUE }
+"""
+
+
+class _R:
+    """The embedded R session and the helper functions above (created once per process)."""
+
+    _instance = None
+
+    def __init__(self):
+        try:
+            import rpy2.rinterface as ri
+            import rpy2.rinterface_lib.embedded as embedded
+
+            ri.initr_simple()
+        except Exception as exc:  # ImportError, R not found, R libraries not loadable
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"reading and writing R files needs R and rpy2 ({msg}): {_INSTALL}.") from None
+        self.ri = ri
+        self.RRuntimeError = embedded.RRuntimeError
+        try:
+            env = ri.baseenv["new.env"]()
+            ri.baseenv["eval"](ri.parse(_R_CODE), env)
+        except Exception as exc:  # pragma: no cover - broken R installation
+            raise InputError(f"R could not be started through rpy2 ({exc}): {_INSTALL}.") from None
+        self.env = env
+
+    @classmethod
+    def get(cls) -> "_R":
+        if cls._instance is None:
+            cls._instance = cls()
+        return cls._instance
+
+    def __call__(self, fname: str, *args, context: str = ""):
+        """Call helper ``fname``; an R error becomes one-line InputError, R warnings Python warnings."""
+        ri = self.ri
+        try:
+            res = _named(self.env["call"](self.env[fname], *args))
+        except self.RRuntimeError as exc:  # pragma: no cover - `call` catches R errors itself
+            raise InputError(f"R failed {context}: {_first_line(str(exc))}") from None
+        for w in _strings(res["warnings"]):
+            warnings.warn(f"R: {w}", UserWarning, stacklevel=3)
+        if not _bool(res["ok"]):
+            raise _r_error(_strings(res["value"])[0], context)
+        return res["value"]
+
+    def str_vec(self, values):
+        ri = self.ri
+        return ri.StrSexpVector([ri.NA_Character if v is None else v for v in values])
+
+    def num_vec(self, arr):
+        arr = np.ascontiguousarray(arr)
+        if arr.dtype == np.int32:
+            return self.ri.IntSexpVector.from_memoryview(memoryview(arr)) if arr.size else self.ri.IntSexpVector([])
+        arr = np.ascontiguousarray(arr, dtype=np.float64)
+        return self.ri.FloatSexpVector.from_memoryview(memoryview(arr)) if arr.size else self.ri.FloatSexpVector([])
+
+    def list_(self, items: dict):
+        ri = self.ri
+        lst = ri.ListSexpVector(list(items.values()))
+        if items:
+            lst = ri.baseenv["names<-"](lst, ri.StrSexpVector([str(k) for k in items]))
+        return lst
+
+    def scalar(self, v):
+        ri = self.ri
+        if v is None:
+            return ri.NULL
+        if isinstance(v, (bool, np.bool_)):
+            return ri.BoolSexpVector([bool(v)])
+        if isinstance(v, (int, np.integer)):
+            return ri.IntSexpVector([int(v)])
+        if isinstance(v, str):
+            return ri.StrSexpVector([v])
+        return ri.FloatSexpVector([float(v)])
+
+
+def _first_line(s: str) -> str:
+    s = s.strip()
+    return s.splitlines()[0].strip() if s else "unknown error"
+
+
+def _r_error(msg: str, context: str) -> InputError:
+    msg = msg.strip()
+    if msg.startswith("sclstm: NEEDPKG "):
+        _, _, pkg, what = msg.split(" ", 3)
+        deb = _DEBIAN.get(pkg, "r-cran-" + pkg.lower())
+        return InputError(f"{context}: {what} needs the R package {pkg}, which this R does not have "
+                          f"(Debian: apt-get install {deb}; or install.packages / BiocManager::install('{pkg}')).")
+    if msg.startswith("sclstm: SEURAT5 "):
+        return InputError(f"{context}: {msg[len('sclstm: SEURAT5 '):]}.")
+    if msg.startswith("sclstm: "):
+        return InputError(f"{context}: {_first_line(msg[len('sclstm: '):])}.")
+    return InputError(f"R failed {context}: {_first_line(msg)}")
+
+
+# ---- R values → Python ---------------------------------------------------------------
+
+def _named(lst) -> dict:
+    names = lst.names
+    keys = [] if names is None or _is_null(names) else list(names)
+    return dict(zip(keys, list(lst)))
+
+
+def _is_null(x) -> bool:
+    return type(x).__name__ == "NULLType"
+
+
+def _strings(x):
+    if _is_null(x):
+        return []
+    na = type(x).__name__  # StrSexpVector
+    out = []
+    for v in x:
+        out.append(None if type(v).__name__ == "NACharacterType" else str(v))
+    return out
+
+
+def _bool(x) -> bool:
+    return bool(list(x)[0])
+
+
+def _array(x, dtype=None) -> np.ndarray:
+    """Copy an R numeric/integer/logical vector (or matrix, with its shape) into numpy."""
+    if len(x) == 0:
+        kind = type(x).__name__
+        dt = dtype or (np.float64 if kind == "FloatSexpVector" else np.int32)
+        dim = x.do_slot("dim") if "dim" in list(x.list_attrs()) else None
+        shape = tuple(dim) if dim is not None else (0,)
+        return np.empty(shape, dtype=dt)
+    a = np.array(x.memoryview())  # copies R's memory (numpy owns the result)
+    return a if dtype is None else a.astype(dtype, copy=False)
+
+
+def _names_or_range(names, n):
+    if _is_null(names):
+        return [str(i) for i in range(n)]
+    return _strings(names)
+
+
+def _matrix(parts, genes_by_cells: bool = True):
+    """mat() parts → (cells × genes matrix, cell names, gene names) — or rows/cols unswapped."""
+    p = _named(parts)
+    nrow, ncol = (int(v) for v in p["dim"])
+    rn, cn = _names_or_range(p["rownames"], nrow), _names_or_range(p["colnames"], ncol)
+    if _strings(p["kind"])[0] == "sparse":
+        i, ptr, x = _array(p["i"]), _array(p["p"]), _array(p["x"], np.float64)
+        if genes_by_cells:
+            return sp.csr_matrix((x, i, ptr), shape=(ncol, nrow)), cn, rn
+        return sp.csc_matrix((x, i, ptr), shape=(nrow, ncol)).tocsr(), rn, cn
+    if nrow * ncol == 0:
+        a = np.empty((nrow, ncol), dtype=np.float64)
+    else:
+        a = np.asarray(p["x"].memoryview())  # (nrow, ncol), Fortran strides, no copy yet
+    if genes_by_cells:
+        return np.array(a.T, order="C"), cn, rn
+    return np.array(a, order="C"), rn, cn
+
+
+def _frame(parts, what: str) -> pd.DataFrame:
+    p = _named(parts)
+    n = int(list(p["nrow"])[0])
+    cols, skipped = {}, []
+    names = _strings(p["names"])
+    for name, col in zip(names, list(p["columns"])):
+        c = _named(col)
+        kind = _strings(c["kind"])[0]
+        if kind == "skip":
+            skipped.append(f"{name} ({_strings(c['why'])[0]})")
+            continue
+        cols[name] = _column(kind, c)
+    if skipped:
+        warnings.warn(f"{what}: columns not converted (not plain vectors): {', '.join(skipped)}", UserWarning,
+                      stacklevel=4)
+    index = _names_or_range(p["rownames"], n)
+    df = pd.DataFrame(cols, index=pd.Index(index, dtype=object))
+    if len(cols) != len(names) - len(skipped):  # duplicated column names: keep them all
+        df = pd.concat([pd.Series(_column(_strings(_named(c)["kind"])[0], _named(c)), name=nm, index=df.index)
+                        for nm, c in zip(names, list(p["columns"])) if _strings(_named(c)["kind"])[0] != "skip"],
+                       axis=1)
+    return df
+
+
+def _column(kind, c):
+    if kind == "factor":
+        codes = _array(c["values"])
+        codes = np.where(codes == _NA_INT, -1, codes - 1).astype(np.int32 if len(codes) else np.int8)
+        cats = _strings(c["levels"])
+        return pd.Categorical.from_codes(codes, categories=cats, ordered=_bool(c["ordered"]))
+    if kind == "character":
+        vals = _strings(c["values"])
+        return np.array([np.nan if v is None else v for v in vals], dtype=object)
+    v = _array(c["values"]) if len(c["values"]) else np.empty(0, dtype=np.float64 if kind == "double" else np.int32)
+    if kind == "double":
+        return v.astype(np.float64, copy=False)
+    na = v == _NA_INT
+    if kind == "logical":
+        if na.any():
+            return pd.arrays.BooleanArray(v.astype(bool), na)
+        return v.astype(bool)
+    if na.any():  # integer with NA
+        return pd.arrays.IntegerArray(np.where(na, 0, v).astype(np.int32), na)
+    return v.astype(np.int32, copy=False)
+
+
+def _to_py(x, where: str, skipped: list):
+    """An R value from metadata / misc → plain Python (dict, list, numpy, scalars)."""
+    kind = type(x).__name__
+    if kind == "NULLType":
+        return None
+    attrs = list(x.list_attrs()) if hasattr(x, "list_attrs") else []
+    rclass = list(x.rclass) if hasattr(x, "rclass") else []
+    if kind == "ListSexpVector":
+        if "data.frame" in rclass:
+            skipped.append(where)
+            return _SKIP
+        names = _strings(x.names) if "names" in attrs else []
+        vals = list(x)
+        if names and all(names) and len(set(names)) == len(names):
+            out = {}
+            for k, v in zip(names, vals):
+                r = _to_py(v, f"{where}${k}", skipped)
+                if r is not _SKIP:
+                    out[k] = r
+            return out
+        out = [_to_py(v, f"{where}[[{i + 1}]]", skipped) for i, v in enumerate(vals)]
+        return [v for v in out if v is not _SKIP]
+    if kind == "StrSexpVector":
+        vals = _strings(x)
+        if "dim" in attrs:
+            dim = tuple(x.do_slot("dim"))
+            return np.array(vals, dtype=object).reshape(dim, order="F")
+        return vals[0] if len(vals) == 1 else vals
+    if kind in ("FloatSexpVector", "IntSexpVector", "BoolSexpVector"):
+        if "factor" in rclass:
+            levels = _strings(x.do_slot("levels"))
+            vals = [None if c == _NA_INT else levels[c - 1] for c in _array(x)]
+            return vals[0] if len(vals) == 1 else vals
+        if kind == "FloatSexpVector" and len(rclass) and rclass[0] not in ("numeric", "matrix", "array"):
+            skipped.append(where)  # Date, POSIXct, ...
+            return _SKIP
+        a = _array(x)
+        if kind == "BoolSexpVector":
+            if (a == _NA_INT).any():
+                a = np.where(a == _NA_INT, None, a.astype(bool)).astype(object)
+            else:
+                a = a.astype(bool)
+        elif kind == "IntSexpVector" and (a == _NA_INT).any():
+            a = np.where(a == _NA_INT, np.nan, a)
+        if "dim" in attrs:
+            dim = tuple(x.do_slot("dim"))
+            return np.asarray(a).reshape(dim, order="F")
+        if a.size == 1:
+            return a[0].item() if hasattr(a[0], "item") else a[0]
+        return a
+    skipped.append(where)
+    return _SKIP
+
+
+_SKIP = object()
+
+
+def _uns_from(x, what):
+    skipped: list = []
+    out = _to_py(x, what, skipped)
+    if skipped:
+        warnings.warn(f"not converted to uns (not plain values): {', '.join(skipped[:10])}", UserWarning,
+                      stacklevel=4)
+    return out if isinstance(out, dict) else ({} if out is None or out == [] else {what: out})
+
+
+# ---- reading ---------------------------------------------------------------------------
+
+def _check_file(path) -> str:
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise InputError(f"input file not found: {path}")
+    if os.path.isdir(path):
+        raise InputError(f"input is a folder, not a file: {path}")
+    return os.path.abspath(os.path.expanduser(path))
+
+
+def _sniff(path: str) -> str:
+    """'rds' or 'rdata' from the (decompressed) first bytes; InputError for anything else."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    opener = None
+    if head[:2] == b"\x1f\x8b":
+        opener = gzip.open
+    elif head[:3] == b"BZh":
+        opener = bz2.open
+    elif head[:6] == b"\xfd7zXZ\x00":
+        opener = lzma.open
+    if opener is not None:
+        try:
+            with opener(path, "rb") as fh:
+                head = fh.read(8)
+        except (OSError, EOFError, lzma.LZMAError):
+            raise InputError(f"{path} is compressed but not readable (damaged or truncated).") from None
+    if head[:2] in (b"X\n", b"A\n", b"B\n"):
+        return "rds"
+    if head[:5] in (b"RDX2\n", b"RDX3\n", b"RDA2\n", b"RDA3\n", b"RDB2\n", b"RDB3\n"):
+        return "rdata"
+    hint = ""
+    if head[:4] == b"\x89HDF":
+        hint = " (it is an HDF5 file: for .h5ad use anndata.read_h5ad)"
+    elif not head:
+        hint = " (it is empty)"
+    raise InputError(f"{path} is not an R data file (.rds from saveRDS or .RData from save){hint}.")
+
+
+def read_rds(path, assay=None, genes_by_cells=None) -> ad.AnnData:
+    """Read an ``.rds`` file (SingleCellExperiment, SummarizedExperiment, Seurat, sparse or dense
+    matrix, numeric data.frame) as a cells × genes AnnData.
+
+    ``assay``: the assay for X (default: ``counts``, else the first; for Seurat the default
+    assay's counts). ``genes_by_cells``: for a bare matrix or data.frame, whether rows are genes
+    (default True, R's convention; False when rows are cells). An ``.RData`` file given here is
+    read as by :func:`read_rdata`.
+    """
+    path = _check_file(path)
+    if _sniff(path) == "rdata":
+        return read_rdata(path, assay=assay, genes_by_cells=genes_by_cells)
+    R = _R.get()
+    obj = R("read_rds", R.str_vec([path]), context=f"reading {path}")
+    return _convert(R, obj, path, assay, genes_by_cells)
+
+
+def read_rdata(path, name=None, assay=None, genes_by_cells=None) -> ad.AnnData:
+    """Read object ``name`` of an ``.RData`` / ``.rda`` file — or the only one sclstm can read —
+    as a cells × genes AnnData (see :func:`read_rds` for the classes and keywords).
+
+    When several objects qualify and no name is given, the error lists them.
+    """
+    path = _check_file(path)
+    if _sniff(path) == "rds":
+        if name is not None:
+            raise InputError(f"{path} is a single-object .rds file (saveRDS); it has no object {name!r} — "
+                             f"drop the ':{name}'.")
+        return read_rds(path, assay=assay, genes_by_cells=genes_by_cells)
+    R = _R.get()
+    loaded = _named(R("load_rdata", R.str_vec([path]), context=f"reading {path}"))
+    names = _strings(loaded["names"])
+    info = [_named(i) for i in list(loaded["info"])]
+    kinds = [_strings(i["kind"])[0] for i in info]
+
+    def label(j):
+        cls = _strings(info[j]["class"])[0]
+        dim = list(info[j]["dim"])
+        return f"{names[j]} ({cls}{' ' + ' × '.join(str(d) for d in dim) if dim else ''})"
+
+    readable = [j for j, k in enumerate(kinds) if k in ("se", "seurat", "matrix", "frame") or k.startswith("needpkg:")]
+    if name is not None:
+        if name not in names:
+            held = ", ".join(label(j) for j in range(len(names))) or "nothing"
+            raise InputError(f"no object {name!r} in {path}; it holds: {held}.")
+        j = names.index(name)
+    elif len(readable) == 1:
+        j = readable[0]
+    elif not readable:
+        held = ", ".join(label(j) for j in range(len(names))) or "no objects"
+        raise InputError(f"{path} holds no object sclstm can read ({held}); supported: {_SUPPORTED}.")
+    else:
+        listed = ", ".join(label(j) for j in readable)
+        raise InputError(f"{path} holds {len(readable)} objects sclstm can read: {listed}; name one, "
+                         f"e.g. read_rdata(path, name={names[readable[0]]!r}) or {Path(path).name}:{names[readable[0]]}.")
+    obj = R("get_obj", loaded["env"], R.str_vec([names[j]]), context=f"reading {path}")
+    return _convert(R, obj, f"{path}:{names[j]}", assay, genes_by_cells)
+
+
+def _convert(R, obj, where: str, assay, genes_by_cells) -> ad.AnnData:
+    info = _named(R("describe", obj, context=f"reading {where}"))
+    kind, cls = _strings(info["kind"])[0], _strings(info["class"])[0]
+    context = f"reading {where}"
+    if kind.startswith("needpkg:"):
+        pkg = kind.split(":", 1)[1]
+        raise InputError(f"{context}: a {cls} needs the R package {pkg}, which this R does not have "
+                         f"(Debian: apt-get install {_DEBIAN.get(pkg, 'r-bioc-' + pkg.lower())}).")
+    rassay = R.ri.NULL if assay is None else R.str_vec([str(assay)])
+    if kind == "se":
+        adata = _from_se(_named(R("se_parts", obj, rassay, context=context)), where)
+    elif kind == "seurat":
+        adata = _from_seurat(_named(R("seurat_parts", obj, rassay, context=context)), where)
+    elif kind in ("matrix", "frame"):
+        if assay is not None:
+            raise InputError(f"{context}: assay={assay!r} given but the object is a {cls}, which has no assays.")
+        X, cells, genes = _matrix(R("mat", obj, R.str_vec([f"the {cls}"]), context=context),
+                                  genes_by_cells=True if genes_by_cells is None else bool(genes_by_cells))
+        adata = ad.AnnData(X=X, obs=pd.DataFrame(index=pd.Index(cells, dtype=object)),
+                           var=pd.DataFrame(index=pd.Index(genes, dtype=object)))
+    elif kind == "seurat2":
+        raise InputError(f"{context}: a Seurat v2 object (class 'seurat'); update it in R first "
+                         f"(Seurat::UpdateSeuratObject) and save it again.")
+    elif kind == "frame_text":
+        raise InputError(f"{context}: a data.frame with non-numeric columns, not a count matrix; "
+                         f"supported: {_SUPPORTED}.")
+    else:
+        raise InputError(f"{context}: objects of class {cls!r} are not supported; supported: {_SUPPORTED}.")
+    return adata
+
+
+def _obsm_name(r_name: str) -> str:
+    return "X_" + r_name.lower()
+
+
+def _rename_clusters_in(obs: pd.DataFrame) -> pd.DataFrame:
+    if _CLUSTERS_R in obs.columns and _CLUSTERS_PY not in obs.columns:
+        obs = obs.rename(columns={_CLUSTERS_R: _CLUSTERS_PY})
+    return obs
+
+
+def _from_se(p: dict, where: str) -> ad.AnnData:
+    main = _strings(p["main"])[0]
+    assays = _named(p["assays"])
+    n_genes, n_cells = (int(v) for v in p["dim"])
+    X, _, _ = _matrix(assays[main])
+    layers = {}
+    for name, parts in assays.items():
+        if name != main:
+            layers[name] = _matrix(parts)[0]
+    cells = _names_or_range(p["colnames"], n_cells)
+    genes = _names_or_range(p["rownames"], n_genes)
+    obs = _rename_clusters_in(_frame(p["coldata"], "colData"))
+    var = _frame(p["rowdata"], "rowData")
+    obs.index = pd.Index(cells, dtype=object)
+    var.index = pd.Index(genes, dtype=object)
+    obsm = {_obsm_name(k): np.array(_array(v), order="C") for k, v in _named(p["reduced"]).items()}
+    uns = _uns_from(p["metadata"], "metadata")
+    return ad.AnnData(X=X, obs=obs, var=var, layers=layers or None, obsm=obsm or None, uns=uns or None)
+
+
+def _from_seurat(p: dict, where: str) -> ad.AnnData:
+    X, cells, genes = _matrix(p["X"])
+    layers = {k: _matrix(v)[0] for k, v in _named(p["layers"]).items()}
+    obs = _frame(p["meta"], "meta.data")
+    obs.index = pd.Index(cells, dtype=object) if len(obs) == len(cells) else obs.index
+    obs = obs.reindex(pd.Index(cells, dtype=object))
+    idents = _strings(p["idents"])
+    if idents and not any(
+        list(obs[c].astype(object).where(obs[c].notna(), None).astype(str)) == idents
+        for c in obs.columns if isinstance(obs[c].dtype, pd.CategoricalDtype) or obs[c].dtype == object
+    ):
+        ident_names = _strings(p["ident_names"])
+        s = pd.Series(idents, index=ident_names if ident_names else cells, dtype="category")
+        obs["ident"] = s.reindex(obs.index)
+    obs = _rename_clusters_in(obs)
+    if _is_null(p["features"]):
+        var = pd.DataFrame(index=pd.Index(genes, dtype=object))
+    else:
+        var = _frame(p["features"], "meta.features")
+        var = var.reindex(pd.Index(genes, dtype=object)) if len(var.columns) else pd.DataFrame(index=pd.Index(genes, dtype=object))
+    vf = set(_strings(p["var_features"]))
+    if vf:
+        var["highly_variable"] = np.array([g in vf for g in genes], dtype=bool)
+    obsm = {}
+    pos = pd.Index(cells)
+    for name, r in _named(p["reductions"]).items():
+        r = _named(r)
+        emb = np.array(_array(r["x"]), order="C")
+        rc = _strings(r["cells"]) if not _is_null(r["cells"]) else None
+        if rc is not None and rc != list(cells):
+            full = np.full((len(cells), emb.shape[1]), np.nan)
+            idx = pos.get_indexer(rc)
+            ok = idx >= 0
+            full[idx[ok]] = emb[ok]
+            emb = full
+        obsm[_obsm_name(name)] = emb
+    if not _is_null(p["scale"]):
+        S, scells, sgenes = _matrix(p["scale"])
+        df = pd.DataFrame(S.toarray() if sp.issparse(S) else S, index=scells, columns=sgenes)
+        obsm["scale.data"] = df.reindex(pd.Index(cells, dtype=object))
+    obsp = {}
+    for name, g in _named(p["graphs"]).items():
+        G, gr, gc = _matrix(g, genes_by_cells=False)
+        if gr == list(cells) and gc == list(cells):
+            obsp[name] = G
+        else:
+            warnings.warn(f"graph {name!r} is not over the object's cells in order; not converted", UserWarning,
+                          stacklevel=3)
+    uns = _uns_from(p["misc"], "misc")
+    return ad.AnnData(X=X, obs=obs, var=var, layers=layers or None, obsm=obsm or None, obsp=obsp or None,
+                      uns=uns or None)
+
+
+# ---- writing ---------------------------------------------------------------------------
+
+def _r_matrix(R, X, rownames_cells, genes, what):
+    """A cells × genes matrix → R genes × cells (dgCMatrix for sparse input, matrix for dense)."""
+    rg, rc = R.str_vec(genes), R.str_vec(rownames_cells)
+    n_cells, n_genes = X.shape
+    if sp.issparse(X):
+        csr = X.tocsr() if X.format != "csr" else X
+        if not csr.has_canonical_format:
+            csr = csr.copy()
+            csr.sum_duplicates()
+        if csr.nnz >= 2**31:
+            raise InputError(f"{what} has {csr.nnz} non-zero values; R's dgCMatrix holds at most 2^31 - 1.")
+        return R("make_dgc", R.num_vec(csr.indices.astype(np.int32, copy=False)),
+                 R.num_vec(csr.indptr.astype(np.int32, copy=False)), R.num_vec(csr.data),
+                 R.ri.IntSexpVector([n_genes]), R.ri.IntSexpVector([n_cells]), rg, rc, context=f"writing {what}")
+    arr = np.asarray(X)
+    if arr.ndim != 2 or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise InputError(f"{what} is not a numeric matrix (dtype {arr.dtype}).")
+    if np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool:
+        if arr.size and (arr.min() <= _NA_INT or arr.max() > np.iinfo(np.int32).max):
+            arr = arr.astype(np.float64)
+        else:
+            arr = arr.astype(np.int32)
+    else:
+        arr = arr.astype(np.float64, copy=False)
+    # R's column-major genes × cells is numpy's row-major cells × genes: the same bytes
+    return R("make_dense", R.num_vec(np.ascontiguousarray(arr).ravel()), R.ri.IntSexpVector([n_genes]),
+             R.ri.IntSexpVector([n_cells]), rg, rc, context=f"writing {what}")
+
+
+def _r_column(R, s: pd.Series, name: str):
+    """(vector, kind, levels, ordered) for one obs/var column."""
+    ri = R.ri
+    dt = s.dtype
+    if isinstance(dt, pd.CategoricalDtype):
+        levels = [str(c) for c in s.cat.categories]
+        if len(set(levels)) != len(levels):
+            raise InputError(f"column {name!r}: categories {list(s.cat.categories)} are not distinct as text, "
+                             "which R factor levels must be.")
+        codes = s.cat.codes.to_numpy().astype(np.int32) + 1
+        codes[codes == 0] = _NA_INT
+        return R.num_vec(codes), "factor", R.str_vec(levels), bool(s.cat.ordered)
+    if pd.api.types.is_bool_dtype(dt):
+        mask = s.isna().to_numpy()
+        vals = s.to_numpy(dtype=bool, na_value=False).astype(np.int32)
+        vals[mask] = _NA_INT
+        return R.num_vec(vals), "logical", ri.NULL, False
+    if pd.api.types.is_integer_dtype(dt):
+        mask = s.isna().to_numpy()
+        vals = s.to_numpy(dtype=np.float64, na_value=np.nan) if mask.any() else s.to_numpy()
+        ok = vals[~mask]
+        if ok.size == 0 or (ok.min() > _NA_INT and ok.max() <= np.iinfo(np.int32).max):
+            out = np.where(mask, _NA_INT, np.where(mask, 0, vals)).astype(np.int32)
+            return R.num_vec(out), "integer", ri.NULL, False
+        return R.num_vec(vals.astype(np.float64)), "double", ri.NULL, False
+    if pd.api.types.is_float_dtype(dt):
+        return R.num_vec(s.to_numpy(dtype=np.float64, na_value=np.nan)), "double", ri.NULL, False
+    vals = [None if (v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT) else str(v)
+            for v in s.tolist()]
+    return R.str_vec(vals), "character", ri.NULL, False
+
+
+def _r_frame(R, df: pd.DataFrame, what: str, rename=None):
+    cols = [str(c) for c in df.columns]
+    if len(set(cols)) != len(cols):
+        raise InputError(f"{what} has duplicated column names; R data frames need distinct names.")
+    names, values, kinds, levels, ordered = [], [], [], [], []
+    for c, col in zip(cols, df.columns):
+        v, k, lev, o = _r_column(R, df[col], c)
+        names.append(rename.get(c, c) if rename else c)
+        values.append(v)
+        kinds.append(R.str_vec([k]))
+        levels.append(lev)
+        ordered.append(R.ri.BoolSexpVector([o]))
+    ri = R.ri
+    return R("make_df", ri.ListSexpVector(values), ri.ListSexpVector(kinds), ri.ListSexpVector(levels),
+             ri.ListSexpVector(ordered), R.str_vec(names), R.str_vec([str(i) for i in df.index]),
+             context=f"writing {what}")
+
+
+def _r_value(R, v, where: str, skipped: list):
+    """uns value → R (named list, vectors, matrices); unconvertible values are skipped."""
+    ri = R.ri
+    if isinstance(v, dict):
+        items = {}
+        for k, x in v.items():
+            r = _r_value(R, x, f"{where}[{k!r}]", skipped)
+            if r is not _SKIP:
+                items[str(k)] = r
+        return R.list_(items)
+    if v is None or isinstance(v, (bool, np.bool_, int, np.integer, float, np.floating, str)):
+        if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and not (_NA_INT < int(v) <= 2**31 - 1):
+            return ri.FloatSexpVector([float(v)])
+        return R.scalar(v)
+    if isinstance(v, pd.DataFrame):
+        return _r_frame(R, v, where)
+    if isinstance(v, (list, tuple)):
+        if v and all(isinstance(x, str) for x in v):
+            return R.str_vec(list(v))
+        if v and all(isinstance(x, (bool, np.bool_)) for x in v):
+            return ri.BoolSexpVector([bool(x) for x in v])
+        if v and all(isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_)) for x in v):
+            return _r_value(R, np.asarray(v), where, skipped)
+        if v and all(isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
+                     for x in v):
+            return R.num_vec(np.asarray(v, dtype=np.float64))
+        out = []
+        for i, x in enumerate(v):
+            r = _r_value(R, x, f"{where}[{i}]", skipped)
+            if r is not _SKIP:
+                out.append(r)
+        return ri.ListSexpVector(out)
+    if isinstance(v, np.ndarray):
+        a = v
+        if a.dtype == bool:
+            flat = ri.BoolSexpVector([bool(x) for x in a.ravel(order="F")])
+        elif np.issubdtype(a.dtype, np.integer):
+            if a.size and (a.min() <= _NA_INT or a.max() > 2**31 - 1):
+                flat = R.num_vec(a.ravel(order="F").astype(np.float64))
+            else:
+                flat = R.num_vec(a.ravel(order="F").astype(np.int32))
+        elif np.issubdtype(a.dtype, np.floating):
+            flat = R.num_vec(a.ravel(order="F").astype(np.float64))
+        elif a.dtype.kind in "USO" and all(isinstance(x, str) for x in a.ravel()):
+            flat = R.str_vec([str(x) for x in a.ravel(order="F")])
+        else:
+            skipped.append(where)
+            return _SKIP
+        if a.ndim > 1:
+            flat.do_slot_assign("dim", ri.IntSexpVector(list(a.shape)))
+        return flat
+    skipped.append(where)
+    return _SKIP
+
+
+def _reduction_name(key: str) -> str:
+    return key[2:] if key.startswith("X_") else key
+
+
+def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_assay=None) -> None:
+    """Write ``adata`` to ``path`` (.rds) as a SingleCellExperiment (default) or a Seurat object.
+
+    SingleCellExperiment: X → assay ``counts`` (``"X"`` when a layer is already called
+    ``counts``; or ``x_assay``), layers → assays, obs → colData, var → rowData, obsm →
+    reducedDims (``X_pca`` → ``"PCA"``, ``X_sclstm`` → ``"SCLSTM"``), uns → metadata.
+    Seurat (assay ``RNA``): X → counts, layers ``data`` / ``logcounts`` → data, ``scale.data``
+    → scale.data, obs → meta.data, var → meta.features, ``var["highly_variable"]`` →
+    variable features, obsm → DimReducs (``X_sclstm`` → ``"sclstm"``, key ``"SCLSTM_"``), uns
+    → misc; the ScLSTM clusters become the identities. In both, ``obs["sclstm"]`` is named
+    ``sclstm_clusters`` (the R package's convention). Sparse matrices stay sparse (dgCMatrix).
+    """
+    if not isinstance(adata, ad.AnnData):
+        raise InputError(f"write_rds expects an AnnData, got {type(adata).__name__}.")
+    k = str(kind).lower()
+    if k in ("singlecellexperiment", "sce"):
+        k = "sce"
+    elif k == "seurat":
+        k = "seurat"
+    else:
+        raise InputError(f"kind must be 'SingleCellExperiment' or 'Seurat', got {kind!r}.")
+    if adata.X is None:
+        raise InputError("the AnnData has no X to write.")
+    if adata.isbacked:
+        raise InputError("the AnnData is backed (on disk); load it with adata.to_memory() first.")
+    path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        raise InputError(f"cannot write {path}: folder {folder} does not exist.")
+    for axis, names in (("cell (obs)", adata.obs_names), ("gene (var)", adata.var_names)):
+        if not names.is_unique:
+            which = "obs" if axis.startswith("cell") else "var"
+            raise InputError(f"{axis} names are not unique, which R objects need; call adata.{which}_names_make_unique().")
+    R = _R.get()
+    cells, genes = [str(c) for c in adata.obs_names], [str(g) for g in adata.var_names]
+    rename = {_CLUSTERS_PY: _CLUSTERS_R} if (_CLUSTERS_PY in adata.obs.columns
+                                             and _CLUSTERS_R not in adata.obs.columns) else {}
+    left_out = [f"obsp[{k!r}]" for k in adata.obsp.keys()] + [f"varm[{k!r}]" for k in adata.varm.keys()]
+    left_out += [f"varp[{k!r}]" for k in adata.varp.keys()] + (["raw"] if adata.raw is not None else [])
+
+    obsm = {}
+    for key in adata.obsm.keys():
+        val = adata.obsm[key]
+        if isinstance(val, pd.DataFrame):
+            if not all(pd.api.types.is_numeric_dtype(t) for t in val.dtypes):
+                left_out.append(f"obsm[{key!r}]")
+                continue
+            val = val.to_numpy(dtype=np.float64)
+        if sp.issparse(val) or np.asarray(val).ndim != 2 or not np.issubdtype(np.asarray(val).dtype, np.number):
+            left_out.append(f"obsm[{key!r}]")
+            continue
+        obsm[key] = np.asarray(val, dtype=np.float64)
+
+    skipped: list = []
+    meta = _r_value(R, dict(adata.uns), "uns", skipped)
+    if k == "sce":
+        x_name = x_assay or ("X" if "counts" in adata.layers else "counts")
+        if x_name in adata.layers:
+            raise InputError(f"x_assay {x_name!r} is also the name of a layer; choose another.")
+        assays = {x_name: _r_matrix(R, adata.X, cells, genes, "X")}
+        for name in adata.layers.keys():
+            assays[name] = _r_matrix(R, adata.layers[name], cells, genes, f"layers[{name!r}]")
+        reduced = {}
+        for key, val in obsm.items():
+            rname = _reduction_name(key).upper()
+            if rname in reduced:
+                left_out.append(f"obsm[{key!r}] (reducedDim {rname!r} taken)")
+                continue
+            reduced[rname] = R("make_dense", R.num_vec(np.asfortranarray(val).ravel(order="F")),
+                               R.ri.IntSexpVector([val.shape[0]]), R.ri.IntSexpVector([val.shape[1]]),
+                               R.str_vec(cells), R.ri.NULL, context=f"writing obsm[{key!r}]")
+        obj = R("build_sce", R.list_(assays), _r_frame(R, adata.obs, "obs", rename), _r_frame(R, adata.var, "var"),
+                R.list_(reduced), meta, context="building the SingleCellExperiment")
+    else:
+        counts = _r_matrix(R, adata.X, cells, genes, "X")
+        data_key = next((n for n in ("data", "logcounts") if n in adata.layers), None)
+        data = _r_matrix(R, adata.layers[data_key], cells, genes, f"layers[{data_key!r}]") if data_key else R.ri.NULL
+        scale = (_r_matrix(R, np.asarray(adata.layers["scale.data"].toarray() if sp.issparse(adata.layers["scale.data"])
+                                         else adata.layers["scale.data"], dtype=np.float64), cells, genes,
+                           "layers['scale.data']")
+                 if "scale.data" in adata.layers else R.ri.NULL)
+        left_out += [f"layers[{n!r}]" for n in adata.layers.keys() if n not in (data_key, "scale.data")]
+        var = adata.var
+        var_features = R.ri.IntSexpVector([])
+        if "highly_variable" in var.columns and pd.api.types.is_bool_dtype(var["highly_variable"].dtype):
+            hv = var["highly_variable"].to_numpy(dtype=bool, na_value=False)
+            var_features = R.num_vec((np.flatnonzero(hv) + 1).astype(np.int32))
+            var = var.drop(columns="highly_variable")
+        reductions, keys = {}, {}
+        for key, val in obsm.items():
+            rname = _reduction_name(key).lower()
+            if rname in reductions:
+                left_out.append(f"obsm[{key!r}] (reduction {rname!r} taken)")
+                continue
+            rkey = _SEURAT_KEYS.get(rname) or (re.sub(r"[^A-Za-z0-9]", "", rname.upper()) or "DR") + "_"
+            reductions[rname] = R("make_dense", R.num_vec(np.asfortranarray(val).ravel(order="F")),
+                                  R.ri.IntSexpVector([val.shape[0]]), R.ri.IntSexpVector([val.shape[1]]),
+                                  R.str_vec(cells), R.ri.NULL, context=f"writing obsm[{key!r}]")
+            keys[rname] = R.str_vec([rkey])
+        obs_names = [rename.get(str(c), str(c)) for c in adata.obs.columns]
+        idents = R.str_vec([_CLUSTERS_R]) if _CLUSTERS_R in obs_names else R.ri.NULL
+        obj = R("build_seurat", counts, data, scale, _r_frame(R, adata.obs, "obs", rename), _r_frame(R, var, "var"),
+                R.list_(reductions), R.list_(keys), meta, idents, var_features,
+                context="building the Seurat object")
+    if skipped:
+        left_out += skipped
+    if left_out:
+        warnings.warn(f"write_rds: not written to {path} (no R counterpart here): {', '.join(left_out)}",
+                      UserWarning, stacklevel=2)
+    R("save_rds", obj, R.str_vec([path]), context=f"writing {path}")
