@@ -759,8 +759,11 @@ def _from_seurat(p: dict, where: str) -> ad.AnnData:
     obs.index = pd.Index(cells, dtype=object) if len(obs) == len(cells) else obs.index
     obs = obs.reindex(pd.Index(cells, dtype=object))
     idents = _strings(p["idents"])
+    def as_text(col):
+        return [None if (v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))) else str(v) for v in col]
+
     if idents and not any(
-        list(obs[c].astype(object).where(obs[c].notna(), None).astype(str)) == idents
+        as_text(obs[c]) == idents
         for c in obs.columns if isinstance(obs[c].dtype, pd.CategoricalDtype) or obs[c].dtype == object
     ):
         ident_names = _strings(p["ident_names"])

@@ -1,0 +1,590 @@
+"""R data files ↔ AnnData (sclstm.io.read_rds / read_rdata / write_rds) on real data.
+
+The R objects are made by R itself (tests/r_fixtures/make_fixtures.R) from exact binaries of
+the datasets in ../shared/data; what write_rds writes is read back by a fresh R
+(tests/r_fixtures/check_written.R). Values, names, order, sparsity and dtypes are compared
+exactly. Needs R (with SingleCellExperiment, SeuratObject, jsonlite) and rpy2; skipped with
+the reason when R or rpy2 is absent.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from sclstm.io import read_input
+from sclstm.validation import InputError
+
+HERE = Path(__file__).resolve().parent
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+FIXTURES = HERE / "r_fixtures"
+NA_INT = np.iinfo(np.int32).min
+
+
+def _r_available():
+    if shutil.which("Rscript") is None:
+        return "R (Rscript) is not installed"
+    try:
+        import rpy2.rinterface as ri  # noqa: F401
+
+        ri.initr_simple()
+    except Exception as exc:  # ImportError, or R not loadable
+        return f"rpy2 is not usable ({type(exc).__name__}: {exc})"
+    return None
+
+
+_WHY = _r_available()
+needs_r = pytest.mark.skipif(_WHY is not None, reason=f"{_WHY}; install with make venv-r")
+
+
+def _rscript(*args, timeout=300):
+    res = subprocess.run(["Rscript", *map(str, args)], capture_output=True, text=True, timeout=timeout)
+    assert res.returncode == 0, f"Rscript {args[0]} failed:\n{res.stdout}\n{res.stderr}"
+    return res
+
+
+def _load(name):
+    path = DATA / f"{name}.h5ad"
+    if not path.exists():
+        pytest.skip(f"dataset {path} not found")
+    return ad.read_h5ad(path)
+
+
+def _dump_csr(folder, name, a, xlog=True):
+    X = sp.csr_matrix(a.X)
+    X.sort_indices()
+    X.indices.astype(np.int32).tofile(folder / f"{name}_i.bin")
+    X.indptr.astype(np.int32).tofile(folder / f"{name}_p.bin")
+    X.data.astype(np.float64).tofile(folder / f"{name}_x.bin")
+    if xlog:
+        np.log1p(X.data.astype(np.float64)).tofile(folder / f"{name}_logx.bin")
+    (folder / f"{name}_cells.txt").write_text("\n".join(a.obs_names) + "\n", encoding="utf-8")
+    (folder / f"{name}_genes.txt").write_text("\n".join(a.var_names) + "\n", encoding="utf-8")
+    return X
+
+
+def _codes(folder, name, cats: pd.Categorical, na_at=()):
+    """Write a factor as 0-based codes (-1 = NA) and levels (reversed, so order matters)."""
+    levels = list(cats.categories)[::-1]
+    codes = pd.Categorical(cats, categories=levels).codes.astype(np.int32)
+    for j in na_at:
+        codes[j] = -1
+    codes.tofile(folder / f"{name}_celltype_codes.bin")
+    (folder / f"{name}_celltype_levels.txt").write_text("\n".join(levels) + "\n", encoding="utf-8")
+    return pd.Categorical.from_codes(codes, categories=levels)
+
+
+@pytest.fixture(scope="session")
+def fx(tmp_path_factory):
+    """Inputs written from Python, R objects made by Rscript, and what the test expects."""
+    if _WHY is not None:
+        pytest.skip(_WHY)
+    src = tmp_path_factory.mktemp("r_in")
+    out = tmp_path_factory.mktemp("r_out")
+    rng = np.random.default_rng(0)
+    e = {}
+    # biase -> SingleCellExperiment
+    b = _load("biase")
+    n = b.n_obs
+    e["biase"] = b
+    e["biase_X"] = _dump_csr(src, "biase", b)
+    e["biase_celltype"] = _codes(src, "biase", b.obs["cell_type"].values, na_at=(3,))
+    stage = b.obs["cell_type"].astype(str).tolist()
+    (src / "biase_stage.txt").write_text("\n".join(stage) + "\n", encoding="utf-8")
+    e["biase_stage_levels"] = list(dict.fromkeys(stage))[::-1]
+    label = b.obs["label_icm_te"].astype(str).tolist()
+    label[5] = "<NA>"
+    (src / "biase_label.txt").write_text("\n".join(label) + "\n", encoding="utf-8")
+    e["biase_label"] = label
+    nint = np.arange(n, dtype=np.int32) * 1000 - 7
+    nint[1] = NA_INT
+    nint.tofile(src / "biase_nint.bin")
+    e["biase_nint"] = nint
+    flag = (np.arange(n) % 2).astype(np.int32)
+    flag[0] = NA_INT
+    flag.tofile(src / "biase_flag.bin")
+    e["biase_flag"] = flag
+    score = rng.normal(size=n)
+    score[4] = np.nan
+    score.tofile(src / "biase_score.bin")
+    e["biase_score"] = score
+    glen = rng.integers(100, 10**6, size=b.n_vars).astype(np.int32)
+    glen.tofile(src / "biase_genelen.bin")
+    e["biase_genelen"] = glen
+    for key, k in (("pca", 3), ("umap", 2)):
+        m = rng.normal(size=(n, k))
+        m.ravel(order="F").tofile(src / f"biase_{key}.bin")
+        e[f"biase_{key}"] = m
+    # pollen -> Seurat v4
+    p = _load("pollen")
+    e["pollen"] = p
+    e["pollen_X"] = _dump_csr(src, "pollen", p)
+    e["pollen_celltype"] = _codes(src, "pollen", p.obs["cell_type"].values)
+    hvg = np.sort(rng.choice(p.n_vars, size=50, replace=False)).astype(np.int32)
+    hvg.tofile(src / "pollen_hvg.bin")
+    e["pollen_hvg"] = hvg
+    scale = rng.normal(size=(50, p.n_obs))  # genes x cells, as Seurat keeps it
+    scale.ravel(order="F").tofile(src / "pollen_scale.bin")
+    e["pollen_scale"] = scale
+    pca = rng.normal(size=(p.n_obs, 5))
+    pca.ravel(order="F").tofile(src / "pollen_pca.bin")
+    e["pollen_pca"] = pca
+    # blakeley -> bare matrices
+    bl = _load("blakeley")
+    e["blakeley"] = bl
+    e["blakeley_X"] = _dump_csr(src, "blakeley", bl, xlog=False)
+    t0 = time.perf_counter()
+    _rscript(FIXTURES / "make_fixtures.R", src, out)
+    print(f"\nR fixtures made in {time.perf_counter() - t0:.1f} s")
+    e["out"] = out
+    return e
+
+
+def _same_csr(A, B):
+    A, B = sp.csr_matrix(A), sp.csr_matrix(B)
+    assert A.shape == B.shape
+    np.testing.assert_array_equal(A.indptr, B.indptr)
+    np.testing.assert_array_equal(A.indices, B.indices)
+    np.testing.assert_array_equal(A.data, B.data)
+
+
+# ---------------------------------------------------------------------------------------
+# reading what R made
+# ---------------------------------------------------------------------------------------
+
+@needs_r
+def test_sce_reads_exactly(fx):
+    from sclstm.io import read_rds
+
+    a = read_rds(fx["out"] / "biase_sce.rds")
+    b = fx["biase"]
+    assert a.shape == b.shape
+    assert list(a.obs_names) == list(b.obs_names) and list(a.var_names) == list(b.var_names)
+    # counts: sparse, float64 (R's double), the same structure and values as the h5ad's float32
+    assert isinstance(a.X, sp.csr_matrix) and a.X.dtype == np.float64
+    _same_csr(a.X, fx["biase_X"].astype(np.float64))
+    assert list(a.layers.keys()) == ["logcounts"]
+    L = a.layers["logcounts"]
+    assert sp.issparse(L) and L.dtype == np.float64
+    np.testing.assert_array_equal(L.data, np.log1p(fx["biase_X"].data.astype(np.float64)))
+    # colData: types, NA and level order kept
+    assert list(a.obs.columns) == ["cell_type", "stage", "label", "n_int", "flag", "score"]
+    ct = a.obs["cell_type"]
+    assert isinstance(ct.dtype, pd.CategoricalDtype) and not ct.cat.ordered
+    assert list(ct.cat.categories) == list(fx["biase_celltype"].categories)
+    np.testing.assert_array_equal(ct.cat.codes.to_numpy(), fx["biase_celltype"].codes)
+    assert ct.isna().to_numpy().nonzero()[0].tolist() == [3]
+    st = a.obs["stage"]
+    assert st.cat.ordered and list(st.cat.categories) == fx["biase_stage_levels"]
+    assert a.obs["label"].dtype == object
+    want = [np.nan if v == "<NA>" else v for v in fx["biase_label"]]
+    assert a.obs["label"].isna().tolist() == [v is np.nan for v in want]
+    assert [v for v in a.obs["label"] if isinstance(v, str)] == [v for v in want if isinstance(v, str)]
+    assert a.obs["n_int"].dtype == "Int32"
+    nint = fx["biase_nint"]
+    assert a.obs["n_int"].isna().tolist() == (nint == NA_INT).tolist()
+    np.testing.assert_array_equal(a.obs["n_int"].dropna().to_numpy(dtype=np.int32), nint[nint != NA_INT])
+    assert a.obs["flag"].dtype == "boolean"
+    flag = fx["biase_flag"]
+    assert a.obs["flag"].isna().tolist() == (flag == NA_INT).tolist()
+    assert a.obs["flag"].dropna().tolist() == [bool(v) for v in flag[flag != NA_INT]]
+    sc = a.obs["score"].to_numpy()
+    want = fx["biase_score"].copy()
+    want[1] = np.nan  # R set NA_real_ there (cd$score[2], 1-based)
+    assert sc.dtype == np.float64
+    np.testing.assert_array_equal(sc, want)  # NaN at the same places, other values bitwise equal
+    # rowData
+    assert a.var["gene_len"].dtype == np.int32
+    np.testing.assert_array_equal(a.var["gene_len"].to_numpy(), fx["biase_genelen"])
+    assert a.var["symbol"].tolist() == [g.upper() for g in b.var_names]
+    # reducedDims → obsm, metadata → uns
+    assert set(a.obsm.keys()) == {"X_pca", "X_umap"}
+    np.testing.assert_array_equal(a.obsm["X_pca"], fx["biase_pca"])
+    np.testing.assert_array_equal(a.obsm["X_umap"], fx["biase_umap"])
+    assert a.obsm["X_pca"].dtype == np.float64 and a.obsm["X_pca"].flags.c_contiguous
+    s = a.uns["sclstm"]
+    assert s["n_clusters"] == 4 and s["seed"] == 7 and s["method"] == "test"
+    np.testing.assert_array_equal(s["curve"], [0.5, 0.25, 0.125])
+    assert a.uns["note"] == "made by make_fixtures.R"
+
+
+@needs_r
+def test_assay_choice_and_summarized_experiment(fx):
+    from sclstm.io import read_rds
+
+    a = read_rds(fx["out"] / "biase_sce.rds", assay="logcounts")
+    assert list(a.layers.keys()) == ["counts"]
+    np.testing.assert_array_equal(a.X.data, np.log1p(fx["biase_X"].data.astype(np.float64)))
+    _same_csr(a.layers["counts"], fx["biase_X"].astype(np.float64))
+    with pytest.raises(InputError, match=r"no assay 'spliced' \(assays: counts, logcounts\)"):
+        read_rds(fx["out"] / "biase_sce.rds", assay="spliced")
+    se = read_rds(fx["out"] / "biase_se.rds")  # no counts assay: the first one
+    assert se.shape == fx["biase"].shape and len(se.obsm) == 0
+    np.testing.assert_array_equal(se.X.data, np.log1p(fx["biase_X"].data.astype(np.float64)))
+    assert list(se.obs["cell_type"].cat.categories) == list(fx["biase_celltype"].categories)
+
+
+@needs_r
+def test_seurat_reads_exactly(fx):
+    from sclstm.io import read_rds
+
+    a = read_rds(fx["out"] / "pollen_seurat.rds")
+    p = fx["pollen"]
+    assert a.shape == p.shape
+    assert list(a.obs_names) == list(p.obs_names)
+    # Seurat itself replaced '_' by '-' in feature names when the object was made
+    assert list(a.var_names) == [g.replace("_", "-") for g in p.var_names]
+    assert isinstance(a.X, sp.csr_matrix) and a.X.dtype == np.float64
+    _same_csr(a.X, fx["pollen_X"].astype(np.float64))
+    assert list(a.layers.keys()) == ["data"]
+    np.testing.assert_array_equal(a.layers["data"].data, np.log1p(fx["pollen_X"].data.astype(np.float64)))
+    # meta.data: Seurat's own columns and ours; the identities equal cell_type, so no 'ident' column
+    assert list(a.obs.columns) == ["orig.ident", "nCount_RNA", "nFeature_RNA", "cell_type"]
+    ct = a.obs["cell_type"]
+    assert list(ct.cat.categories) == list(fx["pollen_celltype"].categories)
+    np.testing.assert_array_equal(ct.cat.codes.to_numpy(), fx["pollen_celltype"].codes)
+    np.testing.assert_allclose(a.obs["nCount_RNA"].to_numpy(), np.asarray(p.X.sum(axis=1), dtype=np.float64).ravel(),
+                               rtol=1e-6)
+    np.testing.assert_array_equal(a.obs["nFeature_RNA"].to_numpy(), np.diff(fx["pollen_X"].indptr))
+    assert a.obs["nFeature_RNA"].dtype == np.int32
+    # variable features, pca, partial scale.data, misc
+    assert a.var["highly_variable"].dtype == bool
+    assert np.flatnonzero(a.var["highly_variable"].to_numpy()).tolist() == fx["pollen_hvg"].tolist()
+    np.testing.assert_array_equal(a.obsm["X_pca"], fx["pollen_pca"])
+    sd = a.obsm["scale.data"]
+    assert isinstance(sd, pd.DataFrame) and list(sd.index) == list(a.obs_names)
+    assert list(sd.columns) == [a.var_names[j] for j in fx["pollen_hvg"]]
+    np.testing.assert_array_equal(sd.to_numpy(), fx["pollen_scale"].T)
+    assert a.uns["sclstm"] == {"n_clusters": 11}
+
+
+@needs_r
+def test_seurat_v5_on_seuratobject4_is_a_clear_error(fx):
+    from sclstm.io import read_rds
+
+    with pytest.raises(InputError) as err:
+        read_rds(fx["out"] / "pollen_seurat_v5.rds")
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert "Seurat v5 Assay5" in msg and "SeuratObject 5.0.1" in msg and "SeuratObject >= 5" in msg
+    assert "as(obj[['RNA']], 'Assay')" in msg
+
+
+@needs_r
+def test_bare_matrices_and_data_frame(fx):
+    from sclstm.io import read_rds
+
+    out, X, bl = fx["out"], fx["blakeley_X"].astype(np.float64), fx["blakeley"]
+    a = read_rds(out / "blakeley_dgc.rds")
+    assert isinstance(a.X, sp.csr_matrix) and a.X.dtype == np.float64
+    _same_csr(a.X, X)
+    assert list(a.obs_names) == list(bl.obs_names) and list(a.var_names) == list(bl.var_names)
+    assert a.obs.shape[1] == 0 and a.var.shape[1] == 0
+    t = read_rds(out / "blakeley_dgc_cells_by_genes.rds", genes_by_cells=False)
+    _same_csr(t.X, X)
+    assert list(t.obs_names) == list(bl.obs_names)
+    g = read_rds(out / "blakeley_dgt.rds")  # a triplet matrix: converted to CSR, still sparse
+    assert sp.issparse(g.X)
+    _same_csr(g.X, X)
+    d = read_rds(out / "blakeley_dense.rds")
+    assert isinstance(d.X, np.ndarray) and d.X.dtype == np.float64 and d.X.flags.c_contiguous
+    np.testing.assert_array_equal(d.X, X.toarray())
+    i = read_rds(out / "blakeley_int.rds")
+    assert i.X.dtype == np.int32 and i.shape == (bl.n_obs, 200)
+    np.testing.assert_array_equal(i.X, X[:, :200].toarray().astype(np.int32))
+    f = read_rds(out / "blakeley_df.rds")
+    assert f.shape == (bl.n_obs, 300) and f.X.dtype == np.float64
+    np.testing.assert_array_equal(f.X, X[:, :300].toarray())
+    assert list(f.var_names) == list(bl.var_names[:300])
+
+
+@needs_r
+def test_rdata_object_choice(fx):
+    from sclstm.io import read_rdata
+
+    out = fx["out"]
+    with pytest.raises(InputError) as err:
+        read_rdata(out / "two.RData")
+    msg = str(err.value)
+    assert "holds 2 objects" in msg and "sce (SingleCellExperiment 17917 × 56)" in msg
+    assert "bx (dgCMatrix 23794 × 30)" in msg and "note" not in msg.split("e.g.")[0]
+    a = read_rdata(out / "two.RData", name="bx")
+    _same_csr(a.X, fx["blakeley_X"].astype(np.float64))
+    s = read_rdata(out / "two.RData", name="sce")
+    assert s.shape == fx["biase"].shape and "X_pca" in s.obsm
+    one = read_rdata(out / "one.RData")  # bx is the only count-like object (annot has text columns)
+    assert one.shape == fx["blakeley"].shape
+    with pytest.raises(InputError, match=r"no object 'counts' in .*two\.RData; it holds: sce .*, bx .*, note \(character\)"):
+        read_rdata(out / "two.RData", name="counts")
+    with pytest.raises(InputError, match=r"objects of class 'character' are not supported"):
+        read_rdata(out / "two.RData", name="note")
+    with pytest.raises(InputError, match=r"holds no object sclstm can read \(annot \(data.frame 30 × 2\), note"):
+        read_rdata(out / "none.RData")
+    # the lead's dispatch: FILE.RData:name
+    via = read_input(f"{out / 'two.RData'}:bx")
+    _same_csr(via.X, a.X)
+
+
+@needs_r
+def test_errors_are_one_line(fx, tmp_path):
+    from sclstm.io import read_rds
+
+    out = fx["out"]
+    text = tmp_path / "notes.rds"
+    text.write_text("hello, this is not R\n")
+    h5 = tmp_path / "data.rds"
+    shutil.copy(DATA / "biase.h5ad", h5)
+    cut = tmp_path / "cut.rds"
+    cut.write_bytes((out / "biase_sce.rds").read_bytes()[:5000])
+    empty = tmp_path / "empty.rds"
+    empty.write_bytes(b"")
+    cases = [
+        (text, r"is not an R data file"),
+        (h5, r"is not an R data file .*HDF5"),
+        (empty, r"is not an R data file .*empty"),
+        (cut, r"damaged or truncated|R failed reading"),
+        (out / "list.rds", r"class 'list' are not supported"),
+        (out / "lm.rds", r"class 'lm' are not supported"),
+        (tmp_path / "missing.rds", r"input file not found"),
+    ]
+    for path, pattern in cases:
+        with pytest.raises(InputError, match=pattern) as err:
+            read_rds(path)
+        assert "\n" not in str(err.value), str(err.value)
+    with pytest.raises(InputError, match=r"not an R data file"):
+        read_input(str(text))
+
+
+def test_missing_rpy2_says_what_to_install(tmp_path, monkeypatch):
+    """Runs without R too: with rpy2 unimportable the error names what to install."""
+    from sclstm.io import _r
+
+    f = tmp_path / "x.rds"
+    with gzip.open(f, "wb") as fh:
+        fh.write(b"X\n\x00\x00\x00\x03")
+    monkeypatch.setattr(_r._R, "_instance", None)
+    monkeypatch.setitem(sys.modules, "rpy2.rinterface", None)
+    with pytest.raises(InputError) as err:
+        _r.read_rds(f)
+    msg = str(err.value)
+    assert "pip install 'sclstm[r]'" in msg and "r-base-core" in msg and "\n" not in msg
+
+
+# ---------------------------------------------------------------------------------------
+# writing, round trips, and R reading what Python wrote
+# ---------------------------------------------------------------------------------------
+
+def _with_results(a: ad.AnnData, seed=0):
+    """An AnnData shaped like sclstm.tl.sclstm's output (clusters, embedding, similarity, parameters)."""
+    a = a.copy()
+    rng = np.random.default_rng(seed)
+    k = 4
+    codes = rng.integers(0, k, size=a.n_obs)
+    codes[2] = -1  # a cell left out (NaN cluster)
+    a.obs["sclstm"] = pd.Categorical.from_codes(codes, categories=[str(i) for i in range(k)])
+    a.obs["sclstm_labelled"] = rng.random(a.n_obs) < 0.5
+    a.obs["depth"] = rng.integers(0, 10**6, size=a.n_obs)  # int64 → R integer → int32
+    a.obsm["X_sclstm"] = rng.normal(size=(a.n_obs, 8)).astype(np.float32)
+    a.obsm["X_pca"] = rng.normal(size=(a.n_obs, 3))
+    a.obsp["sclstm_similarity"] = rng.random((a.n_obs, a.n_obs)).astype(np.float32)
+    a.uns["sclstm"] = {"n_clusters": k, "seed": seed, "k_method": "given", "head": "absdiff",
+                       "curve": np.linspace(0, 1, 5), "versions": {"sclstm": "0.1.0", "torch": "2"},
+                       "history": {"loss": [0.7, 0.5, 0.4]}, "layer": None, "flags": [True, False]}
+    return a
+
+
+def _check_roundtrip(a, b, extra_obs=()):
+    assert list(b.obs_names) == list(a.obs_names) and list(b.var_names) == list(a.var_names)
+    assert sp.issparse(b.X) and b.X.dtype == np.float64
+    _same_csr(b.X, sp.csr_matrix(a.X).astype(np.float64))
+    want_cols = [c for c in a.obs.columns]
+    assert [c for c in b.obs.columns if c not in extra_obs] == want_cols
+    for c in a.obs.columns:
+        x, y = a.obs[c], b.obs[c]
+        if isinstance(x.dtype, pd.CategoricalDtype):
+            assert list(y.cat.categories) == [str(v) for v in x.cat.categories], c
+            np.testing.assert_array_equal(y.cat.codes.to_numpy(), x.cat.codes.to_numpy())
+        elif x.dtype == bool:
+            assert y.dtype == bool and y.tolist() == x.tolist()
+        elif np.issubdtype(x.dtype, np.integer):
+            assert y.dtype == np.int32
+            np.testing.assert_array_equal(y.to_numpy(), x.to_numpy())
+        elif np.issubdtype(x.dtype, np.floating):
+            assert y.dtype == np.float64
+            np.testing.assert_array_equal(y.to_numpy(), x.to_numpy().astype(np.float64))
+        else:
+            assert y.tolist() == x.tolist(), c
+    for key in ("X_sclstm", "X_pca"):
+        assert b.obsm[key].dtype == np.float64
+        np.testing.assert_array_equal(b.obsm[key], a.obsm[key].astype(np.float64))
+    s = b.uns["sclstm"]
+    assert s["n_clusters"] == 4 and s["k_method"] == "given" and s["versions"] == {"sclstm": "0.1.0", "torch": "2"}
+    np.testing.assert_array_equal(s["curve"], np.linspace(0, 1, 5))
+    np.testing.assert_array_equal(s["history"]["loss"], [0.7, 0.5, 0.4])
+    np.testing.assert_array_equal(s["flags"], [True, False])
+    assert "layer" in s and s["layer"] is None
+    for key in ("accession", "citation", "source"):
+        assert b.uns[key] == a.uns[key]
+
+
+@needs_r
+def test_roundtrip_sce_and_r_reads_it(fx, tmp_path):
+    from sclstm.io import read_rds, write_rds
+
+    a = _with_results(fx["biase"])
+    a.layers["logcounts"] = a.X.copy()
+    a.layers["logcounts"].data = np.log1p(a.layers["logcounts"].data)
+    f = tmp_path / "biase_out.rds"
+    with pytest.warns(UserWarning, match=r"not written .*obsp\['sclstm_similarity'\]"):
+        write_rds(a, f)
+    b = read_rds(f)
+    _check_roundtrip(a, b)
+    assert list(b.layers.keys()) == ["logcounts"]
+    np.testing.assert_array_equal(b.layers["logcounts"].data, a.layers["logcounts"].data.astype(np.float64))
+    assert set(b.obsm.keys()) == {"X_sclstm", "X_pca"}
+    # a fresh R sees a valid SCE with the R package's names
+    _rscript(FIXTURES / "check_written.R", f, tmp_path)
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["class"] == "SingleCellExperiment" and s["valid"]
+    assert s["dim"] == [a.n_vars, a.n_obs] and s["counts_class"] == "dgCMatrix"
+    assert s["assays"] == ["counts", "logcounts"]
+    assert s["reduced"] == ["SCLSTM", "PCA"] and s["reduced_dims"] == {"SCLSTM": [a.n_obs, 8], "PCA": [a.n_obs, 3]}
+    assert s["coldata"] == ["cell_type", "label_icm_te", "sclstm_clusters", "sclstm_labelled", "depth"]
+    assert s["coldata_classes"] == {"cell_type": "factor", "label_icm_te": "factor", "sclstm_clusters": "factor",
+                                    "sclstm_labelled": "logical", "depth": "integer"}
+    assert s["cluster_levels"] == ["0", "1", "2", "3"]
+    want = [None if v != v else v for v in a.obs["sclstm"].astype(object)]
+    assert [None if v in (None, "NA") else v for v in s["cluster_values"]] == want
+    assert s["metadata_sclstm"]["n_clusters"] == 4 and s["metadata_sclstm"]["versions"]["torch"] == "2"
+    assert s["cells"] == list(a.obs_names) and s["genes"] == list(a.var_names) and s["emb_rownames_ok"]
+    X = sp.csr_matrix(a.X)
+    np.testing.assert_array_equal(np.fromfile(tmp_path / "i.bin", dtype=np.int32), X.indices)
+    np.testing.assert_array_equal(np.fromfile(tmp_path / "p.bin", dtype=np.int32), X.indptr)
+    np.testing.assert_array_equal(np.fromfile(tmp_path / "x.bin"), X.data.astype(np.float64))
+    emb = np.fromfile(tmp_path / "emb.bin").reshape(s["emb_dim"], order="F")
+    np.testing.assert_array_equal(emb, a.obsm["X_sclstm"].astype(np.float64))
+
+
+@needs_r
+def test_roundtrip_seurat_and_r_reads_it(fx, tmp_path):
+    from sclstm.io import read_rds, write_rds
+
+    a = _with_results(fx["biase"], seed=1)
+    f = tmp_path / "biase_seurat.rds"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        write_rds(a, f, kind="Seurat")
+    b = read_rds(f)
+    _check_roundtrip(a, b, extra_obs=("orig.ident", "nCount_RNA", "nFeature_RNA"))
+    assert "ident" not in b.obs.columns  # the identities are the clusters, already a column
+    _rscript(FIXTURES / "check_written.R", f, tmp_path)
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["class"] == "Seurat" and s["valid"] and s["counts_class"] == "dgCMatrix"
+    assert s["dim"] == [a.n_vars, a.n_obs]
+    assert s["reductions"] == ["sclstm", "pca"] and s["keys"] == {"sclstm": "SCLSTM_", "pca": "PC_"}
+    assert "sclstm_clusters" in s["coldata"] and s["coldata_classes"]["sclstm_clusters"] == "factor"
+    assert s["idents_equal_clusters"] and s["cluster_levels"] == ["0", "1", "2", "3"]
+    assert s["misc_sclstm"]["n_clusters"] == 4
+    emb = np.fromfile(tmp_path / "emb.bin").reshape(s["emb_dim"], order="F")
+    np.testing.assert_array_equal(emb, a.obsm["X_sclstm"].astype(np.float64))
+    np.testing.assert_array_equal(np.fromfile(tmp_path / "x.bin"), sp.csr_matrix(a.X).data.astype(np.float64))
+
+
+@needs_r
+def test_dense_and_seurat_name_changes(fx, tmp_path):
+    from sclstm.io import read_rds, write_rds
+
+    bl = fx["blakeley"].copy()
+    bl.X = bl.X.toarray()  # dense stays dense: an R matrix, not a dgCMatrix
+    f = tmp_path / "dense.rds"
+    write_rds(bl, f)
+    d = read_rds(f)
+    assert isinstance(d.X, np.ndarray) and d.X.dtype == np.float64
+    np.testing.assert_array_equal(d.X, bl.X.astype(np.float64))
+    # Seurat renames features with '_' (2 genes in Blakeley); R's warning reaches Python
+    g = tmp_path / "seurat.rds"
+    with pytest.warns(UserWarning, match=r"R: Feature names cannot have underscores"):
+        write_rds(fx["blakeley"], g, kind="Seurat")
+    s = read_rds(g)
+    assert list(s.var_names) == [v.replace("_", "-") for v in bl.var_names]
+
+
+@needs_r
+def test_write_errors(fx, tmp_path):
+    from sclstm.io import write_rds
+
+    a = fx["blakeley"]
+    with pytest.raises(InputError, match=r"kind must be 'SingleCellExperiment' or 'Seurat'"):
+        write_rds(a, tmp_path / "x.rds", kind="loom")
+    dup = a.copy()
+    dup.obs_names = ["c"] * dup.n_obs
+    with pytest.raises(InputError, match=r"obs_names_make_unique"):
+        write_rds(dup, tmp_path / "x.rds")
+    with pytest.raises(InputError, match=r"folder .* does not exist"):
+        write_rds(a, tmp_path / "nope" / "x.rds")
+
+
+@needs_r
+def test_kidney_converts_in_seconds(tmp_path):
+    from sclstm.io import read_rds, write_rds
+
+    k = _load("human_kidney_top2000")
+    f = tmp_path / "kidney.rds"
+    write_rds(k, tmp_path / "warm.rds")  # the first call loads R packages; time the conversion itself
+    t0 = time.perf_counter()
+    write_rds(k, f)
+    t_write = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    b = read_rds(f)
+    t_read = time.perf_counter() - t0
+    print(f"\nkidney {k.n_obs} cells x {k.n_vars} genes, nnz {k.X.nnz}: write_rds {t_write:.2f} s, "
+          f"read_rds {t_read:.2f} s")
+    _same_csr(b.X, k.X.astype(np.float64))
+    assert list(b.obs["cell_type"].cat.categories) == list(k.obs["cell_type"].cat.categories)
+    assert t_write + t_read < 60
+
+
+# ---------------------------------------------------------------------------------------
+# the CLI on R files
+# ---------------------------------------------------------------------------------------
+
+@needs_r
+def test_cli_cluster_on_rds(fx, tmp_path):
+    """`sclstm cluster IN.rds --out OUT.rds` (.RData:name input is covered by read_input above)."""
+    from sclstm.io import read_rds
+
+    exe = Path(sys.executable).parent / "sclstm"
+    if not exe.exists():
+        pytest.skip(f"{exe} is not installed")
+    out = tmp_path / "clustered.rds"
+    cmd = [str(exe), "cluster", str(fx["out"] / "biase_sce.rds"), "--out", str(out), "--n-clusters", "4",
+           "--seed", "0", "--quiet", "--n-steps", "20"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    a = read_rds(out)
+    assert a.shape == fx["biase"].shape
+    assert isinstance(a.obs["sclstm"].dtype, pd.CategoricalDtype) and len(a.obs["sclstm"].cat.categories) == 4
+    assert a.obsm["X_sclstm"].shape[0] == a.n_obs and a.uns["sclstm"]["n_clusters"] == 4
+    # what was read is kept: colData, reducedDims
+    assert "X_pca" in a.obsm and "cell_type" in a.obs.columns
+    _rscript(FIXTURES / "check_written.R", out, tmp_path)
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["class"] == "SingleCellExperiment" and "SCLSTM" in s["reduced"]
+    assert s["cluster_levels"] == list(a.obs["sclstm"].cat.categories)
+    assert s["cluster_values"] == a.obs["sclstm"].astype(str).tolist()
+    # an .RData with two candidates and no name: one clear line, exit status non-zero
+    res = subprocess.run([str(exe), "cluster", str(fx["out"] / "two.RData"), "--out", str(tmp_path / "x.h5ad")],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode != 0 and "holds 2 objects" in res.stderr
+    assert len([line for line in res.stderr.splitlines() if line.strip()]) == 1, res.stderr
