@@ -311,7 +311,7 @@ def test_bare_matrices_and_data_frame(fx):
 
 @needs_r
 def test_rdata_object_choice(fx):
-    from sclstm.io import read_rdata
+    from sclstm.io import read_rdata, read_rds
 
     out = fx["out"]
     with pytest.raises(InputError) as err:
@@ -331,6 +331,8 @@ def test_rdata_object_choice(fx):
         read_rdata(out / "two.RData", name="note")
     with pytest.raises(InputError, match=r"holds no object sclstm can read \(annot \(data.frame 30 × 2\), note"):
         read_rdata(out / "none.RData")
+    with pytest.raises(InputError, match=r"holds 2 objects"):  # read_rds on an .RData reads it as one
+        read_rds(out / "two.RData")
     # the lead's dispatch: FILE.RData:name
     via = read_input(f"{out / 'two.RData'}:bx")
     _same_csr(via.X, a.X)
@@ -499,6 +501,25 @@ def test_roundtrip_seurat_and_r_reads_it(fx, tmp_path):
     emb = np.fromfile(tmp_path / "emb.bin").reshape(s["emb_dim"], order="F")
     np.testing.assert_array_equal(emb, a.obsm["X_sclstm"].astype(np.float64))
     np.testing.assert_array_equal(np.fromfile(tmp_path / "x.bin"), sp.csr_matrix(a.X).data.astype(np.float64))
+
+
+@needs_r
+def test_seurat_to_anndata_to_seurat(fx, tmp_path):
+    """A Seurat object read and written again keeps counts, data, scale.data, variable features, pca."""
+    from sclstm.io import read_rds, write_rds
+
+    a = read_rds(fx["out"] / "pollen_seurat.rds")
+    f = tmp_path / "again.rds"
+    write_rds(a, f, kind="Seurat")
+    b = read_rds(f)
+    assert list(b.obs_names) == list(a.obs_names) and list(b.var_names) == list(a.var_names)
+    _same_csr(b.X, a.X)
+    _same_csr(b.layers["data"], a.layers["data"])
+    pd.testing.assert_frame_equal(b.obsm["scale.data"], a.obsm["scale.data"])
+    np.testing.assert_array_equal(b.obsm["X_pca"], a.obsm["X_pca"])
+    np.testing.assert_array_equal(b.var["highly_variable"].to_numpy(), a.var["highly_variable"].to_numpy())
+    pd.testing.assert_frame_equal(b.obs, a.obs)
+    assert b.uns["sclstm"] == a.uns["sclstm"]
 
 
 @needs_r

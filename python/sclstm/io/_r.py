@@ -294,7 +294,8 @@ build_sce <- function(assays, coldata, rowdata, reduced, metadata) {
     rowData = S4Vectors::DataFrame(rowdata, check.names = FALSE),
     reducedDims = reduced, metadata = metadata)
 }
-build_seurat <- function(counts, data, scale, meta, features, reductions, keys, misc, idents, var_features) {
+build_seurat <- function(counts, data, scale, meta, features, reductions, keys, misc, idents, var_features,
+                         scale_rows) {
   need("SeuratObject", "a Seurat object")
   obj <- SeuratObject::CreateSeuratObject(counts = counts, assay = "RNA", meta.data = meta, project = "sclstm")
   genes <- rownames(obj)
@@ -303,7 +304,7 @@ build_seurat <- function(counts, data, scale, meta, features, reductions, keys, 
     obj <- SeuratObject::SetAssayData(obj, slot = "data", new.data = data, assay = "RNA")
   }
   if (!is.null(scale)) {
-    rownames(scale) <- genes
+    rownames(scale) <- if (is.null(scale_rows)) genes else genes[scale_rows]
     obj <- SeuratObject::SetAssayData(obj, slot = "scale.data", new.data = scale, assay = "RNA")
   }
   if (ncol(features) > 0) {
@@ -316,7 +317,10 @@ build_seurat <- function(counts, data, scale, meta, features, reductions, keys, 
     colnames(emb) <- paste0(keys[[nm]], seq_len(ncol(emb)))
     obj[[nm]] <- SeuratObject::CreateDimReducObject(embeddings = emb, key = keys[[nm]], assay = "RNA")
   }
-  if (!is.null(idents)) SeuratObject::Idents(obj) <- idents
+  if (!is.null(idents)) {
+    SeuratObject::Idents(obj) <- idents
+    if (idents == "ident") obj$ident <- NULL
+  }
   obj@misc <- misc
   obj
 }
@@ -432,7 +436,6 @@ def _is_null(x) -> bool:
 def _strings(x):
     if _is_null(x):
         return []
-    na = type(x).__name__  # StrSexpVector
     out = []
     for v in x:
         out.append(None if type(v).__name__ == "NACharacterType" else str(v))
@@ -483,24 +486,21 @@ def _matrix(parts, genes_by_cells: bool = True):
 def _frame(parts, what: str) -> pd.DataFrame:
     p = _named(parts)
     n = int(list(p["nrow"])[0])
-    cols, skipped = {}, []
-    names = _strings(p["names"])
-    for name, col in zip(names, list(p["columns"])):
+    names, cols, skipped = [], [], []
+    for name, col in zip(_strings(p["names"]), list(p["columns"])):
         c = _named(col)
         kind = _strings(c["kind"])[0]
         if kind == "skip":
             skipped.append(f"{name} ({_strings(c['why'])[0]})")
             continue
-        cols[name] = _column(kind, c)
+        names.append(name)
+        cols.append(_column(kind, c))
     if skipped:
         warnings.warn(f"{what}: columns not converted (not plain vectors): {', '.join(skipped)}", UserWarning,
                       stacklevel=4)
-    index = _names_or_range(p["rownames"], n)
-    df = pd.DataFrame(cols, index=pd.Index(index, dtype=object))
-    if len(cols) != len(names) - len(skipped):  # duplicated column names: keep them all
-        df = pd.concat([pd.Series(_column(_strings(_named(c)["kind"])[0], _named(c)), name=nm, index=df.index)
-                        for nm, c in zip(names, list(p["columns"])) if _strings(_named(c)["kind"])[0] != "skip"],
-                       axis=1)
+    index = pd.Index(_names_or_range(p["rownames"], n), dtype=object)
+    df = pd.DataFrame({j: col for j, col in enumerate(cols)}, index=index)
+    df.columns = names  # keeps duplicated names, if R had any
     return df
 
 
@@ -1029,6 +1029,15 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
                                          else adata.layers["scale.data"], dtype=np.float64), cells, genes,
                            "layers['scale.data']")
                  if "scale.data" in adata.layers else R.ri.NULL)
+        scale_rows = R.ri.NULL
+        sd = adata.obsm["scale.data"] if "scale.data" in adata.obsm else None
+        if "scale.data" not in adata.layers and isinstance(sd, pd.DataFrame) and \
+                list(sd.index) == cells and sd.columns.isin(adata.var_names).all():
+            # scale.data over some genes (as read from Seurat) goes back to the scale.data slot
+            rows = adata.var_names.get_indexer(sd.columns)
+            scale = _r_matrix(R, sd.to_numpy(dtype=np.float64), cells, [genes[j] for j in rows], "obsm['scale.data']")
+            scale_rows = R.num_vec((rows + 1).astype(np.int32))
+            obsm.pop("scale.data", None)
         left_out += [f"layers[{n!r}]" for n in adata.layers.keys() if n not in (data_key, "scale.data")]
         var = adata.var
         var_features = R.ri.IntSexpVector([])
@@ -1047,10 +1056,19 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
                                   R.ri.IntSexpVector([val.shape[0]]), R.ri.IntSexpVector([val.shape[1]]),
                                   R.str_vec(cells), R.ri.NULL, context=f"writing obsm[{key!r}]")
             keys[rname] = R.str_vec([rkey])
-        obs_names = [rename.get(str(c), str(c)) for c in adata.obs.columns]
-        idents = R.str_vec([_CLUSTERS_R]) if _CLUSTERS_R in obs_names else R.ri.NULL
-        obj = R("build_seurat", counts, data, scale, _r_frame(R, adata.obs, "obs", rename), _r_frame(R, var, "var"),
-                R.list_(reductions), R.list_(keys), meta, idents, var_features,
+        obs = adata.obs
+        obs_names = [rename.get(str(c), str(c)) for c in obs.columns]
+        # identities: the ScLSTM clusters; else obs["ident"] (what read_rds makes of them); else orig.ident
+        if _CLUSTERS_R in obs_names:
+            idents = R.str_vec([_CLUSTERS_R])
+        elif "ident" in obs.columns:
+            idents = R.str_vec(["ident"])
+        elif "orig.ident" in obs.columns:
+            idents = R.str_vec(["orig.ident"])
+        else:
+            idents = R.ri.NULL
+        obj = R("build_seurat", counts, data, scale, _r_frame(R, obs, "obs", rename), _r_frame(R, var, "var"),
+                R.list_(reductions), R.list_(keys), meta, idents, var_features, scale_rows,
                 context="building the Seurat object")
     if skipped:
         left_out += skipped
