@@ -297,7 +297,9 @@ build_sce <- function(assays, coldata, rowdata, reduced, metadata) {
 build_seurat <- function(counts, data, scale, meta, features, reductions, keys, misc, idents, var_features,
                          scale_rows) {
   need("SeuratObject", "a Seurat object")
-  obj <- SeuratObject::CreateSeuratObject(counts = counts, assay = "RNA", meta.data = meta, project = "sclstm")
+  obj <- if (ncol(meta) > 0)
+    SeuratObject::CreateSeuratObject(counts = counts, assay = "RNA", meta.data = meta, project = "sclstm")
+  else SeuratObject::CreateSeuratObject(counts = counts, assay = "RNA", project = "sclstm")
   genes <- rownames(obj)
   if (!is.null(data)) {
     rownames(data) <- genes
@@ -360,7 +362,6 @@ class _R:
 
     def __call__(self, fname: str, *args, context: str = ""):
         """Call helper ``fname``; an R error becomes one-line InputError, R warnings Python warnings."""
-        ri = self.ri
         try:
             res = _named(self.env["call"](self.env[fname], *args))
         except self.RRuntimeError as exc:  # pragma: no cover - `call` catches R errors itself
