@@ -3,7 +3,8 @@
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 PKGS="r-base-core r-base-dev r-cran-reticulate r-bioc-singlecellexperiment r-cran-seurat
-r-cran-seuratobject r-cran-testthat r-cran-knitr r-cran-rmarkdown r-bioc-biocstyle r-bioc-bluster"
+r-cran-seuratobject r-cran-testthat r-cran-knitr r-cran-rmarkdown r-bioc-biocstyle r-bioc-bluster
+r-cran-jsonlite r-cran-matrix"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -54,7 +54,9 @@ def cmd_cluster(args) -> int:
     run(adata, n_clusters=args.n_clusters, layer=args.layer, labels_key=args.labels_key,
         labelled_fraction=labelled_fraction, random_state=args.seed, n_steps=args.n_steps,
         head=args.head, preprocess=args.preprocess, drop_empty=args.drop_empty,
-        progress=not args.quiet, store_similarity=not args.no_similarity)
+        progress=not args.quiet,
+        # an .rds (SingleCellExperiment) has no place for an n × n cell-cell matrix
+        store_similarity=not args.no_similarity and Path(args.out).suffix.lower() != ".rds")
     write_output(adata, args.out)
     seconds = time.perf_counter() - t0
     for line in _summary_lines(adata, adata.uns["sclstm"], seconds, "sclstm"):

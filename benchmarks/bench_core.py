@@ -1,0 +1,156 @@
+"""Core benchmark (issue "Python core"): accuracy and speed of ScLSTM on every dataset in
+../shared/data, and time/peak memory on human_kidney_top2000 beside scanpy's standard pipeline.
+
+Run:  make bench            (or: .venv/bin/python benchmarks/bench_core.py [--quick])
+
+Every number is unsupervised (labels are read only to score), on all cells, seed 0.
+Rows: ScLSTM with k given (true number of types) and k estimated, both pair heads, and the
+kernel alone (Ward on S, no network) as the reference the learned similarity must not fall
+below. Writes benchmarks/results/core.tsv and core_memory.tsv with a header line naming
+the date and command.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+DATA = Path(os.environ.get("SCLSTM_DATA", REPO.parent / "shared" / "data"))
+RESULTS = HERE / "results"
+DATASETS = ["biase", "yan", "goolam", "pollen", "blakeley", "ting", "human_kidney_top2000"]
+
+
+def accuracy_rows(quick: bool):
+    import sclstm
+    from sclstm.clustering import cluster_features
+    from sclstm.kernel import sigmoid_kernel
+    from sclstm.metrics import score
+    from sclstm.preprocessing import Preprocessor
+    from sclstm.validation import check_counts
+
+    rows = []
+    for name in DATASETS:
+        adata = ad.read_h5ad(DATA / f"{name}.h5ad")
+        truth = adata.obs["cell_type"].astype(str).to_numpy()
+        k_true = len(set(truth))
+        t = time.perf_counter()
+        S = sigmoid_kernel(Preprocessor().fit_transform(check_counts(adata.X).X))
+        lab = cluster_features(S, k_true)
+        rows.append(dict(dataset=name, method="kernel only (Ward on S)", k="given", k_used=k_true,
+                         seconds=time.perf_counter() - t, partition_from="kernel", **score(truth, lab)))
+        configs = [("absdiff", k_true), ("concat", k_true), ("absdiff", None)]
+        if quick:
+            configs = configs[:1]
+        for head, k in configs:
+            t = time.perf_counter()
+            est = sclstm.ScLSTM(n_clusters=k, head=head, random_state=0).fit(adata)
+            rows.append(dict(dataset=name, method=f"ScLSTM unsupervised, head={head}",
+                             k="given" if k else "estimated", k_used=est.n_clusters_,
+                             seconds=time.perf_counter() - t, partition_from=est.summary_["partition_from"],
+                             **score(truth, est.labels_)))
+            print(name, rows[-1]["method"], rows[-1]["k"], est.n_clusters_, f"ARI {rows[-1]['ARI']:.3f}",
+                  f"{rows[-1]['seconds']:.1f}s", flush=True)
+    return rows
+
+
+CHILD = r"""
+import json, sys, time
+t0 = time.perf_counter()
+which, path = sys.argv[1], sys.argv[2]
+import anndata as ad
+from sclstm.metrics import score
+adata = ad.read_h5ad(path)
+truth = adata.obs["cell_type"].astype(str).to_numpy()
+t1 = time.perf_counter()
+if which == "sclstm":
+    import sclstm
+    est = sclstm.ScLSTM(n_clusters=None, random_state=0).fit(adata)
+    labels, k = est.labels_, est.n_clusters_
+else:
+    import scanpy as sc
+    sc.pp.normalize_total(adata)
+    sc.pp.log1p(adata)
+    sc.pp.highly_variable_genes(adata, n_top_genes=2000)
+    adata = adata[:, adata.var.highly_variable].copy()
+    sc.pp.scale(adata, max_value=10)
+    sc.tl.pca(adata, n_comps=50, random_state=0)
+    sc.pp.neighbors(adata, random_state=0)
+    sc.tl.leiden(adata, random_state=0, flavor="igraph", n_iterations=2, directed=False)
+    labels = adata.obs["leiden"].to_numpy()
+    k = len(set(labels))
+m = score(truth, labels)
+print(json.dumps(dict(method=which, seconds_total=time.perf_counter() - t0, seconds_method=time.perf_counter() - t1,
+                      k=k, **m)))
+"""
+
+
+def run_measured(args) -> tuple[str, float]:
+    """Run a child process; return its stdout and its peak resident memory (GiB), sampled every 20 ms.
+
+    (ru_maxrss is not used: Linux carries it across fork/exec, so a child would report its
+    parent's high-water mark.)
+    """
+    import psutil
+
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ps = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            peak = max(peak, ps.memory_info().rss)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.02)
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(err[-2000:])
+    return out, peak / 2**30
+
+
+def memory_rows():
+    path = DATA / "human_kidney_top2000.h5ad"
+    rows = []
+    for which in ("sclstm", "scanpy"):
+        out, peak = run_measured([sys.executable, "-c", CHILD, which, str(path)])
+        rows.append(dict(json.loads(out.strip().splitlines()[-1]), peak_rss_gib=peak))
+        print(rows[-1], flush=True)
+    a, b = rows
+    ratio = dict(method="ratio sclstm / scanpy", seconds_total=a["seconds_total"] / b["seconds_total"],
+                 seconds_method=a["seconds_method"] / b["seconds_method"], peak_rss_gib=a["peak_rss_gib"] / b["peak_rss_gib"])
+    return rows + [ratio]
+
+
+def write_tsv(rows, path: Path, command: str) -> None:
+    cols = list(dict.fromkeys(c for r in rows for c in r))
+    with open(path, "w") as fh:
+        fh.write(f"# {datetime.date.today().isoformat()}  command: {command}  (2-core CPU, torch threads={__import__('torch').get_num_threads()})\n")
+        fh.write("\t".join(cols) + "\n")
+        for r in rows:
+            fh.write("\t".join(f"{r[c]:.3f}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in cols) + "\n")
+    print(f"wrote {path}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="only the default configuration with k given")
+    parser.add_argument("--memory-only", action="store_true", help="only the kidney time/memory comparison with scanpy")
+    args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    command = " ".join(["python", "benchmarks/bench_core.py", *sys.argv[1:]])
+    if not args.memory_only:
+        write_tsv(accuracy_rows(args.quick), RESULTS / "core.tsv", command)
+    write_tsv(memory_rows(), RESULTS / "core_memory.tsv", command)
+
+
+if __name__ == "__main__":
+    main()
