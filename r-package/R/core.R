@@ -125,26 +125,32 @@ NULL
 
     n_clusters <- as.integer(.to_r(est$n_clusters_))
     codes <- as.integer(.to_r(est$labels_))
-    if (length(codes) != n_cells) {
-        stop("the Python side returned ", length(codes), " labels for ", n_cells,
+    # With drop_empty = TRUE the Python side drops all-zero cells; they get NA here.
+    kept <- if (reticulate::py_has_attr(est, "kept_cells_")) as.logical(.to_r(est$kept_cells_))
+    if (is.null(kept) || length(kept) != n_cells) kept <- rep(TRUE, n_cells)
+    if (length(codes) != sum(kept)) {
+        stop("the Python side returned ", length(codes), " labels for ", sum(kept),
              " cells.", call. = FALSE)
     }
     levels <- as.character(seq_len(max(n_clusters, max(codes) + 1L)) - 1L)
-    clusters <- factor(as.character(codes), levels = levels)
+    all_codes <- rep(NA_integer_, n_cells)
+    all_codes[kept] <- codes
+    clusters <- factor(as.character(all_codes), levels = levels)
     names(clusters) <- cell_names
 
-    embedding <- .to_r(est$embedding_)
-    embedding <- matrix(as.double(embedding), nrow = nrow(embedding),
-                        ncol = ncol(embedding))
-    dimnames(embedding) <- list(cell_names, paste0("SCLSTM_", seq_len(ncol(embedding))))
+    emb <- .to_r(est$embedding_)
+    embedding <- matrix(NA_real_, nrow = n_cells, ncol = ncol(emb))
+    embedding[kept, ] <- as.double(emb)
+    dimnames(embedding) <- list(cell_names, paste0("SCLSTM_", seq_len(ncol(emb))))
 
     details <- .simplify(.to_r(est$summary_))
     mask <- .to_r(est$labelled_mask_)
     if (!is.null(mask)) {
-        mask <- as.logical(mask)
-        names(mask) <- cell_names
+        full_mask <- rep(FALSE, n_cells)
+        full_mask[kept] <- as.logical(mask)
+        names(full_mask) <- cell_names
+        details$labelled_mask <- full_mask
     }
-    details$labelled_mask <- mask
     details$r_package_version <- as.character(utils::packageVersion("sclstm"))
     list(clusters = clusters, embedding = embedding, details = details)
 }

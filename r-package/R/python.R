@@ -50,7 +50,7 @@
 }
 
 .version_ok <- function(found, required) {
-    v <- tryCatch(numeric_version(sub("[^0-9.].*$", "", found)), error = function(e) NULL)
+    v <- tryCatch(numeric_version(sub("[.]+$", "", sub("[^0-9.].*$", "", found))), error = function(e) NULL)
     !is.null(v) && v >= numeric_version(required)
 }
 

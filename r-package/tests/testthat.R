@@ -1,0 +1,4 @@
+library(testthat)
+library(sclstm)
+
+test_check("sclstm")

@@ -1,0 +1,26 @@
+test_that("ScLSTMParam is a BlusterParam that validates its arguments", {
+    p <- ScLSTMParam(k = 3, seed = 2, n_steps = 10)
+    expect_s4_class(p, "BlusterParam")
+    expect_identical(p@k, 3L)
+    expect_identical(p@seed, 2L)
+    expect_output(show(p), "k: 3")
+    expect_output(show(ScLSTMParam()), "k: estimated")
+    expect_error(ScLSTMParam(k = "a"), "k must be NULL")
+    expect_error(ScLSTMParam(k = 1), "k.*at least 2")
+    expect_error(ScLSTMParam(seed = NA), "seed must be")
+})
+
+test_that("clusterRows() with ScLSTMParam matches runScLSTM() on the same counts", {
+    d <- load_dataset("blakeley")
+    cells_by_genes <- Matrix::t(d$counts)
+    p <- ScLSTMParam(k = 3, seed = 6, n_steps = test_steps(), batch_size = test_batch())
+    cl <- bluster::clusterRows(cells_by_genes, p)
+    ref <- runScLSTM(d$counts, k = 3, seed = 6, n_steps = test_steps(), batch_size = test_batch())
+    expect_true(is.factor(cl))
+    expect_identical(cl, unname(ref$clusters))
+
+    full <- bluster::clusterRows(cells_by_genes, p, full = TRUE)
+    expect_identical(full$clusters, cl)
+    expect_identical(rownames(full$objects$embedding), rownames(cells_by_genes))
+    expect_identical(as.integer(full$objects$details$n_clusters), 3L)
+})

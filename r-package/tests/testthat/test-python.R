@@ -1,0 +1,93 @@
+# How the Python side is found, and what the user is told when it is missing or too old.
+# The missing/too-old cases run in a fresh R process (Python can start only once per
+# process), so they need the package installed, as under R CMD check.
+
+run_in_fresh_r <- function(code, env) {
+    lib <- paste(.libPaths(), collapse = .Platform$path.sep)
+    args <- c("-u", "RETICULATE_PYTHON", "-u", "SCLSTM_PYTHON", "-u", "PYTHONPATH",
+              paste0("R_LIBS=", lib), env,
+              file.path(R.home("bin"), "Rscript"), "--vanilla", "-e", shQuote(code))
+    out <- suppressWarnings(system2("env", args, stdout = TRUE, stderr = TRUE))
+    paste(out, collapse = "\n")
+}
+
+skip_if_not_installed_package <- function() {
+    installed <- file.exists(file.path(.libPaths(), "sclstm", "Meta", "package.rds"))
+    if (!any(installed)) {
+        testthat::skip("sclstm is not installed (these run under R CMD check)")
+    }
+}
+
+fit_snippet <- paste(
+    "m <- matrix(rpois(400, 3), 20, 20)",
+    "r <- tryCatch(sclstm::runScLSTM(m, k = 2), error = function(e) conditionMessage(e))",
+    "cat('RESULT:', r, '\\n')",
+    sep = "; "
+)
+
+test_that("SCLSTM_PYTHON pointing nowhere says what to install and how", {
+    skip_if_not_installed_package()
+    out <- run_in_fresh_r(fit_snippet, "SCLSTM_PYTHON=/nonexistent/bin/python")
+    expect_match(out, "RESULT: SCLSTM_PYTHON is set to '/nonexistent/bin/python', but no such file")
+    expect_match(out, "pip install sclstm", fixed = TRUE)
+    expect_match(out, "make venv", fixed = TRUE)
+    expect_match(out, "Sys.setenv(SCLSTM_PYTHON", fixed = TRUE)
+})
+
+test_that("a Python without sclstm gives the install instructions", {
+    skip_if_not_installed_package()
+    # A python that lacks the module: the system one, when it has no sclstm.
+    candidates <- unique(Sys.which(c("python3", "python")))
+    candidates <- c("/usr/bin/python3", candidates[nzchar(candidates)])
+    lacking <- Filter(function(p) {
+        file.exists(p) && system2(p, c("-c", shQuote("import sclstm")), stdout = FALSE,
+                                  stderr = FALSE) != 0
+    }, candidates)
+    if (!length(lacking)) {
+        testthat::skip("no Python without sclstm on this machine to test the message with")
+    }
+    out <- run_in_fresh_r(fit_snippet, paste0("SCLSTM_PYTHON=", lacking[[1]]))
+    expect_match(out, "RESULT: the Python module 'sclstm' \\(>= 0\\.1\\.0\\) is not installed")
+    expect_match(out, lacking[[1]], fixed = TRUE)
+    expect_match(out, "pip install sclstm", fixed = TRUE)
+})
+
+test_that("a too old sclstm says which version is needed and how to upgrade", {
+    skip_if_not_installed_package()
+    skip_if_no_sclstm()
+    fake <- file.path(tempdir(), "fake-old-sclstm")
+    dir.create(file.path(fake, "sclstm"), recursive = TRUE, showWarnings = FALSE)
+    writeLines("__version__ = '0.0.1'", file.path(fake, "sclstm", "__init__.py"))
+    python <- reticulate::py_config()$python
+    out <- run_in_fresh_r(fit_snippet, c(paste0("SCLSTM_PYTHON=", python),
+                                         paste0("PYTHONPATH=", fake)))
+    expect_match(out, "is version 0.0.1, but this R package needs >= 0.1.0", fixed = TRUE)
+    expect_match(out, "-m pip install --upgrade sclstm", fixed = TRUE)
+})
+
+test_that("SCLSTM_PYTHON selects the interpreter in a fresh session", {
+    skip_if_not_installed_package()
+    skip_if_no_sclstm()
+    python <- reticulate::py_config()$python
+    out <- run_in_fresh_r(paste(
+        "ok <- sclstm::sclstmAvailable()",
+        "cat('AVAILABLE:', ok, '\\n')",
+        "cat('PYTHON:', reticulate::py_config()$python, '\\n')", sep = "; "),
+        paste0("SCLSTM_PYTHON=", python))
+    expect_match(out, "AVAILABLE: TRUE", fixed = TRUE)
+    expect_match(out, paste("PYTHON:", python), fixed = TRUE)
+})
+
+test_that("Python error messages are reduced to one line", {
+    msg <- paste0("sclstm.validation.InputError: n_clusters=40 is larger than the number ",
+                  "of cells (30); choose k \u2264 30.\nRun `reticulate::py_last_error()` ",
+                  "for details.")
+    expect_identical(sclstm:::.clean_python_message(msg),
+                     "n_clusters=40 is larger than the number of cells (30); choose k \u2264 30.")
+    tb <- "Traceback (most recent call last):\n  File \"x.py\", line 1\nKeyError: 'a'\n"
+    expect_identical(sclstm:::.clean_python_message(tb), "KeyError: 'a'")
+    expect_true(sclstm:::.version_ok("0.1.0", "0.1.0"))
+    expect_true(sclstm:::.version_ok("0.2.0.dev1", "0.1.0"))
+    expect_false(sclstm:::.version_ok("0.0.9", "0.1.0"))
+    expect_false(sclstm:::.version_ok("unknown", "0.1.0"))
+})

@@ -1,0 +1,143 @@
+suppressPackageStartupMessages(library(SingleCellExperiment))
+
+test_that("SCE round trip: clusters, reducedDim and metadata are stored with the cells' names", {
+    d <- load_dataset("blakeley")
+    sce <- make_sce(d)
+    sce <- sce[, rev(seq_len(ncol(sce)))] # an order unlike the file's
+    before <- colnames(sce)
+    out <- runScLSTM(sce, k = 3, seed = 1, n_steps = test_steps(), batch_size = test_batch())
+
+    expect_s4_class(out, "SingleCellExperiment")
+    expect_identical(colnames(out), before)
+    expect_identical(assay(out, "counts"), assay(sce, "counts")) # input untouched
+    cl <- out$sclstm_clusters
+    expect_true(is.factor(cl))
+    expect_identical(levels(cl), c("0", "1", "2"))
+    expect_false(anyNA(cl))
+    expect_length(cl, ncol(sce))
+    sizes <- as.vector(table(cl))
+    expect_identical(which.max(sizes), 1L) # cluster "0" is the largest
+
+    emb <- reducedDim(out, "SCLSTM")
+    expect_identical(rownames(emb), before)
+    expect_identical(nrow(emb), ncol(sce))
+    expect_true(ncol(emb) >= 2)
+    expect_true(all(is.finite(emb)))
+
+    md <- metadata(out)$sclstm
+    expect_identical(md$mode, "unsupervised")
+    expect_identical(as.integer(md$n_clusters), 3L)
+    expect_identical(md$k_method, "given")
+    expect_identical(as.integer(md$random_state), 1L)
+    expect_identical(as.integer(md$params$n_steps), test_steps())
+    expect_true(length(md$history) > 0)
+    expect_identical(md$versions[["sclstm"]], sclstmPython()$`__version__`)
+    expect_identical(md$assay.type, "counts")
+})
+
+test_that("R gives the same clusters and embedding as Python on the same counts", {
+    d <- load_dataset("pollen")
+    out <- runScLSTM(make_sce(d), k = 11, seed = 3, n_steps = test_steps(), batch_size = test_batch())
+    est <- python_fit(d, k = 11, seed = 3, n_steps = test_steps(), batch_size = test_batch())
+    expect_identical(as.integer(as.character(out$sclstm_clusters)),
+                     as.integer(est$labels_))
+    expect_equal(unname(reducedDim(out, "SCLSTM")),
+                 matrix(as.double(est$embedding_), nrow = ncol(out)),
+                 tolerance = 1e-6)
+    # Agreement with the published labels: the method works, not just runs.
+    expect_gt(py_score(d$cell_type, out$sclstm_clusters)$ARI, 0.5)
+})
+
+test_that("the same seed gives the same result; cell names follow the cells", {
+    d <- load_dataset("blakeley")
+    sce <- make_sce(d)
+    a <- runScLSTM(sce, k = 3, seed = 7, n_steps = test_steps(), batch_size = test_batch())
+    b <- runScLSTM(sce, k = 3, seed = 7, n_steps = test_steps(), batch_size = test_batch())
+    expect_identical(a$sclstm_clusters, b$sclstm_clusters)
+    expect_identical(reducedDim(a, "SCLSTM"), reducedDim(b, "SCLSTM"))
+
+    # Renaming the cells changes nothing but the names.
+    renamed <- sce
+    colnames(renamed) <- paste0("cell_", seq_len(ncol(sce)))
+    r <- runScLSTM(renamed, k = 3, seed = 7, n_steps = test_steps(), batch_size = test_batch())
+    expect_identical(r$sclstm_clusters, a$sclstm_clusters)
+    expect_identical(rownames(reducedDim(r, "SCLSTM")), colnames(renamed))
+})
+
+test_that("a dense assay, a dgCMatrix and another assay name give the same clusters", {
+    d <- load_dataset("blakeley")
+    sparse <- runScLSTM(d$counts, k = 3, seed = 2, n_steps = test_steps(), batch_size = test_batch())
+    dense <- runScLSTM(as.matrix(d$counts), k = 3, seed = 2, n_steps = test_steps(), batch_size = test_batch())
+    expect_identical(sparse$clusters, dense$clusters)
+    expect_identical(names(sparse$clusters), colnames(d$counts))
+    expect_identical(rownames(sparse$embedding), colnames(d$counts))
+    expect_named(sparse, c("clusters", "embedding", "details"))
+
+    sce <- SingleCellExperiment(list(raw = as.matrix(d$counts)))
+    out <- runScLSTM(sce, k = 3, seed = 2, assay.type = "raw", n_steps = test_steps(), batch_size = test_batch())
+    expect_identical(unname(out$sclstm_clusters), unname(sparse$clusters))
+})
+
+test_that("sparse counts reach Python as a sparse cells x genes matrix", {
+    skip_if_no_sclstm()
+    d <- load_dataset("blakeley")
+    py <- sclstm:::.counts_to_python(d$counts)
+    sp <- reticulate::import("scipy.sparse")
+    expect_true(sp$issparse(py))
+    expect_identical(unlist(reticulate::py_to_r(py$shape)), rev(dim(d$counts)))
+    expect_identical(reticulate::py_to_r(py$nnz), length(d$counts@x))
+    dense <- sclstm:::.counts_to_python(as.matrix(d$counts[1:50, ]))
+    expect_identical(unlist(reticulate::py_to_r(dense$shape)), c(ncol(d$counts), 50L))
+})
+
+test_that("k = NULL estimates the number of cell types and keeps the curve", {
+    d <- load_dataset("pollen")
+    out <- runScLSTM(make_sce(d), seed = 0, n_steps = test_steps(), batch_size = test_batch())
+    md <- metadata(out)$sclstm
+    expect_identical(md$k_method, "estimated")
+    expect_identical(nlevels(out$sclstm_clusters), as.integer(md$n_clusters))
+    expect_true(length(md$k_curve) > 0)
+    expect_true(md$n_clusters >= 2 && md$n_clusters <= ncol(out))
+    # Pollen has 11 published types; the estimate should be in that neighbourhood.
+    expect_true(abs(md$n_clusters - 11) <= 5)
+})
+
+test_that("labelled mode uses the labels column and predicts the NA cells", {
+    d <- load_dataset("pollen")
+    sce <- make_sce(d)
+    set.seed(11)
+    hidden <- sample(ncol(sce), round(0.3 * ncol(sce)))
+    sce$partial <- sce$cell_type
+    sce$partial[hidden] <- NA
+    out <- runScLSTM(sce, labels = "partial", seed = 0, n_steps = test_steps(), batch_size = test_batch())
+    md <- metadata(out)$sclstm
+    expect_identical(md$mode, "labelled")
+    mask <- md$labelled_mask
+    expect_identical(unname(mask), unname(!is.na(sce$partial)))
+    expect_identical(names(mask), colnames(sce))
+    expect_identical(nlevels(out$sclstm_clusters),
+                     length(unique(na.omit(sce$partial))))
+    expect_false(anyNA(out$sclstm_clusters))
+    # Scored only on the cells whose labels were hidden.
+    expect_gt(py_score(d$cell_type[hidden], out$sclstm_clusters[hidden])$ARI, 0.5)
+})
+
+test_that("bad input gives one clear line, from R or from Python", {
+    d <- load_dataset("blakeley")
+    sce <- make_sce(d)
+    expect_error(runScLSTM(sce, assay.type = "logcounts"),
+                 "assay.type = 'logcounts' is not an assay.*counts")
+    expect_error(runScLSTM(sce, labels = "no_such_column"),
+                 "labels = 'no_such_column' is not a column of colData\\(x\\).*cell_type")
+    err <- tryCatch(runScLSTM(sce, k = ncol(sce) + 5), error = identity)
+    expect_s3_class(err, "sclstm_input_error")
+    msg <- conditionMessage(err)
+    expect_match(msg, "larger than the number of cells \\(30\\)")
+    expect_false(grepl("\n", msg, fixed = TRUE))
+    expect_false(grepl("Traceback|InputError", msg))
+    expect_error(runScLSTM(sce, k = 2.5), "k must be NULL .* or a single whole number")
+    expect_error(runScLSTM(sce, seed = -1), "seed must be a single non-negative")
+    expect_error(runScLSTM(sce, labels = c("a", "b")), "one label per cell \\(30\\)")
+    expect_error(runScLSTM(d$counts, n_steps = 0), "n_steps must be a positive whole number")
+    expect_error(runScLSTM(list(1, 2)), "needs a SingleCellExperiment, a Seurat object")
+})

@@ -1,0 +1,70 @@
+suppressPackageStartupMessages(library(SeuratObject))
+
+test_that("Seurat round trip: meta.data column, DimReduc, Idents and the command log", {
+    d <- load_dataset("blakeley")
+    seu <- make_seurat(d)
+    idents_before <- Idents(seu)
+    out <- runScLSTM(seu, k = 3, seed = 1, n_steps = test_steps(), batch_size = test_batch())
+
+    expect_s4_class(out, "Seurat")
+    expect_identical(colnames(out), colnames(seu))
+    cl <- out$sclstm_clusters
+    expect_true(is.factor(cl))
+    expect_identical(levels(cl), c("0", "1", "2"))
+    expect_identical(names(cl), colnames(seu))
+    expect_identical(Idents(out), idents_before) # set.ident = FALSE leaves them
+
+    red <- out[["sclstm"]]
+    expect_s4_class(red, "DimReduc")
+    expect_identical(Key(red), "SCLSTM_")
+    emb <- Embeddings(red)
+    expect_identical(rownames(emb), colnames(seu))
+    expect_true(all(startsWith(colnames(emb), "SCLSTM_")))
+    expect_identical(DefaultAssay(red), "RNA")
+    expect_identical(as.integer(Misc(red)$sclstm$n_clusters), 3L)
+
+    cmd <- out@commands[["runScLSTM.RNA"]]
+    expect_s4_class(cmd, "SeuratCommand")
+    expect_match(cmd@call.string, "runScLSTM(seu, k = 3", fixed = TRUE)
+    expect_identical(cmd@params$k, 3)
+    expect_identical(cmd@params$seed, 1)
+    expect_identical(cmd@params$n_steps, test_steps())
+    expect_identical(cmd@assay.used, "RNA")
+
+    with_idents <- runScLSTM(seu, k = 3, seed = 1, set.ident = TRUE, n_steps = test_steps(), batch_size = test_batch())
+    expect_identical(unname(Idents(with_idents)), unname(cl))
+    expect_identical(names(Idents(with_idents)), colnames(seu))
+})
+
+test_that("SingleCellExperiment and Seurat give the same clusters for the same counts", {
+    d <- load_dataset("pollen")
+    sce <- runScLSTM(make_sce(d), k = 11, seed = 5, n_steps = test_steps(), batch_size = test_batch())
+    seu <- runScLSTM(make_seurat(d), k = 11, seed = 5, n_steps = test_steps(), batch_size = test_batch())
+    expect_identical(unname(seu$sclstm_clusters), unname(sce$sclstm_clusters))
+    expect_equal(unname(Embeddings(seu[["sclstm"]])),
+                 unname(SingleCellExperiment::reducedDim(sce, "SCLSTM")))
+})
+
+test_that("assay = picks another assay; labelled mode reads meta.data; errors are clear", {
+    d <- load_dataset("blakeley")
+    seu <- make_seurat(d)
+    seu[["ALT"]] <- CreateAssayObject(counts = GetAssayData(seu, slot = "counts"))
+    default <- runScLSTM(seu, k = 3, seed = 4, n_steps = test_steps(), batch_size = test_batch())
+    alt <- runScLSTM(seu, k = 3, seed = 4, assay = "ALT", n_steps = test_steps(), batch_size = test_batch())
+    expect_identical(unname(alt$sclstm_clusters), unname(default$sclstm_clusters))
+    expect_identical(DefaultAssay(alt[["sclstm"]]), "ALT")
+    expect_false(is.null(alt@commands[["runScLSTM.ALT"]]))
+
+    seu$partial <- seu$cell_type
+    seu$partial[c(1, 10, 20, 30)] <- NA
+    lab <- runScLSTM(seu, labels = "partial", seed = 0, n_steps = test_steps(), batch_size = test_batch())
+    md <- Misc(lab[["sclstm"]])$sclstm
+    expect_identical(md$mode, "labelled")
+    expect_identical(unname(md$labelled_mask), unname(!is.na(seu$partial)))
+    expect_identical(lab@commands[["runScLSTM.RNA"]]@params$labels, "partial")
+
+    expect_error(runScLSTM(seu, assay = "ADT"), "assay = 'ADT' is not an assay.*RNA, ALT")
+    expect_error(runScLSTM(seu, labels = "celltype"),
+                 "labels = 'celltype' is not a column of the meta.data.*cell_type")
+    expect_error(runScLSTM(seu, k = 31), "larger than the number of cells \\(30\\)")
+})
