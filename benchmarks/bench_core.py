@@ -140,6 +140,22 @@ def write_tsv(rows, path: Path, command: str) -> None:
     print(f"wrote {path}")
 
 
+def markdown_table(rows) -> str:
+    """Datasets × configurations, ARI (and the k used), plus the mean over datasets."""
+    configs = list(dict.fromkeys((r["method"], r["k"]) for r in rows))
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    head = "| method | k | " + " | ".join(datasets) + " | mean ARI |"
+    lines = [head, "|" + "---|" * (len(datasets) + 3)]
+    for method, k in configs:
+        cells, aris = [], []
+        for d in datasets:
+            r = next(x for x in rows if x["dataset"] == d and x["method"] == method and x["k"] == k)
+            aris.append(r["ARI"])
+            cells.append(f"{r['ARI']:.2f}" + (f" (k={r['k_used']})" if k == "estimated" else ""))
+        lines.append(f"| {method} | {k} | " + " | ".join(cells) + f" | {np.mean(aris):.3f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="only the default configuration with k given")
@@ -148,7 +164,10 @@ def main():
     RESULTS.mkdir(exist_ok=True)
     command = " ".join(["python", "benchmarks/bench_core.py", *sys.argv[1:]])
     if not args.memory_only:
-        write_tsv(accuracy_rows(args.quick), RESULTS / "core.tsv", command)
+        rows = accuracy_rows(args.quick)
+        write_tsv(rows, RESULTS / "core.tsv", command)
+        (RESULTS / "core.md").write_text(markdown_table(rows))
+        print(markdown_table(rows))
     write_tsv(memory_rows(), RESULTS / "core_memory.tsv", command)
 
 
