@@ -1,0 +1,91 @@
+"""Shared pieces of the accuracy benchmark: datasets, scoring, cache fingerprints."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+DATA = Path(os.environ.get("SCLSTM_DATA", REPO.parent / "shared" / "data"))
+DATASETS = ["biase", "yan", "goolam", "pollen", "blakeley", "ting", "human_kidney_top2000"]
+MIN_CELLS = 3  # genes expressed in >= 3 cells: the one gene filter every method sees
+
+METRICS = ["ARI", "NMI", "ACC", "BAS"]
+COLUMNS = ["dataset", "method", "mode", "k", "k_true", "k_used", "seed", "cells_scored", "ARI", "NMI", "ACC",
+           "BAS", "BAS_label", "seconds", "note", "unit"]
+
+
+def load_dataset(name: str):
+    """The dataset with genes expressed in >= 3 cells (the same matrix for every method), and its truth."""
+    import anndata as ad
+    import scipy.sparse as sp
+    from sclstm.preprocessing import filter_genes
+
+    adata = ad.read_h5ad(DATA / f"{name}.h5ad")
+    X = sp.csr_matrix(adata.X)
+    kept = filter_genes(X, MIN_CELLS)
+    adata = adata[:, kept].copy()
+    adata.X = sp.csr_matrix(adata.X, dtype=np.float32)
+    truth = adata.obs["cell_type"].astype(str).to_numpy()
+    return adata, truth, int(len(np.unique(truth)))
+
+
+def _balanced_recall(truth: np.ndarray, pred: np.ndarray) -> float:
+    classes = np.unique(truth)
+    return float(np.mean([np.mean(pred[truth == c] == c) for c in classes]))
+
+
+def predicted_classes(labels: np.ndarray, truth: np.ndarray, train_mask: np.ndarray) -> np.ndarray:
+    """Clusters → class names using only the training cells: each cluster takes the majority
+    label of its training cells (ties: alphabetical); a cluster without one predicts nothing."""
+    labels = np.asarray(labels).astype(str)
+    out = np.full(len(labels), "(cluster without labelled cells)", dtype=object)
+    for c in np.unique(labels):
+        in_c = labels == c
+        tr = truth[in_c & train_mask]
+        if len(tr):
+            vals, counts = np.unique(tr, return_counts=True)
+            out[in_c] = vals[np.argmax(counts)]
+    return out
+
+
+def score_row(truth: np.ndarray, row: dict) -> dict:
+    """ARI/NMI/ACC/BAS (Hungarian-matched, sclstm.metrics) on the scored cells; BAS_label for
+    labelled modes = balanced accuracy of predicted class names (no matching on scored cells)."""
+    from sclstm.metrics import score
+
+    out = {m: np.nan for m in METRICS}
+    out["BAS_label"] = np.nan
+    scored = row.get("scored")
+    scored = np.ones(len(truth), dtype=bool) if scored is None else np.asarray(scored, dtype=bool)
+    out["cells_scored"] = int(scored.sum())
+    labels = row.get("labels")
+    if labels is None:
+        return out
+    lab = np.asarray(labels).astype(str)
+    out.update(score(truth[scored], lab[scored]))
+    train = row.get("train_mask")
+    if train is not None:
+        pred = lab.astype(object) if row.get("predicts") == "classes" else predicted_classes(lab, truth, train)
+        out["BAS_label"] = _balanced_recall(truth[scored], np.asarray(pred)[scored])
+    return out
+
+
+def _hash_files(paths) -> str:
+    h = hashlib.sha1()
+    for p in sorted(paths):
+        h.update(Path(p).name.encode())
+        h.update(Path(p).read_bytes())
+    return h.hexdigest()[:12]
+
+
+def fingerprint(module_file: str) -> str:
+    """Changes when the sclstm package's code, the unit's module or this file change."""
+    import sclstm
+
+    pkg = Path(sclstm.__file__).resolve().parent
+    files = list(pkg.glob("*.py")) + [HERE / module_file, HERE / "acc_common.py"]
+    return _hash_files(files)
