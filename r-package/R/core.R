@@ -115,10 +115,17 @@ NULL
     sclstm <- sclstmPython()
     X <- .counts_to_python(counts, cells_in_columns = cells_in_columns)
     mode <- if (is.null(labels)) "unsupervised" else "labelled"
-    kwargs <- c(
-        list(n_clusters = k, mode = mode, random_state = seed, progress = FALSE),
-        .python_kwargs(list(...))
-    )
+    extra <- .python_kwargs(list(...))
+    clash <- intersect(names(extra), c("n_clusters", "random_state", "mode", "X"))
+    if (length(clash)) {
+        stop("pass the number of clusters as k, the seed as seed and labels as labels ",
+             "(the mode follows from labels), not as ", paste(clash, collapse = ", "), ".",
+             call. = FALSE)
+    }
+    if (is.null(extra$progress)) {
+        extra$progress <- FALSE
+    }
+    kwargs <- c(list(n_clusters = k, mode = mode, random_state = seed), extra)
     est <- .py_call(do.call(sclstm$ScLSTM, kwargs))
     py_labels <- if (is.null(labels)) NULL else .labels_to_python(labels)
     .py_call(est$fit(X, labels = py_labels))

@@ -50,7 +50,8 @@
 }
 
 .version_ok <- function(found, required) {
-    v <- tryCatch(numeric_version(sub("[.]+$", "", sub("[^0-9.].*$", "", found))), error = function(e) NULL)
+    release <- sub("[.]+$", "", sub("[^0-9.].*$", "", found)) # "0.2.0.dev1" -> "0.2.0"
+    v <- tryCatch(numeric_version(release), error = function(e) NULL)
     !is.null(v) && v >= numeric_version(required)
 }
 

@@ -152,10 +152,14 @@ setMethod("runScLSTM", "Seurat",
     if (isTRUE(set.ident)) {
         Idents(x) <- "sclstm_clusters"
     }
-    params <- c(list(k = k, seed = seed, labels = if (is.character(labels_arg) && length(labels_arg) == 1L) labels_arg
-                     else if (!is.null(labels_arg)) "(one label per cell)",
-                     assay = assay, set.ident = set.ident,
-                     reduction.name = reduction.name, reduction.key = reduction.key),
+    labels_logged <- if (is.character(labels_arg) && length(labels_arg) == 1L) {
+        labels_arg
+    } else if (!is.null(labels_arg)) {
+        "(one label per cell)"
+    }
+    params <- c(list(k = k, seed = seed, labels = labels_logged, assay = assay,
+                     set.ident = set.ident, reduction.name = reduction.name,
+                     reduction.key = reduction.key),
                 list(...))
     .log_seurat_command(x, assay, params)
 })

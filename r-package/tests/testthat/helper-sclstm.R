@@ -34,6 +34,12 @@ test_batch <- function() {
     as.integer(Sys.getenv("SCLSTM_TEST_BATCH", "64"))
 }
 
+# runScLSTM() with few, small training steps: the tests check the plumbing and
+# determinism, and the clustering stays good enough to score (see the ARI checks).
+run_fast <- function(x, ...) {
+    runScLSTM(x, ..., n_steps = test_steps(), batch_size = test_batch())
+}
+
 .find_data_dir <- function() {
     env <- Sys.getenv("SCLSTM_DATA")
     if (nzchar(env)) {
@@ -77,7 +83,8 @@ load_dataset <- function(name) {
         "scipy.io.mmwrite(%s, scipy.sparse.csr_matrix(a.X))",
         "pandas.Series(a.obs_names).to_csv(%s, index=False, header=False)",
         "pandas.Series(a.var_names).to_csv(%s, index=False, header=False)",
-        "pandas.Series(a.obs['cell_type'].astype(str).to_numpy()).to_csv(%s, index=False, header=False)",
+        paste0("pandas.Series(a.obs['cell_type'].astype(str).to_numpy())",
+               ".to_csv(%s, index=False, header=False)"),
         sep = "\n"),
         shQuote(path), shQuote(file.path(out, "X.mtx")), shQuote(file.path(out, "cells.csv")),
         shQuote(file.path(out, "genes.csv")), shQuote(file.path(out, "cell_type.csv"))))

@@ -5,7 +5,7 @@ test_that("SCE round trip: clusters, reducedDim and metadata are stored with the
     sce <- make_sce(d)
     sce <- sce[, rev(seq_len(ncol(sce)))] # an order unlike the file's
     before <- colnames(sce)
-    out <- runScLSTM(sce, k = 3, seed = 1, n_steps = test_steps(), batch_size = test_batch())
+    out <- run_fast(sce, k = 3, seed = 1)
 
     expect_s4_class(out, "SingleCellExperiment")
     expect_identical(colnames(out), before)
@@ -37,7 +37,7 @@ test_that("SCE round trip: clusters, reducedDim and metadata are stored with the
 
 test_that("R gives the same clusters and embedding as Python on the same counts", {
     d <- load_dataset("pollen")
-    out <- runScLSTM(make_sce(d), k = 11, seed = 3, n_steps = test_steps(), batch_size = test_batch())
+    out <- run_fast(make_sce(d), k = 11, seed = 3)
     est <- python_fit(d, k = 11, seed = 3, n_steps = test_steps(), batch_size = test_batch())
     expect_identical(as.integer(as.character(out$sclstm_clusters)),
                      as.integer(est$labels_))
@@ -51,30 +51,30 @@ test_that("R gives the same clusters and embedding as Python on the same counts"
 test_that("the same seed gives the same result; cell names follow the cells", {
     d <- load_dataset("blakeley")
     sce <- make_sce(d)
-    a <- runScLSTM(sce, k = 3, seed = 7, n_steps = test_steps(), batch_size = test_batch())
-    b <- runScLSTM(sce, k = 3, seed = 7, n_steps = test_steps(), batch_size = test_batch())
+    a <- run_fast(sce, k = 3, seed = 7)
+    b <- run_fast(sce, k = 3, seed = 7)
     expect_identical(a$sclstm_clusters, b$sclstm_clusters)
     expect_identical(reducedDim(a, "SCLSTM"), reducedDim(b, "SCLSTM"))
 
     # Renaming the cells changes nothing but the names.
     renamed <- sce
     colnames(renamed) <- paste0("cell_", seq_len(ncol(sce)))
-    r <- runScLSTM(renamed, k = 3, seed = 7, n_steps = test_steps(), batch_size = test_batch())
+    r <- run_fast(renamed, k = 3, seed = 7)
     expect_identical(r$sclstm_clusters, a$sclstm_clusters)
     expect_identical(rownames(reducedDim(r, "SCLSTM")), colnames(renamed))
 })
 
 test_that("a dense assay, a dgCMatrix and another assay name give the same clusters", {
     d <- load_dataset("blakeley")
-    sparse <- runScLSTM(d$counts, k = 3, seed = 2, n_steps = test_steps(), batch_size = test_batch())
-    dense <- runScLSTM(as.matrix(d$counts), k = 3, seed = 2, n_steps = test_steps(), batch_size = test_batch())
+    sparse <- run_fast(d$counts, k = 3, seed = 2)
+    dense <- run_fast(as.matrix(d$counts), k = 3, seed = 2)
     expect_identical(sparse$clusters, dense$clusters)
     expect_identical(names(sparse$clusters), colnames(d$counts))
     expect_identical(rownames(sparse$embedding), colnames(d$counts))
     expect_named(sparse, c("clusters", "embedding", "details"))
 
     sce <- SingleCellExperiment(list(raw = as.matrix(d$counts)))
-    out <- runScLSTM(sce, k = 3, seed = 2, assay.type = "raw", n_steps = test_steps(), batch_size = test_batch())
+    out <- run_fast(sce, k = 3, seed = 2, assay.type = "raw")
     expect_identical(unname(out$sclstm_clusters), unname(sparse$clusters))
 })
 
@@ -92,7 +92,7 @@ test_that("sparse counts reach Python as a sparse cells x genes matrix", {
 
 test_that("k = NULL estimates the number of cell types and keeps the curve", {
     d <- load_dataset("pollen")
-    out <- runScLSTM(make_sce(d), seed = 0, n_steps = test_steps(), batch_size = test_batch())
+    out <- run_fast(make_sce(d), seed = 0)
     md <- metadata(out)$sclstm
     expect_identical(md$k_method, "estimated")
     expect_identical(nlevels(out$sclstm_clusters), as.integer(md$n_clusters))
@@ -109,7 +109,7 @@ test_that("labelled mode uses the labels column and predicts the NA cells", {
     hidden <- sample(ncol(sce), round(0.3 * ncol(sce)))
     sce$partial <- sce$cell_type
     sce$partial[hidden] <- NA
-    out <- runScLSTM(sce, labels = "partial", seed = 0, n_steps = test_steps(), batch_size = test_batch())
+    out <- run_fast(sce, labels = "partial", seed = 0)
     md <- metadata(out)$sclstm
     expect_identical(md$mode, "labelled")
     mask <- md$labelled_mask
@@ -140,4 +140,5 @@ test_that("bad input gives one clear line, from R or from Python", {
     expect_error(runScLSTM(sce, labels = c("a", "b")), "one label per cell \\(30\\)")
     expect_error(runScLSTM(d$counts, n_steps = 0), "n_steps must be a positive whole number")
     expect_error(runScLSTM(list(1, 2)), "needs a SingleCellExperiment, a Seurat object")
+    expect_error(runScLSTM(sce, n_clusters = 3), "pass the number of clusters as k")
 })

@@ -31,15 +31,15 @@ test_that("Seurat round trip: meta.data column, DimReduc, Idents and the command
     expect_identical(cmd@params$n_steps, test_steps())
     expect_identical(cmd@assay.used, "RNA")
 
-    with_idents <- runScLSTM(seu, k = 3, seed = 1, set.ident = TRUE, n_steps = test_steps(), batch_size = test_batch())
+    with_idents <- run_fast(seu, k = 3, seed = 1, set.ident = TRUE)
     expect_identical(unname(Idents(with_idents)), unname(cl))
     expect_identical(names(Idents(with_idents)), colnames(seu))
 })
 
 test_that("SingleCellExperiment and Seurat give the same clusters for the same counts", {
     d <- load_dataset("pollen")
-    sce <- runScLSTM(make_sce(d), k = 11, seed = 5, n_steps = test_steps(), batch_size = test_batch())
-    seu <- runScLSTM(make_seurat(d), k = 11, seed = 5, n_steps = test_steps(), batch_size = test_batch())
+    sce <- run_fast(make_sce(d), k = 11, seed = 5)
+    seu <- run_fast(make_seurat(d), k = 11, seed = 5)
     expect_identical(unname(seu$sclstm_clusters), unname(sce$sclstm_clusters))
     expect_equal(unname(Embeddings(seu[["sclstm"]])),
                  unname(SingleCellExperiment::reducedDim(sce, "SCLSTM")))
@@ -49,15 +49,15 @@ test_that("assay = picks another assay; labelled mode reads meta.data; errors ar
     d <- load_dataset("blakeley")
     seu <- make_seurat(d)
     seu[["ALT"]] <- CreateAssayObject(counts = GetAssayData(seu, slot = "counts"))
-    default <- runScLSTM(seu, k = 3, seed = 4, n_steps = test_steps(), batch_size = test_batch())
-    alt <- runScLSTM(seu, k = 3, seed = 4, assay = "ALT", n_steps = test_steps(), batch_size = test_batch())
+    default <- run_fast(seu, k = 3, seed = 4)
+    alt <- run_fast(seu, k = 3, seed = 4, assay = "ALT")
     expect_identical(unname(alt$sclstm_clusters), unname(default$sclstm_clusters))
     expect_identical(DefaultAssay(alt[["sclstm"]]), "ALT")
     expect_false(is.null(alt@commands[["runScLSTM.ALT"]]))
 
     seu$partial <- seu$cell_type
     seu$partial[c(1, 10, 20, 30)] <- NA
-    lab <- runScLSTM(seu, labels = "partial", seed = 0, n_steps = test_steps(), batch_size = test_batch())
+    lab <- run_fast(seu, labels = "partial", seed = 0)
     md <- Misc(lab[["sclstm"]])$sclstm
     expect_identical(md$mode, "labelled")
     expect_identical(unname(md$labelled_mask), unname(!is.na(seu$partial)))
