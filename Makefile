@@ -13,7 +13,7 @@ BENCH_STAMP := $(VENV)/.sclstm-bench-installed
 R_TESTS :=
 -include r-package/r.mk
 
-.PHONY: venv venv-r demo test test-py bench clean-venv
+.PHONY: venv venv-r demo test test-py bench bench-accuracy bench-accuracy-quick clean-venv
 
 venv: $(STAMP)
 
@@ -46,6 +46,13 @@ test: test-py $(R_TESTS)
 
 bench: $(BENCH_STAMP)
 	$(PY) benchmarks/bench_core.py
+
+# Accuracy against peers, 7 datasets × 5 seeds (about an hour on 2 cores); ARGS passes options.
+bench-accuracy: $(BENCH_STAMP)
+	$(PY) benchmarks/bench_accuracy.py $(ARGS)
+
+bench-accuracy-quick: $(BENCH_STAMP)
+	$(PY) benchmarks/bench_accuracy.py --quick $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

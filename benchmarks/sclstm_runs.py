@@ -26,25 +26,8 @@ UNSUP_METHOD = "ScLSTM"
 
 
 def _recluster(est, k: int, method: str) -> np.ndarray:
-    """Cluster the fitted representation again with another method (no refit).
-
-    Uses the estimator's own code path (``_cluster``) so the result equals what
-    ``ScLSTM(cluster_method=method)`` gives for the same fit, minus the fallback guard
-    (which only the agglomerative default applies).
-    """
-    old = est.cluster_method
-    try:
-        est.cluster_method = method
-        if hasattr(est, "_cluster"):
-            return np.asarray(est._cluster(est.similarity_, est.embedding_, k))
-        # fallback if the private helper disappears: the same three recipes
-        from sclstm.clustering import cluster_features, cluster_similarity
-
-        if method == "agglomerative":
-            return cluster_similarity(est.similarity_, k)
-        return cluster_features(est.embedding_, k, method, est.random_state)
-    finally:
-        est.cluster_method = old
+    """Cluster the fitted representation again with another method (no refit, no fallback guard)."""
+    return np.asarray(est.recluster(n_clusters=k, cluster_method=method))
 
 
 def _unsupervised(adata, k_true: int, seed: int, k_given: bool) -> tuple[list, dict]:

@@ -301,6 +301,25 @@ class ScLSTM:
                                  assign_labels="cluster_qr").fit_predict(P.astype(np.float64))
         return relabel_by_size(lab)
 
+    def recluster(self, n_clusters=None, cluster_method=None) -> np.ndarray:
+        """Cluster the fitted representation again with another k or method, without retraining.
+
+        Uses the learned similarity (agglomerative, spectral) or the embedding (kmeans); the
+        fallback guard is not applied. Fitted attributes are not changed.
+        """
+        self._check_fitted()
+        k = check_n_clusters(n_clusters or self.n_clusters_, len(self.labels_))
+        method = cluster_method or self.cluster_method
+        if method not in CLUSTER_METHODS:
+            raise InputError(f"cluster_method must be one of {CLUSTER_METHODS}, got {method!r}.")
+        if not hasattr(self, "similarity_"):
+            raise InputError("this model has no learned similarity (it was loaded from a file); refit to recluster.")
+        saved, self.cluster_method = self.cluster_method, method
+        try:
+            return self._cluster(self.similarity_, self.embedding_, k)
+        finally:
+            self.cluster_method = saved
+
     def fit_predict(self, X, labels=None) -> np.ndarray:
         return self.fit(X, labels).labels_
 
