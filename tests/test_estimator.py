@@ -101,3 +101,15 @@ def test_labelled_mode_with_missing_labels_uses_only_known_cells(blakeley):
     est = ScLSTM(mode="labelled", n_steps=50).fit(blakeley, labels=labels)
     np.testing.assert_array_equal(est.labelled_mask_, np.array([x is not None for x in labels]))
     assert est.n_clusters_ == 3 and est.summary_["k_method"] == "classes in the labels used"
+
+
+def test_recluster_reuses_the_fit_without_changing_it(fitted_biase):
+    before = fitted_biase.labels_.copy()
+    for method in ("agglomerative", "kmeans", "spectral"):
+        lab = fitted_biase.recluster(cluster_method=method)
+        assert lab.shape == before.shape and len(set(lab)) == 4
+    assert len(set(fitted_biase.recluster(n_clusters=2))) == 2
+    np.testing.assert_array_equal(fitted_biase.labels_, before)
+    assert fitted_biase.cluster_method == "agglomerative"
+    with pytest.raises(sclstm.InputError, match="cluster_method"):
+        fitted_biase.recluster(cluster_method="dbscan")
