@@ -117,3 +117,8 @@ def test_input_is_not_modified(blakeley):
 def test_transform_before_fit():
     with pytest.raises(InputError, match="not fitted"):
         ScLSTM().transform(np.ones((3, 3)))
+
+
+def test_labelled_fraction_without_labelled_mode(blakeley):
+    with pytest.raises(InputError, match="labelled_fraction applies only to mode='labelled'"):
+        ScLSTM(labelled_fraction=0.5, **FAST).fit(small_counts(blakeley))

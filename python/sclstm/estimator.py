@@ -16,6 +16,7 @@ marks the cells whose labels were used — score only the others.
 """
 from __future__ import annotations
 
+import inspect
 import json
 import platform
 import time
@@ -148,7 +149,7 @@ class ScLSTM:
 
     # scikit-learn conventions -------------------------------------------------------
     def get_params(self, deep: bool = True) -> dict:
-        return {k: getattr(self, k) for k in self.__init__.__code__.co_varnames[1:self.__init__.__code__.co_argcount]}
+        return {k: getattr(self, k) for k in inspect.signature(type(self).__init__).parameters if k != "self"}
 
     def set_params(self, **params):
         valid = self.get_params()
@@ -175,6 +176,8 @@ class ScLSTM:
                 raise InputError(f"{name} must be a positive whole number, got {v!r}.")
         if self.labelled_fraction is not None:
             check_fraction(self.labelled_fraction)
+            if self.mode != "labelled":
+                raise InputError("labelled_fraction applies only to mode='labelled' (unsupervised mode reads no labels).")
 
     def _device(self) -> str:
         if self.device == "auto":

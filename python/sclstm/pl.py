@@ -46,13 +46,15 @@ def embedding(adata, color="sclstm", key: str = "sclstm", basis: str = "tsne", r
             raise InputError(f"color {c!r} is not a column of adata.obs.")
     emb = np.asarray(adata.obsm[name])
     ok = np.isfinite(emb).all(axis=1)
+    from matplotlib import colormaps
+
     xy = project(emb[ok], basis, random_state)
     fig, axes = _figure(len(colors))
+    cmap = colormaps["tab20"]
     size = point_size or max(4, min(40, 3000 / max(ok.sum(), 1)))
     for ax, c in zip(axes, colors):
         values = adata.obs[c].astype(str).to_numpy()[ok]
         cats = sorted(set(values), key=lambda v: (len(v), v))
-        cmap = __import__("matplotlib").colormaps["tab20"]
         for i, cat in enumerate(cats):
             m = values == cat
             ax.scatter(xy[m, 0], xy[m, 1], s=size, color=cmap(i % 20), label=cat, linewidths=0)

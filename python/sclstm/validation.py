@@ -133,7 +133,7 @@ def check_labels(labels, n_cells: int) -> np.ndarray:
     """
     if labels is None:
         raise InputError("mode='labelled' needs labels: pass labels= (or labels_key=).")
-    values = pd.Series(labels).reset_index(drop=True) if not isinstance(labels, pd.Series) else labels.reset_index(drop=True)
+    values = pd.Series(labels).reset_index(drop=True)
     if len(values) != n_cells:
         raise InputError(
             f"labels have length {len(values)} but there are {n_cells} cells; give one label per cell."
