@@ -9,6 +9,17 @@ hierarchical clustering", BMC Bioinformatics 24, 417 (2023).
 """
 __version__ = "0.1.0"
 
+import logging as _logging
+
+# Like scanpy: one-line notes (which kernel, its estimated memory) reach stderr unless the
+# application configures the "sclstm" logger itself (e.g. level WARNING to silence them).
+_log = _logging.getLogger("sclstm")
+if not _log.handlers:
+    _handler = _logging.StreamHandler()
+    _handler.setFormatter(_logging.Formatter("%(message)s"))
+    _log.addHandler(_handler)
+    _log.setLevel(_logging.INFO)
+
 from . import metrics, validation  # noqa: E402
 from .estimator import ScLSTM  # noqa: E402
 from .validation import InputError  # noqa: E402

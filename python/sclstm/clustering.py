@@ -146,3 +146,34 @@ def estimate_k(S: np.ndarray, k_max: int = 30, n_neighbors: int = 10) -> tuple[i
         "eigenvalue": evals.astype(float).tolist(),
     }
     return k, curve
+
+
+def weighted_average_linkage(D: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Average linkage (UPGMA) of groups of cells, in scipy's linkage format.
+
+    ``D[a, b]`` is the mean distance between the cells of groups a and b and ``sizes`` their
+    cell counts; merging by the Lance–Williams rule weighted by size gives the same tree as
+    average linkage on the cells would if every group were merged first. O(c²) memory for c
+    groups.
+    """
+    c = D.shape[0]
+    D = np.array(D, dtype=np.float64)
+    np.fill_diagonal(D, np.inf)
+    size = np.asarray(sizes, dtype=np.float64).copy()
+    node = np.arange(c)  # scipy id of the cluster held in each slot
+    active = np.ones(c, dtype=bool)
+    Z = np.empty((c - 1, 4))
+    for step in range(c - 1):
+        flat = int(np.argmin(D))
+        a, b = divmod(flat, c)
+        if a > b:
+            a, b = b, a
+        Z[step] = [min(node[a], node[b]), max(node[a], node[b]), D[a, b], size[a] + size[b]]
+        merged = (size[a] * D[a] + size[b] * D[b]) / (size[a] + size[b])
+        D[a, :], D[:, a] = merged, merged
+        D[a, a] = np.inf
+        D[b, :], D[:, b] = np.inf, np.inf
+        active[b] = False
+        size[a] += size[b]
+        node[a] = c + step
+    return Z

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import platform
 import time
 from importlib import metadata
@@ -30,7 +31,9 @@ from sklearn.metrics import adjusted_rand_score
 
 from . import __version__
 from .clustering import CLUSTER_METHODS, cluster_features, cluster_similarity, estimate_k, relabel_by_size
-from .kernel import ExactKernel
+from .chunks import RowSource, is_out_of_core
+from .kernel import ExactKernel, LandmarkKernel
+from . import landmark as lm
 from .model import HEADS, SiameseLSTM
 from .pairs import PairSource, label_free_views
 from .preprocessing import Preprocessor
@@ -38,10 +41,19 @@ from .sequences import Sequencer, fit_sequencer
 from .training import embed, pair_probabilities, train_siamese
 from .validation import InputError, check_counts, check_fraction, check_labels, check_n_clusters
 
+log = logging.getLogger("sclstm")
 MODES = ("unsupervised", "labelled")
-# The exact kernel and learned similarity are n × n float32; above this many cells they no
-# longer fit comfortably in memory on a laptop (2 × 4n² bytes ≈ 7 GB at 30k cells).
+KERNEL_CHOICES = ("auto", "exact", "landmark")
+# The exact path holds n × n matrices (kernel, learned similarity, distances: about 24n²
+# bytes at its peak). kernel="exact" refuses more than MAX_EXACT_CELLS cells (≈ 22 GB);
+# kernel="auto" takes it up to AUTO_EXACT_MAX_CELLS (≈ 2.4 GB) and the landmark path above.
 MAX_EXACT_CELLS = 30_000
+AUTO_EXACT_MAX_CELLS = 10_000
+
+
+def exact_memory_bytes(n_cells: int) -> int:
+    """Rough peak of the exact path: kernel and similarity (float32) plus float64 distances."""
+    return 24 * n_cells * n_cells
 
 
 def package_versions() -> dict:
@@ -98,7 +110,15 @@ class ScLSTM:
         embedding, spectral on P.
     fallback : bool
         Unsupervised only: keep the kernel's partition when the learned one agrees less
-        with the independent views (see module docs).
+        with the independent views (see module docs). Exact kernel only.
+    kernel : {"auto", "exact", "landmark"}
+        ``"exact"``: every cell against every cell (n × n; up to 30,000 cells).
+        ``"landmark"``: every cell against ``n_landmarks`` seeded landmark cells, training on a
+        seeded sample of ``sample_size`` cells, clustering by a hierarchical merge of
+        micro-clusters — memory grows linearly with n (see :mod:`sclstm.landmark`).
+        ``"auto"``: exact up to 10,000 cells, landmark above, or when the counts are not in
+        memory (backed AnnData, Zarr, Dask). The choice and its estimated memory are in
+        ``summary_["kernel"]`` and ``summary_["memory_estimate_gib"]``.
     """
 
     def __init__(
@@ -124,6 +144,9 @@ class ScLSTM:
         drop_empty: bool = False,
         device: str = "auto",
         progress: bool = False,
+        kernel: str = "auto",
+        n_landmarks: int = lm.DEFAULT_LANDMARKS,
+        sample_size: int = lm.DEFAULT_SAMPLE,
     ):
         self.n_clusters = n_clusters
         self.mode = mode
@@ -146,6 +169,9 @@ class ScLSTM:
         self.drop_empty = drop_empty
         self.device = device
         self.progress = progress
+        self.kernel = kernel
+        self.n_landmarks = n_landmarks
+        self.sample_size = sample_size
 
     # scikit-learn conventions -------------------------------------------------------
     def get_params(self, deep: bool = True) -> dict:
@@ -170,7 +196,10 @@ class ScLSTM:
             raise InputError(f"head must be one of {HEADS}, got {self.head!r}.")
         if self.cluster_method not in CLUSTER_METHODS:
             raise InputError(f"cluster_method must be one of {CLUSTER_METHODS}, got {self.cluster_method!r}.")
-        for name in ("n_steps", "batch_size", "sequence_length", "max_columns", "n_top_genes"):
+        if self.kernel not in KERNEL_CHOICES:
+            raise InputError(f"kernel must be one of {KERNEL_CHOICES}, got {self.kernel!r}.")
+        for name in ("n_steps", "batch_size", "sequence_length", "max_columns", "n_top_genes",
+                     "n_landmarks", "sample_size"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise InputError(f"{name} must be a positive whole number, got {v!r}.")
@@ -193,20 +222,91 @@ class ScLSTM:
         """
         t0 = time.perf_counter()
         self._check_params()
-        matrix, cell_names, gene_names = matrix_of(X)
-        counts = check_counts(matrix, cell_names, gene_names, drop_empty=self.drop_empty)
-        n = counts.X.shape[0]
         if self.mode == "unsupervised" and labels is not None:
             raise InputError("labels were given but mode='unsupervised' never reads labels; use mode='labelled'.")
-        if n > MAX_EXACT_CELLS:
+        kernel, n_rows, memory = self._choose_kernel(X)
+        self.__dict__.pop("merge_", None)  # a landmark fit's merge tree must not outlive a refit
+        if kernel == "exact":
+            facts = self._fit_exact(X, labels)
+        else:
+            facts = self._fit_landmark(X, labels)
+        self.summary_ = {
+            "mode": self.mode,
+            "n_clusters": int(self.n_clusters_),
+            **facts,
+            "n_cells": int(self.n_cells_),
+            "n_genes_in": int(self.n_genes_in_),
+            "n_genes_kept": int(len(self.preprocessor_.genes_kept_)),
+            "n_genes_used": int(len(self.preprocessor_.genes_used_)),
+            "n_labelled_cells_used": int(self.labelled_mask_.sum()) if self.labelled_mask_ is not None else 0,
+            "kernel": kernel,
+            "kernel_choice": (f"{kernel} (kernel='auto': exact up to {AUTO_EXACT_MAX_CELLS} cells in memory, "
+                              f"landmark above; {n_rows} cells)") if self.kernel == "auto" else f"{kernel} (forced)",
+            "memory_estimate_gib": round(memory / 2**30, 3),
+            "device": self._device(),
+            "seconds": round(time.perf_counter() - t0, 3),
+            "random_state": int(self.random_state),
+            "params": {k_: v for k_, v in self.get_params().items()},
+            "history": self.history_,
+            "versions": package_versions(),
+        }
+        return self
+
+    def _choose_kernel(self, X) -> tuple[str, int, int]:
+        """Exact or landmark, with the estimated memory of the choice; logged for the user."""
+        inner = X.X if hasattr(X, "obs_names") and hasattr(X, "X") else X
+        shape = getattr(inner, "shape", None)
+        n_rows = int(shape[0]) if shape is not None and len(shape) == 2 else 0
+        n_genes = int(shape[1]) if shape is not None and len(shape) == 2 else 0
+        kernel = self.kernel
+        if kernel == "auto":
+            kernel = "landmark" if n_rows > AUTO_EXACT_MAX_CELLS or is_out_of_core(X) else "exact"
+        if kernel == "exact":
+            memory = exact_memory_bytes(n_rows)
+            if n_rows > MAX_EXACT_CELLS:
+                raise InputError(
+                    f"{n_rows} cells: the exact kernel would need about {memory / 2**30:.1f} GiB; "
+                    f"it handles up to {MAX_EXACT_CELLS} cells — use kernel='landmark' (or 'auto')."
+                )
+        else:
+            memory = lm.memory_estimate(n_rows, min(n_genes, self.n_top_genes), None, self.n_landmarks,
+                                        self.sample_size, lm.DEFAULT_MICRO, 8192)
+        log.info("sclstm: %s kernel for %d cells, estimated peak memory %.2f GiB (beyond the input)",
+                 kernel, n_rows, memory / 2**30)
+        return kernel, n_rows, memory
+
+    def _labelled_codes(self, label_values, rng):
+        """Codes of the labels that may be used (-1 elsewhere) and the mask of those cells."""
+        known = np.array([x is not None for x in label_values])
+        used = stratified_subset(label_values, self.labelled_fraction, rng) if self.labelled_fraction else known
+        classes = sorted({x for x in label_values[used]})
+        codes = np.array([classes.index(x) if u else -1 for x, u in zip(label_values, used)])
+        return codes, used, len(classes)
+
+    def _pair_source(self, views) -> PairSource:
+        try:
+            return PairSource(list(views.values()))
+        except ValueError:
             raise InputError(
-                f"{n} cells: the exact kernel needs {ExactKernel.memory_bytes(n) / 2**30:.1f} GiB; "
-                f"this version handles up to {MAX_EXACT_CELLS} cells."
-            )
+                "no training pairs: every cell is its own group or all cells are one group; "
+                "check n_clusters and the labels."
+            ) from None
+
+    def _train(self, seqs, pairs):
+        self.model_, self.history_ = train_siamese(
+            seqs, pairs, head=self.head, n_steps=self.n_steps, batch_size=self.batch_size,
+            lr=self.learning_rate, hidden=self.hidden_size, embedding_dim=self.embedding_dim,
+            random_state=self.random_state, device=self._device(), progress=self.progress,
+        )
+
+    def _fit_exact(self, X, labels) -> dict:
+        matrix, cell_names, gene_names = matrix_of(X)
+        if is_out_of_core(X):
+            matrix = sp.vstack(list(RowSource(matrix).chunks()), format="csr")
+        counts = check_counts(matrix, cell_names, gene_names, drop_empty=self.drop_empty)
+        n = counts.X.shape[0]
         k_given = check_n_clusters(self.n_clusters, n)
-        label_values = None
-        if self.mode == "labelled":
-            label_values = check_labels(labels, len(counts.kept))[counts.kept]
+        label_values = check_labels(labels, len(counts.kept))[counts.kept] if self.mode == "labelled" else None
         device = self._device()
 
         self.preprocessor_ = Preprocessor(self.preprocess, self.min_cells, self.n_top_genes)
@@ -217,12 +317,8 @@ class ScLSTM:
         rng = np.random.default_rng(self.random_state)
         self.labelled_mask_ = None
         if self.mode == "labelled":
-            known = np.array([x is not None for x in label_values])
-            used = stratified_subset(label_values, self.labelled_fraction, rng) if self.labelled_fraction else known
-            self.labelled_mask_ = used
-            classes = sorted({x for x in label_values[used]})
-            codes = np.array([classes.index(x) if u else -1 for x, u in zip(label_values, used)])
-            k = k_given or len(classes)
+            codes, self.labelled_mask_, n_classes = self._labelled_codes(label_values, rng)
+            k = k_given or n_classes
             k_method, k_curve = ("given" if k_given else "classes in the labels used"), {}
             check_n_clusters(k, n)
             views = {"labels": codes}
@@ -233,21 +329,11 @@ class ScLSTM:
                 k, k_curve = estimate_k(S, k_max=self.k_max)
                 k_method = "estimated"
             views = label_free_views(L, S, k, random_state=self.random_state)
-        try:
-            pairs = PairSource(list(views.values()))
-        except ValueError:
-            raise InputError(
-                "no training pairs: every cell is its own group or all cells are one group; "
-                "check n_clusters and the labels."
-            ) from None
+        pairs = self._pair_source(views)
 
         self.sequencer_ = fit_sequencer(S, self.kernel_.columns_, self.sequence_length, self.max_columns, self.random_state)
         seqs = self.sequencer_.transform(S)
-        self.model_, self.history_ = train_siamese(
-            seqs, pairs, head=self.head, n_steps=self.n_steps, batch_size=self.batch_size,
-            lr=self.learning_rate, hidden=self.hidden_size, embedding_dim=self.embedding_dim,
-            random_state=self.random_state, device=device, progress=self.progress,
-        )
+        self._train(seqs, pairs)
         self.embedding_ = embed(self.model_, seqs, device)
         self.similarity_ = pair_probabilities(self.model_, self.embedding_, device)
 
@@ -268,40 +354,76 @@ class ScLSTM:
         self.n_cells_, self.n_genes_in_ = n, counts.X.shape[1]
         self.cell_names_ = counts.cell_names
         self.kept_cells_ = counts.kept
-        self.summary_ = {
-            "mode": self.mode,
-            "n_clusters": int(k),
-            "k_method": k_method,
-            "k_curve": k_curve,
-            "partition_from": partition_from,
-            "guard": guard,
-            "n_cells": int(n),
-            "n_genes_in": int(counts.X.shape[1]),
-            "n_genes_kept": int(len(self.preprocessor_.genes_kept_)),
-            "n_genes_used": int(len(self.preprocessor_.genes_used_)),
-            "n_empty_cells_dropped": int(counts.n_empty_cells),
-            "n_empty_genes": int(counts.n_empty_genes),
-            "n_labelled_cells_used": int(self.labelled_mask_.sum()) if self.labelled_mask_ is not None else 0,
-            "n_confident_cells": int(pairs.n_confident_cells),
-            "kernel": self.kernel_.name,
-            "device": device,
-            "seconds": round(time.perf_counter() - t0, 3),
-            "random_state": int(self.random_state),
-            "params": {k_: v for k_, v in self.get_params().items()},
-            "history": self.history_,
-            "versions": package_versions(),
-        }
-        return self
+        return {"k_method": k_method, "k_curve": k_curve, "partition_from": partition_from, "guard": guard,
+                "n_empty_cells_dropped": int(counts.n_empty_cells), "n_empty_genes": int(counts.n_empty_genes),
+                "n_confident_cells": int(pairs.n_confident_cells)}
+
+    def _fit_landmark(self, X, labels) -> dict:
+        """The path for many cells (:mod:`sclstm.landmark`): nothing n × n is held."""
+        source = RowSource(X)
+        n_empty, gene_nnz = source.scan_empty(self.drop_empty)
+        n = source.n_cells
+        k_given = check_n_clusters(self.n_clusters, n)
+        device = self._device()
+        self.preprocessor_ = Preprocessor(self.preprocess, self.min_cells, self.n_top_genes).fit_chunks(source, gene_nnz)
+        self.kernel_ = lm.fit_landmark_kernel(source, self.preprocessor_, self.n_landmarks, self.random_state)
+        sample = lm.sample_cells(n, self.sample_size, self.random_state)
+        L_sample = self.preprocessor_.transform(source.rows(sample))
+        K_sample = self.kernel_.transform(L_sample)
+
+        rng = np.random.default_rng(self.random_state)
+        self.labelled_mask_ = None
+        if self.mode == "labelled":
+            label_values = check_labels(labels, source.n_rows)[source.kept]
+            codes, used, n_classes = self._labelled_codes(label_values, rng)
+            in_sample = np.zeros(n, dtype=bool)
+            in_sample[sample] = True
+            self.labelled_mask_ = used & in_sample  # only the sample's labels reach training
+            k = k_given or n_classes
+            k_method, k_curve = ("given" if k_given else "classes in the labels used"), {}
+            check_n_clusters(k, n)
+            views = {"labels": np.where(self.labelled_mask_, codes, -1)[sample]}
+        else:
+            if k_given:
+                k, k_method, k_curve = k_given, "given", {}
+            else:
+                k, k_curve = lm.estimate_k_on_sample(L_sample, self.k_max)
+                k_method = "estimated"
+            views = label_free_views(L_sample, K_sample, k, random_state=self.random_state)
+        pairs = self._pair_source(views)
+
+        self.sequencer_ = lm.landmark_sequencer(self.kernel_, K_sample, self.sequence_length, self.random_state)
+        self._train(self.sequencer_.transform(K_sample), pairs)
+        del K_sample, L_sample
+        self.embedding_ = lm.embed_all(source, self.preprocessor_, self.kernel_, self.sequencer_, self.model_, device)
+        self.merge_ = lm.MicroClusterMerge(self.model_, self.embedding_, lm.DEFAULT_MICRO, 8, self.random_state, device)
+        self.similarity_ = lm.knn_similarity(self.model_, self.embedding_, 15, self.random_state, device)
+        self.labels_ = self._cluster(self.similarity_, self.embedding_, k)
+        self.n_clusters_ = int(k)
+        self.n_cells_, self.n_genes_in_ = n, source.n_genes
+        names = np.asarray(X.obs_names) if hasattr(X, "obs_names") else np.array([str(i) for i in range(source.n_rows)])
+        self.cell_names_ = names[source.kept]
+        self.kept_cells_ = source.kept
+        return {"k_method": k_method, "k_curve": k_curve, "partition_from": "learned similarity",
+                "guard": {"applied": False, "reason": "the kernel's own partition of all cells is not computed "
+                          "in landmark mode, so there is nothing to fall back to"},
+                "n_empty_cells_dropped": n_empty, "n_empty_genes": int((gene_nnz == 0).sum()),
+                "n_confident_cells": int(pairs.n_confident_cells),
+                "n_landmarks": int(len(self.kernel_.columns_)), "training_sample": int(len(sample)),
+                "n_micro_clusters": int(len(self.merge_.sizes_)),
+                "similarity": "learned P(same) on each cell's 15 approximate nearest neighbours (sparse)"}
 
     def _cluster(self, P, E, k) -> np.ndarray:
         if self.cluster_method == "agglomerative":
+            if hasattr(self, "merge_"):  # landmark path: cut the micro-cluster merge tree
+                return self.merge_.cut(k)
             return cluster_similarity(P, k)
         if self.cluster_method == "kmeans":
             return cluster_features(E, k, "kmeans", self.random_state)
         from sklearn.cluster import SpectralClustering
 
         lab = SpectralClustering(n_clusters=k, affinity="precomputed", random_state=self.random_state,
-                                 assign_labels="cluster_qr").fit_predict(P.astype(np.float64))
+                                 assign_labels="cluster_qr").fit_predict(P.astype(np.float64))  # sparse P too
         return relabel_by_size(lab)
 
     def recluster(self, n_clusters=None, cluster_method=None) -> np.ndarray:

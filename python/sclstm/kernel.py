@@ -53,3 +53,51 @@ class ExactKernel:
     @staticmethod
     def memory_bytes(n_cells: int) -> int:
         return 4 * n_cells * n_cells
+
+
+def choose_landmarks(n_cells: int, n_landmarks: int, random_state: int = 0) -> np.ndarray:
+    """The landmark rule: ``n_landmarks`` cells drawn uniformly without replacement with a
+    generator seeded by ``random_state`` (all cells when there are fewer), in increasing order.
+
+    A uniform draw keeps every type in proportion to its size; with 1024 landmarks a type of
+    0.5% of the cells is expected to hold about 5 of them.
+    """
+    m = int(min(n_landmarks, n_cells))
+    rng = np.random.default_rng([random_state, 1])
+    return np.sort(rng.choice(n_cells, size=m, replace=False))
+
+
+class LandmarkKernel:
+    """Every cell against m landmark cells (n × m): the same formula, min–max scaled over n × m.
+
+    Built in two steps so that the n × m matrix never has to be held: :meth:`fit_bounds`
+    takes the row chunks of L once to find the minimum and maximum inner product, after
+    which :meth:`transform` gives any chunk's kernel rows with those bounds.
+    """
+
+    is_exact = False
+    name = "landmark"
+
+    def __init__(self, landmark_rows, landmark_cells: np.ndarray):
+        self.reference_ = landmark_rows
+        self.columns_ = np.asarray(landmark_cells)
+
+    def fit_bounds(self, L_chunks) -> "LandmarkKernel":
+        lo, hi = np.inf, -np.inf
+        for L in L_chunks:
+            I = _inner(L, self.reference_)
+            lo, hi = min(lo, float(I.min())), max(hi, float(I.max()))
+        self.lo_, self.hi_ = lo, hi
+        return self
+
+    def fit_transform(self, L) -> np.ndarray:
+        """For data in memory: bounds from all rows of L, then its n × m kernel."""
+        self.fit_bounds([L])
+        return self.transform(L)
+
+    def transform(self, L_new) -> np.ndarray:
+        return minmax_tanh(_inner(L_new, self.reference_), self.lo_, self.hi_)
+
+    @staticmethod
+    def memory_bytes(n_cells: int, n_landmarks: int) -> int:
+        return 4 * n_cells * n_landmarks

@@ -46,12 +46,19 @@ def highly_variable_genes(logX: sp.csr_matrix, n_top_genes: int, n_bins: int = 2
     Dispersion = variance / mean of the log-normalised values, z-scored within bins of
     mean expression so that highly expressed genes do not win by being expressed.
     """
-    n_genes = logX.shape[1]
-    if n_top_genes >= n_genes:
-        return np.arange(n_genes)
+    if n_top_genes >= logX.shape[1]:
+        return np.arange(logX.shape[1])
     mean = np.asarray(logX.mean(axis=0)).ravel()
     sq = np.asarray(logX.multiply(logX).mean(axis=0)).ravel()
-    var = np.maximum(sq - mean**2, 0) * logX.shape[0] / max(logX.shape[0] - 1, 1)
+    return select_variable(mean, sq, logX.shape[0], n_top_genes, n_bins)
+
+
+def select_variable(mean: np.ndarray, sq: np.ndarray, n_cells: int, n_top_genes: int, n_bins: int = 20) -> np.ndarray:
+    """The HVG rule of :func:`highly_variable_genes` from per-gene mean and mean square."""
+    n_genes = len(mean)
+    if n_top_genes >= n_genes:
+        return np.arange(n_genes)
+    var = np.maximum(sq - mean**2, 0) * n_cells / max(n_cells - 1, 1)
     disp = np.log(np.divide(var, mean, out=np.full_like(var, 1e-12), where=mean > 0) + 1e-12)
     edges = np.quantile(mean, np.linspace(0, 1, n_bins + 1))
     bins = np.clip(np.searchsorted(edges, mean, side="right") - 1, 0, n_bins - 1)
@@ -99,6 +106,38 @@ class Preprocessor:
         L = logX[:, hvg].toarray()
         self.gene_mean_ = L.mean(axis=0)
         return (L - self.gene_mean_).astype(np.float32)
+
+    def fit_chunks(self, source, gene_nnz: np.ndarray) -> "Preprocessor":
+        """Fit the same recipe from row chunks (:class:`~sclstm.chunks.RowSource`), never
+        holding more than one chunk: one pass for depths, one for the gene statistics.
+
+        ``gene_nnz`` (non-zero cells per gene) comes from the source's first scan. Gives the
+        same genes, depth target and gene means as :meth:`fit_transform` on the whole matrix.
+        """
+        kept = np.flatnonzero(gene_nnz >= self.min_cells)
+        if kept.size < 2:
+            raise InputError(
+                f"only {kept.size} gene(s) are expressed in at least {self.min_cells} cells; "
+                "there is not enough signal to compare cells (lower min_cells or add cells)."
+            )
+        self.n_genes_in_ = source.n_genes
+        self.genes_kept_ = kept
+        if self.method == "paper":
+            self.genes_used_, self.target_sum_, self.gene_mean_ = kept, None, None
+            return self
+        totals = np.concatenate([np.asarray(M[:, kept].sum(axis=1)).ravel() for M in source.chunks()])
+        self.target_sum_ = float(np.median(totals[totals > 0]))
+        s1 = np.zeros(kept.size)
+        s2 = np.zeros(kept.size)
+        for M in source.chunks():
+            logX = normalise_log(M[:, kept], self.target_sum_)
+            s1 += np.asarray(logX.sum(axis=0)).ravel()
+            s2 += np.asarray(logX.multiply(logX).sum(axis=0)).ravel()
+        n = source.n_cells
+        hvg = select_variable(s1 / n, s2 / n, n, self.n_top_genes)
+        self.genes_used_ = kept[hvg]
+        self.gene_mean_ = (s1 / n)[hvg]
+        return self
 
     def transform(self, X: sp.csr_matrix):
         """Apply the fitted recipe to (new) cells with the same genes as the fitted data."""

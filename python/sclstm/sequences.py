@@ -35,17 +35,21 @@ class Sequencer:
         return Z.reshape(Z.shape[0], self.n_steps, self.step_width).astype(np.float32)
 
 
-def fit_sequencer(K: np.ndarray, column_cells: np.ndarray, n_steps: int = 16,
-                  max_columns: int = 512, random_state: int = 0) -> Sequencer:
+def fit_sequencer(K: np.ndarray, column_cells, n_steps: int = 16, max_columns: int = 512,
+                  random_state: int = 0, column_block=None) -> Sequencer:
     """Choose and order landmark columns of the kernel K (cells × columns).
 
-    ``column_cells[j]`` is the row index of the cell that column j stands for, so the
-    landmark-by-landmark block of K can be read to order the landmarks.
+    The columns are ordered by the kernel among the column cells: ``column_block`` (columns ×
+    columns) when given, else read from K, whose row ``column_cells[j]`` is the cell that
+    column j stands for.
     """
     n_cols = K.shape[1]
     rng = np.random.default_rng(random_state)
     cols = np.sort(rng.choice(n_cols, size=max_columns, replace=False)) if n_cols > max_columns else np.arange(n_cols)
-    block = K[np.asarray(column_cells)[cols]][:, cols].astype(np.float64)
+    if column_block is not None:
+        block = np.asarray(column_block)[np.ix_(cols, cols)].astype(np.float64)
+    else:
+        block = K[np.asarray(column_cells)[cols]][:, cols].astype(np.float64)
     if len(cols) > 2:
         D = np.clip(1.0 - (block + block.T) / 2, 0, None)
         np.fill_diagonal(D, 0.0)

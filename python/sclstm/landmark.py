@@ -1,0 +1,176 @@
+"""ScLSTM for many cells: nothing n × n is ever held.
+
+The exact path needs the n × n kernel and learned similarity (4n² bytes each). This path:
+
+1. preprocessing fitted from row chunks (:meth:`Preprocessor.fit_chunks`);
+2. a :class:`~sclstm.kernel.LandmarkKernel` against m seeded landmark cells — bounds from one
+   pass over the chunks, kernel rows recomputed chunk by chunk when needed;
+3. a seeded *training sample* of s cells (s = ``sample_size``, all cells when fewer): on it the
+   exact machinery runs at s × s cost — k estimated from its exact kernel, the label-free
+   views (or the labels) that give training pairs — and the siamese LSTM trains on its
+   landmark-kernel rows; training costs the same whatever n is;
+4. every cell embedded chunk by chunk;
+5. clustering by an equivalent hierarchical merge: the embedding is cut into ``n_micro``
+   k-means micro-clusters, the learned P(same) is averaged over sampled member pairs of every
+   two micro-clusters, and size-weighted average linkage merges them (the paper's average
+   linkage on 1 − P, with micro-clusters as the units);
+6. the learned similarity for each cell's nearest neighbours in the embedding (faiss: exact,
+   or an HNSW graph above 50,000 cells) kept as a sparse matrix.
+
+Memory: the counts as given, O(n · (embedding + neighbours)), one chunk of kernel rows, and
+O(s² + n_micro²) for the sample and the merge.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.cluster import MiniBatchKMeans
+
+from .chunks import RowSource
+from .clustering import cut_tree, estimate_k, relabel_by_size, weighted_average_linkage
+from .kernel import ExactKernel, LandmarkKernel, choose_landmarks
+from .sequences import fit_sequencer
+from .training import embed
+
+DEFAULT_LANDMARKS = 1024
+DEFAULT_SAMPLE = 5000
+DEFAULT_MICRO = 500
+
+
+def sample_cells(n_cells: int, size: int, random_state: int) -> np.ndarray:
+    """The training sample: ``size`` cells drawn uniformly with a seeded generator, sorted."""
+    if size >= n_cells:
+        return np.arange(n_cells)
+    rng = np.random.default_rng([random_state, 2])
+    return np.sort(rng.choice(n_cells, size=size, replace=False))
+
+
+def preprocessed_chunks(source: RowSource, preprocessor):
+    for M in source.chunks():
+        yield preprocessor.transform(M)
+
+
+def fit_landmark_kernel(source: RowSource, preprocessor, n_landmarks: int, random_state: int) -> LandmarkKernel:
+    landmarks = choose_landmarks(source.n_cells, n_landmarks, random_state)
+    kernel = LandmarkKernel(preprocessor.transform(source.rows(landmarks)), landmarks)
+    return kernel.fit_bounds(preprocessed_chunks(source, preprocessor))
+
+
+def sample_kernel(L_sample) -> np.ndarray:
+    """The exact kernel among the training sample (s × s), for the k estimate and the views."""
+    return ExactKernel().fit_transform(L_sample)
+
+
+def landmark_sequencer(kernel: LandmarkKernel, K_sample: np.ndarray, n_steps: int, random_state: int):
+    """All landmark columns, ordered by average linkage on the landmark × landmark kernel."""
+    block = kernel.transform(kernel.reference_)
+    return fit_sequencer(K_sample, None, n_steps, max_columns=K_sample.shape[1],
+                         random_state=random_state, column_block=block)
+
+
+def embed_all(source: RowSource, preprocessor, kernel, sequencer, model, device: str) -> np.ndarray:
+    """The encoder's embedding of every cell, one chunk of kernel rows at a time."""
+    parts = [embed(model, sequencer.transform(kernel.transform(preprocessor.transform(M))), device)
+             for M in source.chunks()]
+    return np.vstack(parts)
+
+
+@torch.no_grad()
+def mean_pair_probability(model, emb: np.ndarray, groups: list[np.ndarray], device: str) -> np.ndarray:
+    """c × c mean learned P(same) between the given member sets of c groups."""
+    members = np.concatenate(groups)
+    owner = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+    E = torch.from_numpy(emb[members]).to(device)
+    c = len(groups)
+    onehot = np.zeros((len(members), c), dtype=np.float64)
+    onehot[np.arange(len(members)), owner] = 1.0
+    sums = np.zeros((c, c))
+    rows = max(1, 1_000_000 // len(members))
+    for start in range(0, len(members), rows):
+        stop = min(len(members), start + rows)
+        a = E[start:stop, None, :].expand(stop - start, len(members), E.shape[1])
+        b = E[None, :, :].expand(stop - start, len(members), E.shape[1])
+        P = model.pair_probability(a, b).cpu().numpy().astype(np.float64)
+        sums += onehot[start:stop].T @ P @ onehot
+    counts = np.outer(onehot.sum(0), onehot.sum(0))
+    M = sums / counts
+    return (M + M.T) / 2
+
+
+class MicroClusterMerge:
+    """The hierarchical merge over micro-clusters; cut at any k without recomputing."""
+
+    def __init__(self, model, emb: np.ndarray, n_micro: int, per_micro: int, random_state: int, device: str):
+        n = emb.shape[0]
+        c = int(min(n_micro, n))
+        km = MiniBatchKMeans(n_clusters=c, random_state=random_state, batch_size=4096, n_init=3)
+        micro = km.fit_predict(emb)
+        _, micro = np.unique(micro, return_inverse=True)  # drop empty micro-clusters
+        c = int(micro.max()) + 1
+        rng = np.random.default_rng([random_state, 3])
+        groups = []
+        for g in range(c):
+            idx = np.flatnonzero(micro == g)
+            groups.append(idx if len(idx) <= per_micro else np.sort(rng.choice(idx, per_micro, replace=False)))
+        P = mean_pair_probability(model, emb, groups, device)
+        D = np.clip(1.0 - P, 0.0, None)
+        self.micro_ = micro
+        self.sizes_ = np.bincount(micro)
+        self.tree_ = weighted_average_linkage(D, self.sizes_) if c > 1 else None
+
+    def cut(self, k: int) -> np.ndarray:
+        c = len(self.sizes_)
+        if k >= c:
+            return relabel_by_size(self.micro_)
+        return relabel_by_size(cut_tree(self.tree_, k)[self.micro_])
+
+
+EXACT_KNN_MAX_CELLS = 50_000
+
+
+def nearest_neighbours(emb: np.ndarray, k: int) -> np.ndarray:
+    """Indices of each row's k nearest rows (itself included) by faiss: exact up to
+    50,000 cells, an HNSW graph (approximate, 16 links per node) above."""
+    import faiss
+
+    X = np.ascontiguousarray(emb, dtype=np.float32)
+    index = faiss.IndexFlatL2(X.shape[1]) if len(X) <= EXACT_KNN_MAX_CELLS else faiss.IndexHNSWFlat(X.shape[1], 16)
+    index.add(X)
+    return index.search(X, k)[1]
+
+
+@torch.no_grad()
+def knn_similarity(model, emb: np.ndarray, n_neighbors: int, random_state: int, device: str) -> sp.csr_matrix:
+    """Sparse symmetric learned P(same) on each cell's approximate nearest neighbours."""
+    n = emb.shape[0]
+    kk = int(min(n_neighbors, n - 1))
+    idx = nearest_neighbours(emb, kk + 1)
+    rows = np.repeat(np.arange(n), idx.shape[1])
+    cols = idx.ravel()
+    off = rows != cols
+    rows, cols = rows[off], cols[off]
+    E = torch.from_numpy(emb).to(device)
+    vals = np.concatenate([
+        model.pair_probability(E[torch.from_numpy(rows[s:s + 1_000_000])], E[torch.from_numpy(cols[s:s + 1_000_000])]).cpu().numpy()
+        for s in range(0, len(rows), 1_000_000)
+    ])
+    W = sp.csr_matrix((vals.astype(np.float32), (rows, cols)), shape=(n, n))
+    return W.maximum(W.T).tocsr()
+
+
+def estimate_k_on_sample(L_sample, k_max: int) -> tuple[int, dict]:
+    k, curve = estimate_k(sample_kernel(L_sample), k_max=k_max)
+    curve = dict(curve, method=curve["method"] + " (exact kernel of the training sample)")
+    return k, curve
+
+
+def memory_estimate(n_cells: int, n_genes: int, nnz: int | None, n_landmarks: int, sample: int,
+                    n_micro: int, chunk: int) -> int:
+    """Bytes the landmark path holds at its peak, roughly (the input itself not counted)."""
+    s = min(sample, n_cells)
+    per_cell = 4 * 32 + 3 * 12 * 15 + 8 * 4  # embedding, kNN graph, labels/bookkeeping
+    sample_bytes = 8 * s * s * 3 + 4 * s * (n_genes + n_landmarks)
+    chunk_bytes = chunk * (8 * n_genes + 8 * n_landmarks) * 2
+    micro = 8 * n_micro * n_micro * 2 + 8 * (8 * n_micro) ** 2
+    return int(n_cells * per_cell + sample_bytes + chunk_bytes + micro + 4 * n_landmarks * n_genes)
