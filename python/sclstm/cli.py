@@ -17,8 +17,9 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-steps", type=int, default=400, help="training steps of the siamese LSTM (default 400)")
     p.add_argument("--head", choices=["absdiff", "concat"], default="absdiff",
                    help="pair head: absdiff (default, measured better) or concat (the paper's)")
-    p.add_argument("--preprocess", choices=["normalised", "paper"], default="normalised",
-                   help="normalised (default) or paper: log(A+1) of all kept genes as Jiang et al.")
+    p.add_argument("--preprocess", choices=["scaled", "normalised", "paper"], default="scaled",
+                   help="scaled (default: normalised log expression of variable genes, each gene scaled to unit "
+                        "variance), normalised (centred, not scaled) or paper: log(A+1) of all kept genes as Jiang et al.")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

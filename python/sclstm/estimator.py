@@ -98,8 +98,10 @@ class ScLSTM:
         Where training pairs come from (see module docs). Unsupervised never reads labels.
     random_state : int
         Seed for every random choice; the same seed and input give the same clusters.
-    preprocess : {"normalised", "paper"}
-        ``"paper"`` is log(A+1) of all kept genes, exactly as Jiang et al.
+    preprocess : {"scaled", "normalised", "paper"}
+        ``"scaled"``: depth-normalised log expression of the most variable genes, each gene
+        scaled to unit variance; ``"normalised"`` centres without scaling; ``"paper"`` is
+        log(A+1) of all kept genes, exactly as Jiang et al. (:mod:`sclstm.preprocessing`).
     head : {"absdiff", "concat"}
         Pair head; ``"concat"`` is the paper's. ``"absdiff"`` measured better (README).
     labelled_fraction : float or None
@@ -126,7 +128,7 @@ class ScLSTM:
         n_clusters=None,
         mode: str = "unsupervised",
         random_state: int = 0,
-        preprocess: str = "normalised",
+        preprocess: str = "scaled",
         n_top_genes: int = 2000,
         min_cells: int = 3,
         head: str = "absdiff",

@@ -1,12 +1,16 @@
 """Counts → the log-expression matrix L that the kernel is built from.
 
-Two recipes:
+Three recipes:
 
-* ``"normalised"`` (default): genes expressed in ≥ ``min_cells`` cells, library-size
+* ``"scaled"`` (default): genes expressed in ≥ ``min_cells`` cells, library-size
   normalisation to the median depth, log1p, the ``n_top_genes`` most variable genes
-  (dispersion z-scored within mean bins, as Seurat/scanpy), and centring of each gene.
+  (dispersion z-scored within mean bins, as Seurat/scanpy), then every gene centred and
+  scaled to unit variance, clipped at ±10 (Seurat's ScaleData, scanpy's ``pp.scale``).
   Inner products of raw log counts are dominated by sequencing depth (DESIGN.md §2.2);
-  this removes that.
+  normalisation removes that, and scaling stops a few highly expressed genes from
+  deciding the kernel. Kernel alone, Ward, true k, ARI over the 7 datasets in
+  ``../shared/data``: mean 0.831 scaled against 0.779 centred only (README).
+* ``"normalised"``: the same without the scaling (genes centred only).
 * ``"paper"``: log(A + 1) of every gene expressed in ≥ ``min_cells`` cells, exactly as
   Jiang et al. write it.
 """
@@ -17,7 +21,8 @@ import scipy.sparse as sp
 
 from .validation import InputError
 
-PREPROCESS_METHODS = ("normalised", "paper")
+PREPROCESS_METHODS = ("scaled", "normalised", "paper")
+SCALE_CLIP = 10.0
 
 
 def filter_genes(X: sp.csr_matrix, min_cells: int = 3) -> np.ndarray:
@@ -75,7 +80,7 @@ def select_variable(mean: np.ndarray, sq: np.ndarray, n_cells: int, n_top_genes:
 class Preprocessor:
     """Fitted preprocessing: remembers genes, depth target and gene means to apply to new cells."""
 
-    def __init__(self, method: str = "normalised", min_cells: int = 3, n_top_genes: int = 2000):
+    def __init__(self, method: str = "scaled", min_cells: int = 3, n_top_genes: int = 2000):
         if method not in PREPROCESS_METHODS:
             raise InputError(f"preprocess must be one of {PREPROCESS_METHODS}, got {method!r}.")
         self.method = method
@@ -97,6 +102,7 @@ class Preprocessor:
             self.genes_used_ = kept
             self.target_sum_ = None
             self.gene_mean_ = None
+            self.gene_scale_ = None
             return self._log_only(Xk)
         totals = np.asarray(Xk.sum(axis=1)).ravel()
         self.target_sum_ = float(np.median(totals[totals > 0]))
@@ -105,7 +111,8 @@ class Preprocessor:
         self.genes_used_ = kept[hvg]
         L = logX[:, hvg].toarray()
         self.gene_mean_ = L.mean(axis=0)
-        return (L - self.gene_mean_).astype(np.float32)
+        self.gene_scale_ = self._scale(L.var(axis=0, ddof=1) if L.shape[0] > 1 else np.zeros(L.shape[1]))
+        return self._centre_scale(L)
 
     def fit_chunks(self, source, gene_nnz: np.ndarray) -> "Preprocessor":
         """Fit the same recipe from row chunks (:class:`~sclstm.chunks.RowSource`), never
@@ -123,7 +130,7 @@ class Preprocessor:
         self.n_genes_in_ = source.n_genes
         self.genes_kept_ = kept
         if self.method == "paper":
-            self.genes_used_, self.target_sum_, self.gene_mean_ = kept, None, None
+            self.genes_used_, self.target_sum_, self.gene_mean_, self.gene_scale_ = kept, None, None, None
             return self
         totals = np.concatenate([np.asarray(M[:, kept].sum(axis=1)).ravel() for M in source.chunks()])
         self.target_sum_ = float(np.median(totals[totals > 0]))
@@ -136,7 +143,9 @@ class Preprocessor:
         n = source.n_cells
         hvg = select_variable(s1 / n, s2 / n, n, self.n_top_genes)
         self.genes_used_ = kept[hvg]
-        self.gene_mean_ = (s1 / n)[hvg]
+        mean = s1[hvg] / n
+        self.gene_mean_ = mean
+        self.gene_scale_ = self._scale(np.maximum(s2[hvg] / n - mean**2, 0) * n / max(n - 1, 1))
         return self
 
     def transform(self, X: sp.csr_matrix):
@@ -151,7 +160,22 @@ class Preprocessor:
             return self._log_only(X[:, self.genes_used_])
         logX = normalise_log(X[:, self.genes_kept_], self.target_sum_)
         hvg = np.searchsorted(self.genes_kept_, self.genes_used_)
-        return (logX[:, hvg].toarray() - self.gene_mean_).astype(np.float32)
+        return self._centre_scale(logX[:, hvg].toarray())
+
+    def _scale(self, var: np.ndarray):
+        """Per-gene divisor: the standard deviation for "scaled" (1 where it is 0), None otherwise."""
+        if self.method != "scaled":
+            return None
+        sd = np.sqrt(var)
+        sd[sd == 0] = 1.0
+        return sd
+
+    def _centre_scale(self, L: np.ndarray) -> np.ndarray:
+        L = L - self.gene_mean_
+        if getattr(self, "gene_scale_", None) is not None:
+            L /= self.gene_scale_
+            np.clip(L, -SCALE_CLIP, SCALE_CLIP, out=L)
+        return L.astype(np.float32)
 
     @staticmethod
     def _log_only(X):
