@@ -13,7 +13,7 @@ BENCH_STAMP := $(VENV)/.sclstm-bench-installed
 R_TESTS :=
 -include r-package/r.mk
 
-.PHONY: venv venv-r demo test test-py bench bench-accuracy bench-accuracy-quick clean-venv
+.PHONY: venv venv-r demo test test-py bench bench-scale bench-accuracy bench-accuracy-quick clean-venv
 
 venv: $(STAMP)
 
@@ -46,6 +46,11 @@ test: test-py $(R_TESTS)
 
 bench: $(BENCH_STAMP)
 	$(PY) benchmarks/bench_core.py
+
+# Time and peak memory vs cells, ScLSTM beside scanpy, on simulated data (10k, 30k, 100k cells
+# by default); ARGS passes options, e.g. ARGS="--sizes 1000000 --scanpy-max 100000 --backed".
+bench-scale: $(BENCH_STAMP)
+	$(PY) benchmarks/bench_scale.py $(ARGS)
 
 # Accuracy against peers, 7 datasets × 5 seeds (about an hour on 2 cores); ARGS passes options.
 bench-accuracy: $(BENCH_STAMP)
