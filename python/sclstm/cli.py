@@ -20,6 +20,9 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preprocess", choices=["scaled", "normalised", "paper"], default="scaled",
                    help="scaled (default: normalised log expression of variable genes, each gene scaled to unit "
                         "variance), normalised (centred, not scaled) or paper: log(A+1) of all kept genes as Jiang et al.")
+    p.add_argument("--kernel", choices=["auto", "exact", "landmark"], default="auto",
+                   help="exact (n × n, up to 30,000 cells), landmark (n × 1024 landmarks, memory linear in n) "
+                        "or auto (default: exact up to 10,000 cells, landmark above)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -29,6 +32,7 @@ def _summary_lines(adata, est_summary: dict, seconds: float, key: str) -> list[s
     lines = [
         f"cells: {s['n_cells']}   genes in: {s['n_genes_in']}   kept (≥3 cells): {s['n_genes_kept']}   used: {s['n_genes_used']}",
         f"mode: {s['mode']}   {k_line}   partition from: {s['partition_from']}",
+        f"kernel: {s['kernel_choice']}   estimated memory: {s['memory_estimate_gib']:.2f} GiB",
     ]
     if s["mode"] == "labelled":
         lines.append(f"labels used for training: {s['n_labelled_cells_used']} cells (obs['{key}_labelled']); score the others")
@@ -54,7 +58,7 @@ def cmd_cluster(args) -> int:
         raise InputError("--labelled-fraction needs --labels-key (the obs column holding the labels).")
     run(adata, n_clusters=args.n_clusters, layer=args.layer, labels_key=args.labels_key,
         labelled_fraction=labelled_fraction, random_state=args.seed, n_steps=args.n_steps,
-        head=args.head, preprocess=args.preprocess, drop_empty=args.drop_empty,
+        head=args.head, preprocess=args.preprocess, drop_empty=args.drop_empty, kernel=args.kernel,
         progress=not args.quiet,
         # an .rds (SingleCellExperiment) has no place for an n × n cell-cell matrix
         store_similarity=not args.no_similarity and Path(args.out).suffix.lower() != ".rds")
@@ -160,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="labelled mode: use the labels of only this stratified fraction of cells; "
                         "obs['sclstm_labelled'] marks them so the rest can be scored")
     c.add_argument("--drop-empty", action="store_true", help="drop all-zero cells instead of stopping")
-    c.add_argument("--no-similarity", action="store_true", help="do not store the n × n learned similarity in obsp")
+    c.add_argument("--no-similarity", action="store_true", help="do not store the learned similarity in obsp (n × n; sparse kNN with the landmark kernel)")
     c.add_argument("--plot", default=None, metavar="PNG", help="also write a t-SNE picture of the embedding")
     c.set_defaults(func=cmd_cluster)
 

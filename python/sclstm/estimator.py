@@ -479,7 +479,8 @@ class ScLSTM:
             "labelled_mask": None if self.labelled_mask_ is None else torch.from_numpy(self.labelled_mask_),
             "cell_names": [str(x) for x in self.cell_names_],
             "kept_cells": torch.from_numpy(self.kept_cells_),
-            "kernel": {"lo": self.kernel_.lo_, "hi": self.kernel_.hi_,
+            "kernel": {"name": self.kernel_.name, "lo": self.kernel_.lo_, "hi": self.kernel_.hi_,
+                       "columns": torch.from_numpy(np.asarray(self.kernel_.columns_, dtype=np.int64)),
                        "reference": _dense_or_sparse_to_state(ref)},
             "sequencer": {"columns": torch.from_numpy(self.sequencer_.columns),
                           "mean": torch.from_numpy(self.sequencer_.mean),
@@ -515,10 +516,14 @@ class ScLSTM:
                                  embedding_dim=est.embedding_dim)
         est.model_.load_state_dict(state["model_state"])
         est.model_.eval()
-        kern = ExactKernel()
-        kern.lo_, kern.hi_ = state["kernel"]["lo"], state["kernel"]["hi"]
-        kern.reference_ = _state_to_dense_or_sparse(state["kernel"]["reference"])
-        kern.columns_ = np.arange(est.n_cells_)
+        ks = state["kernel"]
+        reference = _state_to_dense_or_sparse(ks["reference"])
+        if ks.get("name") == LandmarkKernel.name:
+            kern = LandmarkKernel(reference, ks["columns"].numpy())
+        else:
+            kern = ExactKernel()
+            kern.reference_, kern.columns_ = reference, np.arange(est.n_cells_)
+        kern.lo_, kern.hi_ = ks["lo"], ks["hi"]
         est.kernel_ = kern
         sq = state["sequencer"]
         est.sequencer_ = Sequencer(sq["columns"].numpy(), sq["mean"].numpy(), sq["scale"].numpy(),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from .estimator import ScLSTM
 from .validation import InputError
@@ -79,6 +80,21 @@ def sclstm(
     return target if copy else None
 
 
+def _expand_square(P, kept: np.ndarray):
+    """The kept cells' similarity placed in an all-cells square matrix (zeros for dropped cells).
+
+    Dense for the exact kernel (n × n), sparse CSR for the landmark path's kNN similarity.
+    """
+    n = len(kept)
+    if sp.issparse(P):
+        where = np.flatnonzero(kept)
+        C = P.tocoo()
+        return sp.csr_matrix((C.data, (where[C.row], where[C.col])), shape=(n, n))
+    out = np.zeros((n, n), dtype=np.float32)
+    out[np.ix_(kept, kept)] = P
+    return out
+
+
 def write_results(adata, est: ScLSTM, key_added: str = "sclstm", layer=None, labels_key=None,
                   store_similarity: bool = True) -> None:
     """Put a fitted estimator's results into ``adata`` (cells dropped as empty get NaN)."""
@@ -92,9 +108,7 @@ def write_results(adata, est: ScLSTM, key_added: str = "sclstm", layer=None, lab
     emb[kept] = est.embedding_
     adata.obsm[f"X_{key_added}"] = emb
     if store_similarity and hasattr(est, "similarity_"):
-        P = np.zeros((n, n), dtype=np.float32)
-        P[np.ix_(kept, kept)] = est.similarity_
-        adata.obsp[f"{key_added}_similarity"] = P
+        adata.obsp[f"{key_added}_similarity"] = _expand_square(est.similarity_, kept)
     if est.labelled_mask_ is not None:
         used = np.zeros(n, dtype=bool)
         used[kept] = est.labelled_mask_

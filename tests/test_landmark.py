@@ -1,0 +1,156 @@
+"""The landmark path for many cells (sclstm.landmark, sclstm.chunks), pinned on real data.
+
+Pollen (299 cells) is run with few landmarks and a small training sample so that every
+step of the large-data path (chunks, landmarks, sample, micro-cluster merge, sparse kNN
+similarity) is exercised in seconds.
+"""
+import anndata as ad
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.cluster.hierarchy import linkage
+from scipy.spatial.distance import pdist
+
+import sclstm
+from sclstm.chunks import RowSource
+from sclstm.clustering import cut_tree, weighted_average_linkage
+from sclstm.kernel import ExactKernel, LandmarkKernel
+from sclstm.metrics import score
+from sclstm.preprocessing import Preprocessor
+from sclstm.validation import InputError
+
+SMALL = dict(kernel="landmark", n_landmarks=128, sample_size=200, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted_landmark(pollen):
+    return sclstm.ScLSTM(n_clusters=11, **SMALL).fit(pollen)
+
+
+def test_chunked_preprocessing_equals_the_in_memory_fit(pollen):
+    whole = Preprocessor()
+    L = whole.fit_transform(sp.csr_matrix(pollen.X))
+    source = RowSource(pollen.X, chunk_cells=64)
+    _, gene_nnz = source.scan_empty(drop_empty=False)
+    chunked = Preprocessor().fit_chunks(source, gene_nnz)
+    np.testing.assert_array_equal(chunked.genes_used_, whole.genes_used_)
+    np.testing.assert_allclose(chunked.transform(pollen.X), L, atol=1e-4)
+
+
+def test_row_source_reads_rows_in_the_order_asked(pollen):
+    source = RowSource(pollen.X, chunk_cells=50)
+    idx = np.array([250, 3, 120, 51])
+    np.testing.assert_array_equal(source.rows(idx).toarray(), sp.csr_matrix(pollen.X)[idx].toarray())
+
+
+def test_a_bad_value_in_a_later_chunk_names_its_cell(pollen):
+    X = sp.csr_matrix(pollen.X, dtype=np.float64, copy=True)
+    X[150, X[150].indices[0]] = np.nan
+    with pytest.raises(InputError, match="NaN.*cell 150"):
+        RowSource(X, chunk_cells=64).scan_empty(drop_empty=False)
+    X = sp.csr_matrix(pollen.X, dtype=np.float64, copy=True)
+    X[298, X[298].indices[0]] = -1
+    with pytest.raises(InputError, match="negative.*cell 298"):
+        RowSource(X, chunk_cells=64).scan_empty(drop_empty=False)
+
+
+def test_landmark_kernel_with_every_cell_as_landmark_is_the_exact_kernel(pollen):
+    L = Preprocessor().fit_transform(sp.csr_matrix(pollen.X))
+    exact = ExactKernel().fit_transform(L)
+    landmark = LandmarkKernel(L, np.arange(L.shape[0])).fit_transform(L)
+    np.testing.assert_allclose(landmark, exact, atol=1e-5)
+
+
+def test_weighted_average_linkage_of_singletons_is_scipy_average_linkage():
+    rng = np.random.default_rng(0)
+    pts = rng.normal(size=(40, 3))
+    d = pdist(pts)
+    from scipy.spatial.distance import squareform
+
+    ours = weighted_average_linkage(squareform(d), np.ones(40))
+    theirs = linkage(d, method="average")
+    for k in (2, 3, 5, 8):
+        assert score(cut_tree(ours, k), cut_tree(theirs, k))["ARI"] == pytest.approx(1.0)
+
+
+def test_weighted_average_linkage_of_groups_equals_linkage_of_their_cells():
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(12, 2))
+    sizes = rng.integers(1, 6, size=12)
+    cells = np.repeat(centres, sizes, axis=0)  # each group: identical cells
+    group_of_cell = np.repeat(np.arange(12), sizes)
+    D_groups = np.sqrt(((centres[:, None] - centres[None]) ** 2).sum(-1))
+    ours = weighted_average_linkage(D_groups, sizes)
+    theirs = linkage(pdist(cells), method="average")
+    for k in (2, 3, 4, 6):
+        assert score(cut_tree(ours, k)[group_of_cell], cut_tree(theirs, k))["ARI"] == pytest.approx(1.0)
+
+
+def test_landmark_mode_clusters_real_data(pollen, fitted_landmark):
+    est = fitted_landmark
+    truth = pollen.obs["cell_type"].astype(str).to_numpy()
+    assert score(truth, est.labels_)["ARI"] > 0.85  # exact mode: 0.94 (README)
+    s = est.summary_
+    assert s["kernel"] == "landmark" and "forced" in s["kernel_choice"]
+    assert s["n_landmarks"] == 128 and s["training_sample"] == 200
+    assert s["guard"]["applied"] is False and s["partition_from"] == "learned similarity"
+    assert s["memory_estimate_gib"] > 0
+    assert sp.issparse(est.similarity_) and est.similarity_.shape == (299, 299)
+    assert est.similarity_.nnz <= 299 * 15 * 2
+    assert est.embedding_.shape == (299, est.embedding_dim)
+
+
+def test_landmark_mode_same_seed_same_clusters(pollen, fitted_landmark):
+    again = sclstm.ScLSTM(n_clusters=11, **SMALL).fit(pollen)
+    np.testing.assert_array_equal(again.labels_, fitted_landmark.labels_)
+
+
+def test_landmark_recluster_cuts_the_same_tree(fitted_landmark):
+    assert len(set(fitted_landmark.recluster(5))) == 5
+    np.testing.assert_array_equal(fitted_landmark.recluster(11), fitted_landmark.labels_)
+
+
+def test_backed_file_and_dask_array_give_the_same_clusters(pollen, fitted_landmark, tmp_path):
+    path = tmp_path / "pollen.h5ad"
+    pollen.write_h5ad(path)
+    backed = ad.read_h5ad(path, backed="r")
+    est = sclstm.ScLSTM(n_clusters=11, **dict(SMALL, kernel="auto")).fit(backed)
+    assert est.summary_["kernel"] == "landmark"  # auto: counts on disk → landmark
+    np.testing.assert_array_equal(est.labels_, fitted_landmark.labels_)
+    backed.file.close()
+
+    da = pytest.importorskip("dask.array")
+    X = da.from_array(sp.csr_matrix(pollen.X).toarray(), chunks=(100, -1))
+    est = sclstm.ScLSTM(n_clusters=11, **SMALL).fit(X)
+    np.testing.assert_array_equal(est.labels_, fitted_landmark.labels_)
+
+
+def test_auto_takes_exact_for_few_cells_and_exact_refuses_too_many(biase):
+    est = sclstm.ScLSTM(n_clusters=4, n_steps=20).fit(biase)
+    assert est.summary_["kernel"] == "exact" and "auto" in est.summary_["kernel_choice"]
+    big = sp.random(30_001, 20, density=0.5, format="csr", random_state=0)
+    with pytest.raises(InputError, match="kernel='landmark'"):
+        sclstm.ScLSTM(kernel="exact").fit(big)
+
+
+def test_landmark_model_saves_loads_and_embeds_new_cells(pollen, fitted_landmark, tmp_path):
+    path = tmp_path / "model.pt"
+    fitted_landmark.save(path)
+    loaded = sclstm.ScLSTM.load(path)
+    assert loaded.summary_["kernel"] == "landmark"
+    np.testing.assert_allclose(loaded.transform(pollen), fitted_landmark.embedding_, atol=1e-4)
+
+
+def test_tl_stores_the_sparse_knn_similarity(pollen):
+    adata = pollen.copy()
+    sclstm.tl.sclstm(adata, n_clusters=11, n_steps=50, **SMALL)
+    P = adata.obsp["sclstm_similarity"]
+    assert sp.issparse(P) and P.shape == (adata.n_obs, adata.n_obs)
+    assert adata.uns["sclstm"]["kernel"] == "landmark"
+
+
+def test_labelled_landmark_mode_trains_only_on_sampled_labelled_cells(pollen):
+    labels = pollen.obs["cell_type"].astype(str).to_numpy()
+    est = sclstm.ScLSTM(mode="labelled", labelled_fraction=0.8, n_steps=50, **SMALL).fit(pollen, labels)
+    assert 0 < est.labelled_mask_.sum() <= 200
+    assert est.summary_["n_labelled_cells_used"] == est.labelled_mask_.sum()
