@@ -32,6 +32,7 @@ from .clustering import cut_tree, estimate_k, relabel_by_size, weighted_average_
 from .kernel import ExactKernel, LandmarkKernel, choose_landmarks
 from .sequences import fit_sequencer
 from .training import embed
+from .validation import InputError
 
 DEFAULT_LANDMARKS = 1024
 DEFAULT_SAMPLE = 5000
@@ -121,7 +122,10 @@ class MicroClusterMerge:
 
     def cut(self, k: int) -> np.ndarray:
         c = len(self.sizes_)
-        if k >= c:
+        if k > c:
+            raise InputError(f"k = {k} is more than the {c} micro-clusters the landmark path merges; "
+                             "use kernel='exact' for so many clusters.")
+        if k == c:
             return relabel_by_size(self.micro_)
         return relabel_by_size(cut_tree(self.tree_, k)[self.micro_])
 
