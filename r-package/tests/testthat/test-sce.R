@@ -142,3 +142,17 @@ test_that("bad input gives one clear line, from R or from Python", {
     expect_error(runScLSTM(list(1, 2)), "needs a SingleCellExperiment, a Seurat object")
     expect_error(runScLSTM(sce, n_clusters = 3), "pass the number of clusters as k")
 })
+
+test_that("the landmark path for many cells is reachable from R and recorded in metadata", {
+    d <- load_dataset("pollen")
+    out <- run_fast(make_sce(d), k = 11, seed = 0, kernel = "landmark",
+                    n_landmarks = 64L, sample_size = 120L)
+    md <- metadata(out)$sclstm
+    expect_identical(md$kernel, "landmark")
+    expect_identical(as.integer(md$n_landmarks), 64L)
+    expect_identical(as.integer(md$training_sample), 120L)
+    expect_false(isTRUE(md$guard$applied))
+    expect_true(md$memory_estimate_gib > 0)
+    expect_identical(nlevels(out$sclstm_clusters), 11L)
+    expect_false(anyNA(out$sclstm_clusters))
+})
