@@ -15,7 +15,7 @@ from typing import Iterator
 import numpy as np
 import scipy.sparse as sp
 
-from .validation import InputError
+from .validation import InputError, as_csr
 
 DEFAULT_CHUNK_CELLS = 8192
 
@@ -24,15 +24,9 @@ def _is_dask(X) -> bool:
     return type(X).__module__.startswith("dask.") and hasattr(X, "chunks")
 
 
-def _to_csr(block) -> sp.csr_matrix:
-    if hasattr(block, "compute"):  # a dask block
-        block = block.compute()
-    if sp.issparse(block):
-        return sp.csr_matrix(block, dtype=np.float64, copy=True)
-    arr = np.asarray(block)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise InputError(f"the expression matrix must be numeric, got dtype {arr.dtype}; pass counts as numbers.")
-    return sp.csr_matrix(arr.astype(np.float64))
+def counts_of(X):
+    """The matrix itself: ``X.X`` of an AnnData (in memory or backed), else X."""
+    return X.X if hasattr(X, "obs_names") and hasattr(X, "X") else X
 
 
 def check_chunk(M: sp.csr_matrix, start: int) -> None:
@@ -56,8 +50,7 @@ class RowSource:
     def __init__(self, X, chunk_cells: int = DEFAULT_CHUNK_CELLS):
         if X is None:
             raise InputError("no expression matrix was given.")
-        if hasattr(X, "obs_names") and hasattr(X, "X"):
-            X = X.X
+        X = counts_of(X)
         if isinstance(X, (list, tuple)):
             X = np.asarray(X)
         if not hasattr(X, "shape") or len(X.shape) != 2:
@@ -74,16 +67,21 @@ class RowSource:
         """Number of kept cells (rows of every chunk together)."""
         return int(self.kept.sum())
 
+    def _spans(self) -> Iterator[tuple[int, int]]:
+        for start in range(0, self.n_rows, self.chunk_cells):
+            yield start, min(self.n_rows, start + self.chunk_cells)
+
     def _read(self, start: int, stop: int) -> sp.csr_matrix:
         block = self.X[start:stop]
-        M = _to_csr(block)
+        if hasattr(block, "compute"):  # a Dask block: computed by the active scheduler
+            block = block.compute()
+        M = as_csr(block)
         check_chunk(M, start)
         return M
 
     def chunks(self) -> Iterator[sp.csr_matrix]:
         """Kept rows, in order, as float64 CSR chunks of at most ``chunk_cells`` rows."""
-        for start in range(0, self.n_rows, self.chunk_cells):
-            stop = min(self.n_rows, start + self.chunk_cells)
+        for start, stop in self._spans():
             M = self._read(start, stop)
             keep = self.kept[start:stop]
             yield M if keep.all() else M[keep]
@@ -94,8 +92,7 @@ class RowSource:
         order = np.argsort(original)
         sorted_rows = original[order]
         parts = []
-        for start in range(0, self.n_rows, self.chunk_cells):
-            stop = min(self.n_rows, start + self.chunk_cells)
+        for start, stop in self._spans():
             lo, hi = np.searchsorted(sorted_rows, [start, stop])
             if hi > lo:
                 M = self._read(start, stop)
@@ -109,8 +106,7 @@ class RowSource:
         """Check every chunk; find all-zero cells. Returns (number of empty cells, non-zeros per gene)."""
         empty = np.zeros(self.n_rows, dtype=bool)
         gene_nnz = np.zeros(self.n_genes, dtype=np.int64)
-        for start in range(0, self.n_rows, self.chunk_cells):
-            stop = min(self.n_rows, start + self.chunk_cells)
+        for start, stop in self._spans():
             M = self._read(start, stop)
             M.eliminate_zeros()
             empty[start:stop] = np.diff(M.indptr) == 0
@@ -131,6 +127,6 @@ def is_out_of_core(X) -> bool:
     """True for inputs whose values are not in memory: backed AnnData, Zarr and Dask arrays."""
     if hasattr(X, "isbacked") and getattr(X, "isbacked", False):
         return True
-    inner = X.X if hasattr(X, "obs_names") and hasattr(X, "X") else X
+    inner = counts_of(X)
     return _is_dask(inner) or type(inner).__module__.startswith(("zarr", "h5py", "anndata._core.sparse_dataset",
                                                                   "anndata.abc"))

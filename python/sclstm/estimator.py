@@ -31,7 +31,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from . import __version__
 from .clustering import CLUSTER_METHODS, cluster_features, cluster_similarity, estimate_k, relabel_by_size
-from .chunks import RowSource, is_out_of_core
+from .chunks import DEFAULT_CHUNK_CELLS, RowSource, counts_of, is_out_of_core
 from .kernel import ExactKernel, LandmarkKernel
 from . import landmark as lm
 from .model import HEADS, SiameseLSTM
@@ -256,8 +256,7 @@ class ScLSTM:
 
     def _choose_kernel(self, X) -> tuple[str, int, int]:
         """Exact or landmark, with the estimated memory of the choice; logged for the user."""
-        inner = X.X if hasattr(X, "obs_names") and hasattr(X, "X") else X
-        shape = getattr(inner, "shape", None)
+        shape = getattr(counts_of(X), "shape", None)
         n_rows = int(shape[0]) if shape is not None and len(shape) == 2 else 0
         n_genes = int(shape[1]) if shape is not None and len(shape) == 2 else 0
         kernel = self.kernel
@@ -271,8 +270,8 @@ class ScLSTM:
                     f"it handles up to {MAX_EXACT_CELLS} cells — use kernel='landmark' (or 'auto')."
                 )
         else:
-            memory = lm.memory_estimate(n_rows, min(n_genes, self.n_top_genes), None, self.n_landmarks,
-                                        self.sample_size, lm.DEFAULT_MICRO, 8192)
+            memory = lm.memory_estimate(n_rows, min(n_genes, self.n_top_genes), self.n_landmarks,
+                                        self.sample_size, lm.DEFAULT_MICRO, DEFAULT_CHUNK_CELLS)
         log.info("sclstm: %s kernel for %d cells, estimated peak memory %.2f GiB (beyond the input)",
                  kernel, n_rows, memory / 2**30)
         return kernel, n_rows, memory
@@ -284,6 +283,17 @@ class ScLSTM:
         classes = sorted({x for x in label_values[used]})
         codes = np.array([classes.index(x) if u else -1 for x, u in zip(label_values, used)])
         return codes, used, len(classes)
+
+    @staticmethod
+    def _choose_k(k_given, n: int, n_classes, estimate) -> tuple[int, str, dict]:
+        """k given; else, in labelled mode, the number of classes in the labels used; else
+        ``estimate()`` → (k, curve). Returns k, how it was chosen, and its curve."""
+        if k_given:
+            return k_given, "given", {}
+        if n_classes is not None:
+            return check_n_clusters(n_classes, n), "classes in the labels used", {}
+        k, curve = estimate()
+        return k, "estimated", curve
 
     def _pair_source(self, views) -> PairSource:
         try:
@@ -317,19 +327,12 @@ class ScLSTM:
         S = self.kernel_.fit_transform(L)
 
         rng = np.random.default_rng(self.random_state)
-        self.labelled_mask_ = None
+        self.labelled_mask_, n_classes = None, None
         if self.mode == "labelled":
             codes, self.labelled_mask_, n_classes = self._labelled_codes(label_values, rng)
-            k = k_given or n_classes
-            k_method, k_curve = ("given" if k_given else "classes in the labels used"), {}
-            check_n_clusters(k, n)
             views = {"labels": codes}
-        else:
-            if k_given:
-                k, k_method, k_curve = k_given, "given", {}
-            else:
-                k, k_curve = estimate_k(S, k_max=self.k_max)
-                k_method = "estimated"
+        k, k_method, k_curve = self._choose_k(k_given, n, n_classes, lambda: estimate_k(S, k_max=self.k_max))
+        if self.mode != "labelled":
             views = label_free_views(L, S, k, random_state=self.random_state)
         pairs = self._pair_source(views)
 
@@ -368,38 +371,32 @@ class ScLSTM:
         k_given = check_n_clusters(self.n_clusters, n)
         device = self._device()
         self.preprocessor_ = Preprocessor(self.preprocess, self.min_cells, self.n_top_genes).fit_chunks(source, gene_nnz)
-        self.kernel_ = lm.fit_landmark_kernel(source, self.preprocessor_, self.n_landmarks, self.random_state)
-        sample = lm.sample_cells(n, self.sample_size, self.random_state)
-        L_sample = self.preprocessor_.transform(source.rows(sample))
+        landmarks, L_landmarks, sample, L_sample = lm.read_landmarks_and_sample(
+            source, self.preprocessor_, self.n_landmarks, self.sample_size, self.random_state)
+        self.kernel_ = lm.fit_landmark_kernel(source, self.preprocessor_, landmarks, L_landmarks)
         K_sample = self.kernel_.transform(L_sample)
 
         rng = np.random.default_rng(self.random_state)
-        self.labelled_mask_ = None
+        self.labelled_mask_, n_classes = None, None
         if self.mode == "labelled":
             label_values = check_labels(labels, source.n_rows)[source.kept]
             codes, used, n_classes = self._labelled_codes(label_values, rng)
             in_sample = np.zeros(n, dtype=bool)
             in_sample[sample] = True
             self.labelled_mask_ = used & in_sample  # only the sample's labels reach training
-            k = k_given or n_classes
-            k_method, k_curve = ("given" if k_given else "classes in the labels used"), {}
-            check_n_clusters(k, n)
             views = {"labels": np.where(self.labelled_mask_, codes, -1)[sample]}
-        else:
-            if k_given:
-                k, k_method, k_curve = k_given, "given", {}
-            else:
-                k, k_curve = lm.estimate_k_on_sample(L_sample, self.k_max)
-                k_method = "estimated"
+        k, k_method, k_curve = self._choose_k(k_given, n, n_classes,
+                                              lambda: lm.estimate_k_on_sample(L_sample, self.k_max))
+        if self.mode != "labelled":
             views = label_free_views(L_sample, K_sample, k, random_state=self.random_state)
         pairs = self._pair_source(views)
 
         self.sequencer_ = lm.landmark_sequencer(self.kernel_, K_sample, self.sequence_length, self.random_state)
         self._train(self.sequencer_.transform(K_sample), pairs)
-        del K_sample, L_sample
+        del K_sample, L_sample, L_landmarks
         self.embedding_ = lm.embed_all(source, self.preprocessor_, self.kernel_, self.sequencer_, self.model_, device)
         self.merge_ = lm.MicroClusterMerge(self.model_, self.embedding_, lm.DEFAULT_MICRO, 8, self.random_state, device)
-        self.similarity_ = lm.knn_similarity(self.model_, self.embedding_, 15, self.random_state, device)
+        self.similarity_ = lm.knn_similarity(self.model_, self.embedding_, 15, device)
         self.labels_ = self._cluster(self.similarity_, self.embedding_, k)
         self.n_clusters_ = int(k)
         self.n_cells_, self.n_genes_in_ = n, source.n_genes

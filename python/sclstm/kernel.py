@@ -33,7 +33,15 @@ def sigmoid_kernel(L) -> np.ndarray:
     return minmax_tanh(I, I.min(), I.max())
 
 
-class ExactKernel:
+class _FittedKernel:
+    """What both kernels share: rows against ``reference_`` scaled with the fitted bounds."""
+
+    def transform(self, L_new) -> np.ndarray:
+        """Similarities of (new) cells to the column cells, scaled with the fitted min and max."""
+        return minmax_tanh(_inner(L_new, self.reference_), self.lo_, self.hi_)
+
+
+class ExactKernel(_FittedKernel):
     """Every cell against every cell (n × n, 4n² bytes in float32)."""
 
     is_exact = True
@@ -45,14 +53,6 @@ class ExactKernel:
         self.reference_ = L
         self.columns_ = np.arange(I.shape[0])
         return minmax_tanh(I, self.lo_, self.hi_)
-
-    def transform(self, L_new) -> np.ndarray:
-        """Similarities of new cells to the fitted cells, scaled with the fitted min and max."""
-        return minmax_tanh(_inner(L_new, self.reference_), self.lo_, self.hi_)
-
-    @staticmethod
-    def memory_bytes(n_cells: int) -> int:
-        return 4 * n_cells * n_cells
 
 
 def choose_landmarks(n_cells: int, n_landmarks: int, random_state: int = 0) -> np.ndarray:
@@ -67,7 +67,7 @@ def choose_landmarks(n_cells: int, n_landmarks: int, random_state: int = 0) -> n
     return np.sort(rng.choice(n_cells, size=m, replace=False))
 
 
-class LandmarkKernel:
+class LandmarkKernel(_FittedKernel):
     """Every cell against m landmark cells (n × m): the same formula, min–max scaled over n × m.
 
     Built in two steps so that the n × m matrix never has to be held: :meth:`fit_bounds`
@@ -94,10 +94,3 @@ class LandmarkKernel:
         """For data in memory: bounds from all rows of L, then its n × m kernel."""
         self.fit_bounds([L])
         return self.transform(L)
-
-    def transform(self, L_new) -> np.ndarray:
-        return minmax_tanh(_inner(L_new, self.reference_), self.lo_, self.hi_)
-
-    @staticmethod
-    def memory_bytes(n_cells: int, n_landmarks: int) -> int:
-        return 4 * n_cells * n_landmarks

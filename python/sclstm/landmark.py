@@ -29,7 +29,7 @@ from sklearn.cluster import MiniBatchKMeans
 
 from .chunks import RowSource
 from .clustering import cut_tree, estimate_k, relabel_by_size, weighted_average_linkage
-from .kernel import ExactKernel, LandmarkKernel, choose_landmarks
+from .kernel import LandmarkKernel, choose_landmarks, sigmoid_kernel
 from .sequences import fit_sequencer
 from .training import embed
 from .validation import InputError
@@ -52,15 +52,19 @@ def preprocessed_chunks(source: RowSource, preprocessor):
         yield preprocessor.transform(M)
 
 
-def fit_landmark_kernel(source: RowSource, preprocessor, n_landmarks: int, random_state: int) -> LandmarkKernel:
+def read_landmarks_and_sample(source: RowSource, preprocessor, n_landmarks: int, sample_size: int,
+                              random_state: int):
+    """The landmark cells and the training sample with their preprocessed rows, read in one
+    pass over the data (for counts on disk, every pass reads the whole file)."""
     landmarks = choose_landmarks(source.n_cells, n_landmarks, random_state)
-    kernel = LandmarkKernel(preprocessor.transform(source.rows(landmarks)), landmarks)
+    sample = sample_cells(source.n_cells, sample_size, random_state)
+    L = preprocessor.transform(source.rows(np.concatenate([landmarks, sample])))
+    return landmarks, L[:len(landmarks)], sample, L[len(landmarks):]
+
+
+def fit_landmark_kernel(source: RowSource, preprocessor, landmarks: np.ndarray, L_landmarks) -> LandmarkKernel:
+    kernel = LandmarkKernel(L_landmarks, landmarks)
     return kernel.fit_bounds(preprocessed_chunks(source, preprocessor))
-
-
-def sample_kernel(L_sample) -> np.ndarray:
-    """The exact kernel among the training sample (s × s), for the k estimate and the views."""
-    return ExactKernel().fit_transform(L_sample)
 
 
 def landmark_sequencer(kernel: LandmarkKernel, K_sample: np.ndarray, n_steps: int, random_state: int):
@@ -145,7 +149,7 @@ def nearest_neighbours(emb: np.ndarray, k: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def knn_similarity(model, emb: np.ndarray, n_neighbors: int, random_state: int, device: str) -> sp.csr_matrix:
+def knn_similarity(model, emb: np.ndarray, n_neighbors: int, device: str) -> sp.csr_matrix:
     """Sparse symmetric learned P(same) on each cell's approximate nearest neighbours."""
     n = emb.shape[0]
     kk = int(min(n_neighbors, n - 1))
@@ -164,12 +168,12 @@ def knn_similarity(model, emb: np.ndarray, n_neighbors: int, random_state: int, 
 
 
 def estimate_k_on_sample(L_sample, k_max: int) -> tuple[int, dict]:
-    k, curve = estimate_k(sample_kernel(L_sample), k_max=k_max)
+    k, curve = estimate_k(sigmoid_kernel(L_sample), k_max=k_max)  # exact kernel, s × s
     curve = dict(curve, method=curve["method"] + " (exact kernel of the training sample)")
     return k, curve
 
 
-def memory_estimate(n_cells: int, n_genes: int, nnz: int | None, n_landmarks: int, sample: int,
+def memory_estimate(n_cells: int, n_genes: int, n_landmarks: int, sample: int,
                     n_micro: int, chunk: int) -> int:
     """Bytes the landmark path holds at its peak, roughly (the input itself not counted)."""
     s = min(sample, n_cells)

@@ -58,12 +58,17 @@ def highly_variable_genes(logX: sp.csr_matrix, n_top_genes: int, n_bins: int = 2
     return select_variable(mean, sq, logX.shape[0], n_top_genes, n_bins)
 
 
+def unbiased_variance(mean: np.ndarray, sq: np.ndarray, n_cells: int) -> np.ndarray:
+    """Per-gene variance (ddof = 1) from the mean and the mean square over n_cells cells."""
+    return np.maximum(sq - mean**2, 0) * n_cells / max(n_cells - 1, 1)
+
+
 def select_variable(mean: np.ndarray, sq: np.ndarray, n_cells: int, n_top_genes: int, n_bins: int = 20) -> np.ndarray:
     """The HVG rule of :func:`highly_variable_genes` from per-gene mean and mean square."""
     n_genes = len(mean)
     if n_top_genes >= n_genes:
         return np.arange(n_genes)
-    var = np.maximum(sq - mean**2, 0) * n_cells / max(n_cells - 1, 1)
+    var = unbiased_variance(mean, sq, n_cells)
     disp = np.log(np.divide(var, mean, out=np.full_like(var, 1e-12), where=mean > 0) + 1e-12)
     edges = np.quantile(mean, np.linspace(0, 1, n_bins + 1))
     bins = np.clip(np.searchsorted(edges, mean, side="right") - 1, 0, n_bins - 1)
@@ -87,22 +92,23 @@ class Preprocessor:
         self.min_cells = min_cells
         self.n_top_genes = n_top_genes
 
-    def fit_transform(self, X: sp.csr_matrix):
-        X = sp.csr_matrix(X)
-        kept = filter_genes(X, min_cells=self.min_cells)
+    def _keep_genes(self, kept: np.ndarray, n_genes_in: int) -> None:
+        """Record the genes passing the expression filter; the "paper" recipe uses them all."""
         if kept.size < 2:
             raise InputError(
                 f"only {kept.size} gene(s) are expressed in at least {self.min_cells} cells; "
                 "there is not enough signal to compare cells (lower min_cells or add cells)."
             )
-        self.n_genes_in_ = X.shape[1]
+        self.n_genes_in_ = n_genes_in
         self.genes_kept_ = kept
+        self.genes_used_, self.target_sum_, self.gene_mean_, self.gene_scale_ = kept, None, None, None
+
+    def fit_transform(self, X: sp.csr_matrix):
+        X = sp.csr_matrix(X)
+        kept = filter_genes(X, min_cells=self.min_cells)
+        self._keep_genes(kept, X.shape[1])
         Xk = X[:, kept]
         if self.method == "paper":
-            self.genes_used_ = kept
-            self.target_sum_ = None
-            self.gene_mean_ = None
-            self.gene_scale_ = None
             return self._log_only(Xk)
         totals = np.asarray(Xk.sum(axis=1)).ravel()
         self.target_sum_ = float(np.median(totals[totals > 0]))
@@ -122,15 +128,8 @@ class Preprocessor:
         same genes, depth target and gene means as :meth:`fit_transform` on the whole matrix.
         """
         kept = np.flatnonzero(gene_nnz >= self.min_cells)
-        if kept.size < 2:
-            raise InputError(
-                f"only {kept.size} gene(s) are expressed in at least {self.min_cells} cells; "
-                "there is not enough signal to compare cells (lower min_cells or add cells)."
-            )
-        self.n_genes_in_ = source.n_genes
-        self.genes_kept_ = kept
+        self._keep_genes(kept, source.n_genes)
         if self.method == "paper":
-            self.genes_used_, self.target_sum_, self.gene_mean_, self.gene_scale_ = kept, None, None, None
             return self
         totals = np.concatenate([np.asarray(M[:, kept].sum(axis=1)).ravel() for M in source.chunks()])
         self.target_sum_ = float(np.median(totals[totals > 0]))
@@ -145,7 +144,7 @@ class Preprocessor:
         self.genes_used_ = kept[hvg]
         mean = s1[hvg] / n
         self.gene_mean_ = mean
-        self.gene_scale_ = self._scale(np.maximum(s2[hvg] / n - mean**2, 0) * n / max(n - 1, 1))
+        self.gene_scale_ = self._scale(unbiased_variance(mean, s2[hvg] / n, n))
         return self
 
     def transform(self, X: sp.csr_matrix):

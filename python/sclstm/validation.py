@@ -28,7 +28,8 @@ class CountMatrix:
     kept: np.ndarray  # boolean, over the input cells: False for dropped all-zero cells
 
 
-def _as_csr(X) -> sp.csr_matrix:
+def as_csr(X) -> sp.csr_matrix:
+    """A float64 CSR copy of a numeric 2-D matrix (sparse, DataFrame or array-like)."""
     if sp.issparse(X):
         return sp.csr_matrix(X, dtype=np.float64, copy=True)
     if isinstance(X, pd.DataFrame):
@@ -58,7 +59,7 @@ def check_counts(X, cell_names=None, gene_names=None, drop_empty: bool = False) 
     """
     if X is None:
         raise InputError("no expression matrix was given.")
-    M = _as_csr(X)
+    M = as_csr(X)
     n, g = M.shape
     if n == 0 or g == 0:
         raise InputError(f"the expression matrix is empty ({n} cells × {g} genes).")
