@@ -35,7 +35,7 @@ from .chunks import DEFAULT_CHUNK_CELLS, RowSource, counts_of, is_out_of_core
 from .kernel import ExactKernel, LandmarkKernel
 from . import landmark as lm
 from .model import HEADS, SiameseLSTM
-from .pairs import PairSource, label_free_views
+from .pairs import GUARD_VIEWS, TRAINING_VIEWS, PairSource, label_free_views
 from .preprocessing import Preprocessor
 from .sequences import Sequencer, fit_sequencer
 from .training import embed, pair_probabilities, train_siamese
@@ -332,8 +332,12 @@ class ScLSTM:
             codes, self.labelled_mask_, n_classes = self._labelled_codes(label_values, rng)
             views = {"labels": codes}
         k, k_method, k_curve = self._choose_k(k_given, n, n_classes, lambda: estimate_k(S, k_max=self.k_max))
+        guard_views = {}
         if self.mode != "labelled":
-            views = label_free_views(L, S, k, random_state=self.random_state)
+            wanted = TRAINING_VIEWS + tuple(v for v in ("ward_kernel",) + GUARD_VIEWS if v not in TRAINING_VIEWS)
+            computed = label_free_views(L, S, k, random_state=self.random_state, names=wanted)
+            views = {name: computed[name] for name in TRAINING_VIEWS}
+            guard_views = computed
         pairs = self._pair_source(views)
 
         self.sequencer_ = fit_sequencer(S, self.kernel_.columns_, self.sequence_length, self.max_columns, self.random_state)
@@ -345,8 +349,8 @@ class ScLSTM:
         labels_learned = self._cluster(self.similarity_, self.embedding_, k)
         partition_from, guard = "learned similarity", None
         if self.mode == "unsupervised" and self.fallback and self.cluster_method == "agglomerative":
-            labels_kernel = relabel_by_size(views["ward_kernel"])
-            independent = [views["average_cosine"], views["ward_pca"]]
+            labels_kernel = relabel_by_size(guard_views["ward_kernel"])
+            independent = [guard_views[name] for name in GUARD_VIEWS]
             agree = {
                 name: float(np.mean([adjusted_rand_score(v, lab) for v in independent]))
                 for name, lab in (("learned similarity", labels_learned), ("kernel", labels_kernel))
@@ -361,7 +365,7 @@ class ScLSTM:
         self.kept_cells_ = counts.kept
         return {"k_method": k_method, "k_curve": k_curve, "partition_from": partition_from, "guard": guard,
                 "n_empty_cells_dropped": int(counts.n_empty_cells), "n_empty_genes": int(counts.n_empty_genes),
-                "n_confident_cells": int(pairs.n_confident_cells)}
+                "n_confident_cells": int(pairs.n_confident_cells), "training_views": list(views)}
 
     def _fit_landmark(self, X, labels) -> dict:
         """The path for many cells (:mod:`sclstm.landmark`): nothing n × n is held."""
@@ -388,7 +392,7 @@ class ScLSTM:
         k, k_method, k_curve = self._choose_k(k_given, n, n_classes,
                                               lambda: lm.estimate_k_on_sample(L_sample, self.k_max))
         if self.mode != "labelled":
-            views = label_free_views(L_sample, K_sample, k, random_state=self.random_state)
+            views = label_free_views(L_sample, K_sample, k, random_state=self.random_state, names=TRAINING_VIEWS)
         pairs = self._pair_source(views)
 
         self.sequencer_ = lm.landmark_sequencer(self.kernel_, K_sample, self.sequence_length, self.random_state)
@@ -407,7 +411,7 @@ class ScLSTM:
                 "guard": {"applied": False, "reason": "the kernel's own partition of all cells is not computed "
                           "in landmark mode, so there is nothing to fall back to"},
                 "n_empty_cells_dropped": n_empty, "n_empty_genes": int((gene_nnz == 0).sum()),
-                "n_confident_cells": int(pairs.n_confident_cells),
+                "n_confident_cells": int(pairs.n_confident_cells), "training_views": list(views),
                 "n_landmarks": int(len(self.kernel_.columns_)), "training_sample": int(len(sample)),
                 "n_micro_clusters": int(len(self.merge_.sizes_)),
                 "similarity": "learned P(same) on each cell's 15 approximate nearest neighbours (sparse)"}

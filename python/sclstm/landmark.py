@@ -28,6 +28,7 @@ import torch
 from sklearn.cluster import MiniBatchKMeans
 
 from .chunks import RowSource
+from .graph import nearest_neighbours
 from .clustering import cut_tree, estimate_k, relabel_by_size, weighted_average_linkage
 from .kernel import LandmarkKernel, choose_landmarks, sigmoid_kernel
 from .sequences import fit_sequencer
@@ -132,20 +133,6 @@ class MicroClusterMerge:
         if k == c:
             return relabel_by_size(self.micro_)
         return relabel_by_size(cut_tree(self.tree_, k)[self.micro_])
-
-
-EXACT_KNN_MAX_CELLS = 50_000
-
-
-def nearest_neighbours(emb: np.ndarray, k: int) -> np.ndarray:
-    """Indices of each row's k nearest rows (itself included) by faiss: exact up to
-    50,000 cells, an HNSW graph (approximate, 16 links per node) above."""
-    import faiss
-
-    X = np.ascontiguousarray(emb, dtype=np.float32)
-    index = faiss.IndexFlatL2(X.shape[1]) if len(X) <= EXACT_KNN_MAX_CELLS else faiss.IndexHNSWFlat(X.shape[1], 16)
-    index.add(X)
-    return index.search(X, k)[1]
 
 
 @torch.no_grad()

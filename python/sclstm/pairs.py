@@ -14,25 +14,46 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 from .clustering import agglomerative, cluster_features, cosine_distances
+from .graph import knn_graph, leiden
 
 
-def label_free_views(L: np.ndarray, S: np.ndarray, k: int, random_state: int = 0) -> dict:
-    """Three clusterings with k clusters that look at the data differently.
+TRAINING_VIEWS = ("leiden_pca", "ward_kernel")
+"""The views whose agreement gives the unsupervised training pairs (README, "Accuracy")."""
+GUARD_VIEWS = ("average_cosine", "ward_pca")
+"""Views kept out of training that judge learned against kernel partitions (estimator)."""
+VIEWS = ("ward_kernel", "leiden_pca", "average_cosine", "ward_pca")
 
-    Ward on the kernel rows, average linkage on cosine distance of the expression, and Ward
-    on 50 principal components (DESIGN.md §2.6: pairs on which such views agree were the
-    best training source found).
+
+def label_free_views(L: np.ndarray, S: np.ndarray, k: int, random_state: int = 0,
+                     names=TRAINING_VIEWS) -> dict:
+    """Label-free clusterings of the cells that look at the data differently, by name:
+
+    * ``ward_kernel``: Ward with k clusters on the kernel rows S;
+    * ``leiden_pca``: Leiden communities (resolution 1, as many as the graph gives) of a
+      15-nearest-neighbour graph on 50 principal components of L — follows the data's
+      density, so types of very different sizes are neither split nor merged to reach k;
+    * ``average_cosine``: average linkage with k clusters on cosine distance of L;
+    * ``ward_pca``: Ward with k clusters on the principal components.
+
+    Pairs on which such views agree were the best training source found (DESIGN.md §2.6).
     """
+    unknown = set(names) - set(VIEWS)
+    if unknown:
+        raise ValueError(f"unknown views {sorted(unknown)}; choose from {VIEWS}")
     n = L.shape[0]
     Ld = np.asarray(L.toarray() if hasattr(L, "toarray") else L, dtype=np.float64)
-    n_pc = int(min(50, n - 1, Ld.shape[1]))
-    pcs = PCA(n_components=n_pc, random_state=random_state, svd_solver="full" if n < 500 else "auto").fit_transform(Ld)
-    cosine = agglomerative(cosine_distances(Ld), k, "average")
-    return {
-        "ward_kernel": cluster_features(S, k),
-        "average_cosine": np.asarray(cosine),
-        "ward_pca": cluster_features(pcs, k),
+    pcs = None
+    if {"leiden_pca", "ward_pca"} & set(names):
+        n_pc = int(min(50, n - 1, Ld.shape[1]))
+        pcs = PCA(n_components=n_pc, random_state=random_state,
+                  svd_solver="full" if n < 500 else "auto").fit_transform(Ld)
+    make = {
+        "ward_kernel": lambda: cluster_features(S, k),
+        "leiden_pca": lambda: leiden(knn_graph(pcs), random_state=random_state),
+        "average_cosine": lambda: np.asarray(agglomerative(cosine_distances(Ld), k, "average")),
+        "ward_pca": lambda: cluster_features(pcs, k),
     }
+    return {name: make[name]() for name in names}
 
 
 class PairSource:
