@@ -9,8 +9,8 @@ Modes
 ``"unsupervised"`` (default) never reads labels: training pairs come from label-free views
 of the data. Because self-training may fail to improve on the kernel it starts from, a
 label-free guard compares the partition of the learned similarity with the partition of
-the kernel by their agreement with two independent views (average-linkage cosine and Ward
-on PCA) and keeps the better one; ``summary_["partition_from"]`` says which.
+the kernel by their agreement with two views kept out of training (average-linkage cosine
+and Ward on PCA) and keeps the better one; ``summary_["partition_from"]`` says which.
 ``"labelled"`` trains on the labels of some cells (the paper's protocol); ``labelled_mask_``
 marks the cells whose labels were used — score only the others.
 """

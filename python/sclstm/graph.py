@@ -4,7 +4,7 @@ Ward and average linkage with k clusters split large types and merge small ones 
 differ in size; a neighbour graph follows the data's own density instead. On the 5,000-cell
 training sample of the 30,000-cell kidney simulation (16 planted types) Leiden on a 15-NN
 graph of 50 principal components reached ARI 0.79 against 0.63–0.66 for Ward on the kernel,
-average-linkage cosine and Ward on PCA (README, "Many cells"). The number of communities is
+average-linkage cosine and Ward on PCA (README, "Large data"). The number of communities is
 whatever the graph gives; it is a source of training pairs, not the final partition.
 """
 from __future__ import annotations
