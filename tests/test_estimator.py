@@ -113,3 +113,9 @@ def test_recluster_reuses_the_fit_without_changing_it(fitted_biase):
     assert fitted_biase.cluster_method == "agglomerative"
     with pytest.raises(sclstm.InputError, match="cluster_method"):
         fitted_biase.recluster(cluster_method="dbscan")
+
+
+def test_few_cells_train_on_the_views_that_split_them(blakeley):
+    est = sclstm.ScLSTM(n_clusters=2, n_steps=20, random_state=0).fit(blakeley[:12].copy())
+    assert est.summary_["training_views"] == ["ward_kernel"]
+    assert len(set(est.labels_)) == 2

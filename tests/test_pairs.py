@@ -4,7 +4,7 @@ import pytest
 
 from sclstm.graph import knn_graph, leiden
 from sclstm.kernel import sigmoid_kernel
-from sclstm.pairs import TRAINING_VIEWS, VIEWS, PairSource, label_free_views
+from sclstm.pairs import TRAINING_VIEWS, VIEWS, PairSource, informative_views, label_free_views
 from sclstm.preprocessing import Preprocessor
 from sclstm.validation import check_counts
 
@@ -63,3 +63,17 @@ def test_knn_graph_is_symmetric_without_self_loops():
     # two far-apart blobs are never joined in one community
     assert not set(communities[:60]) & set(communities[60:])
     assert np.array_equal(communities, leiden(W, random_state=0))
+
+
+def test_a_view_with_one_group_is_dropped_not_allowed_to_forbid_negatives(blakeley):
+    """Leiden finds one community among Blakeley's first 12 cells: training must go on with
+    Ward alone, with negative pairs, rather than on positives only."""
+    L = Preprocessor().fit_transform(check_counts(blakeley[:12].X).X)
+    views = label_free_views(L, sigmoid_kernel(L), 2, random_state=0)
+    assert len(set(views["leiden_pca"])) == 1
+    with pytest.raises(ValueError, match="no positive or no negative"):
+        PairSource(list(views.values()))
+    kept = informative_views(views)
+    assert list(kept) == ["ward_kernel"]
+    _, _, same = PairSource(list(kept.values())).sample(np.random.default_rng(0), 200)
+    assert (same == 0).sum() > 0 and (same == 1).sum() > 0

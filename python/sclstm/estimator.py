@@ -35,7 +35,7 @@ from .chunks import DEFAULT_CHUNK_CELLS, RowSource, counts_of, is_out_of_core
 from .kernel import ExactKernel, LandmarkKernel
 from . import landmark as lm
 from .model import HEADS, SiameseLSTM
-from .pairs import GUARD_VIEWS, TRAINING_VIEWS, PairSource, label_free_views
+from .pairs import GUARD_VIEWS, TRAINING_VIEWS, PairSource, informative_views, label_free_views
 from .preprocessing import Preprocessor
 from .sequences import Sequencer, fit_sequencer
 from .training import embed, pair_probabilities, train_siamese
@@ -336,7 +336,7 @@ class ScLSTM:
         if self.mode != "labelled":
             wanted = TRAINING_VIEWS + tuple(v for v in ("ward_kernel",) + GUARD_VIEWS if v not in TRAINING_VIEWS)
             computed = label_free_views(L, S, k, random_state=self.random_state, names=wanted)
-            views = {name: computed[name] for name in TRAINING_VIEWS}
+            views = informative_views({name: computed[name] for name in TRAINING_VIEWS})
             guard_views = computed
         pairs = self._pair_source(views)
 
@@ -392,7 +392,7 @@ class ScLSTM:
         k, k_method, k_curve = self._choose_k(k_given, n, n_classes,
                                               lambda: lm.estimate_k_on_sample(L_sample, self.k_max))
         if self.mode != "labelled":
-            views = label_free_views(L_sample, K_sample, k, random_state=self.random_state, names=TRAINING_VIEWS)
+            views = informative_views(label_free_views(L_sample, K_sample, k, random_state=self.random_state))
         pairs = self._pair_source(views)
 
         self.sequencer_ = lm.landmark_sequencer(self.kernel_, K_sample, self.sequence_length, self.random_state)

@@ -56,6 +56,13 @@ def label_free_views(L: np.ndarray, S: np.ndarray, k: int, random_state: int = 0
     return {name: make[name]() for name in names}
 
 
+def informative_views(views: dict) -> dict:
+    """The views that split the cells into at least two groups. A view with one group
+    (Leiden on a handful of cells finds one community) would forbid every negative pair."""
+    kept = {name: v for name, v in views.items() if len(np.unique(np.asarray(v)[np.asarray(v) >= 0])) > 1}
+    return kept or views
+
+
 class PairSource:
     """Samples balanced batches of positive and negative pairs from agreeing views."""
 
@@ -71,7 +78,8 @@ class PairSource:
         self._members = [self.cells[atom == a] for a in range(len(sizes))]
         self._pos_anchor = self.cells[sizes[atom] >= 2]
         self.max_tries = max_tries
-        if len(self._pos_anchor) == 0 or len(sizes) < 2:
+        single_group = any(len(np.unique(V[self.cells, j])) < 2 for j in range(V.shape[1]))
+        if len(self._pos_anchor) == 0 or len(sizes) < 2 or single_group:
             raise ValueError("the views give no positive or no negative pairs")
         self._atom_of = np.full(V.shape[0], -1)
         self._atom_of[self.cells] = atom
