@@ -35,7 +35,7 @@ from .chunks import DEFAULT_CHUNK_CELLS, RowSource, counts_of, is_out_of_core
 from .kernel import ExactKernel, LandmarkKernel
 from . import landmark as lm
 from .model import HEADS, SiameseLSTM
-from .pairs import GUARD_VIEWS, TRAINING_VIEWS, PairSource, informative_views, label_free_views
+from .pairs import GUARD_VIEWS, TRAINING_VIEWS, VIEWS, PairSource, informative_views, label_free_views
 from .preprocessing import Preprocessor
 from .sequences import Sequencer, fit_sequencer
 from .training import embed, pair_probabilities, train_siamese
@@ -332,12 +332,9 @@ class ScLSTM:
             codes, self.labelled_mask_, n_classes = self._labelled_codes(label_values, rng)
             views = {"labels": codes}
         k, k_method, k_curve = self._choose_k(k_given, n, n_classes, lambda: estimate_k(S, k_max=self.k_max))
-        guard_views = {}
-        if self.mode != "labelled":
-            wanted = TRAINING_VIEWS + tuple(v for v in ("ward_kernel",) + GUARD_VIEWS if v not in TRAINING_VIEWS)
-            computed = label_free_views(L, S, k, random_state=self.random_state, names=wanted)
-            views = informative_views({name: computed[name] for name in TRAINING_VIEWS})
-            guard_views = computed
+        if self.mode != "labelled":  # every view: the training ones, the kernel's partition, the guard's
+            all_views = label_free_views(L, S, k, random_state=self.random_state, names=VIEWS)
+            views = informative_views({name: all_views[name] for name in TRAINING_VIEWS})
         pairs = self._pair_source(views)
 
         self.sequencer_ = fit_sequencer(S, self.kernel_.columns_, self.sequence_length, self.max_columns, self.random_state)
@@ -349,8 +346,8 @@ class ScLSTM:
         labels_learned = self._cluster(self.similarity_, self.embedding_, k)
         partition_from, guard = "learned similarity", None
         if self.mode == "unsupervised" and self.fallback and self.cluster_method == "agglomerative":
-            labels_kernel = relabel_by_size(guard_views["ward_kernel"])
-            independent = [guard_views[name] for name in GUARD_VIEWS]
+            labels_kernel = relabel_by_size(all_views["ward_kernel"])
+            independent = [all_views[name] for name in GUARD_VIEWS]
             agree = {
                 name: float(np.mean([adjusted_rand_score(v, lab) for v in independent]))
                 for name, lab in (("learned similarity", labels_learned), ("kernel", labels_kernel))

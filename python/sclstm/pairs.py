@@ -18,7 +18,7 @@ from .graph import knn_graph, leiden
 
 
 TRAINING_VIEWS = ("leiden_pca", "ward_kernel")
-"""The views whose agreement gives the unsupervised training pairs (README, "Accuracy")."""
+"""The views whose agreement gives the unsupervised training pairs (README, "Large data")."""
 GUARD_VIEWS = ("average_cosine", "ward_pca")
 """Views kept out of training that judge learned against kernel partitions (estimator)."""
 VIEWS = ("ward_kernel", "leiden_pca", "average_cosine", "ward_pca")
@@ -79,7 +79,7 @@ class PairSource:
         self._pos_anchor = self.cells[sizes[atom] >= 2]
         self.max_tries = max_tries
         single_group = any(len(np.unique(V[self.cells, j])) < 2 for j in range(V.shape[1]))
-        if len(self._pos_anchor) == 0 or len(sizes) < 2 or single_group:
+        if len(self._pos_anchor) == 0 or single_group:  # one group in a view forbids every negative
             raise ValueError("the views give no positive or no negative pairs")
         self._atom_of = np.full(V.shape[0], -1)
         self._atom_of[self.cells] = atom
