@@ -14,6 +14,7 @@ from scipy.sparse.csgraph import laplacian
 from scipy.sparse.linalg import eigsh
 from sklearn.cluster import KMeans, SpectralClustering
 
+from .graph import symmetric_graph
 from .validation import InputError
 
 CLUSTER_METHODS = ("agglomerative", "kmeans", "spectral")
@@ -103,8 +104,9 @@ def cluster_similarity(P: np.ndarray, k: int, linkage: str = "average") -> np.nd
     return agglomerative(D, k, linkage)
 
 
-def knn_graph(S: np.ndarray, n_neighbors: int = 10) -> sp.csr_matrix:
-    """Symmetric kNN graph of a similarity matrix, weights = similarities (self excluded)."""
+def similarity_knn_graph(S: np.ndarray, n_neighbors: int = 10) -> sp.csr_matrix:
+    """Symmetric kNN graph of a similarity matrix, weights = similarities (self excluded).
+    (:func:`sclstm.graph.knn_graph` is the one for feature rows.)"""
     n = S.shape[0]
     kk = min(n_neighbors, n - 1)
     S = np.array(S, dtype=np.float64)
@@ -112,8 +114,7 @@ def knn_graph(S: np.ndarray, n_neighbors: int = 10) -> sp.csr_matrix:
     idx = np.argpartition(-S, kk - 1, axis=1)[:, :kk]
     rows = np.repeat(np.arange(n), kk)
     vals = np.maximum(S[rows, idx.ravel()], 0) + 1e-12
-    W = sp.csr_matrix((vals, (rows, idx.ravel())), shape=(n, n))
-    return W.maximum(W.T).tocsr()
+    return symmetric_graph(rows, idx.ravel(), vals, n)
 
 
 def estimate_k(S: np.ndarray, k_max: int = 30, n_neighbors: int = 10) -> tuple[int, dict]:
@@ -126,7 +127,7 @@ def estimate_k(S: np.ndarray, k_max: int = 30, n_neighbors: int = 10) -> tuple[i
     k_max = int(min(k_max, n - 1))
     if k_max < 2:
         return 2, {"k": [2], "eigengap": [0.0], "eigenvalue": [0.0, 0.0], "method": "eigengap"}
-    W = knn_graph(S, n_neighbors)
+    W = similarity_knn_graph(S, n_neighbors)
     Lap = laplacian(W, normed=True)
     Lap = (Lap + Lap.T) / 2
     if n <= 1000:

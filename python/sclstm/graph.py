@@ -26,15 +26,27 @@ def nearest_neighbours(X: np.ndarray, k: int, exact_max_cells: int = 50_000) -> 
     return index.search(X, int(min(k, len(X))))[1]
 
 
-def knn_graph(X: np.ndarray, n_neighbors: int = DEFAULT_GRAPH_NEIGHBOURS) -> sp.csr_matrix:
-    """Symmetric unweighted graph joining every row to its ``n_neighbors`` nearest rows."""
-    n = X.shape[0]
+def neighbour_pairs(X: np.ndarray, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) index pairs joining every row to its ``n_neighbors`` nearest other rows
+    (:func:`nearest_neighbours`; the row itself and slots faiss could not fill are dropped)."""
     idx = nearest_neighbours(X, n_neighbors + 1)
-    rows = np.repeat(np.arange(n), idx.shape[1])
+    rows = np.repeat(np.arange(X.shape[0]), idx.shape[1])
     cols = idx.ravel()
     keep = (rows != cols) & (cols >= 0)
-    W = sp.csr_matrix((np.ones(int(keep.sum())), (rows[keep], cols[keep])), shape=(n, n))
+    return rows[keep], cols[keep]
+
+
+def symmetric_graph(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, n: int) -> sp.csr_matrix:
+    """n × n sparse graph with the given directed edge weights, made symmetric by keeping the
+    larger weight of (i, j) and (j, i)."""
+    W = sp.csr_matrix((values, (rows, cols)), shape=(n, n))
     return W.maximum(W.T).tocsr()
+
+
+def knn_graph(X: np.ndarray, n_neighbors: int = DEFAULT_GRAPH_NEIGHBOURS) -> sp.csr_matrix:
+    """Symmetric unweighted graph joining every row to its ``n_neighbors`` nearest rows."""
+    rows, cols = neighbour_pairs(X, n_neighbors)
+    return symmetric_graph(rows, cols, np.ones(len(rows)), X.shape[0])
 
 
 def leiden(W: sp.spmatrix, resolution: float = 1.0, random_state: int = 0) -> np.ndarray:

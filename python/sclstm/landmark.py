@@ -28,7 +28,7 @@ import torch
 from sklearn.cluster import MiniBatchKMeans
 
 from .chunks import RowSource
-from .graph import nearest_neighbours
+from .graph import neighbour_pairs, symmetric_graph
 from .clustering import cut_tree, estimate_k, relabel_by_size, weighted_average_linkage
 from .kernel import LandmarkKernel, choose_landmarks, sigmoid_kernel
 from .sequences import fit_sequencer
@@ -138,20 +138,13 @@ class MicroClusterMerge:
 @torch.no_grad()
 def knn_similarity(model, emb: np.ndarray, n_neighbors: int, device: str) -> sp.csr_matrix:
     """Sparse symmetric learned P(same) on each cell's approximate nearest neighbours."""
-    n = emb.shape[0]
-    kk = int(min(n_neighbors, n - 1))
-    idx = nearest_neighbours(emb, kk + 1)
-    rows = np.repeat(np.arange(n), idx.shape[1])
-    cols = idx.ravel()
-    off = rows != cols
-    rows, cols = rows[off], cols[off]
+    rows, cols = neighbour_pairs(emb, n_neighbors)
     E = torch.from_numpy(emb).to(device)
     vals = np.concatenate([
         model.pair_probability(E[torch.from_numpy(rows[s:s + 1_000_000])], E[torch.from_numpy(cols[s:s + 1_000_000])]).cpu().numpy()
         for s in range(0, len(rows), 1_000_000)
     ])
-    W = sp.csr_matrix((vals.astype(np.float32), (rows, cols)), shape=(n, n))
-    return W.maximum(W.T).tocsr()
+    return symmetric_graph(rows, cols, vals.astype(np.float32), emb.shape[0])
 
 
 def estimate_k_on_sample(L_sample, k_max: int) -> tuple[int, dict]:
