@@ -16,8 +16,9 @@ genes, seed 0). Per seed, one unsupervised ``ScLSTM(kernel="landmark", random_st
   merge could do with these micro-clusters);
 * ``final``          the fitted labels (k estimated), and ``cut@16`` the same tree cut at the true k.
 
-``--teacher all-cells`` replaces the training views by one view — Leiden on the 15-NN graph of 50
-PCs of *all* cells (what scanpy computes) — restricted to the training sample. It is an
+``--teacher all-cells`` replaces the training views by one view — the package's ``leiden_pca`` view
+(Leiden on the 15-NN graph of 50 PCs) computed on *all* cells, as scanpy does — restricted to the
+training sample. It is an
 experiment, not an option of the package: it shows what the network does with a better teacher.
 
 Writes benchmarks/results/landmark_diagnosis/<tag>.tsv (header line: date and command).
@@ -57,14 +58,12 @@ def separability(X_train, y_train, X_test, y_test) -> float:
 
 
 def all_cells_leiden(adata, seed: int) -> np.ndarray:
-    """Leiden on the 15-NN graph of 50 PCs of every cell, as the package preprocesses them."""
-    from sklearn.decomposition import PCA
-
-    from sclstm.graph import knn_graph, leiden
+    """The package's ``leiden_pca`` view computed on every cell instead of the training sample."""
+    from sclstm.pairs import label_free_views
     from sclstm.preprocessing import Preprocessor
 
     L = Preprocessor().fit_transform(adata.X)
-    return leiden(knn_graph(PCA(50, random_state=seed).fit_transform(L)), random_state=seed)
+    return label_free_views(L, None, 0, random_state=seed, names=("leiden_pca",))["leiden_pca"]
 
 
 def diagnose(adata, truth: np.ndarray, seed: int, params: dict, teacher: str) -> list[dict]:
