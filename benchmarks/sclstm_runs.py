@@ -8,7 +8,9 @@ returns several result rows when one fit serves several of the issue's methods:
                   embedding), SC (spectral on the learned similarity P) and AG
                   (average linkage on 1 − P without the kernel fallback guard) — Table 2.
 * ``sclstm_kest`` the same with k estimated by ScLSTM, and KM/SC/AG at that k — Table 4.
-* ``labelled``    ScLSTM labelled mode with the labels of 80 % of cells (stratified).
+* ``labelled``    ScLSTM labelled mode with the labels of 80 % of cells (stratified): its
+                  clusters, and (one more row from the same fit) the classes its class head
+                  predicts (``predicted_labels_``).
 * ``paper``       ScLSTM ``paper`` configuration (literal kernel, concat head, 80 % labels).
 
 A row is a dict: method, mode, k ("given" | "estimated" | "from labels"), k_used, labels
@@ -72,7 +74,7 @@ def split_mask(truth: np.ndarray, seed: int, fraction: float = 0.8) -> np.ndarra
     return stratified_subset(np.asarray(truth, dtype=object), fraction, np.random.default_rng(seed))
 
 
-def _labelled(adata, truth, k_true, seed, method, **params):
+def _labelled(adata, truth, k_true, seed, method, head_method=None, **params):
     import sclstm
 
     mask = split_mask(truth, seed)
@@ -86,11 +88,16 @@ def _labelled(adata, truth, k_true, seed, method, **params):
     row = dict(method=method, mode="labelled 80%", k="from labels", k_used=int(est.n_clusters_),
                labels=np.asarray(est.labels_), scored=~used, train_mask=used, predicts="clusters",
                seconds=secs, note=note)
-    return [row], {"labels": np.asarray(est.labels_), "train_mask": used}
+    rows = [row]
+    if head_method:
+        rows.append(dict(row, method=head_method, labels=np.asarray(est.predicted_labels_).astype(str),
+                         k_used=int(len(est.classes_)), predicts="classes",
+                         note=note + "; classes predicted by the class head"))
+    return rows, {"labels": np.asarray(est.labels_), "train_mask": used}
 
 
 def unit_labelled(adata, truth, k_true, seed):
-    return _labelled(adata, truth, k_true, seed, "ScLSTM labelled")
+    return _labelled(adata, truth, k_true, seed, "ScLSTM labelled", head_method="ScLSTM labelled, class head")
 
 
 def unit_paper(adata, truth, k_true, seed):

@@ -12,7 +12,9 @@ label-free guard compares the partition of the learned similarity with the parti
 the kernel by their agreement with two views kept out of training (average-linkage cosine
 and Ward on PCA) and keeps the better one; ``summary_["partition_from"]`` says which.
 ``"labelled"`` trains on the labels of some cells (the paper's protocol); ``labelled_mask_``
-marks the cells whose labels were used — score only the others.
+marks the cells whose labels were used — score only the others. A class head trained with
+the pairs gives every cell a predicted class, ``predicted_labels_`` (label transfer), with
+its softmax probability in ``predicted_confidence_``.
 """
 from __future__ import annotations
 
@@ -281,6 +283,7 @@ class ScLSTM:
         known = np.array([x is not None for x in label_values])
         used = stratified_subset(label_values, self.labelled_fraction, rng) if self.labelled_fraction else known
         classes = sorted({x for x in label_values[used]})
+        self.classes_ = np.asarray(classes, dtype=object)
         codes = np.array([classes.index(x) if u else -1 for x, u in zip(label_values, used)])
         return codes, used, len(classes)
 
@@ -304,12 +307,22 @@ class ScLSTM:
                 "check n_clusters and the labels."
             ) from None
 
-    def _train(self, seqs, pairs):
+    def _train(self, seqs, pairs, classes=None):
         self.model_, self.history_ = train_siamese(
             seqs, pairs, head=self.head, n_steps=self.n_steps, batch_size=self.batch_size,
             lr=self.learning_rate, hidden=self.hidden_size, embedding_dim=self.embedding_dim,
             random_state=self.random_state, device=self._device(), progress=self.progress,
+            classes=classes,
         )
+
+    def _predict_classes(self) -> None:
+        """Labelled mode: every cell's class from the class head (None in unsupervised mode)."""
+        self.predicted_labels_, self.predicted_confidence_ = None, None
+        if self.model_.classifier is None:
+            return
+        prob = self.model_.class_probabilities(torch.from_numpy(self.embedding_).to(self._device())).cpu().numpy()
+        self.predicted_labels_ = self.classes_[prob.argmax(axis=1)]
+        self.predicted_confidence_ = prob.max(axis=1).astype(np.float32)
 
     def _fit_exact(self, X, labels) -> dict:
         matrix, cell_names, gene_names = matrix_of(X)
@@ -339,8 +352,9 @@ class ScLSTM:
 
         self.sequencer_ = fit_sequencer(S, self.kernel_.columns_, self.sequence_length, self.max_columns, self.random_state)
         seqs = self.sequencer_.transform(S)
-        self._train(seqs, pairs)
+        self._train(seqs, pairs, classes=views["labels"] if self.mode == "labelled" else None)
         self.embedding_ = embed(self.model_, seqs, device)
+        self._predict_classes()
         self.similarity_ = pair_probabilities(self.model_, self.embedding_, device)
 
         labels_learned = self._cluster(self.similarity_, self.embedding_, k)
@@ -393,9 +407,11 @@ class ScLSTM:
         pairs = self._pair_source(views)
 
         self.sequencer_ = lm.landmark_sequencer(self.kernel_, K_sample, self.sequence_length, self.random_state)
-        self._train(self.sequencer_.transform(K_sample), pairs)
+        self._train(self.sequencer_.transform(K_sample), pairs,
+                    classes=views["labels"] if self.mode == "labelled" else None)
         del K_sample, L_sample, L_landmarks
         self.embedding_ = lm.embed_all(source, self.preprocessor_, self.kernel_, self.sequencer_, self.model_, device)
+        self._predict_classes()
         self.merge_ = lm.MicroClusterMerge(self.model_, self.embedding_, lm.DEFAULT_MICRO, 8, self.random_state, device)
         self.similarity_ = lm.knn_similarity(self.model_, self.embedding_, 15, device)
         self.labels_ = self._cluster(self.similarity_, self.embedding_, k)
@@ -475,6 +491,7 @@ class ScLSTM:
             "labels": torch.from_numpy(self.labels_),
             "embedding": torch.from_numpy(self.embedding_),
             "labelled_mask": None if self.labelled_mask_ is None else torch.from_numpy(self.labelled_mask_),
+            "classes": None if self.predicted_labels_ is None else [_plain(x) for x in self.classes_],
             "cell_names": [str(x) for x in self.cell_names_],
             "kept_cells": torch.from_numpy(self.kept_cells_),
             "kernel": {"name": self.kernel_.name, "lo": self.kernel_.lo_, "hi": self.kernel_.hi_,
@@ -510,10 +527,14 @@ class ScLSTM:
         est.cell_names_ = np.asarray(state["cell_names"])
         est.kept_cells_ = state["kept_cells"].numpy()
         est.n_cells_ = len(est.labels_)
+        classes = state.get("classes")
         est.model_ = SiameseLSTM(state["step_width"], head=est.head, hidden=est.hidden_size,
-                                 embedding_dim=est.embedding_dim)
+                                 embedding_dim=est.embedding_dim, n_classes=0 if classes is None else len(classes))
         est.model_.load_state_dict(state["model_state"])
         est.model_.eval()
+        if classes is not None:
+            est.classes_ = np.asarray(classes, dtype=object)
+        est._predict_classes()
         ks = state["kernel"]
         reference = _state_to_dense_or_sparse(ks["reference"])
         if ks.get("name") == LandmarkKernel.name:
@@ -530,6 +551,11 @@ class ScLSTM:
             {k: (v.numpy() if isinstance(v, torch.Tensor) else v) for k, v in state["preprocessor"].items()})
         est.n_genes_in_ = est.preprocessor_.n_genes_in_
         return est
+
+
+def _plain(x):
+    """A class name as a plain Python value (numpy scalars → int/float/str), for torch.save."""
+    return x.item() if isinstance(x, np.generic) else x
 
 
 def _dense_or_sparse_to_state(M) -> dict:

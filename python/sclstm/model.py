@@ -9,6 +9,9 @@ Heads:
 * ``"absdiff"``: an MLP on |e_a − e_b| — symmetric in (a, b) by construction;
 * ``"concat"``: the paper's head, an MLP with sigmoid layers on [e_a, e_b]; made symmetric
   at inference by averaging both orders.
+
+Labelled mode adds a class head (a linear layer on the embedding) trained with the pairs, so
+that cells whose labels were not used get a predicted class (label transfer).
 """
 from __future__ import annotations
 
@@ -52,13 +55,16 @@ class ConcatHead(nn.Module):
 class SiameseLSTM(nn.Module):
     """Both branches run the same :class:`Encoder`; the head returns the logit of P(same)."""
 
-    def __init__(self, step_width: int, head: str = "absdiff", hidden: int = 64, embedding_dim: int = 32):
+    def __init__(self, step_width: int, head: str = "absdiff", hidden: int = 64, embedding_dim: int = 32,
+                 n_classes: int = 0):
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
         self.encoder = Encoder(step_width, hidden, embedding_dim)
         self.head_name = head
         self.head = AbsDiffHead(embedding_dim) if head == "absdiff" else ConcatHead(embedding_dim)
+        self.n_classes = int(n_classes)
+        self.classifier = nn.Linear(embedding_dim, n_classes) if n_classes else None
 
     def forward(self, seq_a: torch.Tensor, seq_b: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(seq_a), self.encoder(seq_b))
@@ -70,3 +76,10 @@ class SiameseLSTM(nn.Module):
         if self.head_name == "concat":
             p = (p + torch.sigmoid(self.head(emb_b, emb_a))) / 2
         return p
+
+    @torch.no_grad()
+    def class_probabilities(self, emb: torch.Tensor) -> torch.Tensor:
+        """Softmax of the class head (labelled mode) for embeddings already computed."""
+        if self.classifier is None:
+            raise ValueError("this model has no class head (it was not trained in labelled mode)")
+        return torch.softmax(self.classifier(emb), dim=-1)

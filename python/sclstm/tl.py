@@ -62,7 +62,9 @@ def sclstm(
     its curve, training history, package versions). With ``labels_key`` the labelled mode
     trains on the labels in that obs column (missing = unknown) — or on a stratified
     ``labelled_fraction`` of them — and ``obs[key_added + "_labelled"]`` marks the cells
-    whose labels were used; score only the others. Returns a new AnnData if ``copy``,
+    whose labels were used; score only the others. Labelled mode also writes every cell's
+    class predicted by the network, ``obs[key_added + "_predicted"]``, and its probability,
+    ``obs[key_added + "_predicted_confidence"]``. Returns a new AnnData if ``copy``,
     otherwise modifies ``adata`` in place and returns None. Extra keywords go to
     :class:`~sclstm.ScLSTM`.
     """
@@ -113,5 +115,12 @@ def write_results(adata, est: ScLSTM, key_added: str = "sclstm", layer=None, lab
         used = np.zeros(n, dtype=bool)
         used[kept] = est.labelled_mask_
         adata.obs[f"{key_added}_labelled"] = used
+    if getattr(est, "predicted_labels_", None) is not None:
+        predicted = np.full(n, None, dtype=object)
+        predicted[kept] = est.predicted_labels_
+        adata.obs[f"{key_added}_predicted"] = pd.Categorical(predicted, categories=list(est.classes_))
+        confidence = np.full(n, np.nan, dtype=np.float32)
+        confidence[kept] = est.predicted_confidence_
+        adata.obs[f"{key_added}_predicted_confidence"] = confidence
     summary = dict(est.summary_, layer=layer, labels_key=labels_key, key_added=key_added)
     adata.uns[key_added] = h5ad_safe(summary)

@@ -33,19 +33,31 @@ def train_siamese(
     random_state: int = 0,
     device: str = "cpu",
     progress: bool = False,
+    classes: np.ndarray | None = None,
 ) -> tuple[SiameseLSTM, dict]:
     """Fit a :class:`SiameseLSTM` with binary cross-entropy on sampled pairs.
 
+    ``classes`` (labelled mode): a class code per row of ``seqs``, -1 where the label is not
+    used. A class head on the embedding is then trained with the pairs: each step adds the
+    cross-entropy of ``batch_size`` labelled cells drawn at random.
+
     Returns the model (in eval mode) and a history with the loss and pair accuracy every
-    step.
+    step (and the class loss when classes are given).
     """
     torch.manual_seed(random_state)
     rng = np.random.default_rng(random_state)
-    model = SiameseLSTM(seqs.shape[2], head=head, hidden=hidden, embedding_dim=embedding_dim).to(device)
+    labelled = None if classes is None else np.flatnonzero(np.asarray(classes) >= 0)
+    n_classes = 0 if labelled is None else int(np.max(classes)) + 1
+    model = SiameseLSTM(seqs.shape[2], head=head, hidden=hidden, embedding_dim=embedding_dim,
+                        n_classes=n_classes).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.BCEWithLogitsLoss()
+    class_loss_fn = nn.CrossEntropyLoss()
     X = torch.from_numpy(np.ascontiguousarray(seqs)).to(device)
+    Y = None if labelled is None else torch.from_numpy(np.asarray(classes, dtype=np.int64)).to(device)
     history = {"step": [], "loss": [], "pair_accuracy": []}
+    if labelled is not None:
+        history["class_loss"] = []
     bar = _progress(n_steps, progress, "training siamese LSTM")
     model.train()
     for step in range(n_steps):
@@ -54,12 +66,17 @@ def train_siamese(
         tb = torch.from_numpy(b).to(device)
         ty = torch.from_numpy(y).to(device)
         logits = model(X[ta], X[tb])
-        loss = loss_fn(logits, ty)
+        loss = pair_loss = loss_fn(logits, ty)
+        if labelled is not None:
+            tc = torch.from_numpy(rng.choice(labelled, size=batch_size)).to(device)
+            class_loss = class_loss_fn(model.classifier(model.encoder(X[tc])), Y[tc])
+            history["class_loss"].append(float(class_loss.item()))
+            loss = loss + class_loss
         opt.zero_grad()
         loss.backward()
         opt.step()
         history["step"].append(step + 1)
-        history["loss"].append(float(loss.item()))
+        history["loss"].append(float(pair_loss.item()))
         history["pair_accuracy"].append(float(((logits > 0).float() == ty).float().mean().item()))
         if bar is not None:
             bar.update(1)
