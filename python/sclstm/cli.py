@@ -93,7 +93,10 @@ def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = Fa
             raise InputError(f"obs has no column {k!r} (columns: {', '.join(adata.obs.columns)}).")
     mask = adata.obs[truth_key].notna().to_numpy() & adata.obs[key].notna().to_numpy()
     scope = "all cells with a truth label"
-    used_key = f"{key}_labelled"
+    # the mask of cells whose labels were used sits beside the clusters: obs["sclstm_labelled"]
+    # serves obs["sclstm"] and the class head's obs["sclstm_predicted"] alike
+    used_key = next((k for k in (f"{key}_labelled", key.removesuffix("_predicted") + "_labelled")
+                     if k in adata.obs), f"{key}_labelled")
     if used_key in adata.obs and not all_cells:
         mask &= ~adata.obs[used_key].to_numpy(dtype=bool)
         scope = f"cells whose labels were not used in training (obs['{used_key}'] == False)"

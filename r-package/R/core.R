@@ -100,7 +100,9 @@
 NULL
 
 # Fit ScLSTM on `counts` and return clusters (factor "0".."k-1" named by cell),
-# embedding (cells × d, rownames = cells) and details (the Python summary_).
+# embedding (cells × d, rownames = cells) and details (the Python summary_); in
+# labelled mode also predicted (factor of classes named by cell: the class head's
+# prediction for every cell) and predicted_confidence (its probability).
 .run_core <- function(counts, k = NULL, seed = 0, labels = NULL, ...,
                       cells_in_columns = TRUE) {
     k <- .check_k(k)
@@ -159,5 +161,15 @@ NULL
         details$labelled_mask <- full_mask
     }
     details$r_package_version <- as.character(utils::packageVersion("sclstm"))
-    list(clusters = clusters, embedding = embedding, details = details)
+    out <- list(clusters = clusters, embedding = embedding, details = details)
+    if (!is.null(.to_r(est$predicted_labels_))) {
+        classes <- as.character(unlist(.to_r(est$classes_)))
+        predicted <- rep(NA_character_, n_cells)
+        predicted[kept] <- as.character(unlist(.to_r(est$predicted_labels_)))
+        out$predicted <- stats::setNames(factor(predicted, levels = classes), cell_names)
+        confidence <- rep(NA_real_, n_cells)
+        confidence[kept] <- as.double(.to_r(est$predicted_confidence_))
+        out$predicted_confidence <- stats::setNames(confidence, cell_names)
+    }
+    out
 }

@@ -34,14 +34,19 @@
 #'     \code{reducedDim(x, "SCLSTM")} (cells × dimensions, rows named and ordered as
 #'     the cells) and \code{metadata(x)$sclstm} (mode, number of clusters, how it was
 #'     chosen and the curve used to estimate it, training history, parameters, seed,
-#'     versions).}
-#'   \item{Seurat}{\code{x} with a \code{sclstm_clusters} meta.data column, a
+#'     versions). In labelled mode also \code{colData(x)$sclstm_predicted} (every
+#'     cell's predicted type, a factor with the label classes as levels) and
+#'     \code{colData(x)$sclstm_predicted_confidence} (its probability).}
+#'   \item{Seurat}{\code{x} with a \code{sclstm_clusters} meta.data column (in
+#'     labelled mode also \code{sclstm_predicted} and
+#'     \code{sclstm_predicted_confidence}, as for a SingleCellExperiment), a
 #'     \code{DimReduc} named \code{"sclstm"} with key \code{"SCLSTM_"} (the details
 #'     are in its \code{misc} slot), \code{Idents} set when \code{set.ident = TRUE},
 #'     and the command logged in \code{x@commands} as Seurat logs its own.}
 #'   \item{matrix}{a list with \code{clusters} (factor named by cell),
 #'     \code{embedding} (cells × dimensions) and \code{details} (as in
-#'     \code{metadata(x)$sclstm}).}
+#'     \code{metadata(x)$sclstm}); in labelled mode also \code{predicted} and
+#'     \code{predicted_confidence}.}
 #' }
 #'
 #' @section Python:
@@ -115,6 +120,10 @@ setMethod("runScLSTM", "SingleCellExperiment",
                      labels = labels, ...)
     res$details$assay.type <- assay.type
     colData(x)$sclstm_clusters <- unname(res$clusters)
+    if (!is.null(res$predicted)) {
+        colData(x)$sclstm_predicted <- unname(res$predicted)
+        colData(x)$sclstm_predicted_confidence <- unname(res$predicted_confidence)
+    }
     reducedDim(x, "SCLSTM") <- res$embedding
     metadata(x)$sclstm <- res$details
     x
@@ -145,6 +154,10 @@ setMethod("runScLSTM", "Seurat",
     res <- .run_core(counts, k = k, seed = seed, labels = labels, ...)
     res$details$assay <- assay
     x[["sclstm_clusters"]] <- res$clusters[colnames(x)]
+    if (!is.null(res$predicted)) {
+        x[["sclstm_predicted"]] <- res$predicted[colnames(x)]
+        x[["sclstm_predicted_confidence"]] <- res$predicted_confidence[colnames(x)]
+    }
     x[[reduction.name]] <- CreateDimReducObject(
         embeddings = res$embedding, key = reduction.key, assay = assay,
         misc = list(sclstm = res$details)

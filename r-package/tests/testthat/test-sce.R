@@ -109,7 +109,8 @@ test_that("labelled mode uses the labels column and predicts the NA cells", {
     hidden <- sample(ncol(sce), round(0.3 * ncol(sce)))
     sce$partial <- sce$cell_type
     sce$partial[hidden] <- NA
-    out <- run_fast(sce, labels = "partial", seed = 0)
+    # 200 steps, not test_steps(): accuracy on the hidden cells is asserted below.
+    out <- runScLSTM(sce, labels = "partial", seed = 0, n_steps = 200L)
     md <- metadata(out)$sclstm
     expect_identical(md$mode, "labelled")
     mask <- md$labelled_mask
@@ -120,6 +121,12 @@ test_that("labelled mode uses the labels column and predicts the NA cells", {
     expect_false(anyNA(out$sclstm_clusters))
     # Scored only on the cells whose labels were hidden.
     expect_gt(py_score(d$cell_type[hidden], out$sclstm_clusters[hidden])$ARI, 0.5)
+    # The class head names a type for every cell, from the classes it was given.
+    expect_identical(levels(out$sclstm_predicted), sort(unique(as.character(na.omit(sce$partial)))))
+    expect_false(anyNA(out$sclstm_predicted))
+    conf <- out$sclstm_predicted_confidence
+    expect_true(all(conf > 0 & conf <= 1))
+    expect_gt(mean(as.character(out$sclstm_predicted[hidden]) == d$cell_type[hidden]), 0.7)
 })
 
 test_that("bad input gives one clear line, from R or from Python", {

@@ -61,6 +61,8 @@ test_that("assay = picks another assay; labelled mode reads meta.data; errors ar
     md <- Misc(lab[["sclstm"]])$sclstm
     expect_identical(md$mode, "labelled")
     expect_identical(unname(md$labelled_mask), unname(!is.na(seu$partial)))
+    expect_true(is.factor(lab$sclstm_predicted) && !anyNA(lab$sclstm_predicted))
+    expect_identical(names(lab$sclstm_predicted_confidence), colnames(seu))
     expect_identical(lab@commands[["runScLSTM.RNA"]]@params$labels, "partial")
 
     expect_error(runScLSTM(seu, assay = "ADT"), "assay = 'ADT' is not an assay.*RNA, ALT")
