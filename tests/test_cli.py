@@ -49,6 +49,10 @@ def test_labelled_cli_scores_only_unseen_cells(tmp_path):
     n_unseen = int((~result.obs["sclstm_labelled"]).sum())
     scored = run("score", out, "--truth-key", "cell_type")
     assert f"scored {n_unseen} cells" in scored.stdout and "not used in training" in scored.stdout
+    # the class head's predicted types are written and scored on the same unseen cells
+    assert "obs['sclstm_predicted']" in res.stdout and result.obs["sclstm_predicted"].notna().all()
+    scored = run("score", out, "--truth-key", "cell_type", "--key", "sclstm_predicted")
+    assert f"scored {n_unseen} cells" in scored.stdout and "not used in training" in scored.stdout
 
 
 def test_demo_prints_metrics_and_picture(tmp_path):

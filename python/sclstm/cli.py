@@ -36,6 +36,7 @@ def _summary_lines(adata, est_summary: dict, seconds: float, key: str) -> list[s
     ]
     if s["mode"] == "labelled":
         lines.append(f"labels used for training: {s['n_labelled_cells_used']} cells (obs['{key}_labelled']); score the others")
+        lines.append(f"predicted type of every cell: obs['{key}_predicted'] (probability: obs['{key}_predicted_confidence'])")
     if s["n_empty_cells_dropped"]:
         lines.append(f"dropped {s['n_empty_cells_dropped']} all-zero cells (their cluster is empty)")
     sizes = adata.obs[key].value_counts().sort_index()
@@ -176,7 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "mode only cells whose labels were not used in training are scored.")
     s.add_argument("input", help="a file written by 'sclstm cluster'")
     s.add_argument("--truth-key", required=True, help="obs column with the reference labels")
-    s.add_argument("--key", default="sclstm", help="obs column with the clusters (default sclstm)")
+    s.add_argument("--key", default="sclstm",
+                   help="obs column with the clusters (default sclstm), or sclstm_predicted for the "
+                        "types a labelled fit predicted")
     s.add_argument("--all-cells", action="store_true",
                    help="in labelled mode, also score cells whose labels were used (not an honest accuracy)")
     s.set_defaults(func=cmd_score)
