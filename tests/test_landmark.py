@@ -12,6 +12,7 @@ from scipy.cluster.hierarchy import linkage
 from scipy.spatial.distance import pdist
 
 import sclstm
+import sclstm.landmark as lm
 from sclstm.chunks import RowSource
 from sclstm.clustering import cut_tree, weighted_average_linkage
 from sclstm.kernel import ExactKernel, LandmarkKernel
@@ -154,3 +155,16 @@ def test_labelled_landmark_mode_trains_only_on_sampled_labelled_cells(pollen):
     est = sclstm.ScLSTM(mode="labelled", labelled_fraction=0.8, n_steps=50, **SMALL).fit(pollen, labels)
     assert 0 < est.labelled_mask_.sum() <= 200
     assert est.summary_["n_labelled_cells_used"] == est.labelled_mask_.sum()
+
+
+def test_labelled_landmark_mode_keeps_a_class_whose_labels_miss_the_training_sample(pollen, tmp_path):
+    # the class head has one output per class given, also for a class none of whose labelled
+    # cells is in the training sample, so the saved model loads with the same width
+    labels = pollen.obs["cell_type"].astype(str).to_numpy().astype(object)
+    sample = set(lm.sample_cells(pollen.n_obs, 200, 0))
+    rare = sorted(set(labels))[-1]  # the last class: the head's width would come up one short
+    labels[[i for i in range(len(labels)) if labels[i] == rare and i in sample]] = None
+    est = sclstm.ScLSTM(mode="labelled", n_steps=30, **SMALL).fit(pollen, labels)
+    assert rare in set(est.classes_) and est.model_.classifier.out_features == len(est.classes_)
+    est.save(tmp_path / "m.pt")
+    np.testing.assert_array_equal(sclstm.ScLSTM.load(tmp_path / "m.pt").predicted_labels_, est.predicted_labels_)

@@ -230,6 +230,7 @@ class ScLSTM:
             raise InputError("labels were given but mode='unsupervised' never reads labels; use mode='labelled'.")
         kernel, n_rows, memory = self._choose_kernel(X)
         self.__dict__.pop("merge_", None)  # a landmark fit's merge tree must not outlive a refit
+        self.__dict__.pop("classes_", None)  # nor a labelled fit's classes
         if kernel == "exact":
             facts = self._fit_exact(X, labels)
         else:
@@ -312,7 +313,7 @@ class ScLSTM:
             seqs, pairs, head=self.head, n_steps=self.n_steps, batch_size=self.batch_size,
             lr=self.learning_rate, hidden=self.hidden_size, embedding_dim=self.embedding_dim,
             random_state=self.random_state, device=self._device(), progress=self.progress,
-            classes=classes,
+            classes=classes, n_classes=None if classes is None else len(self.classes_),
         )
 
     def _predict_classes(self) -> None:

@@ -34,12 +34,15 @@ def train_siamese(
     device: str = "cpu",
     progress: bool = False,
     classes: np.ndarray | None = None,
+    n_classes: int | None = None,
 ) -> tuple[SiameseLSTM, dict]:
     """Fit a :class:`SiameseLSTM` with binary cross-entropy on sampled pairs.
 
     ``classes`` (labelled mode): a class code per row of ``seqs``, -1 where the label is not
     used. A class head on the embedding is then trained with the pairs: each step adds the
-    cross-entropy of ``batch_size`` labelled cells drawn at random.
+    cross-entropy of ``batch_size`` labelled cells drawn at random. ``n_classes`` (default:
+    the largest code + 1) is the head's width, so that a class absent from ``seqs`` keeps
+    its output.
 
     Returns the model (in eval mode) and a history with the loss and pair accuracy every
     step (and the class loss when classes are given).
@@ -47,7 +50,10 @@ def train_siamese(
     torch.manual_seed(random_state)
     rng = np.random.default_rng(random_state)
     labelled = None if classes is None else np.flatnonzero(np.asarray(classes) >= 0)
-    n_classes = 0 if labelled is None else int(np.max(classes)) + 1
+    if labelled is None:
+        n_classes = 0
+    elif n_classes is None:
+        n_classes = int(np.max(classes)) + 1
     model = SiameseLSTM(seqs.shape[2], head=head, hidden=hidden, embedding_dim=embedding_dim,
                         n_classes=n_classes).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
