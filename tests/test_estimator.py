@@ -77,9 +77,16 @@ def test_k_is_estimated_with_its_curve(biase):
     assert abs(est.n_clusters_ - 4) <= 1
 
 
-def test_labelled_mode_marks_the_cells_it_trained_on_and_scores_only_the_rest(pollen):
+@pytest.fixture(scope="module")
+def pollen_labelled(pollen):
+    """Pollen after one labelled fit with 80 % of its labels (shared: the tests only read it)."""
     adata = pollen.copy()
     sclstm.tl.sclstm(adata, labels_key="cell_type", labelled_fraction=0.8, n_steps=300)
+    return adata
+
+
+def test_labelled_mode_marks_the_cells_it_trained_on_and_scores_only_the_rest(pollen_labelled):
+    adata = pollen_labelled
     used = adata.obs["sclstm_labelled"].to_numpy()
     # stratified 80 %: every class is represented among the used and the held-out cells
     assert 0.75 < used.mean() < 0.85
@@ -95,9 +102,8 @@ def test_labelled_mode_marks_the_cells_it_trained_on_and_scores_only_the_rest(po
     assert adata.uns["sclstm"]["mode"] == "labelled"
 
 
-def test_labelled_mode_predicts_the_type_of_cells_whose_labels_it_did_not_see(pollen):
-    adata = pollen.copy()
-    sclstm.tl.sclstm(adata, labels_key="cell_type", labelled_fraction=0.8, n_steps=300)
+def test_labelled_mode_predicts_the_type_of_cells_whose_labels_it_did_not_see(pollen_labelled):
+    adata = pollen_labelled
     held = ~adata.obs["sclstm_labelled"].to_numpy()
     truth = adata.obs["cell_type"].astype(str).to_numpy()
     predicted = adata.obs["sclstm_predicted"]

@@ -235,6 +235,7 @@ class ScLSTM:
             facts = self._fit_exact(X, labels)
         else:
             facts = self._fit_landmark(X, labels)
+        self._predict_classes()
         self.summary_ = {
             "mode": self.mode,
             "n_clusters": int(self.n_clusters_),
@@ -308,7 +309,9 @@ class ScLSTM:
                 "check n_clusters and the labels."
             ) from None
 
-    def _train(self, seqs, pairs, classes=None):
+    def _train(self, seqs, pairs, views):
+        """Fit the network on ``pairs``; in labelled mode its class head learns ``views["labels"]``."""
+        classes = views["labels"] if self.mode == "labelled" else None
         self.model_, self.history_ = train_siamese(
             seqs, pairs, head=self.head, n_steps=self.n_steps, batch_size=self.batch_size,
             lr=self.learning_rate, hidden=self.hidden_size, embedding_dim=self.embedding_dim,
@@ -353,9 +356,8 @@ class ScLSTM:
 
         self.sequencer_ = fit_sequencer(S, self.kernel_.columns_, self.sequence_length, self.max_columns, self.random_state)
         seqs = self.sequencer_.transform(S)
-        self._train(seqs, pairs, classes=views["labels"] if self.mode == "labelled" else None)
+        self._train(seqs, pairs, views)
         self.embedding_ = embed(self.model_, seqs, device)
-        self._predict_classes()
         self.similarity_ = pair_probabilities(self.model_, self.embedding_, device)
 
         labels_learned = self._cluster(self.similarity_, self.embedding_, k)
@@ -408,11 +410,9 @@ class ScLSTM:
         pairs = self._pair_source(views)
 
         self.sequencer_ = lm.landmark_sequencer(self.kernel_, K_sample, self.sequence_length, self.random_state)
-        self._train(self.sequencer_.transform(K_sample), pairs,
-                    classes=views["labels"] if self.mode == "labelled" else None)
+        self._train(self.sequencer_.transform(K_sample), pairs, views)
         del K_sample, L_sample, L_landmarks
         self.embedding_ = lm.embed_all(source, self.preprocessor_, self.kernel_, self.sequencer_, self.model_, device)
-        self._predict_classes()
         self.merge_ = lm.MicroClusterMerge(self.model_, self.embedding_, lm.DEFAULT_MICRO, 8, self.random_state, device)
         self.similarity_ = lm.knn_similarity(self.model_, self.embedding_, 15, device)
         self.labels_ = self._cluster(self.similarity_, self.embedding_, k)

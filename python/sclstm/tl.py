@@ -115,7 +115,7 @@ def write_results(adata, est: ScLSTM, key_added: str = "sclstm", layer=None, lab
         used = np.zeros(n, dtype=bool)
         used[kept] = est.labelled_mask_
         adata.obs[f"{key_added}_labelled"] = used
-    if getattr(est, "predicted_labels_", None) is not None:
+    if est.predicted_labels_ is not None:
         predicted = np.full(n, None, dtype=object)
         predicted[kept] = est.predicted_labels_
         adata.obs[f"{key_added}_predicted"] = pd.Categorical(predicted, categories=list(est.classes_))

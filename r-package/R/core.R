@@ -162,10 +162,11 @@ NULL
     }
     details$r_package_version <- as.character(utils::packageVersion("sclstm"))
     out <- list(clusters = clusters, embedding = embedding, details = details)
-    if (!is.null(.to_r(est$predicted_labels_))) {
+    predicted_kept <- .to_r(est$predicted_labels_)
+    if (!is.null(predicted_kept)) {
         classes <- as.character(unlist(.to_r(est$classes_)))
         predicted <- rep(NA_character_, n_cells)
-        predicted[kept] <- as.character(unlist(.to_r(est$predicted_labels_)))
+        predicted[kept] <- as.character(unlist(predicted_kept))
         out$predicted <- stats::setNames(factor(predicted, levels = classes), cell_names)
         confidence <- rep(NA_real_, n_cells)
         confidence[kept] <- as.double(.to_r(est$predicted_confidence_))
