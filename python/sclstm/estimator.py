@@ -40,7 +40,7 @@ from .model import HEADS, SiameseLSTM
 from .pairs import GUARD_VIEWS, TRAINING_VIEWS, VIEWS, PairSource, informative_views, label_free_views
 from .preprocessing import Preprocessor
 from .sequences import Sequencer, fit_sequencer
-from .training import embed, pair_probabilities, train_siamese
+from .training import class_probabilities, embed, pair_probabilities, train_siamese
 from .validation import InputError, check_counts, check_fraction, check_labels, check_n_clusters
 
 log = logging.getLogger("sclstm")
@@ -235,7 +235,6 @@ class ScLSTM:
             facts = self._fit_exact(X, labels)
         else:
             facts = self._fit_landmark(X, labels)
-        self._predict_classes()
         self.summary_ = {
             "mode": self.mode,
             "n_clusters": int(self.n_clusters_),
@@ -319,14 +318,13 @@ class ScLSTM:
             classes=classes, n_classes=None if classes is None else len(self.classes_),
         )
 
-    def _predict_classes(self) -> None:
-        """Labelled mode: every cell's class from the class head (None in unsupervised mode)."""
+    def _set_predictions(self, prob) -> None:
+        """Labelled mode: every cell's class and its probability from the class head's
+        ``prob`` (cells × classes); None in unsupervised mode (``prob`` None)."""
         self.predicted_labels_, self.predicted_confidence_ = None, None
-        if self.model_.classifier is None:
-            return
-        prob = self.model_.class_probabilities(torch.from_numpy(self.embedding_).to(self._device())).cpu().numpy()
-        self.predicted_labels_ = self.classes_[prob.argmax(axis=1)]
-        self.predicted_confidence_ = prob.max(axis=1).astype(np.float32)
+        if prob is not None:
+            self.predicted_labels_ = self.classes_[prob.argmax(axis=1)]
+            self.predicted_confidence_ = prob.max(axis=1).astype(np.float32)
 
     def _fit_exact(self, X, labels) -> dict:
         matrix, cell_names, gene_names = matrix_of(X)
@@ -358,6 +356,8 @@ class ScLSTM:
         seqs = self.sequencer_.transform(S)
         self._train(seqs, pairs, views)
         self.embedding_ = embed(self.model_, seqs, device)
+        self._set_predictions(class_probabilities(self.model_, seqs, self.embedding_, device)
+                              if self.mode == "labelled" else None)
         self.similarity_ = pair_probabilities(self.model_, self.embedding_, device)
 
         labels_learned = self._cluster(self.similarity_, self.embedding_, k)
@@ -412,7 +412,9 @@ class ScLSTM:
         self.sequencer_ = lm.landmark_sequencer(self.kernel_, K_sample, self.sequence_length, self.random_state)
         self._train(self.sequencer_.transform(K_sample), pairs, views)
         del K_sample, L_sample, L_landmarks
-        self.embedding_ = lm.embed_all(source, self.preprocessor_, self.kernel_, self.sequencer_, self.model_, device)
+        self.embedding_, prob = lm.embed_all(source, self.preprocessor_, self.kernel_, self.sequencer_,
+                                             self.model_, device)
+        self._set_predictions(prob)
         self.merge_ = lm.MicroClusterMerge(self.model_, self.embedding_, lm.DEFAULT_MICRO, 8, self.random_state, device)
         self.similarity_ = lm.knn_similarity(self.model_, self.embedding_, 15, device)
         self.labels_ = self._cluster(self.similarity_, self.embedding_, k)
@@ -493,6 +495,9 @@ class ScLSTM:
             "embedding": torch.from_numpy(self.embedding_),
             "labelled_mask": None if self.labelled_mask_ is None else torch.from_numpy(self.labelled_mask_),
             "classes": None if self.predicted_labels_ is None else [_plain(x) for x in self.classes_],
+            "predicted": None if self.predicted_labels_ is None else {  # the head needs kernel rows: kept, not redone
+                "codes": torch.tensor([list(self.classes_).index(x) for x in self.predicted_labels_], dtype=torch.int64),
+                "confidence": torch.from_numpy(self.predicted_confidence_)},
             "cell_names": [str(x) for x in self.cell_names_],
             "kept_cells": torch.from_numpy(self.kept_cells_),
             "kernel": {"name": self.kernel_.name, "lo": self.kernel_.lo_, "hi": self.kernel_.hi_,
@@ -529,13 +534,22 @@ class ScLSTM:
         est.kept_cells_ = state["kept_cells"].numpy()
         est.n_cells_ = len(est.labels_)
         classes = state.get("classes")
+        skip = state["model_state"].get("class_skip.weight")
         est.model_ = SiameseLSTM(state["step_width"], head=est.head, hidden=est.hidden_size,
-                                 embedding_dim=est.embedding_dim, n_classes=0 if classes is None else len(classes))
+                                 embedding_dim=est.embedding_dim, n_classes=0 if classes is None else len(classes),
+                                 skip_width=0 if skip is None else int(skip.shape[1]))
         est.model_.load_state_dict(state["model_state"])
         est.model_.eval()
+        est.predicted_labels_, est.predicted_confidence_ = None, None
         if classes is not None:
             est.classes_ = np.asarray(classes, dtype=object)
-        est._predict_classes()
+            predicted = state.get("predicted")
+            if predicted is None:  # written before the head had its skip: the embedding is all it reads
+                est._set_predictions(torch.softmax(est.model_.class_logits(
+                    torch.from_numpy(est.embedding_), None), dim=-1).detach().numpy())
+            else:
+                est.predicted_labels_ = est.classes_[predicted["codes"].numpy()]
+                est.predicted_confidence_ = predicted["confidence"].numpy()
         ks = state["kernel"]
         reference = _state_to_dense_or_sparse(ks["reference"])
         if ks.get("name") == LandmarkKernel.name:

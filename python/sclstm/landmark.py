@@ -32,7 +32,7 @@ from .graph import neighbour_pairs, symmetric_graph
 from .clustering import cut_tree, estimate_k, relabel_by_size, weighted_average_linkage
 from .kernel import LandmarkKernel, choose_landmarks, sigmoid_kernel
 from .sequences import fit_sequencer
-from .training import embed
+from .training import class_probabilities, embed
 from .validation import InputError
 
 DEFAULT_LANDMARKS = 1024
@@ -75,11 +75,16 @@ def landmark_sequencer(kernel: LandmarkKernel, K_sample: np.ndarray, n_steps: in
                          random_state=random_state, column_block=block)
 
 
-def embed_all(source: RowSource, preprocessor, kernel, sequencer, model, device: str) -> np.ndarray:
-    """The encoder's embedding of every cell, one chunk of kernel rows at a time."""
-    parts = [embed(model, sequencer.transform(kernel.transform(preprocessor.transform(M))), device)
-             for M in source.chunks()]
-    return np.vstack(parts)
+def embed_all(source: RowSource, preprocessor, kernel, sequencer, model, device: str):
+    """The encoder's embedding of every cell, one chunk of kernel rows at a time, and, for a
+    model with a class head (labelled mode), every cell's class probabilities (else None)."""
+    embeddings, probabilities = [], []
+    for M in source.chunks():
+        seqs = sequencer.transform(kernel.transform(preprocessor.transform(M)))
+        embeddings.append(embed(model, seqs, device))
+        if model.classifier is not None:
+            probabilities.append(class_probabilities(model, seqs, embeddings[-1], device))
+    return np.vstack(embeddings), (np.vstack(probabilities) if probabilities else None)
 
 
 @torch.no_grad()

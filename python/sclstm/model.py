@@ -10,8 +10,10 @@ Heads:
 * ``"concat"``: the paper's head, an MLP with sigmoid layers on [e_a, e_b]; made symmetric
   at inference by averaging both orders.
 
-Labelled mode adds a class head (a linear layer on the embedding) trained with the pairs, so
-that cells whose labels were not used get a predicted class (label transfer).
+Labelled mode adds a class head trained with the pairs, so that cells whose labels were not
+used get a predicted class (label transfer): a linear layer on the embedding plus a linear
+layer on the whole input sequence (``skip_width`` = its length × width). The skip is there
+because the embedding alone kept too little of the kernel row to tell some types apart.
 """
 from __future__ import annotations
 
@@ -56,7 +58,7 @@ class SiameseLSTM(nn.Module):
     """Both branches run the same :class:`Encoder`; the head returns the logit of P(same)."""
 
     def __init__(self, step_width: int, head: str = "absdiff", hidden: int = 64, embedding_dim: int = 32,
-                 n_classes: int = 0):
+                 n_classes: int = 0, skip_width: int = 0):
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
@@ -65,6 +67,7 @@ class SiameseLSTM(nn.Module):
         self.head = AbsDiffHead(embedding_dim) if head == "absdiff" else ConcatHead(embedding_dim)
         self.n_classes = int(n_classes)
         self.classifier = nn.Linear(embedding_dim, n_classes) if n_classes else None
+        self.class_skip = nn.Linear(skip_width, n_classes) if n_classes and skip_width else None
 
     def forward(self, seq_a: torch.Tensor, seq_b: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(seq_a), self.encoder(seq_b))
@@ -77,9 +80,12 @@ class SiameseLSTM(nn.Module):
             p = (p + torch.sigmoid(self.head(emb_b, emb_a))) / 2
         return p
 
-    @torch.no_grad()
-    def class_probabilities(self, emb: torch.Tensor) -> torch.Tensor:
-        """Softmax of the class head (labelled mode) for embeddings already computed."""
+    def class_logits(self, emb: torch.Tensor, seq: torch.Tensor | None) -> torch.Tensor:
+        """The class head (labelled mode) on cells' embeddings and their input sequences
+        (``seq`` may be None only for a model without the skip)."""
         if self.classifier is None:
             raise ValueError("this model has no class head (it was not trained in labelled mode)")
-        return torch.softmax(self.classifier(emb), dim=-1)
+        out = self.classifier(emb)
+        if self.class_skip is not None:
+            out = out + self.class_skip(seq.flatten(1))
+        return out

@@ -40,29 +40,31 @@ def train_siamese(
 
     ``classes`` (labelled mode): a class code per row of ``seqs``, -1 where the label is not
     used. A class head on the embedding is then trained with the pairs: each step adds the
-    cross-entropy of ``batch_size`` labelled cells drawn at random. ``n_classes`` (default:
-    the largest code + 1) is the head's width, so that a class absent from ``seqs`` keeps
-    its output.
+    cross-entropy of ``batch_size`` labelled cells, drawn class-balanced (a class uniformly,
+    then one of its cells) so that rare types weigh as much as common ones, as balanced
+    accuracy does. The head reads the embedding and, through a linear skip, the sequence.
+    ``n_classes`` (default: the largest code + 1) is the head's width, so that a class
+    absent from ``seqs`` keeps its output.
 
     Returns the model (in eval mode) and a history with the loss and pair accuracy every
     step (and the class loss when classes are given).
     """
     torch.manual_seed(random_state)
     rng = np.random.default_rng(random_state)
-    labelled = None if classes is None else np.flatnonzero(np.asarray(classes) >= 0)
-    if labelled is None:
+    draw_labelled = None if classes is None else _class_balanced_draw(np.asarray(classes))
+    if draw_labelled is None:
         n_classes = 0
     elif n_classes is None:
         n_classes = int(np.max(classes)) + 1
-    model = SiameseLSTM(seqs.shape[2], head=head, hidden=hidden, embedding_dim=embedding_dim,
-                        n_classes=n_classes).to(device)
+    model = SiameseLSTM(seqs.shape[2], head=head, hidden=hidden, embedding_dim=embedding_dim, n_classes=n_classes,
+                        skip_width=seqs.shape[1] * seqs.shape[2]).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.BCEWithLogitsLoss()
     class_loss_fn = nn.CrossEntropyLoss()
     X = torch.from_numpy(np.ascontiguousarray(seqs)).to(device)
-    Y = None if labelled is None else torch.from_numpy(np.asarray(classes, dtype=np.int64)).to(device)
+    Y = None if draw_labelled is None else torch.from_numpy(np.asarray(classes, dtype=np.int64)).to(device)
     history = {"step": [], "loss": [], "pair_accuracy": []}
-    if labelled is not None:
+    if draw_labelled is not None:
         history["class_loss"] = []
     bar = _progress(n_steps, progress, "training siamese LSTM")
     model.train()
@@ -73,9 +75,9 @@ def train_siamese(
         ty = torch.from_numpy(y).to(device)
         logits = model(X[ta], X[tb])
         loss = pair_loss = loss_fn(logits, ty)
-        if labelled is not None:
-            tc = torch.from_numpy(rng.choice(labelled, size=batch_size)).to(device)
-            class_loss = class_loss_fn(model.classifier(model.encoder(X[tc])), Y[tc])
+        if draw_labelled is not None:
+            tc = torch.from_numpy(draw_labelled(rng, batch_size)).to(device)
+            class_loss = class_loss_fn(model.class_logits(model.encoder(X[tc]), X[tc]), Y[tc])
             history["class_loss"].append(float(class_loss.item()))
             loss = loss + class_loss
         opt.zero_grad()
@@ -94,6 +96,20 @@ def train_siamese(
     return model, history
 
 
+def _class_balanced_draw(classes: np.ndarray):
+    """A sampler of labelled rows (code >= 0): a class uniformly among those present, then
+    one of its rows uniformly."""
+    labelled = np.flatnonzero(classes >= 0)
+    order = labelled[np.argsort(classes[labelled], kind="stable")]
+    _, starts, sizes = np.unique(classes[order], return_index=True, return_counts=True)
+
+    def draw(rng: np.random.Generator, size: int) -> np.ndarray:
+        which = rng.integers(len(sizes), size=size)
+        return order[starts[which] + (rng.random(size) * sizes[which]).astype(np.int64)]
+
+    return draw
+
+
 @torch.no_grad()
 def embed(model: SiameseLSTM, seqs: np.ndarray, device: str = "cpu", chunk: int = 4096) -> np.ndarray:
     """The encoder's embedding of every cell, float32 (cells × embedding_dim)."""
@@ -102,6 +118,18 @@ def embed(model: SiameseLSTM, seqs: np.ndarray, device: str = "cpu", chunk: int 
         batch = torch.from_numpy(np.ascontiguousarray(seqs[start:start + chunk])).to(device)
         out.append(model.encoder(batch).cpu().numpy())
     return np.vstack(out).astype(np.float32)
+
+
+@torch.no_grad()
+def class_probabilities(model: SiameseLSTM, seqs: np.ndarray, emb: np.ndarray, device: str = "cpu",
+                        chunk: int = 4096) -> np.ndarray:
+    """Labelled mode: softmax of the class head for cells given by their sequences and embeddings."""
+    out = []
+    for start in range(0, seqs.shape[0], chunk):
+        seq = torch.from_numpy(np.ascontiguousarray(seqs[start:start + chunk])).to(device)
+        logits = model.class_logits(torch.from_numpy(emb[start:start + chunk]).to(device), seq)
+        out.append(torch.softmax(logits, dim=-1).cpu().numpy())
+    return np.vstack(out)
 
 
 @torch.no_grad()
