@@ -97,7 +97,7 @@ def test_labelled_mode_marks_the_cells_it_trained_on_and_scores_only_the_rest(po
     held = ~used
     expected = score(adata.obs["cell_type"].to_numpy()[held], adata.obs["sclstm"].to_numpy()[held])
     assert metrics == expected
-    # with labels for 80 % of cells, the other 20 % are clustered well (measured ARI ≈ 0.97)
+    # with labels for 80 % of cells, the other 20 % are clustered well (measured ARI ≈ 0.95)
     assert metrics["ARI"] > 0.85
     assert adata.uns["sclstm"]["mode"] == "labelled"
 
