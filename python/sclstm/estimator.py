@@ -357,7 +357,7 @@ class ScLSTM:
         self._train(seqs, pairs, views)
         self.embedding_ = embed(self.model_, seqs, device)
         self._set_predictions(class_probabilities(self.model_, seqs, self.embedding_, device)
-                              if self.mode == "labelled" else None)
+                              if self.model_.classifier is not None else None)
         self.similarity_ = pair_probabilities(self.model_, self.embedding_, device)
 
         labels_learned = self._cluster(self.similarity_, self.embedding_, k)
@@ -496,7 +496,8 @@ class ScLSTM:
             "labelled_mask": None if self.labelled_mask_ is None else torch.from_numpy(self.labelled_mask_),
             "classes": None if self.predicted_labels_ is None else [_plain(x) for x in self.classes_],
             "predicted": None if self.predicted_labels_ is None else {  # the head needs kernel rows: kept, not redone
-                "codes": torch.tensor([list(self.classes_).index(x) for x in self.predicted_labels_], dtype=torch.int64),
+                "codes": torch.from_numpy(pd.Categorical(self.predicted_labels_, categories=self.classes_).codes
+                                          .astype(np.int64)),
                 "confidence": torch.from_numpy(self.predicted_confidence_)},
             "cell_names": [str(x) for x in self.cell_names_],
             "kept_cells": torch.from_numpy(self.kept_cells_),
@@ -545,8 +546,7 @@ class ScLSTM:
             est.classes_ = np.asarray(classes, dtype=object)
             predicted = state.get("predicted")
             if predicted is None:  # written before the head had its skip: the embedding is all it reads
-                est._set_predictions(torch.softmax(est.model_.class_logits(
-                    torch.from_numpy(est.embedding_), None), dim=-1).detach().numpy())
+                est._set_predictions(class_probabilities(est.model_, None, est.embedding_))
             else:
                 est.predicted_labels_ = est.classes_[predicted["codes"].numpy()]
                 est.predicted_confidence_ = predicted["confidence"].numpy()

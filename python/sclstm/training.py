@@ -121,12 +121,13 @@ def embed(model: SiameseLSTM, seqs: np.ndarray, device: str = "cpu", chunk: int 
 
 
 @torch.no_grad()
-def class_probabilities(model: SiameseLSTM, seqs: np.ndarray, emb: np.ndarray, device: str = "cpu",
+def class_probabilities(model: SiameseLSTM, seqs: np.ndarray | None, emb: np.ndarray, device: str = "cpu",
                         chunk: int = 4096) -> np.ndarray:
-    """Labelled mode: softmax of the class head for cells given by their sequences and embeddings."""
+    """Labelled mode: softmax of the class head for cells given by their sequences and embeddings
+    (``seqs`` None only for a model whose head has no skip)."""
     out = []
-    for start in range(0, seqs.shape[0], chunk):
-        seq = torch.from_numpy(np.ascontiguousarray(seqs[start:start + chunk])).to(device)
+    for start in range(0, emb.shape[0], chunk):
+        seq = None if seqs is None else torch.from_numpy(np.ascontiguousarray(seqs[start:start + chunk])).to(device)
         logits = model.class_logits(torch.from_numpy(emb[start:start + chunk]).to(device), seq)
         out.append(torch.softmax(logits, dim=-1).cpu().numpy())
     return np.vstack(out)
