@@ -285,7 +285,7 @@ class ScLSTM:
         used = stratified_subset(label_values, self.labelled_fraction, rng) if self.labelled_fraction else known
         classes = sorted({x for x in label_values[used]})
         self.classes_ = np.asarray(classes, dtype=object)
-        codes = np.array([classes.index(x) if u else -1 for x, u in zip(label_values, used)])
+        codes = np.where(used, pd.Categorical(label_values, categories=classes).codes, -1).astype(np.int64)
         return codes, used, len(classes)
 
     @staticmethod
