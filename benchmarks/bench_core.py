@@ -89,6 +89,10 @@ else:
     labels = adata.obs["leiden"].to_numpy()
     k = len(set(labels))
 m = score(truth, labels)
+if "simulation" in adata.uns:  # simulated data: also against the reference types (perturbed ones folded in)
+    from sklearn.metrics import adjusted_rand_score
+    from sclstm.datasets import reference_types
+    m["ARI_reference"] = adjusted_rand_score(reference_types(adata), labels)
 print(json.dumps(dict(method=which, seconds_total=time.perf_counter() - t0, seconds_method=time.perf_counter() - t1,
                       k=k, **m)))
 """

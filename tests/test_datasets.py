@@ -172,3 +172,14 @@ def test_in_memory_limit(small_ref, monkeypatch, tmp_path):
         simulate(2000, n_types=2, reference=small_ref, n_genes=50)
     # a file is not limited
     assert ad.read_h5ad(simulate(2000, n_types=2, reference=small_ref, n_genes=50, path=tmp_path / "x.h5ad")).n_obs == 2000
+
+
+def test_reference_types_fold_perturbed_types_into_their_parent(sim):
+    ref = datasets.reference_types(sim)
+    planted = sim.obs["cell_type"].astype(str).to_numpy()
+    source = sim.uns["simulation"]["source_type"]
+    assert set(ref) <= {"a", "b", "c", "d"}
+    for i, s in enumerate(source):  # type_i's cells all carry type_i's reference (parent) type
+        assert set(ref[planted == f"type_{i}"]) == {s.rstrip("*")}
+    with pytest.raises(InputError, match="not made by sclstm.datasets.simulate"):
+        datasets.reference_types(ad.AnnData(np.ones((3, 2), dtype=np.float32)))

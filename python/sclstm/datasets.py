@@ -170,6 +170,27 @@ def simulate(
     return _write_h5ad(plan, Path(path), chunk_size, compression)
 
 
+def reference_types(adata) -> np.ndarray:
+    """For data made by :func:`simulate`: every cell's *reference* type, its simulated type
+    with each perturbed type folded into its parent.
+
+    Scoring a clustering against these as well as against the planted types shows whether
+    it finds the reference types and how far it resolves the perturbed ones, which differ
+    from their parents in a few hundred weakly expressed genes.
+    """
+    rec = adata.uns.get("simulation") if hasattr(adata, "uns") else None
+    if not isinstance(rec, dict) or "source_type" not in rec:
+        raise InputError("reference_types: this AnnData was not made by sclstm.datasets.simulate "
+                         "(no uns['simulation']['source_type']).")
+    source = np.array([str(s).rstrip("*") for s in rec["source_type"]], dtype=object)
+    planted = pd.Categorical(adata.obs["cell_type"].astype(str),  # simulate always writes obs["cell_type"]
+                             categories=[f"type_{i}" for i in range(len(source))])
+    if (planted.codes < 0).any():
+        raise InputError("reference_types: obs holds types that simulate did not write (expected type_0 … "
+                         f"type_{len(source) - 1}).")
+    return source[planted.codes]
+
+
 def _check_simulate_args(n_cells, n_types, n_genes, dispersion, chunk_size, random_state,
                          depth, perturb_genes, perturb_sd, compression) -> dict:
     def integer(name, value, lo):
