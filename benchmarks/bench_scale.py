@@ -155,7 +155,9 @@ def markdown(rows, command: str, caps: dict | None = None) -> str:
     import datetime
 
     caps = caps or {}
-    cap_text = ", ".join(f"{v:.3f} ({n:,} cells)" for n, v in sorted(caps.items())) or "(not computed)"
+    shown = {n: f"{v:.3f}" for n, v in sorted(caps.items())}
+    cap_text = (next(iter(shown.values())) + " at every size" if len(set(shown.values())) == 1
+                else ", ".join(f"{v} ({n:,} cells)" for n, v in shown.items()) or "(not computed)")
 
     fmt = lambda v, f: "—" if v is None else format(v, f)  # noqa: E731
     lines = [f"# Scale: ScLSTM vs scanpy on simulated data ({datetime.date.today().isoformat()})", "",
