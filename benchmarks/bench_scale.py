@@ -14,7 +14,9 @@ sampled every 20 ms (bench_core.run_measured): ScLSTM(n_clusters=None, kernel=--
 random_state=0).fit(adata) (and with k = 16 given, --also-k-given), and scanpy's standard
 pipeline exactly as in bench_core (normalize_total, log1p, 2000 HVG, scale, 50 PCs, 15-NN,
 Leiden igraph). Both read the file; "seconds" is the whole child (imports and reading
-included), "method s" the fit alone. Labels are read only to score.
+included), "method s" the fit alone. Labels are read only to score: ARI against the planted
+types, and "ARI ref." against the reference types they were made from
+(``sclstm.datasets.reference_types``), beside the ARI of that reference partition itself.
 
 Writes benchmarks/results/scale.tsv (header line: date and command), scale.md (table,
 ratios sclstm / scanpy per size, growth exponents of time and memory) and scale.png
