@@ -184,7 +184,7 @@ def reference_types(adata) -> np.ndarray:
                          "(no uns['simulation']['source_type']).")
     source = np.array([str(s).rstrip("*") for s in rec["source_type"]], dtype=object)
     planted = pd.Categorical(adata.obs["cell_type"].astype(str),  # simulate always writes obs["cell_type"]
-                             categories=[f"type_{i}" for i in range(len(source))])
+                             categories=_type_names(len(source)))
     if (planted.codes < 0).any():
         raise InputError("reference_types: obs holds types that simulate did not write (expected type_0 … "
                          f"type_{len(source) - 1}).")
@@ -379,9 +379,13 @@ def _estimated_bytes(plan: dict) -> float:
     return plan["n_cells"] * (nnz_per_cell * 8 + 8)
 
 
+def _type_names(n_types: int) -> list[str]:
+    """The planted types' names in obs["cell_type"], in the order of uns["simulation"]["source_type"]."""
+    return [f"type_{i}" for i in range(n_types)]
+
+
 def _obs(plan: dict) -> pd.DataFrame:
-    names = np.array([f"type_{i}" for i in range(plan["n_types"])])
-    cat = pd.Categorical.from_codes(plan["cell_types"], categories=names)
+    cat = pd.Categorical.from_codes(plan["cell_types"], categories=_type_names(plan["n_types"]))
     index = pd.Index([f"cell_{i}" for i in range(plan["n_cells"])], dtype=object)
     return pd.DataFrame({"cell_type": cat}, index=index)
 
