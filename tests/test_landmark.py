@@ -129,6 +129,69 @@ def test_backed_file_and_dask_array_give_the_same_clusters(pollen, fitted_landma
     np.testing.assert_array_equal(est.labels_, fitted_landmark.labels_)
 
 
+# the tests' arrays are built in memory with da.from_array, so their data travels in the graph
+pytestmark = pytest.mark.filterwarnings("ignore:Sending large graph:UserWarning")
+
+
+@pytest.fixture(scope="module")
+def dask_cluster_client():
+    """A dask.distributed cluster of one worker process (so every task's work is pickled to it)."""
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=50) as cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+def test_chunk_work_runs_on_the_dask_cluster_and_equals_the_local_passes(pollen, dask_cluster_client):
+    from dask.distributed import get_task_stream
+
+    da = pytest.importorskip("dask.array")
+    X = sp.csr_matrix(pollen.X)
+    local = RowSource(X, chunk_cells=64)
+    remote = RowSource(da.from_array(X.toarray(), chunks=(50, -1)), chunk_cells=64)
+    with get_task_stream(dask_cluster_client) as tasks:
+        nnz_remote = remote.scan_empty(drop_empty=False)[1]
+        fitted_remote = Preprocessor().fit_chunks(remote, nnz_remote)
+        rows_remote = remote.rows(np.array([250, 3, 120, 51, 3]))
+    ran = [t["key"] for t in tasks.data]
+    # 4 passes (scan, depths, gene moments, rows) × 5 chunks of 64 rows, each a task on the worker
+    assert sum("_apply_to_block" in str(key) for key in ran) == 4 * 5
+    fitted_local = Preprocessor().fit_chunks(local, local.scan_empty(drop_empty=False)[1])
+    np.testing.assert_array_equal(fitted_remote.genes_used_, fitted_local.genes_used_)
+    np.testing.assert_array_equal(fitted_remote.gene_mean_, fitted_local.gene_mean_)
+    np.testing.assert_array_equal(rows_remote.toarray(), X[[250, 3, 120, 51, 3]].toarray())
+
+
+def test_a_fit_on_a_dask_cluster_gives_the_local_clusters(pollen, dask_cluster_client):
+    # The worker process runs torch, BLAS and OpenMP with one thread; float sums over 1 and 2
+    # threads differ in the last bits (~1e-6), enough to move a few cells between k-means
+    # micro-clusters. With one thread here too, the fit on the cluster is identical.
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    da = pytest.importorskip("dask.array")
+    X = da.from_array(sp.csr_matrix(pollen.X).toarray(), chunks=(100, -1))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            here = sclstm.ScLSTM(n_clusters=11, **SMALL).fit(pollen)
+            there = sclstm.ScLSTM(n_clusters=11, **SMALL).fit(X)
+    finally:
+        torch.set_num_threads(threads)
+    assert set(dask_cluster_client.run(torch.get_num_threads).values()) == {1}
+    np.testing.assert_array_equal(there.embedding_, here.embedding_)
+    np.testing.assert_array_equal(there.labels_, here.labels_)
+
+
+def test_a_bad_value_found_by_a_dask_worker_names_its_cell(pollen, dask_cluster_client):
+    da = pytest.importorskip("dask.array")
+    X = sp.csr_matrix(pollen.X).toarray()
+    X[150, 0] = np.nan
+    with pytest.raises(InputError, match="NaN.*cell 150"):
+        RowSource(da.from_array(X, chunks=(100, -1)), chunk_cells=64).scan_empty(drop_empty=False)
+
+
 def test_auto_takes_exact_for_few_cells_and_exact_refuses_too_many(biase):
     est = sclstm.ScLSTM(n_clusters=4, n_steps=20).fit(biase)
     assert est.summary_["kernel"] == "exact" and "auto" in est.summary_["kernel_choice"]

@@ -3,13 +3,19 @@
 :class:`RowSource` gives the landmark path one way to read cells, whatever holds them: a
 numpy array, a scipy sparse matrix, an AnnData (in memory or opened with
 ``backed="r"``, whose ``X`` stays on disk), a Zarr array or a Dask array (each block is
-computed by whatever Dask scheduler is active, so a ``dask.distributed.Client`` makes the
-cluster do the reading). Every chunk is checked as it is read (finite, non-negative), so a
-file larger than memory is validated without ever being loaded whole. Nothing the user
-passed is modified: chunks are copies.
+computed by whatever Dask scheduler is active). Every chunk is checked as it is read (finite,
+non-negative), so a file larger than memory is validated without ever being loaded whole.
+Nothing the user passed is modified: chunks are copies.
+
+:meth:`RowSource.map_chunks` is how the landmark path passes over the cells (the scan, the
+gene statistics, the kernel's bounds, the training sample, the embedding). For a Dask array
+every chunk is one Dask task that reads the block, checks it and applies the work to it, so
+with a ``dask.distributed.Client`` the cluster's workers do that work and send back only its
+(small) result; for anything else the chunks are processed here, one after the other.
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Iterator
 
 import numpy as np
@@ -44,6 +50,29 @@ def check_chunk(M: sp.csr_matrix, start: int) -> None:
                          "expects raw counts (or non-negative expression), not scaled or centred data.")
 
 
+def _checked_rows(block, start: int, keep: np.ndarray) -> sp.csr_matrix:
+    """A block of rows as a checked float64 CSR copy, restricted to the rows in ``keep``."""
+    M = as_csr(block)
+    check_chunk(M, start)
+    return M if keep.all() else M[keep]
+
+
+def _apply_to_block(block, start: int, keep: np.ndarray, first: int, fn):
+    """One Dask task of :meth:`RowSource.map_chunks`: check the block, then ``fn`` on its kept rows."""
+    return fn(_checked_rows(block, start, keep), first)
+
+
+def _select_rows(wanted: np.ndarray, M: sp.csr_matrix, first: int) -> sp.csr_matrix:
+    """The rows of chunk M whose kept-cell indices (M's first row is ``first``) are in the sorted ``wanted``."""
+    lo, hi = np.searchsorted(wanted, [first, first + M.shape[0]])
+    return M[wanted[lo:hi] - first]
+
+
+def _empty_rows_and_gene_nnz(M: sp.csr_matrix, first: int) -> tuple[np.ndarray, np.ndarray]:
+    M.eliminate_zeros()
+    return np.diff(M.indptr) == 0, np.bincount(M.indices, minlength=M.shape[1])
+
+
 class RowSource:
     """Read a cells × genes matrix chunk by chunk, checked, restricted to the kept cells."""
 
@@ -75,42 +104,49 @@ class RowSource:
         block = self.X[start:stop]
         if hasattr(block, "compute"):  # a Dask block: computed by the active scheduler
             block = block.compute()
-        M = as_csr(block)
-        check_chunk(M, start)
-        return M
+        return _checked_rows(block, start, self.kept[start:stop])
 
     def chunks(self) -> Iterator[sp.csr_matrix]:
-        """Kept rows, in order, as float64 CSR chunks of at most ``chunk_cells`` rows."""
+        """Kept rows, in order, as float64 CSR chunks of at most ``chunk_cells`` rows, read here."""
         for start, stop in self._spans():
-            M = self._read(start, stop)
-            keep = self.kept[start:stop]
-            yield M if keep.all() else M[keep]
+            yield self._read(start, stop)
+
+    def map_chunks(self, fn) -> list:
+        """``[fn(chunk, first), ...]`` over the chunks of :meth:`chunks`, in order; ``first`` is
+        the kept-cell index of the chunk's first row.
+
+        For a Dask array each chunk is one task of the active Dask scheduler (``fn`` must then
+        be picklable: a module-level function or a ``functools.partial`` of one): the block is
+        read, checked and given to ``fn`` where the task runs, on a ``dask.distributed``
+        cluster's workers when a Client is active. Otherwise the chunks are processed here.
+        """
+        spans = list(self._spans())
+        kept_before = np.concatenate([[0], np.cumsum([self.kept[a:b].sum() for a, b in spans])])
+        if not _is_dask(self.X):
+            return [fn(M, int(first)) for M, first in zip(self.chunks(), kept_before)]
+        import dask
+
+        X = self.X.rechunk((self.chunk_cells, -1))  # the same row chunks as here, genes whole
+        work = dask.delayed(fn, traverse=False)  # one copy of fn (and the model it may hold) per graph
+        tasks = [dask.delayed(_apply_to_block)(X.blocks[i, 0], a, self.kept[a:b], int(kept_before[i]), work)
+                 for i, (a, b) in enumerate(spans)]
+        return list(dask.compute(*tasks))
 
     def rows(self, idx: np.ndarray) -> sp.csr_matrix:
         """The kept cells with the given (kept-cell) indices, in the given order."""
-        original = np.flatnonzero(self.kept)[np.asarray(idx)]
-        order = np.argsort(original)
-        sorted_rows = original[order]
-        parts = []
-        for start, stop in self._spans():
-            lo, hi = np.searchsorted(sorted_rows, [start, stop])
-            if hi > lo:
-                M = self._read(start, stop)
-                parts.append(M[sorted_rows[lo:hi] - start])
-        out = sp.vstack(parts, format="csr")
+        idx = np.asarray(idx)
+        order = np.argsort(idx, kind="stable")
+        out = sp.vstack(self.map_chunks(partial(_select_rows, idx[order])), format="csr")
         inverse = np.empty_like(order)
         inverse[order] = np.arange(len(order))
         return out[inverse]
 
     def scan_empty(self, drop_empty: bool) -> tuple[int, np.ndarray]:
         """Check every chunk; find all-zero cells. Returns (number of empty cells, non-zeros per gene)."""
-        empty = np.zeros(self.n_rows, dtype=bool)
-        gene_nnz = np.zeros(self.n_genes, dtype=np.int64)
-        for start, stop in self._spans():
-            M = self._read(start, stop)
-            M.eliminate_zeros()
-            empty[start:stop] = np.diff(M.indptr) == 0
-            gene_nnz += np.bincount(M.indices, minlength=self.n_genes)
+        self.kept = np.ones(self.n_rows, dtype=bool)
+        parts = self.map_chunks(_empty_rows_and_gene_nnz)
+        empty = np.concatenate([e for e, _ in parts])
+        gene_nnz = np.sum([nnz for _, nnz in parts], axis=0).astype(np.int64)
         n_empty = int(empty.sum())
         if n_empty == self.n_rows:
             raise InputError("every cell has zero counts; the matrix holds no expression.")

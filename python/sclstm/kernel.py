@@ -70,9 +70,9 @@ def choose_landmarks(n_cells: int, n_landmarks: int, random_state: int = 0) -> n
 class LandmarkKernel(_FittedKernel):
     """Every cell against m landmark cells (n × m): the same formula, min–max scaled over n × m.
 
-    Built in two steps so that the n × m matrix never has to be held: :meth:`fit_bounds`
-    takes the row chunks of L once to find the minimum and maximum inner product, after
-    which :meth:`transform` gives any chunk's kernel rows with those bounds.
+    Built in two steps so that the n × m matrix never has to be held: :meth:`chunk_bounds`
+    of every row chunk of L, combined by :meth:`fit_bounds`, give the minimum and maximum inner
+    product, after which :meth:`transform` gives any chunk's kernel rows with those bounds.
     """
 
     is_exact = False
@@ -82,15 +82,20 @@ class LandmarkKernel(_FittedKernel):
         self.reference_ = landmark_rows
         self.columns_ = np.asarray(landmark_cells)
 
-    def fit_bounds(self, L_chunks) -> "LandmarkKernel":
+    def chunk_bounds(self, L) -> tuple[float, float]:
+        """The smallest and largest inner product of the rows of L with the landmarks."""
+        I = _inner(L, self.reference_)
+        return float(I.min()), float(I.max())
+
+    def fit_bounds(self, bounds) -> "LandmarkKernel":
+        """Scale by the overall min and max of the (lo, hi) pairs of :meth:`chunk_bounds`."""
         lo, hi = np.inf, -np.inf
-        for L in L_chunks:
-            I = _inner(L, self.reference_)
-            lo, hi = min(lo, float(I.min())), max(hi, float(I.max()))
+        for chunk_lo, chunk_hi in bounds:
+            lo, hi = min(lo, chunk_lo), max(hi, chunk_hi)
         self.lo_, self.hi_ = lo, hi
         return self
 
     def fit_transform(self, L) -> np.ndarray:
         """For data in memory: bounds from all rows of L, then its n × m kernel."""
-        self.fit_bounds([L])
+        self.fit_bounds([self.chunk_bounds(L)])
         return self.transform(L)

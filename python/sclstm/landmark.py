@@ -10,6 +10,7 @@ The exact path needs the n × n kernel and learned similarity (4n² bytes each).
    views (or the labels) that give training pairs — and the siamese LSTM trains on its
    landmark-kernel rows; training costs the same whatever n is;
 4. every cell embedded chunk by chunk;
+
 5. clustering by an equivalent hierarchical merge: the embedding is cut into ``n_micro``
    k-means micro-clusters, the learned P(same) is averaged over sampled member pairs of every
    two micro-clusters, and size-weighted average linkage merges them (the paper's average
@@ -17,10 +18,17 @@ The exact path needs the n × n kernel and learned similarity (4n² bytes each).
 6. the learned similarity for each cell's nearest neighbours in the embedding (faiss: exact,
    or an HNSW graph above 50,000 cells) kept as a sparse matrix.
 
+Every pass over the cells (steps 1, 2 and 4) goes through
+:meth:`~sclstm.chunks.RowSource.map_chunks`: for a Dask array each chunk is a Dask task, so a
+``dask.distributed`` cluster's workers read, preprocess, take kernel rows and embed their
+chunks, and send back only bounds, statistics and embeddings.
+
 Memory: the counts as given, O(n · (embedding + neighbours)), one chunk of kernel rows, and
 O(s² + n_micro²) for the sample and the merge.
 """
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
@@ -48,11 +56,6 @@ def sample_cells(n_cells: int, size: int, random_state: int) -> np.ndarray:
     return np.sort(rng.choice(n_cells, size=size, replace=False))
 
 
-def preprocessed_chunks(source: RowSource, preprocessor):
-    for M in source.chunks():
-        yield preprocessor.transform(M)
-
-
 def read_landmarks_and_sample(source: RowSource, preprocessor, n_landmarks: int, sample_size: int,
                               random_state: int):
     """The landmark cells and the training sample with their preprocessed rows, read in one
@@ -63,9 +66,14 @@ def read_landmarks_and_sample(source: RowSource, preprocessor, n_landmarks: int,
     return landmarks, L[:len(landmarks)], sample, L[len(landmarks):]
 
 
+def _chunk_bounds(preprocessor, kernel: LandmarkKernel, M, first: int) -> tuple[float, float]:
+    return kernel.chunk_bounds(preprocessor.transform(M))
+
+
 def fit_landmark_kernel(source: RowSource, preprocessor, landmarks: np.ndarray, L_landmarks) -> LandmarkKernel:
+    """The kernel against the landmarks, min–max bounds from one pass over every chunk."""
     kernel = LandmarkKernel(L_landmarks, landmarks)
-    return kernel.fit_bounds(preprocessed_chunks(source, preprocessor))
+    return kernel.fit_bounds(source.map_chunks(partial(_chunk_bounds, preprocessor, kernel)))
 
 
 def landmark_sequencer(kernel: LandmarkKernel, K_sample: np.ndarray, n_steps: int, random_state: int):
@@ -75,16 +83,19 @@ def landmark_sequencer(kernel: LandmarkKernel, K_sample: np.ndarray, n_steps: in
                          random_state=random_state, column_block=block)
 
 
+def _embed_chunk(preprocessor, kernel, sequencer, model, device: str, M, first: int):
+    """Embedding of a chunk's cells and, for a model with a class head, their class probabilities."""
+    seqs = sequencer.transform(kernel.transform(preprocessor.transform(M)))
+    emb = embed(model, seqs, device)
+    return emb, (class_probabilities(model, seqs, emb, device) if model.classifier is not None else None)
+
+
 def embed_all(source: RowSource, preprocessor, kernel, sequencer, model, device: str):
     """The encoder's embedding of every cell, one chunk of kernel rows at a time, and, for a
     model with a class head (labelled mode), every cell's class probabilities (else None)."""
-    embeddings, probabilities = [], []
-    for M in source.chunks():
-        seqs = sequencer.transform(kernel.transform(preprocessor.transform(M)))
-        embeddings.append(embed(model, seqs, device))
-        if model.classifier is not None:
-            probabilities.append(class_probabilities(model, seqs, embeddings[-1], device))
-    return np.vstack(embeddings), (np.vstack(probabilities) if probabilities else None)
+    parts = source.map_chunks(partial(_embed_chunk, preprocessor, kernel, sequencer, model, device))
+    probabilities = [p for _, p in parts if p is not None]
+    return np.vstack([e for e, _ in parts]), (np.vstack(probabilities) if probabilities else None)
 
 
 @torch.no_grad()

@@ -16,6 +16,8 @@ Three recipes:
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -82,6 +84,17 @@ def select_variable(mean: np.ndarray, sq: np.ndarray, n_cells: int, n_top_genes:
     return np.sort(order[:n_top_genes])
 
 
+def _depths(kept: np.ndarray, M: sp.csr_matrix, first: int) -> np.ndarray:
+    """Total counts over the kept genes of each cell of a chunk."""
+    return np.asarray(M[:, kept].sum(axis=1)).ravel()
+
+
+def _log_moments(kept: np.ndarray, target_sum: float, M: sp.csr_matrix, first: int):
+    """Per-gene sums of the log-normalised values of a chunk and of their squares."""
+    logX = normalise_log(M[:, kept], target_sum)
+    return np.asarray(logX.sum(axis=0)).ravel(), np.asarray(logX.multiply(logX).sum(axis=0)).ravel()
+
+
 class Preprocessor:
     """Fitted preprocessing: remembers genes, depth target and gene means to apply to new cells."""
 
@@ -122,7 +135,8 @@ class Preprocessor:
 
     def fit_chunks(self, source, gene_nnz: np.ndarray) -> "Preprocessor":
         """Fit the same recipe from row chunks (:class:`~sclstm.chunks.RowSource`), never
-        holding more than one chunk: one pass for depths, one for the gene statistics.
+        holding more than one chunk: one pass for depths, one for the gene statistics (each
+        chunk's share computed where :meth:`~sclstm.chunks.RowSource.map_chunks` runs it).
 
         ``gene_nnz`` (non-zero cells per gene) comes from the source's first scan. Gives the
         same genes, depth target and gene means as :meth:`fit_transform` on the whole matrix.
@@ -131,14 +145,11 @@ class Preprocessor:
         self._keep_genes(kept, source.n_genes)
         if self.method == "paper":
             return self
-        totals = np.concatenate([np.asarray(M[:, kept].sum(axis=1)).ravel() for M in source.chunks()])
+        totals = np.concatenate(source.map_chunks(partial(_depths, kept)))
         self.target_sum_ = float(np.median(totals[totals > 0]))
-        s1 = np.zeros(kept.size)
-        s2 = np.zeros(kept.size)
-        for M in source.chunks():
-            logX = normalise_log(M[:, kept], self.target_sum_)
-            s1 += np.asarray(logX.sum(axis=0)).ravel()
-            s2 += np.asarray(logX.multiply(logX).sum(axis=0)).ravel()
+        moments = source.map_chunks(partial(_log_moments, kept, self.target_sum_))
+        s1 = np.sum([m[0] for m in moments], axis=0)
+        s2 = np.sum([m[1] for m in moments], axis=0)
         n = source.n_cells
         hvg = select_variable(s1 / n, s2 / n, n, self.n_top_genes)
         self.genes_used_ = kept[hvg]
