@@ -13,6 +13,7 @@ from scipy.spatial.distance import pdist
 
 import sclstm
 import sclstm.landmark as lm
+from conftest import dataset_path
 from sclstm.chunks import RowSource
 from sclstm.clustering import cut_tree, weighted_average_linkage
 from sclstm.kernel import ExactKernel, LandmarkKernel
@@ -190,6 +191,20 @@ def test_a_bad_value_found_by_a_dask_worker_names_its_cell(pollen, dask_cluster_
     X[150, 0] = np.nan
     with pytest.raises(InputError, match="NaN.*cell 150"):
         RowSource(da.from_array(X, chunks=(100, -1)), chunk_cells=64).scan_empty(drop_empty=False)
+
+
+def test_an_h5ad_read_lazily_as_a_dask_array_gives_the_same_clusters(fitted_landmark):
+    # how README tells users to put a .h5ad on a Dask cluster: X as a Dask array of CSR blocks
+    import h5py
+
+    experimental = pytest.importorskip("anndata.experimental")
+    if not hasattr(experimental, "read_elem_lazy"):
+        pytest.skip("anndata < 0.11 has no read_elem_lazy")
+
+    with h5py.File(dataset_path("pollen"), "r") as f:
+        X = experimental.read_elem_lazy(f["X"], chunks=(100, -1))
+        est = sclstm.ScLSTM(n_clusters=11, **SMALL).fit(X)
+    np.testing.assert_array_equal(est.labels_, fitted_landmark.labels_)
 
 
 def test_auto_takes_exact_for_few_cells_and_exact_refuses_too_many(biase):
