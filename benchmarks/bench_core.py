@@ -104,21 +104,39 @@ def run_measured(args) -> tuple[str, float]:
     (ru_maxrss is not used: Linux carries it across fork/exec, so a child would report its
     parent's high-water mark.)
     """
+    out, peak, _ = run_sampled(args)
+    return out, peak
+
+
+def run_sampled(args) -> tuple[str, float, float]:
+    """Run a child process; return its stdout, its own peak resident memory and the peak of
+    its descendants' summed resident memory (GiB; e.g. Dask worker processes), every 20 ms."""
     import psutil
 
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ps = psutil.Process(proc.pid)
-    peak = 0
+    own = kids = 0
     while proc.poll() is None:
         try:
-            peak = max(peak, ps.memory_info().rss)
+            own = max(own, ps.memory_info().rss)
+            kids = max(kids, sum(_rss(c) for c in ps.children(recursive=True)))
         except psutil.NoSuchProcess:
             break
         time.sleep(0.02)
     out, err = proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(err[-2000:])
-    return out, peak / 2**30
+    return out, own / 2**30, kids / 2**30
+
+
+def _rss(proc) -> int:
+    """Resident memory of a process, 0 if it has just ended."""
+    import psutil
+
+    try:
+        return proc.memory_info().rss
+    except psutil.NoSuchProcess:
+        return 0
 
 
 def memory_rows():

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_core import RESULTS, write_tsv  # noqa: E402
+from bench_core import RESULTS, run_sampled, write_tsv  # noqa: E402
 from bench_scale import ensure_data  # noqa: E402
 
 FIT_CHILD = r"""
@@ -56,33 +55,6 @@ if client is not None:
     client.close(); cluster.close()
 print(json.dumps(dict(seconds_total=t2 - t0, seconds_method=t2 - t1, k=int(est.n_clusters_))))
 """
-
-
-def run_sampled(args) -> tuple[str, float, float]:
-    """Run a child; return its stdout, its own peak RSS and the peak of its child processes'
-    summed RSS (GiB), sampled every 20 ms."""
-    import psutil
-
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    ps = psutil.Process(proc.pid)
-    own = kids = 0
-    while proc.poll() is None:
-        try:
-            own = max(own, ps.memory_info().rss)
-            total = 0
-            for c in ps.children(recursive=True):
-                try:
-                    total += c.memory_info().rss
-                except psutil.NoSuchProcess:
-                    pass
-            kids = max(kids, total)
-        except psutil.NoSuchProcess:
-            break
-        time.sleep(0.02)
-    out, err = proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeError(err[-2000:])
-    return out, own / 2**30, kids / 2**30
 
 
 def ensure_zarr(h5ad: Path) -> Path:
