@@ -10,7 +10,6 @@ The exact path needs the n × n kernel and learned similarity (4n² bytes each).
    views (or the labels) that give training pairs — and the siamese LSTM trains on its
    landmark-kernel rows; training costs the same whatever n is;
 4. every cell embedded chunk by chunk;
-
 5. clustering by an equivalent hierarchical merge: the embedding is cut into ``n_micro``
    k-means micro-clusters, the learned P(same) is averaged over sampled member pairs of every
    two micro-clusters, and size-weighted average linkage merges them (the paper's average
