@@ -6,6 +6,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__import__("os").environ.get("SCLSTM_DATA", REPO.parent / "shared" / "data"))
+# as the session began, before anything started R (tests/test_io_r.py checks R leaves it so)
+LD_LIBRARY_PATH_AT_START = __import__("os").environ.get("LD_LIBRARY_PATH")
 
 
 def dataset_path(name: str) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -35,12 +36,12 @@ NA_INT = np.iinfo(np.int32).min
 def _r_available():
     if shutil.which("Rscript") is None:
         return "R (Rscript) is not installed"
-    try:
-        import rpy2.rinterface as ri  # noqa: F401
+    from sclstm.io._r import _R
 
-        ri.initr_simple()
-    except Exception as exc:  # ImportError, or R not loadable
-        return f"rpy2 is not usable ({type(exc).__name__}: {exc})"
+    try:
+        _R.get()  # the package's own start of R
+    except InputError as exc:  # rpy2 missing, or R not loadable
+        return f"rpy2 is not usable ({exc})"
     return None
 
 
@@ -366,6 +367,20 @@ def test_errors_are_one_line(fx, tmp_path):
         assert "\n" not in str(err.value), str(err.value)
     with pytest.raises(InputError, match=r"not an R data file"):
         read_input(str(text))
+
+
+@needs_r
+def test_starting_r_leaves_child_processes_their_environment(fx):
+    # R's startup sets LD_LIBRARY_PATH to R's library folders; Python child processes (Dask
+    # workers, multiprocessing) inherited it and, on this Debian machine with pyenv's Python,
+    # loaded the system's libpython and failed to import ssl
+    from conftest import LD_LIBRARY_PATH_AT_START
+    from sclstm.io import read_rds
+
+    read_rds(fx["out"] / "biase_sce.rds")
+    assert os.environ.get("LD_LIBRARY_PATH") == LD_LIBRARY_PATH_AT_START
+    child = subprocess.run([sys.executable, "-c", "import ssl"], capture_output=True, text=True)
+    assert child.returncode == 0, child.stderr
 
 
 def test_missing_rpy2_says_what_to_install(tmp_path, monkeypatch):

@@ -337,6 +337,11 @@ class _R:
     _instance = None
 
     def __init__(self):
+        # R's startup sets LD_LIBRARY_PATH to R's library folders (etc/Renviron). This process
+        # has loaded its libraries already, but its child processes would inherit the setting:
+        # a Python built elsewhere than the system (pyenv, conda) then loads the system's
+        # libpython and fails to start (seen: Dask workers, "undefined symbol: _PyModule_Add").
+        ld_library_path = os.environ.get("LD_LIBRARY_PATH")
         try:
             import rpy2.rinterface as ri
             import rpy2.rinterface_lib.embedded as embedded
@@ -345,6 +350,11 @@ class _R:
         except Exception as exc:  # ImportError, R not found, R libraries not loadable
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InputError(f"reading and writing R files needs R and rpy2 ({msg}): {_INSTALL}.") from None
+        finally:
+            if ld_library_path is None:
+                os.environ.pop("LD_LIBRARY_PATH", None)
+            else:
+                os.environ["LD_LIBRARY_PATH"] = ld_library_path
         self.ri = ri
         self.RRuntimeError = embedded.RRuntimeError
         try:
