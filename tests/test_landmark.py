@@ -135,12 +135,20 @@ pytestmark = pytest.mark.filterwarnings("ignore:Sending large graph:UserWarning"
 
 
 @pytest.fixture(scope="module")
-def dask_cluster_client():
-    """A dask.distributed cluster of one worker process (so every task's work is pickled to it)."""
+def dask_cluster():
+    """A dask.distributed cluster of one worker process (so every task's work is pickled to it),
+    with a Client that is not the default: only tests that ask for ``dask_cluster_client`` use it."""
     distributed = pytest.importorskip("dask.distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  silence_logs=50) as cluster, distributed.Client(cluster) as client:
+                                  silence_logs=50) as cluster, distributed.Client(cluster, set_as_default=False) as client:
         yield client
+
+
+@pytest.fixture
+def dask_cluster_client(dask_cluster):
+    """The cluster's Client as the one Dask computes with, for the duration of a test."""
+    with dask_cluster.as_current():
+        yield dask_cluster
 
 
 def test_chunk_work_runs_on_the_dask_cluster_and_equals_the_local_passes(pollen, dask_cluster_client):
