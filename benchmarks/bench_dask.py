@@ -15,7 +15,7 @@ chunks in benchmarks/results/scale/cache. Each run is a child process that opens
 
 Memory is the resident set sampled every 20 ms: of the fitting process itself ("caller") and,
 for the cluster run, of the worker processes together ("workers", the sum at each sample).
-ARI is against the planted types; the two runs are also compared with each other (workers
+ARI, NMI, ACC and BAS are against the planted types; the two runs are also compared with each other (workers
 embed with one thread, the caller with two, so the embeddings differ in the last bits).
 Writes benchmarks/results/dask.tsv and dask.md.
 """
@@ -85,18 +85,19 @@ def main(argv=None):
     import numpy as np
     from sklearn.metrics import adjusted_rand_score
 
+    from sclstm.metrics import score
+
     h5ad, _ = ensure_data(RESULTS / "scale" / "cache", args.cells)
     store = ensure_zarr(h5ad)
     truth = ad.read_h5ad(h5ad, backed="r").obs["cell_type"].astype(str).to_numpy()
     rows, labels = [], {}
     for name, workers in (("in-process", 0), ("cluster", args.workers)):
-        out_labels = RESULTS / "scale" / "cache" / f"dask_{name}_labels.npy"
+        out_labels = RESULTS / "scale" / "cache" / f"dask_{name}_{args.cells}cells_labels.npy"
         out, own, kids = run_sampled([sys.executable, "-c", FIT_CHILD, str(store), str(workers), str(out_labels)])
         res = json.loads(out.strip().splitlines()[-1])
         labels[name] = np.load(out_labels)
         rows.append(dict(cells=args.cells, run=name, workers=workers, **res, caller_peak_gib=own,
-                         workers_peak_gib=kids if workers else None,
-                         ARI=adjusted_rand_score(truth, labels[name])))
+                         workers_peak_gib=kids if workers else None, **score(truth, labels[name])))
         print(rows[-1], flush=True)
     agreement = adjusted_rand_score(labels["in-process"], labels["cluster"])
     command = "python benchmarks/bench_dask.py " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -107,10 +108,12 @@ def main(argv=None):
              "of 8,192-cell chunks, `ScLSTM(kernel='landmark', random_state=0).fit(dask.array.from_zarr(...))`, "
              "unsupervised, k estimated, all cells scored. 2-core machine: the cluster's worker processes and "
              "the caller share the same two cores.", "",
-             "| run | seconds (fit) | seconds (process) | caller peak GiB | workers' peak GiB (together) | k | ARI |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "| run | seconds (fit) | seconds (process) | caller peak GiB | workers' peak GiB (together) | k "
+             "| ARI | NMI | ACC | BAS |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {r['run']} ({r['workers']} worker processes) | {r['seconds_method']:.1f} | {r['seconds_total']:.1f} | "
-              f"{r['caller_peak_gib']:.2f} | {fmt(r['workers_peak_gib'])} | {r['k']} | {r['ARI']:.3f} |" for r in rows]
+              f"{r['caller_peak_gib']:.2f} | {fmt(r['workers_peak_gib'])} | {r['k']} | {r['ARI']:.3f} | {r['NMI']:.3f} | "
+              f"{r['ACC']:.3f} | {r['BAS']:.3f} |" for r in rows]
     lines += ["", f"ARI between the two runs' clusters: {agreement:.3f}."]
     (RESULTS / "dask.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
