@@ -45,6 +45,28 @@ def test_row_source_reads_rows_in_the_order_asked(pollen):
     np.testing.assert_array_equal(source.rows(idx).toarray(), sp.csr_matrix(pollen.X)[idx].toarray())
 
 
+class _CountingRows:
+    """A matrix that records which row spans were read."""
+
+    def __init__(self, X):
+        self.X, self.shape, self.read = X, X.shape, []
+
+    def __getitem__(self, rows):
+        self.read.append((rows.start, rows.stop))
+        return self.X[rows]
+
+
+def test_row_source_reads_only_the_chunks_holding_the_rows_asked(pollen):
+    X = sp.csr_matrix(pollen.X)
+    counting = _CountingRows(X)
+    source = RowSource(counting, chunk_cells=50)
+    idx = np.array([260, 3, 40])
+    np.testing.assert_array_equal(source.rows(idx).toarray(), X[idx].toarray())
+    assert counting.read == [(0, 50), (250, 299)]
+    with pytest.raises(IndexError, match="cell indices"):
+        source.rows(np.array([299]))
+
+
 def test_a_bad_value_in_a_later_chunk_names_its_cell(pollen):
     X = sp.csr_matrix(pollen.X, dtype=np.float64, copy=True)
     X[150, X[150].indices[0]] = np.nan
@@ -163,8 +185,9 @@ def test_chunk_work_runs_on_the_dask_cluster_and_equals_the_local_passes(pollen,
         fitted_remote = Preprocessor().fit_chunks(remote, nnz_remote)
         rows_remote = remote.rows(np.array([250, 3, 120, 51, 3]))
     ran = [t["key"] for t in tasks.data]
-    # 4 passes (scan, depths, gene moments, rows) × 5 chunks of 64 rows, each a task on the worker
-    assert sum("_apply_to_block" in str(key) for key in ran) == 4 * 5
+    # 3 passes (scan, depths, gene moments) × 5 chunks of 64 rows, each a task on the worker, and
+    # the rows' pass over the 3 chunks that hold the rows asked for (0, 1 and 3)
+    assert sum("_apply_to_block" in str(key) for key in ran) == 3 * 5 + 3
     fitted_local = Preprocessor().fit_chunks(local, local.scan_empty(drop_empty=False)[1])
     np.testing.assert_array_equal(fitted_remote.genes_used_, fitted_local.genes_used_)
     np.testing.assert_array_equal(fitted_remote.gene_mean_, fitted_local.gene_mean_)

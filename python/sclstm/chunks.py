@@ -111,9 +111,14 @@ class RowSource:
         for start, stop in self._spans():
             yield self._read(start, stop)
 
-    def map_chunks(self, fn) -> list:
+    def _kept_before(self, spans) -> np.ndarray:
+        """Kept-cell index of each span's first row, and the number of kept cells at the end."""
+        return np.concatenate([[0], np.cumsum([self.kept[a:b].sum() for a, b in spans])]).astype(np.int64)
+
+    def map_chunks(self, fn, only=None) -> list:
         """``[fn(chunk, first), ...]`` over the chunks of :meth:`chunks`, in order; ``first`` is
-        the kept-cell index of the chunk's first row.
+        the kept-cell index of the chunk's first row. ``only`` (a boolean per chunk) restricts
+        the pass to those chunks: the others are not read.
 
         For a Dask array each chunk is one task of the active Dask scheduler (``fn`` must then
         be picklable: a module-level function or a ``functools.partial`` of one): the block is
@@ -121,22 +126,30 @@ class RowSource:
         cluster's workers when a Client is active. Otherwise the chunks are processed here.
         """
         spans = list(self._spans())
-        kept_before = np.concatenate([[0], np.cumsum([self.kept[a:b].sum() for a, b in spans])])
+        kept_before = self._kept_before(spans)
+        chosen = range(len(spans)) if only is None else np.flatnonzero(only)
         if not _is_dask(self.X):
-            return [fn(M, int(first)) for M, first in zip(self.chunks(), kept_before)]
+            return [fn(self._read(*spans[i]), int(kept_before[i])) for i in chosen]
         import dask
 
         X = self.X.rechunk((self.chunk_cells, -1))  # the same row chunks as here, genes whole
         work = dask.delayed(fn, traverse=False)  # one copy of fn (and the model it may hold) per graph
-        tasks = [dask.delayed(_apply_to_block)(X.blocks[i, 0], a, self.kept[a:b], int(kept_before[i]), work)
-                 for i, (a, b) in enumerate(spans)]
+        tasks = [dask.delayed(_apply_to_block)(X.blocks[i, 0], spans[i][0], self.kept[slice(*spans[i])],
+                                               int(kept_before[i]), work) for i in chosen]
         return list(dask.compute(*tasks))
 
     def rows(self, idx: np.ndarray) -> sp.csr_matrix:
-        """The kept cells with the given (kept-cell) indices, in the given order."""
+        """The kept cells with the given (kept-cell) indices, in the given order; only the
+        chunks that hold them are read."""
         idx = np.asarray(idx)
         order = np.argsort(idx, kind="stable")
-        out = sp.vstack(self.map_chunks(partial(_select_rows, idx[order])), format="csr")
+        wanted = idx[order]
+        if len(wanted) and (wanted[0] < 0 or wanted[-1] >= self.n_cells):
+            raise IndexError(f"cell indices must lie in [0, {self.n_cells}); got {wanted[0]}..{wanted[-1]}.")
+        kept_before = self._kept_before(list(self._spans()))
+        holds = np.diff(np.searchsorted(wanted, kept_before)) > 0  # chunk i holds wanted cells
+        parts = self.map_chunks(partial(_select_rows, wanted), only=holds)
+        out = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, self.n_genes))
         inverse = np.empty_like(order)
         inverse[order] = np.arange(len(order))
         return out[inverse]
