@@ -152,13 +152,14 @@ def memory_rows():
     return rows + [ratio]
 
 
-def write_tsv(rows, path: Path, command: str) -> None:
+def write_tsv(rows, path: Path, command: str, digits: int = 3) -> None:
+    """Rows (dicts) as a TSV whose first line holds the date, the command and the thread count."""
     cols = list(dict.fromkeys(c for r in rows for c in r))
     with open(path, "w") as fh:
         fh.write(f"# {datetime.date.today().isoformat()}  command: {command}  (2-core CPU, torch threads={__import__('torch').get_num_threads()})\n")
         fh.write("\t".join(cols) + "\n")
         for r in rows:
-            fh.write("\t".join(f"{r[c]:.3f}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in cols) + "\n")
+            fh.write("\t".join(f"{r[c]:.{digits}f}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in cols) + "\n")
     print(f"wrote {path}")
 
 

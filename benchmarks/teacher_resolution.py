@@ -34,7 +34,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from acc_common import DATASETS, load_dataset  # noqa: E402
-from bench_core import RESULTS  # noqa: E402
+from bench_core import RESULTS, write_tsv  # noqa: E402
+from sclstm.pairs import TRAINING_VIEWS  # noqa: E402
 
 GRID_STEP = 2 ** 0.25
 MAX_RESOLUTION = 64.0
@@ -61,9 +62,9 @@ class Teacher:
         self.record.update(leiden_groups=int(lab.max() + 1), resolution=round(float(resolution), 3))
         return lab
 
-    def views(self, L, S, k, random_state=0, names=None):
+    def views(self, L, S, k, random_state=0, names=TRAINING_VIEWS):
         self.k = k
-        out = self._views(L, S, k, random_state, names) if names else self._views(L, S, k, random_state)
+        out = self._views(L, S, k, random_state, names)
         if "ward_kernel" in out:
             self.record["ward_kernel"] = out["ward_kernel"]
         return out
@@ -179,11 +180,7 @@ def main():
     for name in args.datasets.split(","):
         rows += run(name, seeds)
     command = "python benchmarks/teacher_resolution.py " + " ".join(sys.argv[1:])
-    columns = list(rows[0])
-    with open(RESULTS / "teacher_resolution.tsv", "w") as fh:
-        fh.write(f"# {datetime.date.today()}  command: {command}\n" + "\t".join(columns) + "\n")
-        for r in rows:
-            fh.write("\t".join(f"{r[c]:.4f}" if isinstance(r[c], float) else str(r[c]) for c in columns) + "\n")
+    write_tsv(rows, RESULTS / "teacher_resolution.tsv", command, digits=4)
     (RESULTS / "teacher_resolution.md").write_text(markdown(rows, command))
     print(f"wrote {RESULTS / 'teacher_resolution.md'}")
 
