@@ -15,7 +15,8 @@ default. It is an experiment, not an option of the package.
 Per dataset, k given (the published number of types) and k estimated (the package's
 eigengap), seeds as given, all cells scored (unsupervised): ARI of Ward on S (the kernel's
 own partition), of the learned similarity alone (``recluster()``: average linkage on 1 − P,
-no guard) and of the fitted labels (with the guard). Labels are read only to score.
+no guard) and of the fitted labels (with the guard), with the fitted labels' NMI, ACC and BAS
+and the fit's seconds. Labels are read only to score.
 
 Writes benchmarks/results/teacher_resolution.{tsv,md} (header: date and command); with
 ``--simulated N`` the two teachers run instead on the scale benchmark's N-cell simulation (landmark
@@ -81,6 +82,7 @@ class Teacher:
 
 def run(name: str, seeds: list[int]) -> list[dict]:
     import sclstm
+    from sclstm.metrics import score
     from sklearn.metrics import adjusted_rand_score
 
     adata, truth, k_true = load_dataset(name)
@@ -97,6 +99,7 @@ def run(name: str, seeds: list[int]) -> list[dict]:
                            kernel=adjusted_rand_score(truth, teacher.record["ward_kernel"]),
                            learned=adjusted_rand_score(truth, est.recluster()),
                            final=adjusted_rand_score(truth, est.labels_),
+                           **{f"final_{m}": v for m, v in score(truth, est.labels_).items() if m != "ARI"},
                            partition_from=est.summary_["partition_from"], seconds=time.perf_counter() - t)
                 rows.append(row)
                 print("\t".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row.values()), flush=True)
@@ -105,10 +108,12 @@ def run(name: str, seeds: list[int]) -> list[dict]:
 
 def run_simulated(n_cells: int, k: int = 16) -> list[dict]:
     """Both teachers on the scale benchmark's simulated file (landmark path, k given)."""
+    import resource
+
     import anndata as ad
     import sclstm
     from bench_scale import ensure_data
-    from sklearn.metrics import adjusted_rand_score
+    from sclstm.metrics import score
 
     path, _ = ensure_data(RESULTS / "scale" / "cache", n_cells)
     adata = ad.read_h5ad(path)
@@ -120,7 +125,8 @@ def run_simulated(n_cells: int, k: int = 16) -> list[dict]:
             est = sclstm.ScLSTM(kernel="landmark", n_clusters=k, random_state=0).fit(adata)
         rows.append(dict(cells=n_cells, variant=variant, k_used=est.n_clusters_,
                          leiden_groups=teacher.record["leiden_groups"], resolution=teacher.record["resolution"],
-                         final=adjusted_rand_score(truth, est.labels_), seconds=time.perf_counter() - t))
+                         **score(truth, est.labels_), seconds=time.perf_counter() - t,
+                         peak_gib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20))
         print(rows[-1], flush=True)
     return rows
 
@@ -153,6 +159,15 @@ def markdown(rows, command: str) -> str:
         mean = lambda xs, i: np.mean([x[i] for x in xs])  # noqa: E731
         lines.append(f"| **mean** | {np.mean(means['kernel']):.3f} | "
                      + " | ".join(f"{mean(means[v], 0):.3f} | {mean(means[v], 1):.3f} | " for v in VARIANTS) + " |")
+        lines += ["", f"Final labels, k {k}: NMI / ACC / BAS (median over seeds) and median fit seconds", "",
+                  "| dataset | " + " | ".join(f"{VARIANTS[v]}: NMI | ACC | BAS | s" for v in VARIANTS) + " |",
+                  "|---|" + "---:|" * 4 * len(VARIANTS)]
+        for name in DATASETS:
+            d = sub[sub.dataset == name]
+            if not d.empty:
+                lines.append(f"| {name} | " + " | ".join(
+                    " | ".join(f"{d[d.variant == v][c].median():.3f}" for c in ("final_NMI", "final_ACC", "final_BAS"))
+                    + f" | {d[d.variant == v].seconds.median():.0f}" for v in VARIANTS) + " |")
         lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -170,9 +185,13 @@ def main():
         sim = run_simulated(args.simulated)
         lines = [f"# Finer Leiden teacher on the {args.simulated}-cell simulation ({datetime.date.today()})", "",
                  f"`python benchmarks/teacher_resolution.py {' '.join(sys.argv[1:])}` — unsupervised, landmark path, "
-                 "k = 16 given, seed 0, all cells scored against the 16 planted types.", "",
-                 "| teacher | Leiden groups (training sample) | ARI | seconds |", "|---|---:|---:|---:|"]
-        lines += [f"| {VARIANTS[r['variant']]} | {r['leiden_groups']} | {r['final']:.3f} | {r['seconds']:.0f} |" for r in sim]
+                 "k = 16 given, seed 0, all cells scored against the 16 planted types. Both fits run in one "
+                 "process, one after the other: *peak* is the process's peak resident memory after each fit, so "
+                 "the second row's is the larger of the two fits'.", "",
+                 "| teacher | Leiden groups (training sample) | ARI | NMI | ACC | BAS | fit seconds | peak GiB |",
+                 "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {VARIANTS[r['variant']]} | {r['leiden_groups']} | {r['ARI']:.3f} | {r['NMI']:.3f} | "
+                  f"{r['ACC']:.3f} | {r['BAS']:.3f} | {r['seconds']:.0f} | {r['peak_gib']:.2f} |" for r in sim]
         (RESULTS / "teacher_resolution_simulated.md").write_text("\n".join(lines) + "\n")
         return
     seeds = [int(s) for s in args.seeds.split(",")]
