@@ -32,6 +32,7 @@ import sclstm  # noqa: E402
 from bench_core import DATA, DATASETS  # noqa: E402
 from peers import standard_pca  # noqa: E402
 from sclstm.estimator import stratified_subset  # noqa: E402
+from sclstm.training import class_probabilities  # noqa: E402
 from sclstm_runs import split_mask  # noqa: E402
 
 
@@ -46,13 +47,19 @@ def run(name: str, seeds) -> dict:
         held = outer & ~inner
         est = sclstm.ScLSTM(mode="labelled", random_state=seed).fit(a, labels=np.where(inner, y, None).astype(object))
         L = est.preprocessor_.transform(sp.csr_matrix(a.X))
-        seq = est.sequencer_.transform(est.kernel_.transform(L)).reshape(len(y), -1)
+        seq3 = est.sequencer_.transform(est.kernel_.transform(L))
+        seq = seq3.reshape(len(y), -1)
+        head_prob = class_probabilities(est.model_, seq3, est.embedding_)
         emb = est.embedding_ / est.embedding_[inner].std(0, keepdims=True).clip(1e-6)
         out = {"class head (shipped)": bas(y[held], est.predicted_labels_[held].astype(str))}
         for fname, F in (("sequence+embedding", np.hstack([seq, emb])), ("sequence", seq)):
             for weight in (None, "balanced"):
                 clf = LogisticRegression(max_iter=5000, class_weight=weight).fit(F[inner], y[inner])
                 out[f"LR on {fname}, {weight or 'plain'}"] = bas(y[held], clf.predict(F[held]))
+                if weight == "balanced":  # the head's and this refit's probabilities averaged
+                    assert list(clf.classes_) == [str(c) for c in est.classes_]
+                    mean_prob = (head_prob[held] + clf.predict_proba(F[held])) / 2
+                    out[f"head + LR on {fname}, balanced, mean"] = bas(y[held], clf.classes_[mean_prob.argmax(1)])
         pcs = standard_pca(a, seed).obsm["X_pca"]
         out["LR on 50 PCs (peer)"] = bas(y[held], LogisticRegression(max_iter=5000).fit(pcs[inner], y[inner]).predict(pcs[held]))
         print(name, seed, f"scored {held.sum()} cells;", "  ".join(f"{m}: {v:.3f}" for m, v in out.items()), flush=True)

@@ -106,7 +106,7 @@ def cluster_similarity(P: np.ndarray, k: int, linkage: str = "average") -> np.nd
 
 def similarity_knn_graph(S: np.ndarray, n_neighbors: int = 10) -> sp.csr_matrix:
     """Symmetric kNN graph of a similarity matrix, weights = similarities (self excluded).
-    (:func:`sclstm.graph.knn_graph` is the one for feature rows.)"""
+    (:func:`sclstm.graph.fuzzy_graph` is the one for feature rows.)"""
     n = S.shape[0]
     kk = min(n_neighbors, n - 1)
     S = np.array(S, dtype=np.float64)

@@ -538,7 +538,8 @@ class ScLSTM:
         skip = state["model_state"].get("class_skip.weight")
         est.model_ = SiameseLSTM(state["step_width"], head=est.head, hidden=est.hidden_size,
                                  embedding_dim=est.embedding_dim, n_classes=0 if classes is None else len(classes),
-                                 skip_width=0 if skip is None else int(skip.shape[1]))
+                                 skip_width=0 if skip is None else int(skip.shape[1]),
+                                 sequence_classifier="sequence_classifier.weight" in state["model_state"])
         est.model_.load_state_dict(state["model_state"])
         est.model_.eval()
         est.predicted_labels_, est.predicted_confidence_ = None, None

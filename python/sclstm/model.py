@@ -14,6 +14,9 @@ Labelled mode adds a class head trained with the pairs, so that cells whose labe
 used get a predicted class (label transfer): a linear layer on the embedding plus a linear
 layer on the whole input sequence (``skip_width`` = its length × width). The skip is there
 because the embedding alone kept too little of the kernel row to tell some types apart.
+After training, a class-balanced logistic regression on the same input sequence, fitted to
+convergence on the labelled cells, is stored as ``sequence_classifier``; a cell's class
+probabilities are the mean of the head's and this classifier's (README, "Labelled mode").
 """
 from __future__ import annotations
 
@@ -58,7 +61,7 @@ class SiameseLSTM(nn.Module):
     """Both branches run the same :class:`Encoder`; the head returns the logit of P(same)."""
 
     def __init__(self, step_width: int, head: str = "absdiff", hidden: int = 64, embedding_dim: int = 32,
-                 n_classes: int = 0, skip_width: int = 0):
+                 n_classes: int = 0, skip_width: int = 0, sequence_classifier: bool = False):
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
@@ -68,6 +71,9 @@ class SiameseLSTM(nn.Module):
         self.n_classes = int(n_classes)
         self.classifier = nn.Linear(embedding_dim, n_classes) if n_classes else None
         self.class_skip = nn.Linear(skip_width, n_classes) if n_classes and skip_width else None
+        # set by training.fit_sequence_classifier; created empty here only to load saved weights
+        self.sequence_classifier = (nn.Linear(skip_width, n_classes)
+                                    if n_classes and skip_width and sequence_classifier else None)
 
     def forward(self, seq_a: torch.Tensor, seq_b: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(seq_a), self.encoder(seq_b))
@@ -89,3 +95,11 @@ class SiameseLSTM(nn.Module):
         if self.class_skip is not None:
             out = out + self.class_skip(seq.flatten(1))
         return out
+
+    @torch.no_grad()
+    def class_probabilities(self, emb: torch.Tensor, seq: torch.Tensor | None) -> torch.Tensor:
+        """Softmax of the class head, averaged with the sequence classifier's when there is one."""
+        prob = torch.softmax(self.class_logits(emb, seq), dim=-1)
+        if self.sequence_classifier is not None:
+            prob = (prob + torch.softmax(self.sequence_classifier(seq.flatten(1)), dim=-1)) / 2
+        return prob

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 from .clustering import agglomerative, cluster_features, cosine_distances
-from .graph import knn_graph, leiden
+from .graph import fuzzy_graph, leiden
 
 
 TRAINING_VIEWS = ("leiden_pca", "ward_kernel")
@@ -29,9 +29,10 @@ def label_free_views(L: np.ndarray, S: np.ndarray, k: int, random_state: int = 0
     """Label-free clusterings of the cells that look at the data differently, by name:
 
     * ``ward_kernel``: Ward with k clusters on the kernel rows S;
-    * ``leiden_pca``: Leiden communities (resolution 1, as many as the graph gives) of a
-      15-nearest-neighbour graph on 50 principal components of L — follows the data's
-      density, so types of very different sizes are neither split nor merged to reach k;
+    * ``leiden_pca``: Leiden communities (resolution 1, as many as the graph gives) of the
+      fuzzy 15-nearest-neighbour graph (:func:`~sclstm.graph.fuzzy_graph`, scanpy's default
+      weights) on 50 principal components of L — follows the data's density, so types of
+      very different sizes are neither split nor merged to reach k;
     * ``average_cosine``: average linkage with k clusters on cosine distance of L;
     * ``ward_pca``: Ward with k clusters on the principal components.
 
@@ -49,7 +50,7 @@ def label_free_views(L: np.ndarray, S: np.ndarray, k: int, random_state: int = 0
                   svd_solver="full" if n < 500 else "auto").fit_transform(Ld)
     make = {
         "ward_kernel": lambda: cluster_features(S, k),
-        "leiden_pca": lambda: leiden(knn_graph(pcs), random_state=random_state),
+        "leiden_pca": lambda: leiden(fuzzy_graph(pcs), random_state=random_state),
         "average_cosine": lambda: np.asarray(agglomerative(cosine_distances(Ld), k, "average")),
         "ward_pca": lambda: cluster_features(pcs, k),
     }
