@@ -44,7 +44,8 @@ def train_siamese(
     then one of its cells) so that rare types weigh as much as common ones, as balanced
     accuracy does. The head reads the embedding and, through a linear skip, the sequence.
     ``n_classes`` (default: the largest code + 1) is the head's width, so that a class
-    absent from ``seqs`` keeps its output.
+    absent from ``seqs`` keeps its output. After the steps, :func:`fit_sequence_classifier`
+    adds the logistic regression whose probabilities are averaged with the head's.
 
     Returns the model (in eval mode) and a history with the loss and pair accuracy every
     step (and the class loss when classes are given).
