@@ -1,0 +1,186 @@
+"""Which rule should decide between the learned partition and the kernel's (the exact path's guard)?
+
+The guard keeps Ward-on-S when the learned partition agrees less with label-free views kept out of
+training. On Yan those views (average-linkage cosine, Ward on PCA) share Ward's taste for equal-sized
+groups and side with the kernel although the learned partition is better. A new rule must be chosen
+on data other than the seven scored datasets, so this script first scores candidate rules on
+simulated data (``--simulated``, :func:`sclstm.datasets.simulate`, a fixed grid of sizes, type
+numbers and two references, seeds 11+), and only then, once the rule is chosen, reports the same
+rules on the seven datasets (``--real``) so the choice can be checked, not made, there.
+
+Every candidate is evaluated on the same fit: ScLSTM unsupervised with the guard off gives the
+learned partition; Ward on S (the guard's fallback) is recomputed from the same L and S.
+
+    .venv/bin/python benchmarks/guard_criteria.py --simulated   # choose here
+    .venv/bin/python benchmarks/guard_criteria.py --real        # then look here
+
+``--part 0`` / ``--part 1`` split a run over two processes; ``--combine simulated`` (or ``real``)
+then writes the table of both halves.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.decomposition import PCA
+from sklearn.metrics import adjusted_rand_score, silhouette_score
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from acc_common import DATA, DATASETS, load_dataset  # noqa: E402
+from bench_core import write_tsv  # noqa: E402
+
+RESULTS = HERE / "results" / "guard_criteria"
+
+SIM_CELLS = (100, 300, 1000)
+SIM_TYPES = (6, 12, 16)
+SIM_REFERENCES = ("kidney", "demo")
+
+
+def modularity(W, labels: np.ndarray) -> float:
+    """Newman's modularity of ``labels`` on the symmetric weighted graph ``W``."""
+    import scipy.sparse as sp
+
+    codes = np.unique(labels, return_inverse=True)[1]
+    M = sp.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))))
+    inside = (M @ W @ M.T).diagonal()
+    degree = M @ np.asarray(W.sum(axis=1)).ravel()
+    total = W.sum()
+    return float(np.sum(inside / total - (degree / total) ** 2))
+
+
+def partitions_and_views(adata, k: int, seed: int) -> dict:
+    """The learned partition (guard off), the kernel's, and every label-free view, on one fit."""
+    import scipy.sparse as sp
+    from sclstm import ScLSTM
+    from sclstm.clustering import relabel_by_size
+    from sclstm.graph import fuzzy_graph
+    from sclstm.kernel import ExactKernel
+    from sclstm.pairs import VIEWS, label_free_views
+    from sclstm.preprocessing import Preprocessor
+
+    est = ScLSTM(n_clusters=k, fallback=False, kernel="exact", random_state=seed).fit(adata)
+    X = sp.csr_matrix(adata.X, dtype=np.float32)
+    L = Preprocessor(est.preprocess, est.min_cells, est.n_top_genes).fit_transform(X)
+    S = ExactKernel().fit_transform(L)
+    k_used = est.n_clusters_
+    views = label_free_views(L, S, k_used, random_state=seed, names=VIEWS)
+    Ld = np.asarray(L.toarray() if hasattr(L, "toarray") else L, dtype=np.float64)
+    n_pc = int(min(50, Ld.shape[0] - 1, Ld.shape[1]))
+    pcs = PCA(n_components=n_pc, random_state=seed, svd_solver="full" if Ld.shape[0] < 500 else "auto").fit_transform(Ld)
+    return {"learned": est.labels_, "kernel": relabel_by_size(views["ward_kernel"]), "views": views,
+            "pcs": pcs, "graph": fuzzy_graph(pcs), "k_used": k_used}
+
+
+def _agreement(lab, views, names) -> float:
+    return float(np.mean([adjusted_rand_score(views[v], lab) for v in names]))
+
+
+CRITERIA = {
+    # score(partition, fit) -> larger is better; the guard keeps the kernel's when it scores higher
+    "current: ARI with avg-cosine, Ward-PCA": lambda lab, f: _agreement(lab, f["views"], ("average_cosine", "ward_pca")),
+    "ARI with avg-cosine, Ward-PCA, Leiden": lambda lab, f: _agreement(lab, f["views"], ("average_cosine", "ward_pca", "leiden_pca")),
+    "ARI with avg-cosine only": lambda lab, f: _agreement(lab, f["views"], ("average_cosine",)),
+    "modularity on the fuzzy PCA graph": lambda lab, f: modularity(f["graph"], lab),
+    "silhouette on 50 PCs": lambda lab, f: float(silhouette_score(f["pcs"], lab)) if len(np.unique(lab)) > 1 else -1.0,
+}
+
+
+def rows_for(name: str, adata, truth: np.ndarray, k_true: int, seed: int) -> list[dict]:
+    rows = []
+    for k_mode in ("given", "estimated"):
+        t0 = time.perf_counter()
+        fit = partitions_and_views(adata, k_true if k_mode == "given" else None, seed)
+        ari = {p: adjusted_rand_score(truth, fit[p]) for p in ("learned", "kernel")}
+        base = {"dataset": name, "k": k_mode, "k_used": fit["k_used"], "seed": seed,
+                "ARI learned": ari["learned"], "ARI kernel": ari["kernel"],
+                "seconds": round(time.perf_counter() - t0, 1)}
+        for crit, score in CRITERIA.items():
+            keep_kernel = score(fit["kernel"], fit) > score(fit["learned"], fit)
+            rows.append({**base, "criterion": crit, "kept": "kernel" if keep_kernel else "learned",
+                         "ARI kept": ari["kernel"] if keep_kernel else ari["learned"]})
+        print(name, k_mode, {k: round(v, 3) for k, v in ari.items()}, flush=True)
+    return rows
+
+
+def simulated_cases(part: int | None):
+    import anndata as ad
+    from sclstm.datasets import simulate
+
+    kidney = ad.read_h5ad(DATA / "human_kidney_top2000.h5ad")
+    grid = list(itertools.product(SIM_REFERENCES, SIM_CELLS, SIM_TYPES))
+    for i, (ref, n, t) in enumerate(grid):
+        if part is not None and i % 2 != part:
+            continue
+        a = simulate(n, n_types=t, reference=kidney if ref == "kidney" else None, random_state=11 + i)
+        truth = a.obs["cell_type"].astype(str).to_numpy()
+        yield f"sim_{ref}_{n}cells_{t}types", a, truth, len(np.unique(truth))
+
+
+def real_cases(part: int | None):
+    for i, name in enumerate(DATASETS):
+        if part is not None and i % 2 != part:
+            continue
+        adata, truth, k = load_dataset(name)
+        yield name, adata, truth, k
+
+
+def summarise(df: pd.DataFrame) -> str:
+    lines = []
+    always = df.drop_duplicates(["dataset", "k", "seed"])
+    for k_mode in ("given", "estimated"):
+        a = always[always.k == k_mode]
+        lines.append(f"\nk {k_mode}: {len(a)} fits. Mean ARI: always learned {a['ARI learned'].mean():.3f}, "
+                     f"always kernel {a['ARI kernel'].mean():.3f}, "
+                     f"better of the two (oracle) {np.maximum(a['ARI learned'], a['ARI kernel']).mean():.3f}\n")
+        lines.append("| criterion | mean ARI kept | fits where it kept the worse by > 0.02 |")
+        lines.append("|---|---:|---:|")
+        sub = df[df.k == k_mode]
+        for crit, g in sub.groupby("criterion", sort=False):
+            best = np.maximum(g["ARI learned"], g["ARI kernel"])
+            lines.append(f"| {crit} | {g['ARI kept'].mean():.3f} | {int((best - g['ARI kept'] > 0.02).sum())} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    which = ap.add_mutually_exclusive_group(required=True)
+    which.add_argument("--simulated", action="store_true", help="the simulated grid (choose a rule here)")
+    which.add_argument("--real", action="store_true", help="the seven datasets (check the chosen rule)")
+    which.add_argument("--combine", choices=("simulated", "real"),
+                       help="merge the two --part TSVs of that run into one table (<run>.md)")
+    ap.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    ap.add_argument("--part", type=int, choices=(0, 1), help="every other case, to split the run over two processes")
+    args = ap.parse_args(argv)
+    if args.combine:
+        parts = [RESULTS / f"{args.combine}_part{p}.tsv" for p in (0, 1)]
+        df = pd.concat([pd.read_csv(p, sep="\t", comment="#") for p in parts], ignore_index=True)
+        names = ", ".join(p.name for p in parts)
+        (RESULTS / f"{args.combine}.md").write_text(
+            f"# Guard criteria, {args.combine}\n\nBoth halves of the run ({names}) together.\n{summarise(df)}\n")
+        print(summarise(df))
+        return
+    seeds = [int(s) for s in args.seeds.split(",")]
+    tag = "simulated" if args.simulated else "real"
+    if args.part is not None:
+        tag += f"_part{args.part}"
+    rows = []
+    for name, adata, truth, k in (simulated_cases(args.part) if args.simulated else real_cases(args.part)):
+        for seed in seeds:
+            rows.extend(rows_for(name, adata, truth, k, seed))
+    df = pd.DataFrame(rows)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    cmd = "benchmarks/guard_criteria.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    write_tsv(rows, RESULTS / f"{tag}.tsv", cmd)
+    text = summarise(df)
+    (RESULTS / f"{tag}.md").write_text(f"# Guard criteria, {tag}\n\n`{cmd}`\n{text}\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
