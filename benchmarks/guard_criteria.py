@@ -160,9 +160,9 @@ def main(argv=None):
     if args.combine:
         parts = [RESULTS / f"{args.combine}_part{p}.tsv" for p in (0, 1)]
         df = pd.concat([pd.read_csv(p, sep="\t", comment="#") for p in parts], ignore_index=True)
-        names = ", ".join(p.name for p in parts)
+        heads = "\n".join(f"- `{p.name}`: {p.read_text().splitlines()[0].lstrip('# ')}" for p in parts)
         (RESULTS / f"{args.combine}.md").write_text(
-            f"# Guard criteria, {args.combine}\n\nBoth halves of the run ({names}) together.\n{summarise(df)}\n")
+            f"# Guard criteria, {args.combine}\n\nBoth halves of the run together:\n{heads}\n{summarise(df)}\n")
         print(summarise(df))
         return
     seeds = [int(s) for s in args.seeds.split(",")]
