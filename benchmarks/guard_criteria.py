@@ -27,13 +27,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from acc_common import DATA, DATASETS, load_dataset  # noqa: E402
 from bench_core import write_tsv  # noqa: E402
+from sclstm.pairs import guard_agreement  # noqa: E402
 
 RESULTS = HERE / "results" / "guard_criteria"
 
@@ -61,31 +61,27 @@ def partitions_and_views(adata, k: int, seed: int) -> dict:
     from sclstm.clustering import relabel_by_size
     from sclstm.graph import fuzzy_graph
     from sclstm.kernel import ExactKernel
-    from sclstm.pairs import VIEWS, label_free_views
+    from sclstm.pairs import VIEWS, label_free_views, principal_components
     from sclstm.preprocessing import Preprocessor
 
     est = ScLSTM(n_clusters=k, fallback=False, kernel="exact", random_state=seed).fit(adata)
+    # L and S as fit() computes them (fit_transform): est.preprocessor_.transform and
+    # est.kernel_.transform differ from them in the last bits (1e-6 on Yan).
     X = sp.csr_matrix(adata.X, dtype=np.float32)
     L = Preprocessor(est.preprocess, est.min_cells, est.n_top_genes).fit_transform(X)
     S = ExactKernel().fit_transform(L)
     k_used = est.n_clusters_
     views = label_free_views(L, S, k_used, random_state=seed, names=VIEWS)
-    Ld = np.asarray(L.toarray() if hasattr(L, "toarray") else L, dtype=np.float64)
-    n_pc = int(min(50, Ld.shape[0] - 1, Ld.shape[1]))
-    pcs = PCA(n_components=n_pc, random_state=seed, svd_solver="full" if Ld.shape[0] < 500 else "auto").fit_transform(Ld)
+    pcs = principal_components(np.asarray(L.toarray() if hasattr(L, "toarray") else L, dtype=np.float64), seed)
     return {"learned": est.labels_, "kernel": relabel_by_size(views["ward_kernel"]), "views": views,
             "pcs": pcs, "graph": fuzzy_graph(pcs), "k_used": k_used}
 
 
-def _agreement(lab, views, names) -> float:
-    return float(np.mean([adjusted_rand_score(views[v], lab) for v in names]))
-
-
 CRITERIA = {
     # score(partition, fit) -> larger is better; the guard keeps the kernel's when it scores higher
-    "current: ARI with avg-cosine, Ward-PCA": lambda lab, f: _agreement(lab, f["views"], ("average_cosine", "ward_pca")),
-    "ARI with avg-cosine, Ward-PCA, Leiden": lambda lab, f: _agreement(lab, f["views"], ("average_cosine", "ward_pca", "leiden_pca")),
-    "ARI with avg-cosine only": lambda lab, f: _agreement(lab, f["views"], ("average_cosine",)),
+    "current: ARI with avg-cosine, Ward-PCA": lambda lab, f: guard_agreement(lab, f["views"]),
+    "ARI with avg-cosine, Ward-PCA, Leiden": lambda lab, f: guard_agreement(lab, f["views"], ("average_cosine", "ward_pca", "leiden_pca")),
+    "ARI with avg-cosine only": lambda lab, f: guard_agreement(lab, f["views"], ("average_cosine",)),
     "modularity on the fuzzy PCA graph": lambda lab, f: modularity(f["graph"], lab),
     "silhouette on 50 PCs": lambda lab, f: float(silhouette_score(f["pcs"], lab)) if len(np.unique(lab)) > 1 else -1.0,
 }

@@ -29,7 +29,6 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
-from sklearn.metrics import adjusted_rand_score
 
 from . import __version__
 from .clustering import CLUSTER_METHODS, cluster_features, cluster_similarity, estimate_k, relabel_by_size
@@ -37,7 +36,7 @@ from .chunks import DEFAULT_CHUNK_CELLS, RowSource, counts_of, is_out_of_core
 from .kernel import ExactKernel, LandmarkKernel
 from . import landmark as lm
 from .model import HEADS, SiameseLSTM
-from .pairs import GUARD_VIEWS, TRAINING_VIEWS, VIEWS, PairSource, informative_views, label_free_views
+from .pairs import TRAINING_VIEWS, VIEWS, PairSource, guard_agreement, informative_views, label_free_views
 from .preprocessing import Preprocessor
 from .sequences import Sequencer, fit_sequencer
 from .training import class_probabilities, embed, pair_probabilities, train_siamese
@@ -364,11 +363,8 @@ class ScLSTM:
         partition_from, guard = "learned similarity", None
         if self.mode == "unsupervised" and self.fallback and self.cluster_method == "agglomerative":
             labels_kernel = relabel_by_size(all_views["ward_kernel"])
-            independent = [all_views[name] for name in GUARD_VIEWS]
-            agree = {
-                name: float(np.mean([adjusted_rand_score(v, lab) for v in independent]))
-                for name, lab in (("learned similarity", labels_learned), ("kernel", labels_kernel))
-            }
+            agree = {name: guard_agreement(lab, all_views)
+                     for name, lab in (("learned similarity", labels_learned), ("kernel", labels_kernel))}
             guard = {"criterion": "mean ARI with average-linkage cosine and Ward-on-PCA partitions", **agree}
             if agree["kernel"] > agree["learned similarity"]:
                 partition_from, labels_learned = "kernel", labels_kernel

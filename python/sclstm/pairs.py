@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.decomposition import PCA
+from sklearn.metrics import adjusted_rand_score
 
 from .clustering import agglomerative, cluster_features, cosine_distances
 from .graph import fuzzy_graph, leiden
@@ -41,13 +42,8 @@ def label_free_views(L: np.ndarray, S: np.ndarray, k: int, random_state: int = 0
     unknown = set(names) - set(VIEWS)
     if unknown:
         raise ValueError(f"unknown views {sorted(unknown)}; choose from {VIEWS}")
-    n = L.shape[0]
     Ld = np.asarray(L.toarray() if hasattr(L, "toarray") else L, dtype=np.float64)
-    pcs = None
-    if {"leiden_pca", "ward_pca"} & set(names):
-        n_pc = int(min(50, n - 1, Ld.shape[1]))
-        pcs = PCA(n_components=n_pc, random_state=random_state,
-                  svd_solver="full" if n < 500 else "auto").fit_transform(Ld)
+    pcs = principal_components(Ld, random_state) if {"leiden_pca", "ward_pca"} & set(names) else None
     make = {
         "ward_kernel": lambda: cluster_features(S, k),
         "leiden_pca": lambda: leiden(fuzzy_graph(pcs), random_state=random_state),
@@ -55,6 +51,20 @@ def label_free_views(L: np.ndarray, S: np.ndarray, k: int, random_state: int = 0
         "ward_pca": lambda: cluster_features(pcs, k),
     }
     return {name: make[name]() for name in names}
+
+
+def principal_components(Ld: np.ndarray, random_state: int = 0) -> np.ndarray:
+    """The 50 (at most n − 1) principal components of L that the PCA-based views cluster."""
+    n = Ld.shape[0]
+    n_pc = int(min(50, n - 1, Ld.shape[1]))
+    return PCA(n_components=n_pc, random_state=random_state,
+               svd_solver="full" if n < 500 else "auto").fit_transform(Ld)
+
+
+def guard_agreement(labels, views: dict, names=GUARD_VIEWS) -> float:
+    """Mean ARI of ``labels`` with the ``names`` views: the guard keeps whichever of the learned
+    and the kernel's partition scores higher."""
+    return float(np.mean([adjusted_rand_score(views[name], labels) for name in names]))
 
 
 def informative_views(views: dict) -> dict:
