@@ -20,7 +20,6 @@ then writes the table of both halves.
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 import time
 from pathlib import Path
@@ -31,15 +30,11 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from acc_common import DATA, DATASETS, load_dataset  # noqa: E402
+from acc_common import DATASETS, load_dataset, simulated_grid  # noqa: E402
 from bench_core import write_tsv  # noqa: E402
 from sclstm.pairs import guard_agreement  # noqa: E402
 
 RESULTS = HERE / "results" / "guard_criteria"
-
-SIM_CELLS = (100, 300, 1000)
-SIM_TYPES = (6, 12, 16)
-SIM_REFERENCES = ("kidney", "demo")
 
 
 def modularity(W, labels: np.ndarray) -> float:
@@ -105,17 +100,8 @@ def rows_for(name: str, adata, truth: np.ndarray, k_true: int, seed: int) -> lis
 
 
 def simulated_cases(part: int | None):
-    import anndata as ad
-    from sclstm.datasets import simulate
-
-    kidney = ad.read_h5ad(DATA / "human_kidney_top2000.h5ad")
-    grid = list(itertools.product(SIM_REFERENCES, SIM_CELLS, SIM_TYPES))
-    for i, (ref, n, t) in enumerate(grid):
-        if part is not None and i % 2 != part:
-            continue
-        a = simulate(n, n_types=t, reference=kidney if ref == "kidney" else None, random_state=11 + i)
-        truth = a.obs["cell_type"].astype(str).to_numpy()
-        yield f"sim_{ref}_{n}cells_{t}types", a, truth, len(np.unique(truth))
+    """The simulated grid (:func:`acc_common.simulated_grid`), data seeds 11+, split by ``part``."""
+    return simulated_grid(part)
 
 
 def real_cases(part: int | None):
