@@ -154,3 +154,20 @@ def test_few_cells_train_on_the_views_that_split_them(blakeley):
     est = sclstm.ScLSTM(n_clusters=2, n_steps=20, random_state=0).fit(blakeley[:8].copy())
     assert est.summary_["training_views"] == ["ward_kernel"]
     assert len(set(est.labels_)) == 2
+
+
+def test_k_estimate_reads_the_5nn_graph_and_finds_blakeley_three_types(blakeley):
+    """The eigengap of S's 5-NN graph (chosen on simulated data, README "Could another
+    estimator of k meet the target?") finds Blakeley's 3 types; the 10-NN graph said 2."""
+    from sclstm.clustering import K_NEIGHBOURS, estimate_k
+    from sclstm.kernel import ExactKernel
+    from sclstm.preprocessing import Preprocessor
+    from sclstm.validation import check_counts
+    import scipy.sparse as sp
+
+    counts = check_counts(sp.csr_matrix(blakeley.X), np.asarray(blakeley.obs_names), np.asarray(blakeley.var_names))
+    S = ExactKernel().fit_transform(Preprocessor().fit_transform(counts.X))
+    k, curve = estimate_k(S)
+    assert K_NEIGHBOURS == 5 and "5-NN" in curve["method"]
+    assert k == 3 and blakeley.obs["cell_type"].nunique() == 3
+    assert estimate_k(S, n_neighbors=10)[0] == 2
