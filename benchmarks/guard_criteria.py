@@ -99,11 +99,6 @@ def rows_for(name: str, adata, truth: np.ndarray, k_true: int, seed: int) -> lis
     return rows
 
 
-def simulated_cases(part: int | None):
-    """The simulated grid (:func:`acc_common.simulated_grid`), data seeds 11+, split by ``part``."""
-    return simulated_grid(part)
-
-
 def real_cases(part: int | None):
     for i, name in enumerate(DATASETS):
         if part is not None and i % 2 != part:
@@ -152,7 +147,7 @@ def main(argv=None):
     if args.part is not None:
         tag += f"_part{args.part}"
     rows = []
-    for name, adata, truth, k in (simulated_cases(args.part) if args.simulated else real_cases(args.part)):
+    for name, adata, truth, k in (simulated_grid(args.part) if args.simulated else real_cases(args.part)):
         for seed in seeds:
             rows.extend(rows_for(name, adata, truth, k, seed))
     df = pd.DataFrame(rows)

@@ -79,6 +79,7 @@ def simulated():
     names = list(est)
     cands = list(est[names[0]])
     ranked = sorted(cands, key=lambda c: (-hits(est, truth, c, names), log_error(est, truth, c, names)))
+    by_types = {t: [d for d in names if truth[d] == t] for t in sorted(set(truth.values()))}
     lines = [f"# Estimating k on the simulated grid ({time.strftime('%Y-%m-%d')})", "",
              "`.venv/bin/python benchmarks/k_estimators.py --simulated`: label-free, all cells, seed 0, "
              f"{len(names)} datasets from `sclstm.datasets.simulate` (human-kidney and demo references; "
@@ -86,13 +87,11 @@ def simulated():
              f"{', '.join(f'{s}+' for s in SIM_FIRST_SEEDS)}). The rule for acting on this table is in "
              "`k_estimators_decision.md`, written before it was run.", "",
              f"| estimator | within 1 (of {len(names)}) | mean abs log ratio | "
-             + " | ".join(f"{t} types, within 1" for t in sorted(set(truth.values()))) + " |",
-             "|---|---:|---:|" + "---:|" * len(set(truth.values()))]
+             + " | ".join(f"{t} types, within 1" for t in by_types) + " |",
+             "|---|---:|---:|" + "---:|" * len(by_types)]
     for c in ranked:
-        by_t = [hits(est, truth, c, [d for d in names if truth[d] == t]) for t in sorted(set(truth.values()))]
-        n_t = [sum(truth[d] == t for d in names) for t in sorted(set(truth.values()))]
         lines.append(f"| {c} | {hits(est, truth, c, names)} | {log_error(est, truth, c, names):.2f} | "
-                     + " | ".join(f"{h} of {n}" for h, n in zip(by_t, n_t)) + " |")
+                     + " | ".join(f"{hits(est, truth, c, ds)} of {len(ds)}" for ds in by_types.values()) + " |")
     best = ranked[0]
     gain = hits(est, truth, best, names) - hits(est, truth, PACKAGE, names)
     adopt = best != PACKAGE and gain >= 5 and log_error(est, truth, best, names) <= log_error(est, truth, PACKAGE, names)
@@ -113,8 +112,6 @@ def main():
         est[name] = estimates(adata)
         print(name, truth[name], est[name], flush=True)
     cands = list(est[DATASETS[0]])
-    hits_ = lambda c, ds: hits(est, truth, c, ds)  # noqa: E731
-    err = lambda c, ds: log_error(est, truth, c, ds)  # noqa: E731
     lines = [f"# Estimating k: candidates and leave-one-dataset-out choice ({time.strftime('%Y-%m-%d')})", "",
              "`.venv/bin/python benchmarks/k_estimators.py`: unsupervised, all cells, seed 0. "
              "Each cell is the k estimated, in bold when within 1 of the published number of types.", "",
@@ -122,13 +119,13 @@ def main():
              "|---|" + "---:|" * (len(DATASETS) + 2)]
     for c in cands:
         cells = [f"**{est[d][c]}**" if abs(est[d][c] - truth[d]) <= 1 else str(est[d][c]) for d in DATASETS]
-        lines.append(f"| {c} | " + " | ".join(cells) + f" | {hits_(c, DATASETS)} of 7 | {err(c, DATASETS):.2f} |")
+        lines.append(f"| {c} | " + " | ".join(cells) + f" | {hits(est, truth, c, DATASETS)} of 7 | {log_error(est, truth, c, DATASETS):.2f} |")
     lines += ["", "Chosen on the other six datasets, scored on the one left out:", "",
               "| left out | chosen | k | true k | within 1 |", "|---|---|---:|---:|---|"]
     total = 0
     for d in DATASETS:
         rest = [x for x in DATASETS if x != d]
-        best = max(cands, key=lambda c: (hits_(c, rest), -err(c, rest)))
+        best = max(cands, key=lambda c: (hits(est, truth, c, rest), -log_error(est, truth, c, rest)))
         ok = abs(est[d][best] - truth[d]) <= 1
         total += ok
         lines.append(f"| {d} | {best} | {est[d][best]} | {truth[d]} | {'yes' if ok else 'no'} |")
