@@ -36,7 +36,7 @@ from .chunks import DEFAULT_CHUNK_CELLS, RowSource, counts_of, is_out_of_core
 from .kernel import ExactKernel, LandmarkKernel
 from . import landmark as lm
 from .model import HEADS, SiameseLSTM
-from .pairs import TRAINING_VIEWS, VIEWS, PairSource, guard_agreement, informative_views, label_free_views
+from .pairs import LANDMARK_TRAINING_VIEWS, TRAINING_VIEWS, VIEWS, PairSource, guard_agreement, informative_views, label_free_views
 from .preprocessing import Preprocessor
 from .sequences import Sequencer, fit_sequencer
 from .training import class_probabilities, embed, pair_probabilities, train_siamese
@@ -402,7 +402,8 @@ class ScLSTM:
         k, k_method, k_curve = self._choose_k(k_given, n, n_classes,
                                               lambda: lm.estimate_k_on_sample(L_sample, self.k_max))
         if self.mode != "labelled":
-            views = informative_views(label_free_views(L_sample, K_sample, k, random_state=self.random_state))
+            views = informative_views(label_free_views(L_sample, K_sample, k, random_state=self.random_state,
+                                                          names=LANDMARK_TRAINING_VIEWS))
         pairs = self._pair_source(views)
 
         self.sequencer_ = lm.landmark_sequencer(self.kernel_, K_sample, self.sequence_length, self.random_state)

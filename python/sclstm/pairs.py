@@ -19,7 +19,11 @@ from .graph import fuzzy_graph, leiden
 
 
 TRAINING_VIEWS = ("leiden_pca", "ward_kernel")
-"""The views whose agreement gives the unsupervised training pairs (README, "Large data")."""
+"""The views whose agreement gives the unsupervised training pairs of the exact path."""
+LANDMARK_TRAINING_VIEWS = ("leiden_pca", "ward_pca")
+"""The landmark path's views, on its training sample. There Ward runs on landmark-kernel rows,
+which merged reference types that Leiden and Ward on PCs keep apart; these two views won on
+simulated tuning files (benchmarks/results/landmark_views/decision.md)."""
 GUARD_VIEWS = ("average_cosine", "ward_pca")
 """Views kept out of training that judge learned against kernel partitions (estimator)."""
 VIEWS = ("ward_kernel", "leiden_pca", "average_cosine", "ward_pca")

@@ -1,0 +1,93 @@
+"""Which label-free views should train the landmark path? (issue 6)
+
+Run:  .venv/bin/python benchmarks/landmark_views.py [--sizes 30000,100000] [--files-seeds 1,2]
+                        [--seeds 0,1]      (about 15 minutes with the defaults)
+
+The landmark path trains on the cell pairs of its 5,000-cell sample on which label-free views
+agree (``sclstm.pairs.LANDMARK_TRAINING_VIEWS``). Each candidate set of views here replaces them
+for a whole fit (``ScLSTM(kernel="landmark")``, unsupervised, k estimated); everything else is
+the package's default. It is an experiment, not an option of the package.
+
+Data: tuning files simulated like the scale benchmark's (16 planted types from human kidney,
+2,000 genes) but with ``random_state`` 1 and 2, never the benchmark's own file (random_state 0),
+so the choice is not tuned on the cells the scale table scores. The rule that decides was
+written before the deciding runs: ``benchmarks/results/landmark_views/decision.md``.
+
+Writes benchmarks/results/landmark_views/tuning.tsv (one row per fit: ARI against the planted
+and against the reference types, k, seconds) and prints the mean per candidate.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_core import RESULTS, write_tsv  # noqa: E402
+from bench_scale import N_GENES, N_TYPES, REFERENCE  # noqa: E402
+
+CANDIDATES = ("leiden_pca+ward_kernel", "leiden_pca+ward_pca", "leiden_pca", "ward_pca")
+OUT = RESULTS / "landmark_views"
+
+
+def tuning_file(cache: Path, n: int, file_seed: int) -> Path:
+    from sclstm.datasets import simulate
+
+    path = cache / f"tune_{n}cells_{N_TYPES}types_{N_GENES}genes_seed{file_seed}.h5ad"
+    if not path.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        simulate(n, n_types=N_TYPES, reference=str(REFERENCE), n_genes=N_GENES, path=str(path),
+                 random_state=file_seed)
+    return path
+
+
+def fit_with_views(adata, names: tuple, seed: int):
+    import sclstm
+    import sclstm.estimator as estimator_module
+
+    original = estimator_module.LANDMARK_TRAINING_VIEWS
+    estimator_module.LANDMARK_TRAINING_VIEWS = names
+    try:
+        return sclstm.ScLSTM(kernel="landmark", random_state=seed).fit(adata.X)
+    finally:
+        estimator_module.LANDMARK_TRAINING_VIEWS = original
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="30000,100000")
+    ap.add_argument("--files-seeds", default="1,2", help="random_state of the simulated tuning files")
+    ap.add_argument("--seeds", default="0,1", help="fit seeds")
+    ap.add_argument("--candidates", default=",".join(CANDIDATES), help="view sets, views joined by '+'")
+    ap.add_argument("--cache", type=Path, default=RESULTS / "scale" / "cache")
+    args = ap.parse_args()
+
+    import anndata as ad
+    import pandas as pd
+    from sklearn.metrics import adjusted_rand_score
+    from sclstm.datasets import reference_types
+
+    rows = []
+    for n in map(int, args.sizes.split(",")):
+        for file_seed in map(int, args.files_seeds.split(",")):
+            adata = ad.read_h5ad(tuning_file(args.cache, n, file_seed))
+            truth = adata.obs["cell_type"].astype(str).to_numpy()
+            reference = reference_types(adata)
+            for candidate in args.candidates.split(","):
+                for seed in map(int, args.seeds.split(",")):
+                    t0 = time.perf_counter()
+                    est = fit_with_views(adata, tuple(candidate.split("+")), seed)
+                    row = dict(cells=n, file_seed=file_seed, views=candidate, seed=seed, k=int(est.n_clusters_),
+                               ARI=adjusted_rand_score(truth, est.labels_),
+                               ARI_reference=adjusted_rand_score(reference, est.labels_),
+                               seconds=time.perf_counter() - t0)
+                    print(row, flush=True)
+                    rows.append(row)
+    OUT.mkdir(parents=True, exist_ok=True)
+    write_tsv(rows, OUT / "tuning.tsv", "python benchmarks/landmark_views.py " + " ".join(sys.argv[1:]), digits=4)
+    print(pd.DataFrame(rows).groupby("views")[["ARI", "ARI_reference"]].mean().round(4).to_string())
+
+
+if __name__ == "__main__":
+    main()
