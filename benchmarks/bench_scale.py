@@ -69,11 +69,11 @@ print(json.dumps(dict(method="sclstm", seconds_total=t2 - t0, seconds_method=t2 
 """
 
 
-def cache_path(cache: Path, n: int) -> Path:
-    return cache / f"kidney_sim_{n}cells_{N_TYPES}types_{N_GENES}genes_seed{SEED}.h5ad"
+def cache_path(cache: Path, n: int, seed: int = SEED) -> Path:
+    return cache / f"kidney_sim_{n}cells_{N_TYPES}types_{N_GENES}genes_seed{seed}.h5ad"
 
 
-def cached_matches(path: Path, n: int) -> bool:
+def cached_matches(path: Path, n: int, seed: int = SEED) -> bool:
     """Does the cached file hold what simulate would write now (same size and parameters)?"""
     import inspect
 
@@ -90,20 +90,22 @@ def cached_matches(path: Path, n: int) -> bool:
     except Exception:
         return False
     defaults = {k: p.default for k, p in inspect.signature(simulate).parameters.items()}
-    want = dict(n_cells=n, n_types=N_TYPES, n_genes=N_GENES, random_state=SEED, reference=str(REFERENCE),
+    want = dict(n_cells=n, n_types=N_TYPES, n_genes=N_GENES, random_state=seed, reference=str(REFERENCE),
                 dispersion=float(defaults["dispersion"]), perturb_genes=float(defaults["perturb_genes"]),
                 perturb_sd=float(defaults["perturb_sd"]))
     return all(rec.get(k) == v for k, v in want.items())
 
 
-def ensure_data(cache: Path, n: int) -> tuple[Path, dict | None]:
-    path = cache_path(cache, n)
-    if cached_matches(path, n):
+def ensure_data(cache: Path, n: int, seed: int = SEED) -> tuple[Path, dict | None]:
+    """The simulated n-cell file (``random_state=seed``; the benchmark's own is SEED), made when
+    the cache lacks it, with the simulation's time and peak memory when it was made."""
+    path = cache_path(cache, n, seed)
+    if cached_matches(path, n, seed):
         print(f"{n} cells: cached {path}", flush=True)
         return path, None
     cache.mkdir(parents=True, exist_ok=True)
     out, peak = run_measured([sys.executable, "-c", SIMULATE_CHILD, str(n), str(REFERENCE), str(path),
-                              str(N_TYPES), str(N_GENES), str(SEED)])
+                              str(N_TYPES), str(N_GENES), str(seed)])
     res = json.loads(out.strip().splitlines()[-1])
     row = dict(cells=n, method="simulate", seconds_total=res["seconds_total"], peak_rss_gib=peak)
     print(f"{n} cells: simulated in {row['seconds_total']:.1f} s, peak {peak:.2f} GiB -> {path}", flush=True)

@@ -9,7 +9,7 @@ for a whole fit (``ScLSTM(kernel="landmark")``, unsupervised, k estimated); ever
 the package's default. It is an experiment, not an option of the package.
 
 Data: tuning files simulated like the scale benchmark's (16 planted types from human kidney,
-2,000 genes) but with ``random_state`` 1 and 2, never the benchmark's own file (random_state 0),
+2,000 genes; ``bench_scale.ensure_data``) but with ``random_state`` 1 and 2, never the benchmark's own file (random_state 0),
 so the choice is not tuned on the cells the scale table scores. The rule that decides was
 written before the deciding runs: ``benchmarks/results/landmark_views/decision.md``.
 
@@ -25,21 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_core import RESULTS, write_tsv  # noqa: E402
-from bench_scale import N_GENES, N_TYPES, REFERENCE  # noqa: E402
+from bench_scale import ensure_data  # noqa: E402
 
 CANDIDATES = ("leiden_pca+ward_kernel", "leiden_pca+ward_pca", "leiden_pca", "ward_pca")
 OUT = RESULTS / "landmark_views"
-
-
-def tuning_file(cache: Path, n: int, file_seed: int) -> Path:
-    from sclstm.datasets import simulate
-
-    path = cache / f"tune_{n}cells_{N_TYPES}types_{N_GENES}genes_seed{file_seed}.h5ad"
-    if not path.exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        simulate(n, n_types=N_TYPES, reference=str(REFERENCE), n_genes=N_GENES, path=str(path),
-                 random_state=file_seed)
-    return path
 
 
 def fit_with_views(adata, names: tuple, seed: int):
@@ -71,7 +60,7 @@ def main():
     rows = []
     for n in map(int, args.sizes.split(",")):
         for file_seed in map(int, args.files_seeds.split(",")):
-            adata = ad.read_h5ad(tuning_file(args.cache, n, file_seed))
+            adata = ad.read_h5ad(ensure_data(args.cache, n, file_seed)[0])
             truth = adata.obs["cell_type"].astype(str).to_numpy()
             reference = reference_types(adata)
             for candidate in args.candidates.split(","):
