@@ -135,10 +135,10 @@ class MicroClusterMerge:
             idx = np.flatnonzero(micro == g)
             groups.append(idx if len(idx) <= per_micro else np.sort(rng.choice(idx, per_micro, replace=False)))
         P = mean_pair_probability(model, emb, groups, device)
-        D = np.clip(1.0 - P, 0.0, None)
         self.micro_ = micro
         self.sizes_ = np.bincount(micro)
-        self.tree_ = weighted_average_linkage(D, self.sizes_) if c > 1 else None
+        self.micro_similarity_ = P  # c × c mean P(same): what the tree merges on, kept for diagnostics
+        self.tree_ = weighted_average_linkage(np.clip(1.0 - P, 0.0, None), self.sizes_) if c > 1 else None
 
     def cut(self, k: int) -> np.ndarray:
         c = len(self.sizes_)
