@@ -155,7 +155,7 @@ def reference_cap(path: Path) -> float:
     return float(adjusted_rand_score(adata.obs["cell_type"].astype(str), reference_types(adata)))
 
 
-def markdown(rows, command: str, caps: dict | None = None) -> str:
+def markdown(rows, command: str, caps: dict | None = None, data_seed: int = SEED) -> str:
     import datetime
 
     caps = caps or {}
@@ -165,7 +165,7 @@ def markdown(rows, command: str, caps: dict | None = None) -> str:
 
     fmt = lambda v, f: "—" if v is None else format(v, f)  # noqa: E731
     lines = [f"# Scale: ScLSTM vs scanpy on simulated data ({datetime.date.today().isoformat()})", "",
-             f"`{command}` — simulated from human kidney (16 types, 2000 genes, seed 0); each run a "
+             f"`{command}` — simulated from human kidney (16 types, 2000 genes, seed {data_seed}); each run a "
              "separate process on this machine; seconds include imports and reading the file, "
              "peak memory is the process's resident set.", "",
              "ARI is against the 16 planted types; *ARI ref.* against the 11 reference types they were "
@@ -251,6 +251,9 @@ def main():
     parser.add_argument("--also-k-given", action="store_true", help=f"also run ScLSTM with k = {N_TYPES} given")
     parser.add_argument("--scanpy-max", type=int, default=None, help="skip scanpy above this many cells (default: run it at every size)")
     parser.add_argument("--backed", action="store_true", help="ScLSTM reads the file with backed='r' (X stays on disk)")
+    parser.add_argument("--data-seed", type=int, default=SEED,
+                        help=f"random_state of the simulated files (default {SEED}, the benchmark's own; "
+                             "other seeds are replicates, e.g. landmark_views' tuning files)")
     parser.add_argument("--cache", type=Path, default=RESULTS / "scale" / "cache", help="folder of the simulated files")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where scale.tsv/.md/.png go (default benchmarks/results)")
     args = parser.parse_args()
@@ -267,7 +270,7 @@ def main():
 
     rows, caps = [], {}
     for n in sizes:
-        path, sim_row = ensure_data(args.cache, n)
+        path, sim_row = ensure_data(args.cache, n, args.data_seed)
         caps[n] = reference_cap(path)
         if sim_row:
             rows.append(sim_row)
@@ -279,7 +282,7 @@ def main():
 
     args.results.mkdir(parents=True, exist_ok=True)
     write_tsv(rows + ratio_rows(rows), args.results / "scale.tsv", command)
-    md = markdown(rows, command, caps)
+    md = markdown(rows, command, caps, args.data_seed)
     (args.results / "scale.md").write_text(md)
     print(f"wrote {args.results / 'scale.md'}")
     plot(rows, args.results / "scale.png")
