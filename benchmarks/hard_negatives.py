@@ -1,0 +1,125 @@
+"""Do negatives drawn across neighbouring groups help the landmark path? (issue 6)
+
+Run:  .venv/bin/python benchmarks/hard_negatives.py [--sizes 30000,100000] [--files-seeds 1,2]
+                        [--seeds 0,1] [--shares 0,0.25,0.5]      (about 15 minutes)
+
+Each fit is the package's landmark path (``ScLSTM(kernel="landmark")``, unsupervised, k
+estimated) with one change: a share h of every batch's negative pairs is drawn from the
+*neighbour negatives* of the training sample (``NeighbourNegatives`` below). h = 0 is the
+package's own training, pair for pair. The candidate lives here, not in the package: by the rule
+(``benchmarks/results/hard_negatives/decision.md``, written before the runs) it was not adopted.
+
+Data: the tuning files of ``landmark_views.py`` (random_state 1 and 2, never the scale
+benchmark's file). Writes benchmarks/results/hard_negatives/tuning.tsv and prints the means.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_core import RESULTS, write_tsv  # noqa: E402
+from bench_scale import ensure_data  # noqa: E402
+
+from sclstm.pairs import PairSource  # noqa: E402
+
+OUT = RESULTS / "hard_negatives"
+
+
+class NeighbourNegatives(PairSource):
+    """PairSource whose batches take a share of their negatives from ``neighbours`` pairs
+    (cell i, one of its nearest neighbours j) that every view puts in different groups."""
+
+    def __init__(self, views, neighbours: np.ndarray, share: float):
+        super().__init__(views)
+        rows = np.repeat(np.arange(neighbours.shape[0]), neighbours.shape[1])
+        cols = neighbours.ravel()
+        V = self.V
+        ok = (V[rows] >= 0).all(1) & (V[cols] >= 0).all(1) & (V[rows] != V[cols]).all(1)
+        self.hard_a, self.hard_b = rows[ok], cols[ok]
+        self.share = float(share)
+
+    def sample(self, rng, n_pairs):
+        a, b, y = super().sample(rng, n_pairs)
+        neg = np.flatnonzero(y == 0)
+        n_hard = int(round(self.share * len(neg)))
+        if n_hard == 0 or len(self.hard_a) == 0:
+            return a, b, y
+        pick = rng.integers(len(self.hard_a), size=n_hard)
+        flip = rng.random(n_hard) < 0.5  # either cell may be the first of the pair
+        slots = neg[:n_hard]
+        a[slots] = np.where(flip, self.hard_b[pick], self.hard_a[pick])
+        b[slots] = np.where(flip, self.hard_a[pick], self.hard_b[pick])
+        return a, b, y
+
+
+def patch(share: float, n_neighbours: int = 15) -> dict:
+    """Make the landmark path train on NeighbourNegatives; returns what the fit recorded."""
+    import sclstm.estimator as est_mod
+    from sklearn.neighbors import NearestNeighbors
+    from sclstm.pairs import label_free_views, principal_components
+
+    seen = {}
+
+    def views_and_neighbours(L, S, k, random_state=0, names=None):
+        pcs = principal_components(np.asarray(L.toarray() if hasattr(L, "toarray") else L, dtype=np.float64),
+                                   random_state)
+        seen["neighbours"] = NearestNeighbors(n_neighbors=n_neighbours + 1).fit(pcs).kneighbors(
+            pcs, return_distance=False)[:, 1:]
+        return label_free_views(L, S, k, random_state=random_state, names=names)
+
+    def pair_source(self, views):
+        src = NeighbourNegatives(list(views.values()), seen["neighbours"], share)
+        seen["n_neighbour_negatives"] = int(len(src.hard_a))
+        return src
+
+    est_mod.label_free_views = views_and_neighbours
+    est_mod.ScLSTM._pair_source = pair_source
+    return seen
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="30000,100000")
+    ap.add_argument("--files-seeds", default="1,2", help="random_state of the simulated tuning files")
+    ap.add_argument("--seeds", default="0,1", help="fit seeds")
+    ap.add_argument("--shares", default="0,0.25,0.5", help="candidate shares h of neighbour negatives")
+    ap.add_argument("--cache", type=Path, default=RESULTS / "scale" / "cache")
+    args = ap.parse_args()
+
+    import anndata as ad
+    import pandas as pd
+    import sclstm
+    from sklearn.metrics import adjusted_rand_score
+    from sclstm.datasets import reference_types
+
+    rows = []
+    for n in map(int, args.sizes.split(",")):
+        for file_seed in map(int, args.files_seeds.split(",")):
+            adata = ad.read_h5ad(ensure_data(args.cache, n, file_seed)[0])
+            truth = adata.obs["cell_type"].astype(str).to_numpy()
+            reference = reference_types(adata)
+            for seed in map(int, args.seeds.split(",")):
+                for share in map(float, args.shares.split(",")):
+                    seen = patch(share)
+                    t0 = time.perf_counter()
+                    est = sclstm.ScLSTM(kernel="landmark", random_state=seed).fit(adata.X)
+                    seconds = time.perf_counter() - t0
+                    kept = est.kept_cells_
+                    row = dict(cells=n, file_seed=file_seed, seed=seed, share=share, k=int(est.n_clusters_),
+                               ARI=adjusted_rand_score(truth[kept], est.labels_),
+                               ARI_reference=adjusted_rand_score(reference[kept], est.labels_),
+                               neighbour_negatives=seen["n_neighbour_negatives"], fit_seconds=seconds)
+                    print(row, flush=True)
+                    rows.append(row)
+    OUT.mkdir(parents=True, exist_ok=True)
+    write_tsv(rows, OUT / "tuning.tsv", "python benchmarks/hard_negatives.py " + " ".join(sys.argv[1:]), digits=4)
+    print(pd.DataFrame(rows).groupby("share")[["ARI", "ARI_reference"]].mean().round(4).to_string())
+
+
+if __name__ == "__main__":
+    main()
