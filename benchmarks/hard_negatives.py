@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import RESULTS, write_tsv  # noqa: E402
-from bench_scale import ensure_data  # noqa: E402
+from bench_core import RESULTS  # noqa: E402
+from tuning_files import add_arguments, fit_seeds, tuning_files, write_and_summarise  # noqa: E402
 
 from sclstm.pairs import PairSource  # noqa: E402
 
@@ -84,41 +84,29 @@ def patch(share: float, n_neighbours: int = 15) -> dict:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="30000,100000")
-    ap.add_argument("--files-seeds", default="1,2", help="random_state of the simulated tuning files")
-    ap.add_argument("--seeds", default="0,1", help="fit seeds")
+    add_arguments(ap)
     ap.add_argument("--shares", default="0,0.25,0.5", help="candidate shares h of neighbour negatives")
-    ap.add_argument("--cache", type=Path, default=RESULTS / "scale" / "cache")
     args = ap.parse_args()
 
-    import anndata as ad
-    import pandas as pd
     import sclstm
     from sklearn.metrics import adjusted_rand_score
-    from sclstm.datasets import reference_types
 
     rows = []
-    for n in map(int, args.sizes.split(",")):
-        for file_seed in map(int, args.files_seeds.split(",")):
-            adata = ad.read_h5ad(ensure_data(args.cache, n, file_seed)[0])
-            truth = adata.obs["cell_type"].astype(str).to_numpy()
-            reference = reference_types(adata)
-            for seed in map(int, args.seeds.split(",")):
-                for share in map(float, args.shares.split(",")):
-                    seen = patch(share)
-                    t0 = time.perf_counter()
-                    est = sclstm.ScLSTM(kernel="landmark", random_state=seed).fit(adata.X)
-                    seconds = time.perf_counter() - t0
-                    kept = est.kept_cells_
-                    row = dict(cells=n, file_seed=file_seed, seed=seed, share=share, k=int(est.n_clusters_),
-                               ARI=adjusted_rand_score(truth[kept], est.labels_),
-                               ARI_reference=adjusted_rand_score(reference[kept], est.labels_),
-                               neighbour_negatives=seen["n_neighbour_negatives"], fit_seconds=seconds)
-                    print(row, flush=True)
-                    rows.append(row)
-    OUT.mkdir(parents=True, exist_ok=True)
-    write_tsv(rows, OUT / "tuning.tsv", "python benchmarks/hard_negatives.py " + " ".join(sys.argv[1:]), digits=4)
-    print(pd.DataFrame(rows).groupby("share")[["ARI", "ARI_reference"]].mean().round(4).to_string())
+    for n, file_seed, adata, truth, reference in tuning_files(args):
+        for seed in fit_seeds(args):
+            for share in map(float, args.shares.split(",")):
+                seen = patch(share)
+                t0 = time.perf_counter()
+                est = sclstm.ScLSTM(kernel="landmark", random_state=seed).fit(adata.X)
+                seconds = time.perf_counter() - t0
+                kept = est.kept_cells_
+                row = dict(cells=n, file_seed=file_seed, seed=seed, share=share, k=int(est.n_clusters_),
+                           ARI=adjusted_rand_score(truth[kept], est.labels_),
+                           ARI_reference=adjusted_rand_score(reference[kept], est.labels_),
+                           neighbour_negatives=seen["n_neighbour_negatives"], fit_seconds=seconds)
+                print(row, flush=True)
+                rows.append(row)
+    write_and_summarise(rows, OUT, "hard_negatives.py", "share")
 
 
 if __name__ == "__main__":

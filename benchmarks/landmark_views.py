@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import RESULTS, write_tsv  # noqa: E402
-from bench_scale import ensure_data  # noqa: E402
+from bench_core import RESULTS  # noqa: E402
+from tuning_files import add_arguments, fit_seeds, tuning_files, write_and_summarise  # noqa: E402
 
 CANDIDATES = ("leiden_pca+ward_kernel", "leiden_pca+ward_pca", "leiden_pca", "ward_pca")
 OUT = RESULTS / "landmark_views"
@@ -45,37 +45,25 @@ def fit_with_views(adata, names: tuple, seed: int):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="30000,100000")
-    ap.add_argument("--files-seeds", default="1,2", help="random_state of the simulated tuning files")
-    ap.add_argument("--seeds", default="0,1", help="fit seeds")
+    add_arguments(ap)
     ap.add_argument("--candidates", default=",".join(CANDIDATES), help="view sets, views joined by '+'")
-    ap.add_argument("--cache", type=Path, default=RESULTS / "scale" / "cache")
     args = ap.parse_args()
 
-    import anndata as ad
-    import pandas as pd
     from sklearn.metrics import adjusted_rand_score
-    from sclstm.datasets import reference_types
 
     rows = []
-    for n in map(int, args.sizes.split(",")):
-        for file_seed in map(int, args.files_seeds.split(",")):
-            adata = ad.read_h5ad(ensure_data(args.cache, n, file_seed)[0])
-            truth = adata.obs["cell_type"].astype(str).to_numpy()
-            reference = reference_types(adata)
-            for candidate in args.candidates.split(","):
-                for seed in map(int, args.seeds.split(",")):
-                    t0 = time.perf_counter()
-                    est = fit_with_views(adata, tuple(candidate.split("+")), seed)
-                    row = dict(cells=n, file_seed=file_seed, views=candidate, seed=seed, k=int(est.n_clusters_),
-                               ARI=adjusted_rand_score(truth, est.labels_),
-                               ARI_reference=adjusted_rand_score(reference, est.labels_),
-                               seconds=time.perf_counter() - t0)
-                    print(row, flush=True)
-                    rows.append(row)
-    OUT.mkdir(parents=True, exist_ok=True)
-    write_tsv(rows, OUT / "tuning.tsv", "python benchmarks/landmark_views.py " + " ".join(sys.argv[1:]), digits=4)
-    print(pd.DataFrame(rows).groupby("views")[["ARI", "ARI_reference"]].mean().round(4).to_string())
+    for n, file_seed, adata, truth, reference in tuning_files(args):
+        for candidate in args.candidates.split(","):
+            for seed in fit_seeds(args):
+                t0 = time.perf_counter()
+                est = fit_with_views(adata, tuple(candidate.split("+")), seed)
+                row = dict(cells=n, file_seed=file_seed, views=candidate, seed=seed, k=int(est.n_clusters_),
+                           ARI=adjusted_rand_score(truth, est.labels_),
+                           ARI_reference=adjusted_rand_score(reference, est.labels_),
+                           seconds=time.perf_counter() - t0)
+                print(row, flush=True)
+                rows.append(row)
+    write_and_summarise(rows, OUT, "landmark_views.py", "views")
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import RESULTS, write_tsv  # noqa: E402
-from bench_scale import ensure_data  # noqa: E402
+from bench_core import RESULTS  # noqa: E402
+from tuning_files import add_arguments, fit_seeds, tuning_files, write_and_summarise  # noqa: E402
 
 CANDIDATES = (0.0, 0.001, 0.0025, 0.005)
 OUT = RESULTS / "min_cluster_size"
@@ -58,43 +58,31 @@ def cut_with_minimum(merge, k: int, min_size: float):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="30000,100000")
-    ap.add_argument("--files-seeds", default="1,2", help="random_state of the simulated tuning files")
-    ap.add_argument("--seeds", default="0,1", help="fit seeds")
+    add_arguments(ap)
     ap.add_argument("--fractions", default=",".join(map(str, CANDIDATES)), help="candidate minimum sizes, fractions of the cells")
-    ap.add_argument("--cache", type=Path, default=RESULTS / "scale" / "cache")
     args = ap.parse_args()
 
-    import anndata as ad
     import numpy as np
-    import pandas as pd
     import sclstm
     from sklearn.metrics import adjusted_rand_score
-    from sclstm.datasets import reference_types
 
     rows = []
-    for n in map(int, args.sizes.split(",")):
-        for file_seed in map(int, args.files_seeds.split(",")):
-            adata = ad.read_h5ad(ensure_data(args.cache, n, file_seed)[0])
-            truth = adata.obs["cell_type"].astype(str).to_numpy()
-            reference = reference_types(adata)
-            for seed in map(int, args.seeds.split(",")):
-                t0 = time.perf_counter()
-                est = sclstm.ScLSTM(kernel="landmark", random_state=seed).fit(adata.X)
-                seconds = time.perf_counter() - t0
-                kept = est.kept_cells_
-                for fraction in map(float, args.fractions.split(",")):
-                    labels, report = cut_with_minimum(est.merge_, est.n_clusters_, fraction * est.n_cells_)
-                    row = dict(cells=n, file_seed=file_seed, seed=seed, fraction=fraction, k=int(est.n_clusters_),
-                               ARI=adjusted_rand_score(truth[kept], labels),
-                               ARI_reference=adjusted_rand_score(reference[kept], labels),
-                               smallest=int(np.bincount(labels).min()), tree_cut_at=report["tree_cut_at"],
-                               cells_reassigned=report["cells_reassigned"], fit_seconds=seconds)
-                    print(row, flush=True)
-                    rows.append(row)
-    OUT.mkdir(parents=True, exist_ok=True)
-    write_tsv(rows, OUT / "tuning.tsv", "python benchmarks/min_cluster_size.py " + " ".join(sys.argv[1:]), digits=4)
-    print(pd.DataFrame(rows).groupby("fraction")[["ARI", "ARI_reference"]].mean().round(4).to_string())
+    for n, file_seed, adata, truth, reference in tuning_files(args):
+        for seed in fit_seeds(args):
+            t0 = time.perf_counter()
+            est = sclstm.ScLSTM(kernel="landmark", random_state=seed).fit(adata.X)
+            seconds = time.perf_counter() - t0
+            kept = est.kept_cells_
+            for fraction in map(float, args.fractions.split(",")):
+                labels, report = cut_with_minimum(est.merge_, est.n_clusters_, fraction * est.n_cells_)
+                row = dict(cells=n, file_seed=file_seed, seed=seed, fraction=fraction, k=int(est.n_clusters_),
+                           ARI=adjusted_rand_score(truth[kept], labels),
+                           ARI_reference=adjusted_rand_score(reference[kept], labels),
+                           smallest=int(np.bincount(labels).min()), tree_cut_at=report["tree_cut_at"],
+                           cells_reassigned=report["cells_reassigned"], fit_seconds=seconds)
+                print(row, flush=True)
+                rows.append(row)
+    write_and_summarise(rows, OUT, "min_cluster_size.py", "fraction")
 
 
 if __name__ == "__main__":
