@@ -36,6 +36,16 @@ def test_non_numeric_matrix():
         ScLSTM(**FAST).fit(np.array([["a", "b"], ["c", "d"], ["e", "f"]]))
 
 
+@pytest.mark.parametrize("kernel", ["exact", "landmark"])
+def test_matrix_of_wrong_dimension(blakeley, kernel, caplog):
+    X = small_counts(blakeley)
+    for bad, dims in ((X[0], 1), (X[None], 3)):
+        caplog.clear()
+        with caplog.at_level("INFO", logger="sclstm"), pytest.raises(InputError, match=f"2-dimensional .*got {dims} dimension"):
+            ScLSTM(kernel=kernel, **FAST).fit(bad)
+        assert "kernel for" not in caplog.text  # no memory plan for a matrix that is not one
+
+
 def test_all_zero_cells_are_reported_and_dropped_only_when_asked(blakeley):
     X = small_counts(blakeley)
     X[[3, 7]] = 0

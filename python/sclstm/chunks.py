@@ -83,7 +83,8 @@ class RowSource:
         if isinstance(X, (list, tuple)):
             X = np.asarray(X)
         if not hasattr(X, "shape") or len(X.shape) != 2:
-            raise InputError("the expression matrix must be 2-dimensional (cells × genes).")
+            raise InputError("the expression matrix must be 2-dimensional (cells × genes), got "
+                             f"{len(X.shape) if hasattr(X, 'shape') else 'no'} dimension(s).")
         self.X = X
         self.n_rows, self.n_genes = (int(s) for s in X.shape)
         if self.n_rows == 0 or self.n_genes == 0:

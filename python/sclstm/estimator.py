@@ -259,8 +259,9 @@ class ScLSTM:
     def _choose_kernel(self, X) -> tuple[str, int, int]:
         """Exact or landmark, with the estimated memory of the choice; logged for the user."""
         shape = getattr(counts_of(X), "shape", None)
-        n_rows = int(shape[0]) if shape is not None and len(shape) == 2 else 0
-        n_genes = int(shape[1]) if shape is not None and len(shape) == 2 else 0
+        if shape is not None and len(shape) != 2:  # before a plan for "0 cells" is logged
+            raise InputError(f"the expression matrix must be 2-dimensional (cells × genes), got {len(shape)} dimension(s).")
+        n_rows, n_genes = (int(s) for s in shape) if shape is not None else (0, 0)
         kernel = self.kernel
         if kernel == "auto":
             kernel = "landmark" if n_rows > AUTO_EXACT_MAX_CELLS or is_out_of_core(X) else "exact"
