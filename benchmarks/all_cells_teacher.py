@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_core import RESULTS  # noqa: E402
-from tuning_files import add_arguments, fit_seeds, tuning_files, write_and_summarise  # noqa: E402
+from tuning_files import add_arguments, fit_seeds, scores, tuning_files, write_and_summarise  # noqa: E402
 
 OUT = RESULTS / "all_cells_teacher"
 CANDIDATES = {"all-cells": {}, "all-cells, wider": dict(hidden_size=128, embedding_dim=64, n_steps=1200)}
@@ -69,10 +69,8 @@ def main():
             for name, params in CANDIDATES.items():
                 t0 = time.perf_counter()
                 est = fit_with_teacher(adata, teacher, seed, params)
-                kept = est.kept_cells_
                 row = dict(cells=n, file_seed=file_seed, seed=seed, candidate=name, k=int(est.n_clusters_),
-                           ARI=adjusted_rand_score(truth[kept], est.labels_),
-                           ARI_reference=adjusted_rand_score(reference[kept], est.labels_),
+                           **scores(truth, reference, est.labels_, est.kept_cells_),
                            teacher_ARI=adjusted_rand_score(truth, teacher),
                            teacher_seconds=teacher_seconds, fit_seconds=time.perf_counter() - t0)
                 print(row, flush=True)

@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_core import RESULTS  # noqa: E402
-from tuning_files import add_arguments, fit_seeds, tuning_files, write_and_summarise  # noqa: E402
+from tuning_files import add_arguments, fit_seeds, scores, tuning_files, write_and_summarise  # noqa: E402
 
 from sclstm.pairs import PairSource  # noqa: E402
 
@@ -89,7 +89,6 @@ def main():
     args = ap.parse_args()
 
     import sclstm
-    from sklearn.metrics import adjusted_rand_score
 
     rows = []
     for n, file_seed, adata, truth, reference in tuning_files(args):
@@ -99,10 +98,8 @@ def main():
                 t0 = time.perf_counter()
                 est = sclstm.ScLSTM(kernel="landmark", random_state=seed).fit(adata.X)
                 seconds = time.perf_counter() - t0
-                kept = est.kept_cells_
                 row = dict(cells=n, file_seed=file_seed, seed=seed, share=share, k=int(est.n_clusters_),
-                           ARI=adjusted_rand_score(truth[kept], est.labels_),
-                           ARI_reference=adjusted_rand_score(reference[kept], est.labels_),
+                           **scores(truth, reference, est.labels_, est.kept_cells_),
                            neighbour_negatives=seen["n_neighbour_negatives"], fit_seconds=seconds)
                 print(row, flush=True)
                 rows.append(row)

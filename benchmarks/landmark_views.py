@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_core import RESULTS  # noqa: E402
-from tuning_files import add_arguments, fit_seeds, tuning_files, write_and_summarise  # noqa: E402
+from tuning_files import add_arguments, fit_seeds, scores, tuning_files, write_and_summarise  # noqa: E402
 
 CANDIDATES = ("leiden_pca+ward_kernel", "leiden_pca+ward_pca", "leiden_pca", "ward_pca")
 OUT = RESULTS / "landmark_views"
@@ -49,8 +49,6 @@ def main():
     ap.add_argument("--candidates", default=",".join(CANDIDATES), help="view sets, views joined by '+'")
     args = ap.parse_args()
 
-    from sklearn.metrics import adjusted_rand_score
-
     rows = []
     for n, file_seed, adata, truth, reference in tuning_files(args):
         for candidate in args.candidates.split(","):
@@ -58,8 +56,7 @@ def main():
                 t0 = time.perf_counter()
                 est = fit_with_views(adata, tuple(candidate.split("+")), seed)
                 row = dict(cells=n, file_seed=file_seed, views=candidate, seed=seed, k=int(est.n_clusters_),
-                           ARI=adjusted_rand_score(truth, est.labels_),
-                           ARI_reference=adjusted_rand_score(reference, est.labels_),
+                           **scores(truth, reference, est.labels_),
                            seconds=time.perf_counter() - t0)
                 print(row, flush=True)
                 rows.append(row)

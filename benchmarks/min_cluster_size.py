@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_core import RESULTS  # noqa: E402
-from tuning_files import add_arguments, fit_seeds, tuning_files, write_and_summarise  # noqa: E402
+from tuning_files import add_arguments, fit_seeds, scores, tuning_files, write_and_summarise  # noqa: E402
 
 CANDIDATES = (0.0, 0.001, 0.0025, 0.005)
 OUT = RESULTS / "min_cluster_size"
@@ -64,7 +64,6 @@ def main():
 
     import numpy as np
     import sclstm
-    from sklearn.metrics import adjusted_rand_score
 
     rows = []
     for n, file_seed, adata, truth, reference in tuning_files(args):
@@ -72,12 +71,10 @@ def main():
             t0 = time.perf_counter()
             est = sclstm.ScLSTM(kernel="landmark", random_state=seed).fit(adata.X)
             seconds = time.perf_counter() - t0
-            kept = est.kept_cells_
             for fraction in map(float, args.fractions.split(",")):
                 labels, report = cut_with_minimum(est.merge_, est.n_clusters_, fraction * est.n_cells_)
                 row = dict(cells=n, file_seed=file_seed, seed=seed, fraction=fraction, k=int(est.n_clusters_),
-                           ARI=adjusted_rand_score(truth[kept], labels),
-                           ARI_reference=adjusted_rand_score(reference[kept], labels),
+                           **scores(truth, reference, labels, est.kept_cells_),
                            smallest=int(np.bincount(labels).min()), tree_cut_at=report["tree_cut_at"],
                            cells_reassigned=report["cells_reassigned"], fit_seconds=seconds)
                 print(row, flush=True)

@@ -39,6 +39,13 @@ def tuning_files(args):
             yield n, file_seed, adata, adata.obs["cell_type"].astype(str).to_numpy(), reference_types(adata)
 
 
+def scores(truth, reference, labels, kept=slice(None)) -> dict:
+    """ARI of ``labels`` against the planted and the reference types of the cells ``kept``."""
+    from sklearn.metrics import adjusted_rand_score
+
+    return dict(ARI=adjusted_rand_score(truth[kept], labels), ARI_reference=adjusted_rand_score(reference[kept], labels))
+
+
 def write_and_summarise(rows: list[dict], out: Path, script: str, by: str) -> None:
     """tuning.tsv under ``out`` (with the command line), and the mean ARIs per candidate printed."""
     import pandas as pd
