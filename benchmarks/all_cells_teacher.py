@@ -1,7 +1,7 @@
 """A teacher and a k from all cells, for the landmark path? (issue 6)
 
 Run:  .venv/bin/python benchmarks/all_cells_teacher.py [--sizes 30000,100000] [--files-seeds 1,2]
-                        [--seeds 0,1]      (about 40 minutes)
+                        [--seeds 0,1]      (about 25 minutes)
 
 For every tuning file and fit seed: the package's ``leiden_pca`` view (Leiden on the fuzzy 15-NN
 graph of 50 PCs) computed on *all* cells (``all_cells_leiden``, PCA fitted in memory), then two

@@ -1,7 +1,7 @@
 """Do negatives drawn across neighbouring groups help the landmark path? (issue 6)
 
 Run:  .venv/bin/python benchmarks/hard_negatives.py [--sizes 30000,100000] [--files-seeds 1,2]
-                        [--seeds 0,1] [--shares 0,0.25,0.5]      (about 15 minutes)
+                        [--seeds 0,1] [--shares 0,0.25,0.5]      (about 25 minutes)
 
 Each fit is the package's landmark path (``ScLSTM(kernel="landmark")``, unsupervised, k
 estimated) with one change: a share h of every batch's negative pairs is drawn from the
