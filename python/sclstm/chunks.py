@@ -21,7 +21,7 @@ from typing import Iterator
 import numpy as np
 import scipy.sparse as sp
 
-from .validation import InputError, as_csr
+from .validation import InputError, as_csr, check_two_dimensional
 
 DEFAULT_CHUNK_CELLS = 8192
 
@@ -82,9 +82,7 @@ class RowSource:
         X = counts_of(X)
         if isinstance(X, (list, tuple)):
             X = np.asarray(X)
-        if not hasattr(X, "shape") or len(X.shape) != 2:
-            raise InputError("the expression matrix must be 2-dimensional (cells × genes), got "
-                             f"{len(X.shape) if hasattr(X, 'shape') else 'no'} dimension(s).")
+        check_two_dimensional(len(X.shape) if hasattr(X, "shape") else None)
         self.X = X
         self.n_rows, self.n_genes = (int(s) for s in X.shape)
         if self.n_rows == 0 or self.n_genes == 0:

@@ -40,7 +40,7 @@ from .pairs import LANDMARK_TRAINING_VIEWS, TRAINING_VIEWS, VIEWS, PairSource, g
 from .preprocessing import Preprocessor
 from .sequences import Sequencer, fit_sequencer
 from .training import class_probabilities, embed, pair_probabilities, train_siamese
-from .validation import InputError, check_counts, check_fraction, check_labels, check_n_clusters
+from .validation import InputError, check_counts, check_fraction, check_labels, check_n_clusters, check_two_dimensional
 
 log = logging.getLogger("sclstm")
 MODES = ("unsupervised", "labelled")
@@ -259,8 +259,8 @@ class ScLSTM:
     def _choose_kernel(self, X) -> tuple[str, int, int]:
         """Exact or landmark, with the estimated memory of the choice; logged for the user."""
         shape = getattr(counts_of(X), "shape", None)
-        if shape is not None and len(shape) != 2:  # before a plan for "0 cells" is logged
-            raise InputError(f"the expression matrix must be 2-dimensional (cells × genes), got {len(shape)} dimension(s).")
+        if shape is not None:  # before a plan for "0 cells" is logged
+            check_two_dimensional(len(shape))
         n_rows, n_genes = (int(s) for s in shape) if shape is not None else (0, 0)
         kernel = self.kernel
         if kernel == "auto":

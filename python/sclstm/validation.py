@@ -28,6 +28,13 @@ class CountMatrix:
     kept: np.ndarray  # boolean, over the input cells: False for dropped all-zero cells
 
 
+def check_two_dimensional(ndim) -> None:
+    """Refuse a matrix that is not cells × genes (``ndim`` None: it has no shape at all)."""
+    if ndim != 2:
+        raise InputError("the expression matrix must be 2-dimensional (cells × genes), "
+                         f"got {'no' if ndim is None else ndim} dimension(s).")
+
+
 def as_csr(X) -> sp.csr_matrix:
     """A float64 CSR copy of a numeric 2-D matrix (sparse, DataFrame or array-like)."""
     if sp.issparse(X):
@@ -42,10 +49,7 @@ def as_csr(X) -> sp.csr_matrix:
         raise InputError(
             f"the expression matrix must be numeric, got dtype {arr.dtype}; pass counts as numbers."
         )
-    if arr.ndim != 2:
-        raise InputError(
-            f"the expression matrix must be 2-dimensional (cells × genes), got {arr.ndim} dimension(s)."
-        )
+    check_two_dimensional(arr.ndim)
     return sp.csr_matrix(arr.astype(np.float64))
 
 
