@@ -66,12 +66,13 @@ def main():
             t0 = time.perf_counter()
             teacher = all_cells_leiden(adata, seed)
             teacher_seconds = time.perf_counter() - t0
+            teacher_ari = adjusted_rand_score(truth, teacher)
             for name, params in CANDIDATES.items():
                 t0 = time.perf_counter()
                 est = fit_with_teacher(adata, teacher, seed, params)
                 row = dict(cells=n, file_seed=file_seed, seed=seed, candidate=name, k=int(est.n_clusters_),
                            **scores(truth, reference, est.labels_, est.kept_cells_),
-                           teacher_ARI=adjusted_rand_score(truth, teacher),
+                           teacher_ARI=teacher_ari,
                            teacher_seconds=teacher_seconds, fit_seconds=time.perf_counter() - t0)
                 print(row, flush=True)
                 rows.append(row)

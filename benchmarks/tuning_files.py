@@ -1,7 +1,7 @@
 """The simulated files that the landmark path's defaults are decided on, and the loop over them.
 
 Shared by the experiments that tune the landmark path (``landmark_views.py``,
-``min_cluster_size.py``, ``hard_negatives.py``): files made by ``bench_scale.ensure_data`` with
+``min_cluster_size.py``, ``hard_negatives.py``, ``all_cells_teacher.py``): files made by ``bench_scale.ensure_data`` with
 random_state 1 and 2 (never the scale benchmark's own, random_state 0), at 30k and 100k cells,
 fitted with seeds 0 and 1 unless the command line says otherwise.
 """
