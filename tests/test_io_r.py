@@ -485,6 +485,7 @@ def test_roundtrip_sce_and_r_reads_it(fx, tmp_path):
     assert [None if v in (None, "NA") else v for v in s["cluster_values"]] == want
     assert s["metadata_sclstm"]["n_clusters"] == 4 and s["metadata_sclstm"]["versions"]["torch"] == "2"
     assert s["cells"] == list(a.obs_names) and s["genes"] == list(a.var_names) and s["emb_rownames_ok"]
+    assert s["emb_colnames"] == [f"SCLSTM_{j}" for j in range(1, 9)]  # as the R package names them
     X = sp.csr_matrix(a.X)
     np.testing.assert_array_equal(np.fromfile(tmp_path / "i.bin", dtype=np.int32), X.indices)
     np.testing.assert_array_equal(np.fromfile(tmp_path / "p.bin", dtype=np.int32), X.indptr)
@@ -513,9 +514,23 @@ def test_roundtrip_seurat_and_r_reads_it(fx, tmp_path):
     assert "sclstm_clusters" in s["coldata"] and s["coldata_classes"]["sclstm_clusters"] == "factor"
     assert s["idents_equal_clusters"] and s["cluster_levels"] == ["0", "1", "2", "3"]
     assert s["misc_sclstm"]["n_clusters"] == 4
+    assert s["reduction_misc_sclstm"]["n_clusters"] == 4  # where the R package keeps them too
     emb = np.fromfile(tmp_path / "emb.bin").reshape(s["emb_dim"], order="F")
     np.testing.assert_array_equal(emb, a.obsm["X_sclstm"].astype(np.float64))
     np.testing.assert_array_equal(np.fromfile(tmp_path / "x.bin"), sp.csr_matrix(a.X).data.astype(np.float64))
+
+
+@needs_r
+def test_seurat_details_only_in_the_dimreduc_are_read(fx, tmp_path):
+    """Older R package versions kept the run's details only in the sclstm DimReduc's misc."""
+    from sclstm.io import read_rds, write_rds
+
+    f = tmp_path / "older.rds"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        write_rds(_with_results(fx["biase"]), f, kind="Seurat")
+    _rscript("-e", f"x <- readRDS('{f}'); x@misc <- list(); saveRDS(x, '{f}')")
+    assert read_rds(f).uns["sclstm"]["n_clusters"] == 4
 
 
 @needs_r

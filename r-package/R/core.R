@@ -5,16 +5,22 @@
     if (is.null(k)) {
         return(NULL)
     }
-    if (!is.numeric(k) || length(k) != 1L || is.na(k) || k != round(k)) {
+    if (!.is_whole_number(k)) {
         stop("k must be NULL (estimate the number of cell types) or a single whole ",
              "number, got ", paste(deparse(k), collapse = " "), ".", call. = FALSE)
     }
     as.integer(k)
 }
 
+# One finite whole number that fits R's integer type (as.integer() turns larger ones,
+# and Inf, into NA with only a warning).
+.is_whole_number <- function(x) {
+    is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) && x == round(x) &&
+        abs(x) <= .Machine$integer.max
+}
+
 .check_seed <- function(seed) {
-    if (!is.numeric(seed) || length(seed) != 1L || is.na(seed) || seed != round(seed) ||
-        seed < 0) {
+    if (!.is_whole_number(seed) || seed < 0) {
         stop("seed must be a single non-negative whole number, got ",
              paste(deparse(seed), collapse = " "), ".", call. = FALSE)
     }
@@ -58,6 +64,38 @@
     }
     py <- reticulate::r_to_py(counts)
     if (cells_in_columns) py$T else py
+}
+
+# A named labels vector is matched to the cells by name, as AddMetaData() does, so that
+# labels in another order are not silently given to the wrong cells; an unnamed one is
+# taken in the cells' order.
+.labels_in_cell_order <- function(labels, cell_names) {
+    nm <- names(labels)
+    if (is.null(labels) || is.null(nm) || all(nm == "")) {
+        return(labels)
+    }
+    if (is.null(cell_names) || anyDuplicated(nm) || !setequal(nm, cell_names)) {
+        missing <- setdiff(cell_names, nm)
+        stop("labels is a named vector but its names are not the cells' names",
+             if (length(missing)) paste0(" (no label named ", paste(utils::head(missing, 3),
+                                                                  collapse = ", "),
+                                         if (length(missing) > 3) ", ...", ")"),
+             "; name it by the cells (colnames) or pass unname(labels) to use the ",
+             "cells' order.", call. = FALSE)
+    }
+    labels[cell_names]
+}
+
+# The Python side writes a one-line note (kernel chosen, estimated memory) to its own
+# stderr, which suppressMessages() cannot reach. From R the note is an R message()
+# instead: this raises the Python "sclstm" logger to WARNING and returns the call that
+# puts its level back, for the caller's on.exit().
+.silence_python_notes <- function() {
+    logging <- reticulate::import("logging")
+    logger <- logging$getLogger("sclstm")
+    old <- logger$level
+    logger$setLevel(logging$WARNING)
+    invisible(function() logger$setLevel(old))
 }
 
 # Labels for the labelled mode: a Python list, None where the label is NA.
@@ -114,6 +152,7 @@ NULL
              " cells; give one label per cell (NA for the cells to predict).",
              call. = FALSE)
     }
+    labels <- .labels_in_cell_order(labels, cell_names)
     sclstm <- sclstmPython()
     X <- .counts_to_python(counts, cells_in_columns = cells_in_columns)
     mode <- if (is.null(labels)) "unsupervised" else "labelled"
@@ -130,6 +169,8 @@ NULL
     kwargs <- c(list(n_clusters = k, mode = mode, random_state = seed), extra)
     est <- .py_call(do.call(sclstm$ScLSTM, kwargs))
     py_labels <- if (is.null(labels)) NULL else .labels_to_python(labels)
+    restore_log <- .silence_python_notes()
+    on.exit(restore_log(), add = TRUE)
     .py_call(est$fit(X, labels = py_labels))
 
     n_clusters <- as.integer(.to_r(est$n_clusters_))
@@ -161,6 +202,8 @@ NULL
         details$labelled_mask <- full_mask
     }
     details$r_package_version <- as.character(utils::packageVersion("sclstm"))
+    message(sprintf("sclstm: %s kernel for %d cells, estimated peak memory %.2f GiB (beyond the input)",
+                    details$kernel, n_cells, details$memory_estimate_gib))
     out <- list(clusters = clusters, embedding = embedding, details = details)
     predicted_kept <- .to_r(est$predicted_labels_)
     if (!is.null(predicted_kept)) {

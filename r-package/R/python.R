@@ -135,13 +135,20 @@ sclstmAvailable <- function() {
     if (length(lines)) lines[1] else msg
 }
 
+# Python's advice in R's spelling: the options the message names are arguments of
+# runScLSTM() here (drop_empty = TRUE, not drop_empty=True or --drop-empty).
+.r_spelling <- function(line) {
+    line <- gsub("drop_empty=True (CLI: --drop-empty)", "drop_empty = TRUE", line, fixed = TRUE)
+    gsub("=True\\b", " = TRUE", gsub("=False\\b", " = FALSE", line, perl = TRUE), perl = TRUE)
+}
+
 # Evaluate a call into Python; a Python exception becomes a one-line R error.
 # Input errors (sclstm.validation.InputError) keep only their message; other Python
 # errors keep their type and point at the traceback.
 .py_call <- function(expr) {
     tryCatch(expr, error = function(e) {
         msg <- conditionMessage(e)
-        line <- .clean_python_message(msg)
+        line <- .r_spelling(.clean_python_message(msg))
         is_input <- grepl("InputError: ", msg, fixed = TRUE)
         if (!is_input && grepl("(Error|Exception): ", line)) {
             line <- paste0(line, " (Python error; reticulate::py_last_error() shows ",

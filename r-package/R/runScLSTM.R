@@ -40,8 +40,8 @@
 #'   \item{Seurat}{\code{x} with a \code{sclstm_clusters} meta.data column (in
 #'     labelled mode also \code{sclstm_predicted} and
 #'     \code{sclstm_predicted_confidence}, as for a SingleCellExperiment), a
-#'     \code{DimReduc} named \code{"sclstm"} with key \code{"SCLSTM_"} (the details
-#'     are in its \code{misc} slot), \code{Idents} set when \code{set.ident = TRUE},
+#'     \code{DimReduc} named \code{"sclstm"} with key \code{"SCLSTM_"}, the details
+#'     in \code{Misc(x, "sclstm")} (and in the DimReduc's \code{misc} slot), \code{Idents} set when \code{set.ident = TRUE},
 #'     and the command logged in \code{x@commands} as Seurat logs its own.}
 #'   \item{matrix}{a list with \code{clusters} (factor named by cell),
 #'     \code{embedding} (cells × dimensions) and \code{details} (as in
@@ -67,6 +67,10 @@
 #' @seealso \code{\link{ScLSTMParam}} for \code{bluster::clusterRows()}.
 #' @export
 setGeneric("runScLSTM", function(x, ...) standardGeneric("runScLSTM"))
+
+# The labelled mode's columns, and the element of .run_core()'s result each holds.
+.PREDICTION_COLUMNS <- c("sclstm_predicted", "sclstm_predicted_confidence")
+.result_of <- function(column) sub("^sclstm_", "", column)
 
 # colData/meta.data column (or a per-cell vector) to labels.
 .resolve_labels <- function(labels, table, n_cells, where) {
@@ -120,9 +124,9 @@ setMethod("runScLSTM", "SingleCellExperiment",
                      labels = labels, ...)
     res$details$assay.type <- assay.type
     colData(x)$sclstm_clusters <- unname(res$clusters)
-    if (!is.null(res$predicted)) {
-        colData(x)$sclstm_predicted <- unname(res$predicted)
-        colData(x)$sclstm_predicted_confidence <- unname(res$predicted_confidence)
+    # an unsupervised re-run must not leave an earlier labelled run's predictions behind
+    for (column in .PREDICTION_COLUMNS) {
+        colData(x)[[column]] <- if (!is.null(res$predicted)) unname(res[[.result_of(column)]])
     }
     reducedDim(x, "SCLSTM") <- res$embedding
     metadata(x)$sclstm <- res$details
@@ -154,14 +158,20 @@ setMethod("runScLSTM", "Seurat",
     res <- .run_core(counts, k = k, seed = seed, labels = labels, ...)
     res$details$assay <- assay
     x[["sclstm_clusters"]] <- res$clusters[colnames(x)]
-    if (!is.null(res$predicted)) {
-        x[["sclstm_predicted"]] <- res$predicted[colnames(x)]
-        x[["sclstm_predicted_confidence"]] <- res$predicted_confidence[colnames(x)]
+    # an unsupervised re-run must not leave an earlier labelled run's predictions behind
+    for (column in .PREDICTION_COLUMNS) {
+        if (!is.null(res$predicted)) {
+            x[[column]] <- res[[.result_of(column)]][colnames(x)]
+        } else if (column %in% colnames(x[[]])) {
+            x[[column]] <- NULL
+        }
     }
     x[[reduction.name]] <- CreateDimReducObject(
         embeddings = res$embedding, key = reduction.key, assay = assay,
         misc = list(sclstm = res$details)
     )
+    # Misc(x, "sclstm") reads them; set through the slot because Misc<- warns on every re-run
+    x@misc[["sclstm"]] <- res$details
     if (isTRUE(set.ident)) {
         Idents(x) <- "sclstm_clusters"
     }

@@ -24,6 +24,7 @@ if (is(x, "SingleCellExperiment")) {
   s$coldata_classes <- lapply(as.list(cd), function(v) class(v)[1])
   s$metadata_sclstm <- metadata(x)$sclstm
   s$emb_rownames_ok <- identical(rownames(emb), colnames(x))
+  s$emb_colnames <- colnames(emb)
 } else {
   counts <- GetAssayData(x, slot = "counts")
   cd <- x[[]]
@@ -36,6 +37,7 @@ if (is(x, "SingleCellExperiment")) {
   s$idents_levels <- levels(Idents(x))
   s$idents_equal_clusters <- identical(as.character(Idents(x)), as.character(x$sclstm_clusters))
   s$misc_sclstm <- Misc(x, "sclstm")
+  s$reduction_misc_sclstm <- Misc(x[["sclstm"]], "sclstm")
   s$emb_rownames_ok <- identical(rownames(emb), colnames(x))
 }
 s$counts_class <- class(counts)[1]

@@ -27,7 +27,10 @@ Mapping (R → Python; the inverse on writing):
   out of the int32 range: double).
 - ScLSTM results: ``obs["sclstm"]`` ↔ colData / meta.data ``sclstm_clusters`` (the R
   package's name), ``obsm["X_sclstm"]`` ↔ reducedDim ``"SCLSTM"`` / DimReduc ``"sclstm"``
-  (key ``"SCLSTM_"``), ``uns["sclstm"]`` ↔ ``metadata(sce)$sclstm`` / ``obj@misc$sclstm``.
+  (key ``"SCLSTM_"``; written reducedDim columns are named ``SCLSTM_1``, … as the R package
+  names them), ``uns["sclstm"]`` ↔ ``metadata(sce)$sclstm`` / ``obj@misc$sclstm`` (written
+  to the ``"sclstm"`` DimReduc's misc as well, as the R package does; read from there when
+  ``obj@misc`` lacks it, as objects from older R package versions do).
 """
 from __future__ import annotations
 
@@ -260,7 +263,16 @@ seurat_parts <- function(x, assay) {
        cells = colnames(X), genes = rownames(X), meta = frame(x@meta.data), features = mf,
        var_features = as.character(a@var.features), reductions = reductions, graphs = graphs,
        idents = as.character(x@active.ident), ident_names = names(x@active.ident),
-       misc = x@misc, version = version)
+       misc = seurat_misc(x), version = version)
+}
+# obj@misc, plus the details an older R package kept only in its DimReduc's misc
+seurat_misc <- function(x) {
+  misc <- x@misc
+  for (nm in names(x@reductions)) {
+    inner <- tryCatch(x@reductions[[nm]]@misc[[nm]], error = function(e) NULL)
+    if (is.null(misc[[nm]]) && !is.null(inner)) misc[[nm]] <- inner
+  }
+  misc
 }
 
 # ---- building objects from Python's parts ----
@@ -289,6 +301,8 @@ make_df <- function(values, kinds, levels, ordered, names, rownames) {
 }
 build_sce <- function(assays, coldata, rowdata, reduced, metadata) {
   need("SingleCellExperiment", "a SingleCellExperiment")
+  for (nm in names(reduced))  # columns named as the R package names them: SCLSTM_1, SCLSTM_2, ...
+    colnames(reduced[[nm]]) <- paste0(nm, "_", seq_len(ncol(reduced[[nm]])))
   SingleCellExperiment::SingleCellExperiment(
     assays = assays, colData = S4Vectors::DataFrame(coldata, check.names = FALSE),
     rowData = S4Vectors::DataFrame(rowdata, check.names = FALSE),
@@ -317,7 +331,10 @@ build_seurat <- function(counts, data, scale, meta, features, reductions, keys, 
   for (nm in names(reductions)) {
     emb <- reductions[[nm]]
     colnames(emb) <- paste0(keys[[nm]], seq_len(ncol(emb)))
-    obj[[nm]] <- SeuratObject::CreateDimReducObject(embeddings = emb, key = keys[[nm]], assay = "RNA")
+    # the run's details also in the DimReduc's misc, where the R package puts them too
+    dr_misc <- if (!is.null(misc[[nm]])) stats::setNames(list(misc[[nm]]), nm) else list()
+    obj[[nm]] <- SeuratObject::CreateDimReducObject(embeddings = emb, key = keys[[nm]], assay = "RNA",
+                                                    misc = dr_misc)
   }
   if (!is.null(idents)) {
     SeuratObject::Idents(obj) <- idents

@@ -143,7 +143,15 @@ test_that("bad input gives one clear line, from R or from Python", {
     expect_false(grepl("\n", msg, fixed = TRUE))
     expect_false(grepl("Traceback|InputError", msg))
     expect_error(runScLSTM(sce, k = 2.5), "k must be NULL .* or a single whole number")
+    # beyond R's integer range: an R error, not as.integer()'s NA and a Python error later
+    expect_error(runScLSTM(sce, k = Inf), "k must be NULL .* or a single whole number")
+    expect_error(runScLSTM(sce, k = 1e10), "k must be NULL .* or a single whole number")
+    expect_error(runScLSTM(sce, k = 3, seed = 3e9), "seed must be a single non-negative")
+    expect_error(ScLSTMParam(k = Inf), "k must be NULL")
     expect_error(runScLSTM(sce, seed = -1), "seed must be a single non-negative")
+    empty <- d$counts
+    empty[, 1] <- 0
+    expect_error(runScLSTM(empty, k = 3), "pass drop_empty = TRUE to drop them") # R's spelling
     expect_error(runScLSTM(sce, labels = c("a", "b")), "one label per cell \\(30\\)")
     expect_error(runScLSTM(d$counts, n_steps = 0), "n_steps must be a positive whole number")
     expect_error(runScLSTM(list(1, 2)), "needs a SingleCellExperiment, a Seurat object")
@@ -162,4 +170,23 @@ test_that("the landmark path for many cells is reachable from R and recorded in 
     expect_true(md$memory_estimate_gib > 0)
     expect_identical(nlevels(out$sclstm_clusters), 11L)
     expect_false(anyNA(out$sclstm_clusters))
+})
+
+test_that("named labels follow the cells by name; a re-run without labels drops the predictions", {
+    d <- load_dataset("blakeley")
+    sce <- make_sce(d)
+    lab <- stats::setNames(d$cell_type, colnames(sce))
+    lab[c(1, 10, 20)] <- NA
+    in_order <- run_fast(sce, labels = lab, seed = 0)
+    shuffled <- run_fast(sce, labels = rev(lab), seed = 0)
+    expect_identical(shuffled$sclstm_predicted, in_order$sclstm_predicted)
+    expect_identical(shuffled$sclstm_clusters, in_order$sclstm_clusters)
+    wrong <- stats::setNames(lab, paste0("x", seq_along(lab)))
+    expect_error(run_fast(sce, labels = wrong, seed = 0),
+                 "labels is a named vector but its names are not the cells' names")
+
+    expect_message(again <- run_fast(in_order, k = 3, seed = 0), "sclstm: exact kernel for 30 cells")
+    expect_identical(metadata(again)$sclstm$mode, "unsupervised")
+    expect_false(any(c("sclstm_predicted", "sclstm_predicted_confidence") %in%
+                     colnames(colData(again))))
 })

@@ -22,6 +22,7 @@ test_that("Seurat round trip: meta.data column, DimReduc, Idents and the command
     expect_true(all(startsWith(colnames(emb), "SCLSTM_")))
     expect_identical(DefaultAssay(red), "RNA")
     expect_identical(as.integer(Misc(red)$sclstm$n_clusters), 3L)
+    expect_identical(as.integer(Misc(out, "sclstm")$n_clusters), 3L) # where sclstm.io reads them
 
     cmd <- out@commands[["runScLSTM.RNA"]]
     expect_s4_class(cmd, "SeuratCommand")
@@ -69,4 +70,16 @@ test_that("assay = picks another assay; labelled mode reads meta.data; errors ar
     expect_error(runScLSTM(seu, labels = "celltype"),
                  "labels = 'celltype' is not a column of the meta.data.*cell_type")
     expect_error(runScLSTM(seu, k = 31), "larger than the number of cells \\(30\\)")
+})
+
+test_that("a re-run without labels drops an earlier labelled run's predictions", {
+    d <- load_dataset("blakeley")
+    seu <- make_seurat(d)
+    seu$partial <- seu$cell_type
+    seu$partial[c(1, 10, 20)] <- NA
+    lab <- run_fast(seu, labels = "partial", seed = 0)
+    expect_true("sclstm_predicted" %in% colnames(lab[[]]))
+    again <- suppressMessages(run_fast(lab, k = 3, seed = 0))
+    expect_false(any(c("sclstm_predicted", "sclstm_predicted_confidence") %in% colnames(again[[]])))
+    expect_identical(Misc(again, "sclstm")$mode, "unsupervised")
 })
