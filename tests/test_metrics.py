@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
@@ -41,3 +42,9 @@ def test_perfect_and_relabelled_partition_scores_one():
 def test_length_mismatch_is_a_clear_error():
     with pytest.raises(InputError, match="3 labels but the clustering has 2"):
         score(["a", "b", "a"], [0, 1])
+
+
+def test_missing_predictions_are_refused_not_counted_as_a_cluster():
+    """Cells dropped as empty are NaN in obs['sclstm']; scoring them as a cluster "nan" would be wrong."""
+    with pytest.raises(InputError, match="clustering has 1 missing value"):
+        score(["a", "b", "a"], pd.Categorical(["0", None, "0"]))

@@ -67,7 +67,7 @@ def test_all_zero_genes_are_counted_not_fatal(blakeley):
 
 
 @pytest.mark.parametrize("k, message", [(1, "at least 2"), (0, "at least 2"), (31, "larger than the number of cells"),
-                                        (2.5, "whole number"), ("3", "whole number")])
+                                        (30, "equals the number of cells"), (2.5, "whole number"), ("3", "whole number")])
 def test_bad_n_clusters(blakeley, k, message):
     with pytest.raises(InputError, match=message):
         ScLSTM(n_clusters=k, **FAST).fit(small_counts(blakeley))
@@ -104,10 +104,54 @@ def test_missing_layer(blakeley):
 
 
 @pytest.mark.parametrize("param, value", [("mode", "semi"), ("head", "cosine"), ("cluster_method", "dbscan"),
-                                          ("n_steps", 0), ("labelled_fraction", 1.5), ("preprocess", "scran")])
+                                          ("n_steps", 0), ("labelled_fraction", 1.5), ("preprocess", "scran"),
+                                          ("random_state", -1), ("random_state", None), ("random_state", 1.5),
+                                          ("hidden_size", 0), ("embedding_dim", 0), ("k_max", 1),
+                                          ("learning_rate", -1), ("learning_rate", float("nan")), ("device", "gpu")])
 def test_bad_parameters(blakeley, param, value):
     with pytest.raises(InputError, match=param):
         ScLSTM(**{**FAST, param: value}).fit(small_counts(blakeley))
+
+
+def test_cuda_asked_without_a_gpu(blakeley):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    with pytest.raises(InputError, match="torch sees no CUDA GPU"):
+        ScLSTM(device="cuda", **FAST).fit(small_counts(blakeley))
+
+
+def test_labels_must_be_one_dimensional(blakeley):
+    lab = blakeley.obs["cell_type"].to_numpy()
+    with pytest.raises(InputError, match="labels must be one-dimensional"):
+        ScLSTM(mode="labelled", **FAST).fit(small_counts(blakeley), labels=np.c_[lab, lab])
+
+
+def test_integer_labels_give_integer_predictions(blakeley):
+    """Predicted types compare equal to the label column they were learned from."""
+    codes = blakeley.obs["cell_type"].cat.codes.to_numpy().astype(np.int64)
+    labels = codes.astype(object)
+    labels[[0, 10, 20]] = None
+    est = ScLSTM(mode="labelled", **FAST).fit(small_counts(blakeley), labels=labels)
+    assert list(est.classes_) == sorted(set(codes.tolist()))
+    assert all(isinstance(v, int) for v in est.predicted_labels_)
+    assert np.mean(est.predicted_labels_.astype(np.int64) == codes) > 0.5
+
+
+def test_identical_cells_have_nothing_to_cluster():
+    for kernel in ("exact", "landmark"):
+        with pytest.raises(InputError, match="no gene varies between the cells"):
+            ScLSTM(kernel=kernel, **FAST).fit(np.ones((20, 50)))
+
+
+def test_log_transformed_input_is_warned_about(blakeley):
+    """scanpy's normalize_total + log1p output given as X: sclstm would log it twice."""
+    X = sp.csr_matrix(blakeley.X, dtype=np.float64)
+    X = sp.diags(1e4 / np.asarray(X.sum(axis=1)).ravel()) @ X
+    X.data = np.log1p(X.data)
+    with pytest.warns(UserWarning, match="look log-transformed"):
+        ScLSTM(n_clusters=3, **FAST).fit(X)
 
 
 def test_input_is_not_modified(blakeley):

@@ -22,6 +22,7 @@ import inspect
 import json
 import logging
 import platform
+import re
 import time
 from importlib import metadata
 
@@ -201,19 +202,31 @@ class ScLSTM:
             raise InputError(f"cluster_method must be one of {CLUSTER_METHODS}, got {self.cluster_method!r}.")
         if self.kernel not in KERNEL_CHOICES:
             raise InputError(f"kernel must be one of {KERNEL_CHOICES}, got {self.kernel!r}.")
-        for name in ("n_steps", "batch_size", "sequence_length", "max_columns", "n_top_genes",
-                     "n_landmarks", "sample_size"):
+        for name, least in (("n_steps", 1), ("batch_size", 1), ("sequence_length", 1), ("max_columns", 1),
+                            ("n_top_genes", 1), ("n_landmarks", 1), ("sample_size", 1), ("hidden_size", 1),
+                            ("embedding_dim", 1), ("k_max", 2), ("random_state", 0)):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise InputError(f"{name} must be a positive whole number, got {v!r}.")
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
+                what = {0: "a non-negative whole number", 1: "a positive whole number"}.get(least, f"a whole number ≥ {least}")
+                extra = " (a fixed seed is what makes results reproducible)" if name == "random_state" else ""
+                raise InputError(f"{name} must be {what}{extra}, got {v!r}.")
+        lr = self.learning_rate
+        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)) or not np.isfinite(lr) or lr <= 0:
+            raise InputError(f"learning_rate must be a positive number, got {lr!r}.")
+        self._device()  # an unknown or unavailable device, before any work
         if self.labelled_fraction is not None:
             check_fraction(self.labelled_fraction)
             if self.mode != "labelled":
                 raise InputError("labelled_fraction applies only to mode='labelled' (unsupervised mode reads no labels).")
 
     def _device(self) -> str:
+        """The torch device: CUDA when torch sees one (``"auto"``), else what was asked."""
         if self.device == "auto":
             return "cuda" if torch.cuda.is_available() else "cpu"
+        if not (isinstance(self.device, str) and re.fullmatch(r"cpu|cuda(:\d+)?", self.device)):
+            raise InputError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}.")
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise InputError(f"device={self.device!r} but torch sees no CUDA GPU; use device='auto' or 'cpu'.")
         return self.device
 
     # fitting --------------------------------------------------------------------------
@@ -258,8 +271,11 @@ class ScLSTM:
 
     def _choose_kernel(self, X) -> tuple[str, int, int]:
         """Exact or landmark, with the estimated memory of the choice; logged for the user."""
-        shape = getattr(counts_of(X), "shape", None)
-        if shape is not None:  # before a plan for "0 cells" is logged
+        counts = counts_of(X)
+        if counts is None:  # before a plan for "0 cells" is logged
+            raise InputError("no expression matrix was given.")
+        shape = getattr(counts, "shape", None)
+        if shape is not None:
             check_two_dimensional(len(shape))
         n_rows, n_genes = (int(s) for s in shape) if shape is not None else (0, 0)
         kernel = self.kernel

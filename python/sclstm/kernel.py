@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from .validation import InputError
+
 
 def _inner(L, Y) -> np.ndarray:
     out = L @ Y.T
@@ -36,6 +38,13 @@ def sigmoid_kernel(L) -> np.ndarray:
 class _FittedKernel:
     """What both kernels share: rows against ``reference_`` scaled with the fitted bounds."""
 
+    def _set_bounds(self, lo: float, hi: float) -> None:
+        """Keep the min–max bounds; equal bounds mean every similarity is the same."""
+        if not hi > lo:
+            raise InputError("every pair of cells is equally similar: no gene varies between the cells "
+                             "after preprocessing, so there is nothing to cluster.")
+        self.lo_, self.hi_ = float(lo), float(hi)
+
     def transform(self, L_new) -> np.ndarray:
         """Similarities of (new) cells to the column cells, scaled with the fitted min and max."""
         return minmax_tanh(_inner(L_new, self.reference_), self.lo_, self.hi_)
@@ -49,7 +58,7 @@ class ExactKernel(_FittedKernel):
 
     def fit_transform(self, L) -> np.ndarray:
         I = _inner(L, L)
-        self.lo_, self.hi_ = float(I.min()), float(I.max())
+        self._set_bounds(I.min(), I.max())
         self.reference_ = L
         self.columns_ = np.arange(I.shape[0])
         return minmax_tanh(I, self.lo_, self.hi_)
@@ -92,7 +101,7 @@ class LandmarkKernel(_FittedKernel):
         lo, hi = np.inf, -np.inf
         for chunk_lo, chunk_hi in bounds:
             lo, hi = min(lo, chunk_lo), max(hi, chunk_hi)
-        self.lo_, self.hi_ = lo, hi
+        self._set_bounds(lo, hi)
         return self
 
     def fit_transform(self, L) -> np.ndarray:

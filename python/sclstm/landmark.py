@@ -40,7 +40,7 @@ from .clustering import cut_tree, estimate_k, relabel_by_size, weighted_average_
 from .kernel import LandmarkKernel, choose_landmarks, sigmoid_kernel
 from .sequences import fit_sequencer
 from .training import class_probabilities, embed
-from .validation import InputError
+from .validation import InputError, warn_if_log_scale
 
 DEFAULT_LANDMARKS = 1024
 DEFAULT_SAMPLE = 5000
@@ -61,7 +61,9 @@ def read_landmarks_and_sample(source: RowSource, preprocessor, n_landmarks: int,
     pass over the data (for counts on disk, every pass reads the whole file)."""
     landmarks = choose_landmarks(source.n_cells, n_landmarks, random_state)
     sample = sample_cells(source.n_cells, sample_size, random_state)
-    L = preprocessor.transform(source.rows(np.concatenate([landmarks, sample])))
+    rows = source.rows(np.concatenate([landmarks, sample]))
+    warn_if_log_scale(rows.data)  # judged on these cells: the other chunks are never all in one place
+    L = preprocessor.transform(rows)
     return landmarks, L[:len(landmarks)], sample, L[len(landmarks):]
 
 

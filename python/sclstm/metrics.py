@@ -30,6 +30,9 @@ def _check_pair(truth, pred):
         raise InputError("no cells to score.")
     if pd.isna(truth).any():
         raise InputError("truth labels contain missing values; score only cells with a label.")
+    if pd.isna(pred).any():
+        raise InputError(f"the clustering has {int(pd.isna(pred).sum())} missing value(s) (cells dropped as "
+                         "empty are NaN); score only the clustered cells, e.g. those where obs['sclstm'].notna().")
     return _codes(truth), _codes(pred)
 
 
