@@ -230,7 +230,8 @@ def test_assay_choice_and_summarized_experiment(fx):
     _same_csr(a.layers["counts"], fx["biase_X"].astype(np.float64))
     with pytest.raises(InputError, match=r"no assay 'spliced' \(assays: counts, logcounts\)"):
         read_rds(fx["out"] / "biase_sce.rds", assay="spliced")
-    se = read_rds(fx["out"] / "biase_se.rds")  # no counts assay: the first one
+    with pytest.warns(UserWarning, match="no 'counts' assay; X holds the assay 'logcounts'"):
+        se = read_rds(fx["out"] / "biase_se.rds")  # no counts assay: the first one, said aloud
     assert se.shape == fx["biase"].shape and len(se.obsm) == 0
     np.testing.assert_array_equal(se.X.data, np.log1p(fx["biase_X"].data.astype(np.float64)))
     assert list(se.obs["cell_type"].cat.categories) == list(fx["biase_celltype"].categories)

@@ -183,7 +183,10 @@ se_parts <- function(x, assay) {
   if (!is.null(assay)) {
     if (!(assay %in% an)) stop(sprintf("sclstm: no assay '%s' (assays: %s)", assay, paste(an, collapse = ", ")))
     main <- assay
-  } else main <- if ("counts" %in% an) "counts" else an[1]
+  } else {
+    main <- if ("counts" %in% an) "counts" else an[1]
+    if (main != "counts") warning(sprintf("no 'counts' assay; X holds the assay '%s'", main))
+  }
   assays <- list()
   for (k in seq_len(n)) {
     a <- SummarizedExperiment::assay(x, k, withDimnames = FALSE)
