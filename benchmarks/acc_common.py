@@ -60,6 +60,43 @@ def simulated_grid(part: int | None = None, first_seeds=(11,)):
             yield f"sim_{ref}_{n}cells_{t}types{suffix}", a, truth, len(np.unique(truth))
 
 
+def real_cases(part: int | None = None):
+    """The seven datasets as (name, AnnData, truth, number of types); ``part`` 0 / 1 keeps every
+    other one (to split a run over two processes)."""
+    for i, name in enumerate(DATASETS):
+        if part is None or i % 2 == part:
+            adata, truth, k = load_dataset(name)
+            yield name, adata, truth, k
+
+
+def add_split_run_arguments(ap, choose: str, check: str) -> None:
+    """``--simulated`` (decide on the grid) / ``--real`` (then check on the seven) / ``--combine``,
+    and ``--part``: the options of the scripts that decide away from the seven datasets."""
+    which = ap.add_mutually_exclusive_group(required=True)
+    which.add_argument("--simulated", action="store_true", help=f"the simulated grid ({choose})")
+    which.add_argument("--real", action="store_true", help=f"the seven datasets ({check})")
+    which.add_argument("--combine", choices=("simulated", "real"),
+                       help="merge the two --part TSVs of that run into one table (<run>.md)")
+    ap.add_argument("--part", type=int, choices=(0, 1), help="every other case, to split the run over two processes")
+
+
+def split_cases(args):
+    """The cases an ``add_split_run_arguments`` run covers."""
+    return simulated_grid(args.part) if args.simulated else real_cases(args.part)
+
+
+def combine_parts(results: Path, run: str, title: str, summarise) -> str:
+    """Write ``<run>.md`` from the two ``<run>_part{0,1}.tsv`` halves; returns the summary."""
+    import pandas as pd
+
+    parts = [results / f"{run}_part{p}.tsv" for p in (0, 1)]
+    df = pd.concat([pd.read_csv(p, sep="\t", comment="#") for p in parts], ignore_index=True)
+    heads = "\n".join(f"- `{p.name}`: {p.read_text().splitlines()[0].lstrip('# ')}" for p in parts)
+    text = summarise(df)
+    (results / f"{run}.md").write_text(f"# {title}, {run}\n\nBoth halves of the run together:\n{heads}\n{text}\n")
+    return text
+
+
 def _balanced_recall(truth: np.ndarray, pred: np.ndarray) -> float:
     classes = np.unique(truth)
     return float(np.mean([np.mean(pred[truth == c] == c) for c in classes]))

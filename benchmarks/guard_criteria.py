@@ -30,7 +30,7 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from acc_common import DATASETS, load_dataset, simulated_grid  # noqa: E402
+from acc_common import add_split_run_arguments, combine_parts, split_cases  # noqa: E402
 from bench_core import write_tsv  # noqa: E402
 from sclstm.pairs import guard_agreement  # noqa: E402
 
@@ -99,14 +99,6 @@ def rows_for(name: str, adata, truth: np.ndarray, k_true: int, seed: int) -> lis
     return rows
 
 
-def real_cases(part: int | None):
-    for i, name in enumerate(DATASETS):
-        if part is not None and i % 2 != part:
-            continue
-        adata, truth, k = load_dataset(name)
-        yield name, adata, truth, k
-
-
 def summarise(df: pd.DataFrame) -> str:
     lines = []
     always = df.drop_duplicates(["dataset", "k", "seed"])
@@ -126,28 +118,18 @@ def summarise(df: pd.DataFrame) -> str:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    which = ap.add_mutually_exclusive_group(required=True)
-    which.add_argument("--simulated", action="store_true", help="the simulated grid (choose a rule here)")
-    which.add_argument("--real", action="store_true", help="the seven datasets (check the chosen rule)")
-    which.add_argument("--combine", choices=("simulated", "real"),
-                       help="merge the two --part TSVs of that run into one table (<run>.md)")
+    add_split_run_arguments(ap, choose="choose a rule here", check="check the chosen rule")
     ap.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
-    ap.add_argument("--part", type=int, choices=(0, 1), help="every other case, to split the run over two processes")
     args = ap.parse_args(argv)
     if args.combine:
-        parts = [RESULTS / f"{args.combine}_part{p}.tsv" for p in (0, 1)]
-        df = pd.concat([pd.read_csv(p, sep="\t", comment="#") for p in parts], ignore_index=True)
-        heads = "\n".join(f"- `{p.name}`: {p.read_text().splitlines()[0].lstrip('# ')}" for p in parts)
-        (RESULTS / f"{args.combine}.md").write_text(
-            f"# Guard criteria, {args.combine}\n\nBoth halves of the run together:\n{heads}\n{summarise(df)}\n")
-        print(summarise(df))
+        print(combine_parts(RESULTS, args.combine, "Guard criteria", summarise))
         return
     seeds = [int(s) for s in args.seeds.split(",")]
     tag = "simulated" if args.simulated else "real"
     if args.part is not None:
         tag += f"_part{args.part}"
     rows = []
-    for name, adata, truth, k in (simulated_grid(args.part) if args.simulated else real_cases(args.part)):
+    for name, adata, truth, k in split_cases(args):
         for seed in seeds:
             rows.extend(rows_for(name, adata, truth, k, seed))
     df = pd.DataFrame(rows)

@@ -28,7 +28,7 @@ from sklearn.metrics import adjusted_rand_score
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from acc_common import DATASETS, load_dataset, simulated_grid  # noqa: E402
+from acc_common import add_split_run_arguments, combine_parts, split_cases  # noqa: E402
 from bench_core import write_tsv  # noqa: E402
 
 import sclstm.estimator as est_mod  # noqa: E402
@@ -101,39 +101,21 @@ def summarise(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def real_cases(part: int | None):
-    for i, name in enumerate(DATASETS):
-        if part is None or i % 2 == part:
-            adata, truth, k = load_dataset(name)
-            yield name, adata, truth, k
-
-
 def main(argv=None):
     import torch
 
     torch.set_num_threads(1)  # the guard benchmark's setting: two halves run side by side on two cores
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    which = ap.add_mutually_exclusive_group(required=True)
-    which.add_argument("--simulated", action="store_true", help="the simulated grid (decide here)")
-    which.add_argument("--real", action="store_true", help="the seven datasets (check here)")
-    which.add_argument("--combine", choices=("simulated", "real"), help="merge the two --part TSVs of that run")
+    add_split_run_arguments(ap, choose="decide here", check="check here")
     ap.add_argument("--seeds", default=None, help="comma-separated fit seeds (default 0,1 simulated; 0,1,2 real)")
     ap.add_argument("--networks", type=int, default=3, help="networks in the consensus (default 3)")
-    ap.add_argument("--part", type=int, choices=(0, 1), help="every other case, to split the run over two processes")
     args = ap.parse_args(argv)
     if args.combine:
-        parts = [RESULTS / f"{args.combine}_part{p}.tsv" for p in (0, 1)]
-        df = pd.concat([pd.read_csv(p, sep="\t", comment="#") for p in parts], ignore_index=True)
-        heads = "\n".join(f"- `{p.name}`: {p.read_text().splitlines()[0].lstrip('# ')}" for p in parts)
-        text = summarise(df)
-        (RESULTS / f"{args.combine}.md").write_text(
-            f"# Consensus of networks, {args.combine}\n\nBoth halves of the run together:\n{heads}\n{text}\n")
-        print(text)
+        print(combine_parts(RESULTS, args.combine, "Consensus of networks", summarise))
         return
     seeds = [int(s) for s in (args.seeds or ("0,1" if args.simulated else "0,1,2")).split(",")]
     tag = ("simulated" if args.simulated else "real") + ("" if args.part is None else f"_part{args.part}")
-    cases = simulated_grid(args.part) if args.simulated else real_cases(args.part)
-    rows = [row for name, adata, truth, k in cases for seed in seeds
+    rows = [row for name, adata, truth, k in split_cases(args) for seed in seeds
             for row in rows_for(name, adata, truth, k, seed, args.networks)]
     RESULTS.mkdir(parents=True, exist_ok=True)
     cmd = "benchmarks/seed_consensus.py " + " ".join(argv if argv is not None else sys.argv[1:])
