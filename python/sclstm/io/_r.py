@@ -449,7 +449,9 @@ def _r_error(msg: str, context: str) -> InputError:
         return InputError(f"{context}: {msg[len('sclstm: SEURAT5 '):]}.")
     if msg.startswith("sclstm: "):
         return InputError(f"{context}: {_first_line(msg[len('sclstm: '):])}.")
-    return InputError(f"R failed {context}: {_first_line(msg)}")
+    hint = ("; the file looks truncated or damaged (an interrupted copy or download?)"
+            if "error reading from connection" in msg or "unknown input format" in msg else "")
+    return InputError(f"R failed {context}: {_first_line(msg)}{hint}")
 
 
 # ---- R values → Python ---------------------------------------------------------------
