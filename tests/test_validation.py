@@ -176,3 +176,10 @@ def test_transform_before_fit():
 def test_labelled_fraction_without_labelled_mode(blakeley):
     with pytest.raises(InputError, match="labelled_fraction applies only to mode='labelled'"):
         ScLSTM(labelled_fraction=0.5, **FAST).fit(small_counts(blakeley))
+
+
+def test_labelled_mode_with_one_cell_per_class_says_what_is_missing(blakeley):
+    labels = np.full(30, None, dtype=object)
+    labels[[0, 15]] = ["a", "b"]
+    with pytest.raises(InputError, match="labels used cover 2 cells in 2 classes.*at least 2 labelled cells"):
+        ScLSTM(mode="labelled", **FAST).fit(small_counts(blakeley), labels=labels)

@@ -21,7 +21,7 @@ from typing import Iterator
 import numpy as np
 import scipy.sparse as sp
 
-from .validation import InputError, as_csr, check_two_dimensional
+from .validation import InputError, as_csr, check_empty_cells, check_two_dimensional
 
 DEFAULT_CHUNK_CELLS = 8192
 
@@ -160,14 +160,8 @@ class RowSource:
         empty = np.concatenate([e for e, _ in parts])
         gene_nnz = np.sum([nnz for _, nnz in parts], axis=0).astype(np.int64)
         n_empty = int(empty.sum())
-        if n_empty == self.n_rows:
-            raise InputError("every cell has zero counts; the matrix holds no expression.")
-        if n_empty and not drop_empty:
-            raise InputError(f"{n_empty} of {self.n_rows} cells have zero counts in every gene; remove them or "
-                             "pass drop_empty=True (CLI: --drop-empty) to drop them.")
+        check_empty_cells(n_empty, self.n_rows, drop_empty)
         self.kept = ~empty
-        if self.n_cells < 3:
-            raise InputError(f"at least 3 cells are needed to cluster, got {self.n_cells}.")
         return n_empty, gene_nnz
 
 

@@ -319,6 +319,14 @@ class ScLSTM:
         try:
             return PairSource(list(views.values()))
         except ValueError:
+            if "labels" in views:  # labelled mode: say what the labels used lack
+                codes = np.asarray(views["labels"])
+                sizes = np.bincount(codes[codes >= 0])
+                raise InputError(
+                    f"no training pairs: the labels used cover {int(sizes.sum())} cells in "
+                    f"{int((sizes > 0).sum())} classes, and pairs of the same type need a class with "
+                    "at least 2 labelled cells; label more cells (or raise labelled_fraction)."
+                ) from None
             raise InputError(
                 "no training pairs: every cell is its own group or all cells are one group; "
                 "check n_clusters and the labels."

@@ -113,20 +113,26 @@ def check_counts(X, cell_names=None, gene_names=None, drop_empty: bool = False) 
     empty_cells = cell_nnz == 0
     n_empty_cells = int(empty_cells.sum())
     n_empty_genes = int((gene_nnz == 0).sum())
-    if n_empty_cells == n:
-        raise InputError("every cell has zero counts; the matrix holds no expression.")
-    if n_empty_cells and not drop_empty:
-        raise InputError(
-            f"{n_empty_cells} of {n} cells have zero counts in every gene; remove them or "
-            "pass drop_empty=True (CLI: --drop-empty) to drop them."
-        )
+    check_empty_cells(n_empty_cells, n, drop_empty)
     keep = ~empty_cells
     if n_empty_cells:
         M = M[keep]
         cell_names = cell_names[keep]
-    if M.shape[0] < 3:
-        raise InputError(f"at least 3 cells are needed to cluster, got {M.shape[0]}.")
     return CountMatrix(M, cell_names, gene_names, n_empty_cells, n_empty_genes, keep)
+
+
+def check_empty_cells(n_empty: int, n_cells: int, drop_empty: bool) -> None:
+    """All-zero cells are an error unless ``drop_empty``; at least 3 cells must remain.
+    Shared by the in-memory check and the chunked scan (:meth:`RowSource.scan_empty`)."""
+    if n_empty == n_cells:
+        raise InputError("every cell has zero counts; the matrix holds no expression.")
+    if n_empty and not drop_empty:
+        raise InputError(
+            f"{n_empty} of {n_cells} cells have zero counts in every gene; remove them or "
+            "pass drop_empty=True (CLI: --drop-empty) to drop them."
+        )
+    if n_cells - n_empty < 3:
+        raise InputError(f"at least 3 cells are needed to cluster, got {n_cells - n_empty}.")
 
 
 def check_n_clusters(n_clusters, n_cells: int):
