@@ -32,7 +32,7 @@ from acc_common import add_split_run_arguments, combine_parts, split_cases  # no
 from bench_core import write_tsv  # noqa: E402
 
 import sclstm.estimator as est_mod  # noqa: E402
-from sclstm.training import embed, pair_probabilities, train_siamese  # noqa: E402
+from sclstm.training import embed, pair_probabilities  # noqa: E402
 
 RESULTS = HERE / "results" / "seed_consensus"
 PACKAGE_TRAIN = est_mod.ScLSTM._train
@@ -44,13 +44,14 @@ def use_networks(n_networks: int) -> None:
 
     def train(self, seqs, pairs, views):
         PACKAGE_TRAIN(self, seqs, pairs, views)  # network 1: the package's, pair for pair
-        device = self._device()
+        first, seed = (self.model_, self.history_), self.random_state
         extra.clear()
-        for r in range(1, n_networks):
-            model, _ = train_siamese(seqs, pairs, head=self.head, n_steps=self.n_steps, batch_size=self.batch_size,
-                                     lr=self.learning_rate, hidden=self.hidden_size, embedding_dim=self.embedding_dim,
-                                     random_state=self.random_state + 1000 * r, device=device)
-            extra.append((model, embed(model, seqs, device)))
+        for r in range(1, n_networks):  # the package's own training, with another seed
+            self.random_state = seed + 1000 * r
+            PACKAGE_TRAIN(self, seqs, pairs, views)
+            extra.append((self.model_, embed(self.model_, seqs, self._device())))
+        self.random_state = seed
+        self.model_, self.history_ = first
 
     def mean_pair_probabilities(model, emb, device="cpu"):
         P = pair_probabilities(model, emb, device)
