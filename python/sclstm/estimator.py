@@ -291,8 +291,10 @@ class ScLSTM:
         else:
             memory = lm.memory_estimate(n_rows, min(n_genes, self.n_top_genes), self.n_landmarks,
                                         self.sample_size, lm.DEFAULT_MICRO, DEFAULT_CHUNK_CELLS)
-        log.info("sclstm: %s kernel for %d cells, estimated peak memory %.2f GiB (beyond the input)",
-                 kernel, n_rows, memory / 2**30)
+        # kept as kernel_note_ too, for callers that show it their own way (the R package's message())
+        self.kernel_note_ = (f"sclstm: {kernel} kernel for {n_rows} cells, estimated peak memory "
+                             f"{memory / 2**30:.2f} GiB (beyond the input)")
+        log.info(self.kernel_note_)
         return kernel, n_rows, memory
 
     def _labelled_codes(self, label_values, rng):

@@ -87,8 +87,8 @@
 }
 
 # The Python side writes a one-line note (kernel chosen, estimated memory) to its own
-# stderr, which suppressMessages() cannot reach. From R the note is an R message()
-# instead: this raises the Python "sclstm" logger to WARNING and returns the call that
+# stderr, which suppressMessages() cannot reach. From R the note (est$kernel_note_) is an
+# R message() instead: this raises the Python "sclstm" logger to WARNING and returns the call that
 # puts its level back, for the caller's on.exit().
 .silence_python_notes <- function() {
     logging <- reticulate::import("logging")
@@ -202,8 +202,7 @@ NULL
         details$labelled_mask <- full_mask
     }
     details$r_package_version <- as.character(utils::packageVersion("sclstm"))
-    message(sprintf("sclstm: %s kernel for %d cells, estimated peak memory %.2f GiB (beyond the input)",
-                    details$kernel, n_cells, details$memory_estimate_gib))
+    message(.to_r(est$kernel_note_))
     out <- list(clusters = clusters, embedding = embedding, details = details)
     predicted_kept <- .to_r(est$predicted_labels_)
     if (!is.null(predicted_kept)) {
