@@ -135,11 +135,10 @@ sclstmAvailable <- function() {
     if (length(lines)) lines[1] else msg
 }
 
-# Python's advice in R's spelling: the options the message names are arguments of
+# Python's advice in R's spelling: the option the message names is an argument of
 # runScLSTM() here (drop_empty = TRUE, not drop_empty=True or --drop-empty).
 .r_spelling <- function(line) {
-    line <- gsub("drop_empty=True (CLI: --drop-empty)", "drop_empty = TRUE", line, fixed = TRUE)
-    gsub("=True\\b", " = TRUE", gsub("=False\\b", " = FALSE", line, perl = TRUE), perl = TRUE)
+    gsub("drop_empty=True (CLI: --drop-empty)", "drop_empty = TRUE", line, fixed = TRUE)
 }
 
 # Evaluate a call into Python; a Python exception becomes a one-line R error.
