@@ -17,19 +17,12 @@ benchmarks/results/seed_consensus/<run>.tsv and a summary .md.
 """
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
-from sklearn.metrics import adjusted_rand_score
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from acc_common import add_split_run_arguments, combine_parts, split_cases  # noqa: E402
-from bench_core import write_tsv  # noqa: E402
+import exact_candidates  # noqa: E402
 
 import sclstm.estimator as est_mod  # noqa: E402
 from sclstm.training import embed, pair_probabilities  # noqa: E402
@@ -63,68 +56,13 @@ def use_networks(n_networks: int) -> None:
     est_mod.pair_probabilities = mean_pair_probabilities
 
 
-def rows_for(name: str, adata, truth: np.ndarray, k_true: int, seed: int, n_networks: int) -> list[dict]:
-    rows = []
-    for k_mode in ("given", "estimated"):
-        for networks in (1, n_networks):
-            use_networks(networks)
-            t0 = time.perf_counter()
-            est = est_mod.ScLSTM(n_clusters=k_true if k_mode == "given" else None, kernel="exact",
-                                 random_state=seed).fit(adata)
-            seconds = time.perf_counter() - t0
-            learned_alone = est._cluster(est.similarity_, est.embedding_, est.n_clusters_)
-            row = {"dataset": name, "k": k_mode, "k_used": int(est.n_clusters_), "seed": seed, "networks": networks,
-                   "ARI": adjusted_rand_score(truth, est.labels_),
-                   "ARI learned alone": adjusted_rand_score(truth, learned_alone),
-                   "partition_from": est.summary_["partition_from"],
-                   "seconds": round(seconds, 1)}
-            print(row, flush=True)
-            rows.append(row)
-    return rows
+def candidates(args) -> dict:
+    return {n: (lambda n=n: use_networks(n)) for n in (1, args.networks)}
 
 
-def summarise(df: pd.DataFrame) -> str:
-    lines = []
-    for k_mode in ("given", "estimated"):
-        sub = df[df.k == k_mode]
-        wide = sub.pivot_table(index=["dataset", "seed"], columns="networks", values="ARI")
-        one, many = wide.columns.min(), wide.columns.max()
-        diff = wide[many] - wide[one]
-        alone = sub.groupby("networks")["ARI learned alone"].mean()
-        secs = sub.groupby("networks")["seconds"].mean()
-        lines += [f"\nk {k_mode}: {len(wide)} fits per candidate.\n",
-                  "| networks | mean ARI (final, guarded) | mean ARI, learned similarity alone | mean seconds per fit |",
-                  "|---:|---:|---:|---:|"]
-        for nets in (one, many):
-            lines.append(f"| {nets} | {wide[nets].mean():.4f} | {alone[nets]:.4f} | {secs[nets]:.1f} |")
-        lines.append(f"\nDifference {many} − {one}: mean {diff.mean():+.4f}; better by > 0.02 in "
-                     f"{int((diff > 0.02).sum())} fits, worse by > 0.02 in {int((diff < -0.02).sum())}.")
-    return "\n".join(lines)
-
-
-def main(argv=None):
-    import torch
-
-    torch.set_num_threads(1)  # the guard benchmark's setting: two halves run side by side on two cores
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_split_run_arguments(ap, choose="decide here", check="check here")
-    ap.add_argument("--seeds", default=None, help="comma-separated fit seeds (default 0,1 simulated; 0,1,2 real)")
+def networks_argument(ap) -> None:
     ap.add_argument("--networks", type=int, default=3, help="networks in the consensus (default 3)")
-    args = ap.parse_args(argv)
-    if args.combine:
-        print(combine_parts(RESULTS, args.combine, "Consensus of networks", summarise))
-        return
-    seeds = [int(s) for s in (args.seeds or ("0,1" if args.simulated else "0,1,2")).split(",")]
-    tag = ("simulated" if args.simulated else "real") + ("" if args.part is None else f"_part{args.part}")
-    rows = [row for name, adata, truth, k in split_cases(args) for seed in seeds
-            for row in rows_for(name, adata, truth, k, seed, args.networks)]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    cmd = "benchmarks/seed_consensus.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    write_tsv(rows, RESULTS / f"{tag}.tsv", cmd, digits=4)
-    text = summarise(pd.DataFrame(rows))
-    (RESULTS / f"{tag}.md").write_text(f"# Consensus of networks, {tag}\n\n`{cmd}`\n{text}\n")
-    print(text)
 
 
 if __name__ == "__main__":
-    main()
+    exact_candidates.main(__doc__, RESULTS, "Consensus of networks", "networks", candidates, networks_argument)
