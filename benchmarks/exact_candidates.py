@@ -4,7 +4,10 @@ the seven datasets (seed_consensus.py, similarity_blend.py).
 
 A candidate is a label and a function that puts the package in that state (patching it, or
 undoing a patch) before each fit. Every case is fitted once per candidate and k mode
-(``ScLSTM(kernel="exact")``, unsupervised, guard on); labels only score.
+(``ScLSTM(kernel="exact")``, unsupervised, guard on); labels only score. Data: ``--simulated`` is
+the guard benchmark's grid (``acc_common.simulated_grid``, data seeds 11–28, where the rules
+decide), ``--real`` the seven datasets (the check afterwards); ``--part 0|1`` runs every other
+case, so two halves share the two cores, and ``--combine`` writes both halves' table.
 """
 from __future__ import annotations
 

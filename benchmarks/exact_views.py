@@ -11,9 +11,7 @@ S), once trained on ``LANDMARK_TRAINING_VIEWS`` (Leiden + Ward on PCs) with the 
 candidate lives here, not in the package; the rule for adopting it was written before the runs
 (``benchmarks/results/exact_views/decision.md``).
 
-Data: ``--simulated`` is the guard benchmark's grid (``acc_common.simulated_grid``, data seeds
-11–28), ``--real`` the seven datasets. Labels only score. Writes
-benchmarks/results/exact_views/<run>.tsv and a summary .md.
+Data and options as in ``exact_candidates``; writes benchmarks/results/exact_views/<run>.tsv and .md.
 """
 from __future__ import annotations
 

@@ -11,9 +11,7 @@ on the same pairs and sequences — the first is the package's own, the others u
 and guard (``use_networks`` below). The candidate lives here, not in the package; the rule for
 adopting it was written before the runs (``benchmarks/results/seed_consensus/decision.md``).
 
-Data: ``--simulated`` is the guard benchmark's grid (``acc_common.simulated_grid``, data seeds
-11–28), ``--real`` the seven datasets. Labels only score. Writes
-benchmarks/results/seed_consensus/<run>.tsv and a summary .md.
+Data and options as in ``exact_candidates``; writes benchmarks/results/seed_consensus/<run>.tsv and .md.
 """
 from __future__ import annotations
 

@@ -11,9 +11,7 @@ min–max scales to [0, 1] over the off-diagonal entries (``use_blend`` below). 
 the guard are the package's in both. The candidate lives here, not in the package; the rule for
 adopting it was written before the runs (``benchmarks/results/similarity_blend/decision.md``).
 
-Data: ``--simulated`` is the guard benchmark's grid (``acc_common.simulated_grid``, data seeds
-11–28), ``--real`` the seven datasets. Labels only score. Writes
-benchmarks/results/similarity_blend/<run>.tsv and a summary .md.
+Data and options as in ``exact_candidates``; writes benchmarks/results/similarity_blend/<run>.tsv and .md.
 """
 from __future__ import annotations
 
