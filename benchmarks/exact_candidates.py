@@ -1,6 +1,6 @@
 """Two versions of the exact path, fitted on the same cases and compared: the loop, the table and
 the command line shared by the experiments that decide on the simulated grid and then check on
-the seven datasets (seed_consensus.py, similarity_blend.py).
+the seven datasets (seed_consensus.py, similarity_blend.py, exact_views.py).
 
 A candidate is a label and a function that puts the package in that state (patching it, or
 undoing a patch) before each fit. Every case is fitted once per candidate and k mode
@@ -82,7 +82,8 @@ def main(doc: str, results: Path, title: str, column: str, candidates: Callable[
     ap.add_argument("--seeds", default=None, help="comma-separated fit seeds (default 0,1 simulated; 0,1,2 real)")
     extra_arguments(ap)
     args = ap.parse_args(argv)
-    current, candidate = list(candidates(args))
+    run = candidates(args)
+    current, candidate = run
 
     def table(df):
         df[column] = df[column].astype(type(current))
@@ -93,7 +94,6 @@ def main(doc: str, results: Path, title: str, column: str, candidates: Callable[
         return
     seeds = [int(s) for s in (args.seeds or ("0,1" if args.simulated else "0,1,2")).split(",")]
     tag = ("simulated" if args.simulated else "real") + ("" if args.part is None else f"_part{args.part}")
-    run = candidates(args)
     rows = [row for name, adata, truth, k in split_cases(args) for seed in seeds
             for row in candidate_rows(name, adata, truth, k, seed, run, column)]
     results.mkdir(parents=True, exist_ok=True)

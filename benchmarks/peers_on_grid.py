@@ -1,12 +1,13 @@
 """ScLSTM and its peers on the simulated grid: is the gap seen on the seven datasets also there? (issue 3)
 
-Run:  .venv/bin/python benchmarks/peers_on_grid.py [--seeds 0,1]   (about 10 minutes, one torch thread)
+Run:  .venv/bin/python benchmarks/peers_on_grid.py [--seeds 0,1]   (about 7 minutes per seed, one torch thread)
 
 The simulated grid (``acc_common.simulated_grid``: kidney and demo references × 100 / 300 /
 1,000 cells × 6 / 12 / 16 types, data seeds 11–28) is where the package's rules are chosen,
 away from the seven scored datasets. This script scores, on the same grid and seeds, the package
 as it is (``ScLSTM(kernel="exact")``, unsupervised, k given and estimated) and the accuracy
-benchmark's peers (``peers.unit_peers``: Leiden at its default resolution and at the true k,
+benchmark's units (``sclstm_runs.unit_sclstm`` / ``unit_sclstm_kest``, which also re-cluster
+the fitted representation with KM / SC / AG; ``peers.unit_peers``: Leiden at its default resolution and at the true k,
 Ward and k-means on 50 PCs; ``peers.unit_sc3s``), all against the planted types, all cells.
 Labels only score (and give the true k to the k-given rows).
 
@@ -16,52 +17,45 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import adjusted_rand_score
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from acc_common import simulated_grid  # noqa: E402
+from acc_common import METRICS, score_row, simulated_grid  # noqa: E402
 from bench_core import write_tsv  # noqa: E402
 from peers import unit_peers, unit_sc3s  # noqa: E402
-
-from sclstm import ScLSTM  # noqa: E402
+from sclstm_runs import unit_sclstm, unit_sclstm_kest  # noqa: E402
 
 RESULTS = HERE / "results" / "peers_on_grid"
 
 
-def sclstm_rows(adata, k_true: int, seed: int) -> list[dict]:
-    rows = []
-    for k_mode in ("given", "estimated"):
-        t0 = time.perf_counter()
-        est = ScLSTM(n_clusters=k_true if k_mode == "given" else None, kernel="exact", random_state=seed).fit(adata)
-        rows.append(dict(method="ScLSTM (package default)", k=k_mode, k_used=int(est.n_clusters_), labels=est.labels_,
-                         seconds=time.perf_counter() - t0))
-    return rows
-
-
 def case_rows(name: str, adata, truth: np.ndarray, k_true: int, seed: int) -> list[dict]:
-    found = sclstm_rows(adata, k_true, seed) + unit_peers(adata, truth, k_true, seed)[0] + unit_sc3s(adata, truth, k_true, seed)[0]
+    """The accuracy benchmark's units (ScLSTM with k given and estimated, its re-clusterings, the
+    peers) on one case, each scored by ``acc_common.score_row`` on all cells."""
+    found = [r for unit in (unit_sclstm, unit_sclstm_kest, unit_peers, unit_sc3s)
+             for r in unit(adata, truth, k_true, seed)[0]]
     rows = []
     for r in found:
-        ari = np.nan if r["labels"] is None else adjusted_rand_score(truth, np.asarray(r["labels"]).astype(str))
+        scores = score_row(truth, r)
         rows.append({"dataset": name, "types": k_true, "seed": seed, "method": r["method"], "k": r["k"],
-                     "k_used": r["k_used"], "ARI": float(ari), "seconds": round(float(r["seconds"]), 2)})
+                     "k_used": r["k_used"], **{m: float(scores[m]) for m in METRICS},
+                     "seconds": round(float(r["seconds"]), 2)})
         print(rows[-1], flush=True)
     return rows
 
 
 def summarise(df: pd.DataFrame) -> str:
     n_fits = df.groupby(["method", "k"]).size()
-    lines = [f"| method | k | mean ARI | " + " | ".join(f"{t} types" for t in sorted(df.types.unique()))
-             + " | mean seconds | fits |", "|---|---|---:|" + "---:|" * (df.types.nunique() + 2)]
+    lines = [f"| method | k | mean ARI | " + " | ".join(f"ARI, {t} types" for t in sorted(df.types.unique()))
+             + " | mean NMI | mean ACC | mean BAS | mean seconds | fits |",
+             "|---|---|---:|" + "---:|" * (df.types.nunique() + 5)]
     for (method, k), sub in sorted(df.groupby(["method", "k"]), key=lambda x: -x[1].ARI.mean()):
         by_types = sub.groupby("types").ARI.mean()
         lines.append(f"| {method} | {k} | {sub.ARI.mean():.3f} | " + " | ".join(f"{v:.3f}" for v in by_types)
+                     + "".join(f" | {sub[m].mean():.3f}" for m in ("NMI", "ACC", "BAS"))
                      + f" | {sub.seconds.mean():.1f} | {n_fits[(method, k)]} |")
     return "\n".join(lines)
 
@@ -82,7 +76,7 @@ def main(argv=None):
     text = summarise(pd.DataFrame(rows))
     (RESULTS / "simulated.md").write_text(
         f"# ScLSTM and peers on the simulated grid\n\n`{cmd}`: unsupervised, all cells scored against the "
-        "planted types; mean ARI over the grid's datasets and seeds, and by number of planted types.\n\n"
+        "planted types; mean ARI over the grid's datasets and seeds, and by number of planted types; mean NMI, ACC and BAS.\n\n"
         f"{text}\n")
     print(text)
 
