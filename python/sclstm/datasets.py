@@ -385,7 +385,9 @@ def _type_names(n_types: int) -> list[str]:
 
 
 def _obs(plan: dict) -> pd.DataFrame:
-    cat = pd.Categorical.from_codes(plan["cell_types"], categories=_type_names(plan["n_types"]))
+    # object-dtype categories: pandas 3 would make them its string dtype, which anndata 0.11 refuses to write
+    names = pd.Index(_type_names(plan["n_types"]), dtype=object)
+    cat = pd.Categorical.from_codes(plan["cell_types"], categories=names)
     index = pd.Index([f"cell_{i}" for i in range(plan["n_cells"])], dtype=object)
     return pd.DataFrame({"cell_type": cat}, index=index)
 
