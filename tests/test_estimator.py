@@ -171,3 +171,14 @@ def test_k_estimate_reads_the_5nn_graph_and_finds_blakeley_three_types(blakeley)
     assert K_NEIGHBOURS == 5 and "5-NN" in curve["method"]
     assert k == 3 and blakeley.obs["cell_type"].nunique() == 3
     assert estimate_k(S, n_neighbors=10)[0] == 2
+
+
+def test_a_model_trained_on_the_cpu_embeds_the_same_on_a_gpu(biase):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU (benchmarks/bench_gpu.py runs this check on one)")
+    est = ScLSTM(n_clusters=4, n_steps=50, device="cpu").fit(biase)
+    on_cpu = est.transform(biase)
+    est.device = "cuda"
+    np.testing.assert_allclose(est.transform(biase), on_cpu, atol=1e-4)

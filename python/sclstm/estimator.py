@@ -502,7 +502,9 @@ class ScLSTM:
         counts = check_counts(matrix, cell_names, gene_names)
         L = self.preprocessor_.transform(counts.X)
         seqs = self.sequencer_.transform(self.kernel_.transform(L))
-        return embed(self.model_, seqs, self._device())
+        device = self._device()
+        self.model_.to(device)  # trained on another device, or loaded (weights load onto the CPU)
+        return embed(self.model_, seqs, device)
 
     # persistence ----------------------------------------------------------------------
     def save(self, path) -> None:

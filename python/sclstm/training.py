@@ -1,9 +1,12 @@
 """Training the siamese LSTM on pairs, and reading out embeddings and P(same).
 
-Everything random is drawn from generators seeded by ``random_state``, and torch runs in
-deterministic mode, so the same inputs and seed give the same weights.
+Everything random is drawn from generators seeded by ``random_state``, and cuDNN (on a GPU)
+runs the LSTM deterministically in float32 (:func:`float32_lstm`), so the same inputs and seed
+give the same weights on one device, and CPU and GPU agree to float error at inference.
 """
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import torch
@@ -21,6 +24,22 @@ def _progress(total: int, enabled: bool, desc: str):
     return tqdm(total=total, desc=desc, unit="step", leave=False, disable=None)  # off when not a terminal
 
 
+def float32_lstm(fn):
+    """Decorator: run ``fn`` with cuDNN's LSTM in float32 and deterministic (flags restored after).
+
+    cuDNN computes LSTMs in TF32 by default on Ampere and later GPUs, about 1e-3 away from
+    float32; with this a GPU embeds as the CPU does, to float error (benchmarks/bench_gpu.py).
+    """
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with torch.backends.cudnn.flags(enabled=torch.backends.cudnn.enabled, benchmark=False, deterministic=True,
+                                        allow_tf32=False):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@float32_lstm
 def train_siamese(
     seqs: np.ndarray,
     pairs: PairSource,
@@ -144,6 +163,7 @@ def _class_balanced_draw(classes: np.ndarray):
     return draw
 
 
+@float32_lstm
 @torch.no_grad()
 def embed(model: SiameseLSTM, seqs: np.ndarray, device: str = "cpu", chunk: int = 4096) -> np.ndarray:
     """The encoder's embedding of every cell, float32 (cells × embedding_dim)."""

@@ -184,7 +184,7 @@ def check_labels(labels, n_cells: int) -> np.ndarray:
     missing = values.isna().to_numpy() | (values.astype(str).str.strip() == "").to_numpy()
     if missing.all():
         raise InputError("all labels are missing; give labels for at least some cells.")
-    out = values.astype(object).to_numpy()
+    out = values.astype(object).to_numpy(copy=True)  # written to below; pandas 3 hands out read-only views
     out[missing] = None
     known = pd.Series(out[~missing]).astype(str)
     if known.nunique() < 2:
