@@ -183,3 +183,15 @@ def test_labelled_mode_with_one_cell_per_class_says_what_is_missing(blakeley):
     labels[[0, 15]] = ["a", "b"]
     with pytest.raises(InputError, match="labels used cover 2 cells in 2 classes.*at least 2 labelled cells"):
         ScLSTM(mode="labelled", **FAST).fit(small_counts(blakeley), labels=labels)
+
+
+def test_read_only_labels_with_gaps_are_read_not_written():
+    """Missing labels become None in a copy: a read-only object array (what pandas 3's
+    to_numpy hands out) is accepted and left as it was."""
+    from sclstm.validation import check_labels
+
+    labels = np.array(["a", "", "b", None, "a"], dtype=object)
+    labels.flags.writeable = False
+    out = check_labels(labels, 5)
+    assert list(out) == ["a", None, "b", None, "a"]
+    assert list(labels) == ["a", "", "b", None, "a"]
