@@ -12,9 +12,7 @@ written:
    fit with the same seed;
 2. landmark path, k estimated, on a simulated file of ``--sim-cells`` cells (16 types, 2000
    genes, the human kidney reference, data seed 0, as bench_scale): CPU, CUDA, CUDA again;
-3. exact path, k estimated, on the seven: CPU and CUDA;
-4. where two CUDA fits with one seed disagreed: the same two fits in a child process with
-   ``torch.use_deterministic_algorithms(True)`` and ``CUBLAS_WORKSPACE_CONFIG=:4096:8``.
+3. exact path, k estimated, on the seven: CPU and CUDA.
 
 Per fit: ARI/NMI/ACC/BAS against the labels, k used, seconds of the fit, peak CUDA memory
 allocated by torch (``torch.cuda.max_memory_allocated``; host memory is not measured per fit).
@@ -30,40 +28,26 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from acc_common import DATA, DATASETS, load_dataset  # noqa: E402
-
-SIM_TYPES, SIM_GENES, SIM_SEED = 16, 2000, 0
+from acc_common import DATASETS, load_dataset  # noqa: E402
+from bench_accuracy import write_tsv  # noqa: E402
+from bench_scale import N_GENES, N_TYPES, REFERENCE, SEED  # noqa: E402  (the scale benchmark's simulation)
 
 FIT_COLUMNS = ["stage", "dataset", "cells", "kernel", "k", "device", "run", "k_used", "ARI", "NMI", "ACC", "BAS",
                "seconds", "cuda_peak_gib", "error"]
 PAIR_COLUMNS = ["stage", "dataset", "k", "pair", "ARI_between", "same_k", "embeddings_identical",
                 "inference_max_abs_diff"]
-
-DETERMINISTIC_CHILD = r"""
-import json, os, sys
-sys.path.insert(0, sys.argv[1])
-import numpy as np, torch
-torch.use_deterministic_algorithms(True)
-from acc_common import load_dataset
-import sclstm
-from sklearn.metrics import adjusted_rand_score
-adata, truth, k = load_dataset(sys.argv[2])
-fits = [sclstm.ScLSTM(n_clusters=k, random_state=0, device=sys.argv[3]).fit(adata) for _ in range(2)]
-print(json.dumps(dict(ARI_between=float(adjusted_rand_score(fits[0].labels_, fits[1].labels_)),
-                      embeddings_identical=bool(np.array_equal(fits[0].embedding_, fits[1].embedding_)))))
-"""
-
 
 class Clock:
     def __init__(self, budget_s: float):
@@ -75,8 +59,6 @@ class Clock:
 
 def fit_once(adata, truth, k, kernel: str, device: str):
     """One unsupervised fit; returns (row fields, estimator or None)."""
-    import torch
-
     import sclstm
     from sclstm.metrics import score
 
@@ -114,18 +96,17 @@ def compare(a, b, adata, gpu: str, check_inference: bool) -> dict:
 def run_pairs(stage, name, adata, truth, k, kernel, gpu, repeat, fits, pairs, log):
     """CPU fit, GPU fit, and (``repeat``) a second GPU fit; rows appended to fits/pairs."""
     kmode = "given" if k is not None else "estimated"
+    shown = {"cpu": f"cpu ({torch.get_num_threads()} threads)",
+             "gpu": "cuda" if gpu.startswith("cuda") else f"{gpu} standing in for cuda"}
     ests = {}
-    for device, run in [("cpu", 1), (gpu, 1)] + ([(gpu, 2)] if repeat else []):
-        row, est = fit_once(adata, truth, k, kernel, device)
-        row = dict(stage=stage, dataset=name, cells=adata.n_obs, kernel=kernel, k=kmode,
-                   device="cuda" if device.startswith("cuda") else f"cpu ({torch_threads()} threads)"
-                   if device == "cpu" else device, run=run, **row)
-        if device != "cpu" and not gpu.startswith("cuda"):
-            row["device"] = "cpu standing in for cuda"
+    for role, run in [("cpu", 1), ("gpu", 1)] + ([("gpu", 2)] if repeat else []):
+        row, est = fit_once(adata, truth, k, kernel, "cpu" if role == "cpu" else gpu)
+        row = dict(stage=stage, dataset=name, cells=adata.n_obs, kernel=kernel, k=kmode, device=shown[role], run=run,
+                   **row)
         fits.append(row)
         log(row)
-        ests[(device, run)] = est
-    for (x, y, label) in [(("cpu", 1), (gpu, 1), "cpu vs cuda"), ((gpu, 1), (gpu, 2), "cuda vs cuda (same seed)")]:
+        ests[role, run] = est
+    for x, y, label in [(("cpu", 1), ("gpu", 1), "cpu vs cuda"), (("gpu", 1), ("gpu", 2), "cuda vs cuda (same seed)")]:
         if ests.get(x) is not None and ests.get(y) is not None:
             p = dict(stage=stage, dataset=name, k=kmode, pair=label,
                      **compare(ests[x], ests[y], adata, gpu, check_inference=(label == "cpu vs cuda" and kernel == "exact")))
@@ -133,25 +114,7 @@ def run_pairs(stage, name, adata, truth, k, kernel, gpu, repeat, fits, pairs, lo
             log(p)
 
 
-def torch_threads() -> int:
-    import torch
-
-    return torch.get_num_threads()
-
-
-def write_tsv(path: Path, rows: list[dict], columns: list[str], header: str) -> None:
-    def fmt(v):
-        if isinstance(v, float):
-            return "" if np.isnan(v) else f"{v:.4f}"
-        return str(v)
-
-    with open(path, "w") as fh:
-        fh.write(f"# {header}\n" + "\t".join(columns) + "\n")
-        for r in rows:
-            fh.write("\t".join(fmt(r.get(c, "")) for c in columns) + "\n")
-
-
-def markdown(fits, pairs, det, header) -> str:
+def markdown(fits, pairs, header) -> str:
     lines = [f"# GPU check: CPU and CUDA fits compared\n\n{header}\n",
              "Unsupervised, seed 0, all cells scored; seconds are the fit alone; CUDA peak is torch's "
              "max_memory_allocated (host memory not measured).\n",
@@ -172,9 +135,6 @@ def markdown(fits, pairs, det, header) -> str:
         inf = p["inference_max_abs_diff"]
         lines.append(f"| {p['stage']} | {p['dataset']} | {p['k']} | {p['pair']} | {p['ARI_between']:.3f} | "
                      f"{p['same_k']} | {p['embeddings_identical']} | {'' if inf == '' else f'{inf:.2e}'} |")
-    if det:
-        lines += ["", "Deterministic algorithms forced (child process, CUBLAS_WORKSPACE_CONFIG=:4096:8):", ""]
-        lines += [f"- {d['dataset']}: {json.dumps({k: v for k, v in d.items() if k != 'dataset'})}" for d in det]
     return "\n".join(lines) + "\n"
 
 
@@ -187,8 +147,6 @@ def main():
     ap.add_argument("--budget-s", type=float, default=420.0, help="start no stage after this many seconds")
     args = ap.parse_args()
 
-    import torch
-
     import sclstm
 
     if args.gpu.startswith("cuda") and not torch.cuda.is_available():
@@ -200,12 +158,13 @@ def main():
               f"{os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}, Python {platform.python_version()})")
     print(header, flush=True)
     clock = Clock(args.budget_s)
-    fits, pairs, det = [], [], []
+    fits, pairs = [], []
 
     def log(row):
         print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
-        write_tsv(args.out / "gpu_fits.tsv", fits, FIT_COLUMNS, header)
-        write_tsv(args.out / "gpu_pairs.tsv", pairs, PAIR_COLUMNS, header)
+        write_tsv(pd.DataFrame(fits, columns=FIT_COLUMNS), args.out / "gpu_fits.tsv", f"# {header}")
+        write_tsv(pd.DataFrame(pairs, columns=PAIR_COLUMNS), args.out / "gpu_pairs.tsv", f"# {header}",
+                  float_format="%.6g")  # the inference difference is ~1e-5
 
     names = [n for n in args.datasets.split(",") if n]
     loaded = {n: load_dataset(n) for n in names}
@@ -220,8 +179,8 @@ def main():
 
         path = Path(tempfile.gettempdir()) / f"sclstm_gpu_sim_{args.sim_cells}.h5ad"
         t = time.perf_counter()
-        simulate(args.sim_cells, n_types=SIM_TYPES, reference=str(DATA / "human_kidney_top2000.h5ad"),
-                 n_genes=SIM_GENES, path=str(path), random_state=SIM_SEED)
+        simulate(args.sim_cells, n_types=N_TYPES, reference=str(REFERENCE), n_genes=N_GENES, path=str(path),
+                 random_state=SEED)
         print(f"simulated {args.sim_cells} cells in {time.perf_counter() - t:.1f} s", flush=True)
         sim = ad.read_h5ad(path)
         run_pairs("2 landmark", f"simulated {args.sim_cells}", sim, sim.obs["cell_type"].astype(str).to_numpy(), None,
@@ -232,19 +191,9 @@ def main():
         if clock.left():
             adata, truth, _ = loaded[name]
             run_pairs("3 exact", name, adata, truth, None, "exact", args.gpu, False, fits, pairs, log)
-    for p in pairs:  # stage 4
-        if p["pair"].startswith("cuda vs cuda") and not p["embeddings_identical"] and p["stage"] == "1 exact" \
-                and clock.left():
-            env = dict(os.environ, CUBLAS_WORKSPACE_CONFIG=":4096:8")
-            res = subprocess.run([sys.executable, "-c", DETERMINISTIC_CHILD, str(HERE), p["dataset"], args.gpu],
-                                 env=env, capture_output=True, text=True)
-            d = dict(dataset=p["dataset"], **(json.loads(res.stdout.strip().splitlines()[-1]) if res.returncode == 0
-                                              else {"error": res.stderr.strip().splitlines()[-1:]}))
-            det.append(d)
-            print(json.dumps(d), flush=True)
-    (args.out / "gpu.md").write_text(markdown(fits, pairs, det, header))
-    print(markdown(fits, pairs, det, header), flush=True)
-
+    table = markdown(fits, pairs, header)
+    (args.out / "gpu.md").write_text(table)
+    print(table, flush=True)
 
 if __name__ == "__main__":
     main()
