@@ -45,19 +45,24 @@ class BalancedPairs(PairSource):
         pos = sizes[self._atom] >= 2
         self._p_pos = w[pos] / w[pos].sum()
 
+    def _partners(self, rng, anchors):
+        """Another member of each anchor's atom, drawn uniformly (vectorised)."""
+        order = self.cells[np.argsort(self._atom, kind="stable")]
+        sizes = np.bincount(self._atom)
+        start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        rank = np.empty(len(self.V), dtype=np.int64)
+        rank[order] = np.arange(len(order)) - np.repeat(start, sizes)
+        atom = self._atom_of[anchors]
+        shift = 1 + rng.integers(sizes[atom] - 1)
+        return order[start[atom] + (rank[anchors] + shift) % sizes[atom]]
+
     def sample(self, rng, n_pairs):
         if self.balance == 0:
             return super().sample(rng, n_pairs)
         n_pos = n_pairs // 2
         n_neg = n_pairs - n_pos
         a_pos = rng.choice(self._pos_anchor, size=n_pos, p=self._p_pos)
-        b_pos = np.empty(n_pos, dtype=np.int64)
-        for t, i in enumerate(a_pos):
-            members = self._members[self._atom_of[i]]
-            j = i
-            while j == i:
-                j = members[rng.integers(len(members))]
-            b_pos[t] = j
+        b_pos = self._partners(rng, a_pos)
         a_neg = rng.choice(self.cells, size=n_neg, p=self._p_cells)
         b_neg = rng.choice(self.cells, size=n_neg, p=self._p_cells)
         for _ in range(self.max_tries):
