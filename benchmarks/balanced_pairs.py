@@ -44,17 +44,19 @@ class BalancedPairs(PairSource):
         self._p_cells = w / w.sum()
         pos = sizes[self._atom] >= 2
         self._p_pos = w[pos] / w[pos].sum()
+        # the atoms' members laid end to end, and each cell's rank within its atom: fixed, so
+        # computed once here rather than for every batch
+        self._order = self.cells[np.argsort(self._atom, kind="stable")]
+        self._sizes = np.bincount(self._atom)
+        self._start = np.concatenate([[0], np.cumsum(self._sizes)[:-1]])
+        self._rank = np.empty(len(self.V), dtype=np.int64)
+        self._rank[self._order] = np.arange(len(self._order)) - np.repeat(self._start, self._sizes)
 
     def _partners(self, rng, anchors):
         """Another member of each anchor's atom, drawn uniformly (vectorised)."""
-        order = self.cells[np.argsort(self._atom, kind="stable")]
-        sizes = np.bincount(self._atom)
-        start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        rank = np.empty(len(self.V), dtype=np.int64)
-        rank[order] = np.arange(len(order)) - np.repeat(start, sizes)
         atom = self._atom_of[anchors]
-        shift = 1 + rng.integers(sizes[atom] - 1)
-        return order[start[atom] + (rank[anchors] + shift) % sizes[atom]]
+        size = self._sizes[atom]
+        return self._order[self._start[atom] + (self._rank[anchors] + 1 + rng.integers(size - 1)) % size]
 
     def sample(self, rng, n_pairs):
         if self.balance == 0:
@@ -122,9 +124,10 @@ def summarise(df: pd.DataFrame) -> str:
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--landmark", action="store_true", help="the 30,000-cell tuning files, landmark path, k estimated")
-    if "--landmark" not in (argv if argv is not None else sys.argv[1:]):
+    if "--landmark" not in argv:
         add_split_run_arguments(ap, choose="decide here", check="check here")
     ap.add_argument("--seeds", default="0,1", help="fit seeds (default 0,1)")
     ap.add_argument("--balances", default=",".join(map(str, BALANCES)))
@@ -152,7 +155,7 @@ def main(argv=None):
                 for b in balances:
                     rows.append(fit_row(name, adata, truth, k, seed, b, n_clusters=k))
     OUT.mkdir(parents=True, exist_ok=True)
-    cmd = "python benchmarks/balanced_pairs.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    cmd = "python benchmarks/balanced_pairs.py " + " ".join(argv)
     write_tsv(rows, OUT / f"{tag}.tsv", cmd, digits=4)
     text = summarise(pd.DataFrame(rows))
     (OUT / f"{tag}.md").write_text(f"# Group-balanced pairs, {tag}\n\n`{cmd}`\n{text}\n")
