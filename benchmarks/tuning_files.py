@@ -1,7 +1,7 @@
 """The simulated files that the landmark path's defaults are decided on, and the loop over them.
 
 Shared by the experiments that tune the landmark path (``landmark_views.py``,
-``min_cluster_size.py``, ``hard_negatives.py``, ``all_cells_teacher.py``): files made by ``bench_scale.ensure_data`` with
+``min_cluster_size.py``, ``hard_negatives.py``, ``all_cells_teacher.py``, ``pseudo_classes.py``): files made by ``bench_scale.ensure_data`` with
 random_state 1 and 2 (never the scale benchmark's own, random_state 0), at 30k and 100k cells,
 fitted with seeds 0 and 1 unless the command line says otherwise.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -44,6 +45,29 @@ def scores(truth, reference, labels, kept=slice(None)) -> dict:
     from sklearn.metrics import adjusted_rand_score
 
     return dict(ARI=adjusted_rand_score(truth[kept], labels), ARI_reference=adjusted_rand_score(reference[kept], labels))
+
+
+def fit_candidates(args, column: str, values, setup) -> list[dict]:
+    """One landmark fit of the package (``ScLSTM(kernel="landmark")``, unsupervised, k estimated)
+    per tuning file, fit seed and candidate ``value``, after ``setup(value)`` has put the package
+    in that candidate's state. ``setup`` may return a function that gives extra columns once the fit
+    is done. One row per fit (printed as it comes): ``column`` holds the value."""
+    import sclstm
+
+    rows = []
+    for n, file_seed, adata, truth, reference in tuning_files(args):
+        for seed in fit_seeds(args):
+            for value in values:
+                extra = setup(value)
+                t0 = time.perf_counter()
+                est = sclstm.ScLSTM(kernel="landmark", random_state=seed).fit(adata.X)
+                seconds = time.perf_counter() - t0
+                row = dict(cells=n, file_seed=file_seed, seed=seed, **{column: value}, k=int(est.n_clusters_),
+                           **scores(truth, reference, est.labels_, est.kept_cells_),
+                           **(extra() if extra else {}), fit_seconds=seconds)
+                print(row, flush=True)
+                rows.append(row)
+    return rows
 
 
 def write_and_summarise(rows: list[dict], out: Path, script: str, by: str) -> None:

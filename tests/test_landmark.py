@@ -124,6 +124,7 @@ def test_landmark_mode_clusters_real_data(pollen, fitted_landmark):
     assert s["n_landmarks"] == 128 and s["training_sample"] == 200
     assert s["guard"]["applied"] is False and s["partition_from"] == "learned similarity"
     assert s["training_views"] == list(LANDMARK_TRAINING_VIEWS)  # Leiden and Ward on PCs of the sample
+    assert s["pseudo_class_loss"] == {"view": "leiden_pca", "weight": lm.PSEUDO_CLASS_WEIGHT}
     assert s["memory_estimate_gib"] > 0
     assert sp.issparse(est.similarity_) and est.similarity_.shape == (299, 299)
     assert est.similarity_.nnz <= 299 * 15 * 2
@@ -270,6 +271,7 @@ def test_labelled_landmark_mode_trains_only_on_sampled_labelled_cells(pollen):
     est = sclstm.ScLSTM(mode="labelled", labelled_fraction=0.8, n_steps=50, **SMALL).fit(pollen, labels)
     assert 0 < est.labelled_mask_.sum() <= 200
     assert est.summary_["n_labelled_cells_used"] == est.labelled_mask_.sum()
+    assert est.summary_["pseudo_class_loss"] is None  # the labels teach it; no label-free groups
 
 
 def test_labelled_landmark_mode_keeps_a_class_whose_labels_miss_the_training_sample(pollen, tmp_path):

@@ -334,14 +334,17 @@ class ScLSTM:
                 "check n_clusters and the labels."
             ) from None
 
-    def _train(self, seqs, pairs, views):
-        """Fit the network on ``pairs``; in labelled mode its class head learns ``views["labels"]``."""
+    def _train(self, seqs, pairs, views, pseudo_weight: float = 0.0):
+        """Fit the network on ``pairs``; in labelled mode its class head learns ``views["labels"]``.
+        With ``pseudo_weight`` > 0 (unsupervised) the encoder also learns the ``leiden_pca``
+        view's communities (:func:`~sclstm.training.train_siamese`'s ``pseudo_classes``)."""
         classes = views["labels"] if self.mode == "labelled" else None
         self.model_, self.history_ = train_siamese(
             seqs, pairs, head=self.head, n_steps=self.n_steps, batch_size=self.batch_size,
             lr=self.learning_rate, hidden=self.hidden_size, embedding_dim=self.embedding_dim,
             random_state=self.random_state, device=self._device(), progress=self.progress,
             classes=classes, n_classes=None if classes is None else len(self.classes_),
+            pseudo_classes=views.get("leiden_pca"), pseudo_weight=pseudo_weight,
         )
 
     def _set_predictions(self, prob) -> None:
@@ -434,7 +437,8 @@ class ScLSTM:
         pairs = self._pair_source(views)
 
         self.sequencer_ = lm.landmark_sequencer(self.kernel_, K_sample, self.sequence_length, self.random_state)
-        self._train(self.sequencer_.transform(K_sample), pairs, views)
+        pseudo = lm.PSEUDO_CLASS_WEIGHT if "leiden_pca" in views else 0.0
+        self._train(self.sequencer_.transform(K_sample), pairs, views, pseudo_weight=pseudo)
         del K_sample, L_sample, L_landmarks
         self.embedding_, prob = lm.embed_all(source, self.preprocessor_, self.kernel_, self.sequencer_,
                                              self.model_, device)
@@ -452,6 +456,7 @@ class ScLSTM:
                           "in landmark mode, so there is nothing to fall back to"},
                 "n_empty_cells_dropped": n_empty, "n_empty_genes": int((gene_nnz == 0).sum()),
                 "n_confident_cells": int(pairs.n_confident_cells), "training_views": list(views),
+                "pseudo_class_loss": ({"view": "leiden_pca", "weight": pseudo} if pseudo > 0 else None),
                 "n_landmarks": int(len(self.kernel_.columns_)), "training_sample": int(len(sample)),
                 "n_micro_clusters": int(len(self.merge_.sizes_)),
                 "similarity": "learned P(same) on each cell's 15 approximate nearest neighbours (sparse)"}

@@ -8,7 +8,8 @@ The exact path needs the n × n kernel and learned similarity (4n² bytes each).
 3. a seeded *training sample* of s cells (s = ``sample_size``, all cells when fewer): on it the
    exact machinery runs at s × s cost — k estimated from its exact kernel, the label-free
    views (or the labels) that give training pairs — and the siamese LSTM trains on its
-   landmark-kernel rows; training costs the same whatever n is;
+   landmark-kernel rows (unsupervised, with a class loss on the Leiden view's communities as
+   well, :data:`PSEUDO_CLASS_WEIGHT`); training costs the same whatever n is;
 4. every cell embedded chunk by chunk;
 5. clustering by an equivalent hierarchical merge: the embedding is cut into ``n_micro``
    k-means micro-clusters, the learned P(same) is averaged over sampled member pairs of every
@@ -45,6 +46,11 @@ from .validation import InputError, warn_if_log_scale
 DEFAULT_LANDMARKS = 1024
 DEFAULT_SAMPLE = 5000
 DEFAULT_MICRO = 500
+PSEUDO_CLASS_WEIGHT = 0.3
+"""Unsupervised: weight of the class loss on the ``leiden_pca`` view's communities of the training
+sample, added to the pair loss (:func:`~sclstm.training.train_siamese`'s ``pseudo_classes``), so
+that the encoder keeps more of the groups its teacher shows it. Adopted on simulated tuning files
+by a rule written before the runs (benchmarks/results/pseudo_classes/decision.md)."""
 
 
 def sample_cells(n_cells: int, size: int, random_state: int) -> np.ndarray:

@@ -54,6 +54,8 @@ def train_siamese(
     progress: bool = False,
     classes: np.ndarray | None = None,
     n_classes: int | None = None,
+    pseudo_classes: np.ndarray | None = None,
+    pseudo_weight: float = 0.0,
 ) -> tuple[SiameseLSTM, dict]:
     """Fit a :class:`SiameseLSTM` with binary cross-entropy on sampled pairs.
 
@@ -66,8 +68,15 @@ def train_siamese(
     absent from ``seqs`` keeps its output. After the steps, :func:`fit_sequence_classifier`
     adds the logistic regression whose probabilities are averaged with the head's.
 
+    ``pseudo_classes`` (unsupervised): a label-free group per row (a training view's
+    communities), -1 where none. With ``pseudo_weight`` > 0 a linear head on the embedding
+    learns them by cross-entropy on ``batch_size`` class-balanced rows per step, weighted by
+    ``pseudo_weight`` and added to the pair loss, so that every step shows the encoder all groups
+    at once rather than one pair at a time. The head is used in training only and is not part of
+    the returned model; without it the training is the same, pair for pair.
+
     Returns the model (in eval mode) and a history with the loss and pair accuracy every
-    step (and the class loss when classes are given).
+    step (and the class loss when classes are given, the pseudo-class loss when used).
     """
     torch.manual_seed(random_state)
     rng = np.random.default_rng(random_state)
@@ -78,7 +87,14 @@ def train_siamese(
         n_classes = int(np.max(classes)) + 1
     model = SiameseLSTM(seqs.shape[2], head=head, hidden=hidden, embedding_dim=embedding_dim, n_classes=n_classes,
                         skip_width=seqs.shape[1] * seqs.shape[2]).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    params = list(model.parameters())
+    pseudo = None
+    if pseudo_classes is not None and pseudo_weight > 0:
+        pseudo_classes = np.asarray(pseudo_classes, dtype=np.int64)
+        pseudo = (_class_balanced_draw(pseudo_classes), torch.from_numpy(pseudo_classes).to(device),
+                  nn.Linear(embedding_dim, int(pseudo_classes.max()) + 1).to(device))
+        params += list(pseudo[2].parameters())
+    opt = torch.optim.Adam(params, lr=lr)
     loss_fn = nn.BCEWithLogitsLoss()
     class_loss_fn = nn.CrossEntropyLoss()
     X = torch.from_numpy(np.ascontiguousarray(seqs)).to(device)
@@ -86,6 +102,8 @@ def train_siamese(
     history = {"step": [], "loss": [], "pair_accuracy": []}
     if draw_labelled is not None:
         history["class_loss"] = []
+    if pseudo is not None:
+        history["pseudo_class_loss"] = []
     bar = _progress(n_steps, progress, "training siamese LSTM")
     model.train()
     for step in range(n_steps):
@@ -100,6 +118,12 @@ def train_siamese(
             class_loss = class_loss_fn(model.class_logits(model.encoder(X[tc]), X[tc]), Y[tc])
             history["class_loss"].append(float(class_loss.item()))
             loss = loss + class_loss
+        if pseudo is not None:
+            draw_pseudo, Yp, pseudo_head = pseudo
+            tp = torch.from_numpy(draw_pseudo(rng, batch_size)).to(device)
+            pseudo_loss = class_loss_fn(pseudo_head(model.encoder(X[tp])), Yp[tp])
+            history["pseudo_class_loss"].append(float(pseudo_loss.item()))
+            loss = loss + pseudo_weight * pseudo_loss
         opt.zero_grad()
         loss.backward()
         opt.step()
