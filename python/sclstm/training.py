@@ -88,12 +88,13 @@ def train_siamese(
     model = SiameseLSTM(seqs.shape[2], head=head, hidden=hidden, embedding_dim=embedding_dim, n_classes=n_classes,
                         skip_width=seqs.shape[1] * seqs.shape[2]).to(device)
     params = list(model.parameters())
-    pseudo = None
+    pseudo_head = None  # trained beside the model, not part of it
     if pseudo_classes is not None and pseudo_weight > 0:
         pseudo_classes = np.asarray(pseudo_classes, dtype=np.int64)
-        pseudo = (_class_balanced_draw(pseudo_classes), torch.from_numpy(pseudo_classes).to(device),
-                  nn.Linear(embedding_dim, int(pseudo_classes.max()) + 1).to(device))
-        params += list(pseudo[2].parameters())
+        draw_pseudo = _class_balanced_draw(pseudo_classes)
+        Y_pseudo = torch.from_numpy(pseudo_classes).to(device)
+        pseudo_head = nn.Linear(embedding_dim, int(pseudo_classes.max()) + 1).to(device)
+        params += list(pseudo_head.parameters())
     opt = torch.optim.Adam(params, lr=lr)
     loss_fn = nn.BCEWithLogitsLoss()
     class_loss_fn = nn.CrossEntropyLoss()
@@ -102,7 +103,7 @@ def train_siamese(
     history = {"step": [], "loss": [], "pair_accuracy": []}
     if draw_labelled is not None:
         history["class_loss"] = []
-    if pseudo is not None:
+    if pseudo_head is not None:
         history["pseudo_class_loss"] = []
     bar = _progress(n_steps, progress, "training siamese LSTM")
     model.train()
@@ -118,10 +119,9 @@ def train_siamese(
             class_loss = class_loss_fn(model.class_logits(model.encoder(X[tc]), X[tc]), Y[tc])
             history["class_loss"].append(float(class_loss.item()))
             loss = loss + class_loss
-        if pseudo is not None:
-            draw_pseudo, Yp, pseudo_head = pseudo
+        if pseudo_head is not None:
             tp = torch.from_numpy(draw_pseudo(rng, batch_size)).to(device)
-            pseudo_loss = class_loss_fn(pseudo_head(model.encoder(X[tp])), Yp[tp])
+            pseudo_loss = class_loss_fn(pseudo_head(model.encoder(X[tp])), Y_pseudo[tp])
             history["pseudo_class_loss"].append(float(pseudo_loss.item()))
             loss = loss + pseudo_weight * pseudo_loss
         opt.zero_grad()
