@@ -1,0 +1,165 @@
+"""Where the landmark path's gap to scanpy is not (issue 6): probes on exploration files.
+
+Run:  .venv/bin/python benchmarks/landmark_probes.py [--files-seeds 3,4] [--probes NAMES]
+      (about 6 minutes a file for every probe, one process)
+
+Exploration files only: ``bench_scale.ensure_data(cache, 30000, random_state)`` with random_state
+3 and 4 (16 planted types, 2,000 genes; never the scale benchmark's file 0 nor the tuning files 1
+and 2). One unsupervised landmark fit (``ScLSTM(kernel="landmark", random_state=0)``) per probe and
+file; labels only score. Every row: k, ARI against the planted types (``ARI``) and the reference
+types (``ARI_ref``), ``micro``: ARI if every micro-cluster of the merge took its majority planted
+type (the best a merge of these micro-clusters could do), and the tree cut at 16.
+
+Probes (``--probes``, comma-separated; default all):
+
+* ``current``: the package as it is;
+* ``sample10k``: training sample of 10,000 cells instead of 5,000;
+* ``genes500`` / ``genes1000``: ``n_top_genes`` 500 / 1,000 instead of all 2,000;
+* ``steps1200``: ``n_steps=1200`` (3×); ``wide``: also ``hidden_size=128, embedding_dim=64``;
+* ``merges``: the ``steps1200`` fit's micro-clusters merged other ways, cut at 11, 13 and 16:
+  average linkage on 1 − P (the package), complete linkage on 1 − P, Ward on micro-cluster
+  centroids of the embedding, average linkage on their cosine distance;
+* ``allcells``: the package's ``leiden_pca`` view computed on all cells (the all-cells teacher of
+  ``all_cells_teacher.py``) as the only training view, *named* ``leiden_pca`` so that the class loss
+  uses it, k = its community count, class-loss weight 0.3 and 1.0;
+* ``leiden_on_student``: Leiden (resolution 1) on the current fit's sparse learned-P graph of all
+  cells and on the fuzzy 15-NN graph of its embedding: a second-round teacher from the student.
+
+Writes benchmarks/results/landmark_probes/probes_files<files-seeds>.tsv (header line: date and command).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import squareform
+from sklearn.metrics import adjusted_rand_score
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from bench_core import RESULTS, write_tsv  # noqa: E402
+from bench_scale import ensure_data  # noqa: E402
+
+OUT = RESULTS / "landmark_probes"
+FIT_PROBES = {"current": {}, "sample10k": dict(sample_size=10_000), "genes500": dict(n_top_genes=500),
+              "genes1000": dict(n_top_genes=1000), "steps1200": dict(n_steps=1200),
+              "wide": dict(n_steps=1200, hidden_size=128, embedding_dim=64)}
+PROBES = (*FIT_PROBES, "merges", "allcells", "leiden_on_student")
+
+
+def micro_bound(truth: np.ndarray, micro: np.ndarray) -> float:
+    """ARI if every micro-cluster took its majority type."""
+    majority = np.empty(micro.max() + 1, dtype=object)
+    for g in range(micro.max() + 1):
+        values, counts = np.unique(truth[micro == g], return_counts=True)
+        majority[g] = values[counts.argmax()]
+    return adjusted_rand_score(truth, majority[micro])
+
+
+def fit_row(est, truth, reference, seconds: float) -> dict:
+    return dict(k=int(est.n_clusters_), ARI=adjusted_rand_score(truth, est.labels_),
+                ARI_ref=adjusted_rand_score(reference, est.labels_), micro=micro_bound(truth, est.merge_.micro_),
+                cut16=adjusted_rand_score(truth, est.recluster(16)), seconds=round(seconds, 1))
+
+
+def fit(X, **params):
+    import sclstm
+
+    t0 = time.perf_counter()
+    est = sclstm.ScLSTM(kernel="landmark", random_state=0, **params).fit(X)
+    return est, time.perf_counter() - t0
+
+
+def merge_rows(est, truth) -> list[dict]:
+    """The fit's micro-clusters merged four ways, cut at 11, 13 and 16."""
+    from sclstm.clustering import cut_tree
+
+    merge, E = est.merge_, est.embedding_
+    micro = merge.micro_
+    centroids = np.vstack([E[micro == g].mean(0) for g in range(micro.max() + 1)])
+    D = np.clip(1.0 - merge.micro_similarity_, 0.0, None)
+    np.fill_diagonal(D, 0.0)
+    trees = {"average on 1 - P (package)": None, "complete on 1 - P": linkage(squareform(D, checks=False), "complete"),
+             "Ward on centroids": linkage(centroids, "ward"), "average cosine on centroids": linkage(centroids, "average", metric="cosine")}
+    rows = []
+    for name, Z in trees.items():
+        for k in (11, 13, 16):
+            labels = cut_tree(merge.tree_, k)[micro] if Z is None else fcluster(Z, k, "maxclust")[micro]
+            rows.append(dict(variant=name, k=k, ARI=adjusted_rand_score(truth, labels)))
+    return rows
+
+
+def allcells_rows(adata, truth, reference) -> list[dict]:
+    import sclstm.estimator as estimator_module
+    import sclstm.landmark as lm
+    from all_cells_teacher import all_cells_leiden
+
+    t0 = time.perf_counter()
+    teacher = all_cells_leiden(adata, 0)
+    rows = [dict(variant="teacher itself", k=int(teacher.max()) + 1, ARI=adjusted_rand_score(truth, teacher),
+                 ARI_ref=adjusted_rand_score(reference, teacher), seconds=round(time.perf_counter() - t0, 1))]
+    sample = lm.sample_cells(adata.n_obs, lm.DEFAULT_SAMPLE, 0)
+    saved = estimator_module.label_free_views, lm.PSEUDO_CLASS_WEIGHT
+    estimator_module.label_free_views = lambda *a, **k: {"leiden_pca": teacher[sample]}
+    try:
+        for weight in (0.3, 1.0):
+            lm.PSEUDO_CLASS_WEIGHT = weight
+            est, seconds = fit(adata.X, n_clusters=int(teacher.max()) + 1)
+            rows.append(dict(variant=f"student, class-loss weight {weight:g}", **fit_row(est, truth, reference, seconds)))
+    finally:
+        estimator_module.label_free_views, lm.PSEUDO_CLASS_WEIGHT = saved
+    return rows
+
+
+def leiden_on_student_rows(est, truth, reference) -> list[dict]:
+    from sclstm.graph import fuzzy_graph, leiden
+
+    rows = []
+    for name, graph in (("learned-P kNN graph", lambda: est.similarity_), ("fuzzy 15-NN graph of the embedding", lambda: fuzzy_graph(est.embedding_))):
+        t0 = time.perf_counter()
+        labels = leiden(graph())
+        rows.append(dict(variant=name, k=int(labels.max()) + 1, ARI=adjusted_rand_score(truth, labels),
+                         ARI_ref=adjusted_rand_score(reference, labels), seconds=round(time.perf_counter() - t0, 1)))
+    return rows
+
+
+def main() -> None:
+    import anndata as ad
+    from sclstm.datasets import reference_types
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--files-seeds", default="3,4")
+    ap.add_argument("--probes", default=",".join(PROBES))
+    ap.add_argument("--cache", type=Path, default=RESULTS / "scale" / "cache")
+    args = ap.parse_args()
+    probes = args.probes.split(",")
+    rows = []
+    for file_seed in map(int, args.files_seeds.split(",")):
+        adata = ad.read_h5ad(ensure_data(args.cache, 30000, file_seed)[0])
+        truth, reference = adata.obs["cell_type"].astype(str).to_numpy(), reference_types(adata)
+        fits = {}
+        for probe in probes:
+            if probe in FIT_PROBES:
+                fits[probe] = est, seconds = fit(adata.X, **FIT_PROBES[probe])
+                new = [dict(variant="fit", **fit_row(est, truth, reference, seconds))]
+            elif probe == "merges":
+                new = merge_rows(fits["steps1200"][0] if "steps1200" in fits else fit(adata.X, n_steps=1200)[0], truth)
+            elif probe == "allcells":
+                new = allcells_rows(adata, truth, reference)
+            else:
+                new = leiden_on_student_rows(fits["current"][0] if "current" in fits else fit(adata.X)[0], truth, reference)
+            for row in new:
+                row = dict(file_seed=file_seed, probe=probe, **row)
+                print(json.dumps(row, default=float), flush=True)
+                rows.append(row)
+    OUT.mkdir(parents=True, exist_ok=True)
+    write_tsv(rows, OUT / f"probes_files{args.files_seeds.replace(',', '-')}.tsv", "python benchmarks/landmark_probes.py " + " ".join(sys.argv[1:]), digits=3)
+
+
+if __name__ == "__main__":
+    main()
