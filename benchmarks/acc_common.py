@@ -85,6 +85,23 @@ def split_cases(args):
     return simulated_grid(args.part) if args.simulated else real_cases(args.part)
 
 
+def write_run(results: Path, args, rows: list[dict], title: str, summarise, argv=None) -> str:
+    """Write one ``add_split_run_arguments`` run's ``<run>[_part<p>].tsv`` (header: date and
+    command) and its summary ``.md``; returns the summary."""
+    import sys
+
+    import pandas as pd
+    from bench_core import write_tsv
+
+    tag = ("simulated" if args.simulated else "real") + ("" if args.part is None else f"_part{args.part}")
+    results.mkdir(parents=True, exist_ok=True)
+    cmd = f"benchmarks/{Path(sys.argv[0]).name} " + " ".join(argv if argv is not None else sys.argv[1:])
+    write_tsv(rows, results / f"{tag}.tsv", cmd, digits=4)
+    text = summarise(pd.DataFrame(rows))
+    (results / f"{tag}.md").write_text(f"# {title}, {tag}\n\n`{cmd}`\n{text}\n")
+    return text
+
+
 def combine_parts(results: Path, run: str, title: str, summarise) -> str:
     """Write ``<run>.md`` from the two ``<run>_part{0,1}.tsv`` halves; returns the summary."""
     import pandas as pd

@@ -12,7 +12,6 @@ case, so two halves share the two cores, and ``--combine`` writes both halves' t
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -21,8 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
-from acc_common import add_split_run_arguments, combine_parts, split_cases
-from bench_core import write_tsv
+from acc_common import add_split_run_arguments, combine_parts, split_cases, write_run
 
 import sclstm.estimator as est_mod
 
@@ -93,12 +91,6 @@ def main(doc: str, results: Path, title: str, column: str, candidates: Callable[
         print(combine_parts(results, args.combine, title, table))
         return
     seeds = [int(s) for s in (args.seeds or ("0,1" if args.simulated else "0,1,2")).split(",")]
-    tag = ("simulated" if args.simulated else "real") + ("" if args.part is None else f"_part{args.part}")
     rows = [row for name, adata, truth, k in split_cases(args) for seed in seeds
             for row in candidate_rows(name, adata, truth, k, seed, run, column)]
-    results.mkdir(parents=True, exist_ok=True)
-    cmd = f"benchmarks/{Path(sys.argv[0]).name} " + " ".join(argv if argv is not None else sys.argv[1:])
-    write_tsv(rows, results / f"{tag}.tsv", cmd, digits=4)
-    text = table(pd.DataFrame(rows))
-    (results / f"{tag}.md").write_text(f"# {title}, {tag}\n\n`{cmd}`\n{text}\n")
-    print(text)
+    print(write_run(results, args, rows, title, table, argv))

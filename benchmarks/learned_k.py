@@ -28,8 +28,7 @@ from sklearn.metrics import adjusted_rand_score
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from acc_common import add_split_run_arguments, combine_parts, real_cases, simulated_grid  # noqa: E402
-from bench_core import write_tsv  # noqa: E402
+from acc_common import add_split_run_arguments, combine_parts, real_cases, simulated_grid, write_run  # noqa: E402
 
 import sclstm.estimator as est_mod  # noqa: E402
 from sclstm.clustering import estimate_k, relabel_by_size  # noqa: E402
@@ -122,28 +121,30 @@ def summarise_k_candidates(df: pd.DataFrame, current: str, candidates) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> None:
+def run_k_candidates(argv, doc: str, title: str, results: Path, case_rows, summarise) -> None:
+    """The command line shared by the k-candidate benchmarks: ``--simulated`` / ``--real`` /
+    ``--combine``, ``--part``, ``--seeds``, ``--only``; one exact fit per case and seed."""
     import torch
 
     torch.set_num_threads(1)  # two halves run side by side on the two cores
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     add_split_run_arguments(ap, choose="decide here", check="check here")
     ap.add_argument("--seeds", default=None, help="comma-separated fit seeds (default 0 simulated; 0,1,2 real)")
+    ap.add_argument("--only", default=None, help="run only the case of this name and write nothing (smoke test)")
     args = ap.parse_args(argv)
-    title = "k from the learned similarity's eigengap, exact path"
     if args.combine:
-        print(combine_parts(RESULTS, args.combine, title, summarise))
+        print(combine_parts(results, args.combine, title, summarise))
         return
     seeds = [int(s) for s in (args.seeds or ("0" if args.simulated else "0,1,2")).split(",")]
     cases = simulated_grid(args.part, first_seeds=(11, 41, 71)) if args.simulated else real_cases(args.part)
-    rows = [row for name, adata, truth, k in cases for seed in seeds for row in case_rows(name, adata, truth, k, seed)]
-    tag = ("simulated" if args.simulated else "real") + ("" if args.part is None else f"_part{args.part}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    cmd = f"benchmarks/{Path(sys.argv[0]).name} " + " ".join(argv if argv is not None else sys.argv[1:])
-    write_tsv(rows, RESULTS / f"{tag}.tsv", cmd, digits=4)
-    text = summarise(pd.DataFrame(rows))
-    (RESULTS / f"{tag}.md").write_text(f"# {title}, {tag}\n\n`{cmd}`\n{text}\n")
-    print(text)
+    rows = [row for name, adata, truth, k in cases if args.only in (None, name)
+            for seed in seeds for row in case_rows(name, adata, truth, k, seed)]
+    if not args.only:
+        print(write_run(results, args, rows, title, summarise, argv))
+
+
+def main(argv=None) -> None:
+    run_k_candidates(argv, __doc__, "k from the learned similarity's eigengap, exact path", RESULTS, case_rows, summarise)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ def case_rows(name: str, adata, truth: np.ndarray, k_true: int, seed: int) -> li
 
 def summarise(df: pd.DataFrame) -> str:
     n_fits = df.groupby(["method", "k"]).size()
-    lines = [f"| method | k | mean ARI | " + " | ".join(f"ARI, {t} types" for t in sorted(df.types.unique()))
+    lines = ["| method | k | mean ARI | " + " | ".join(f"ARI, {t} types" for t in sorted(df.types.unique()))
              + " | mean NMI | mean ACC | mean BAS | mean seconds | fits |",
              "|---|---|---:|" + "---:|" * (df.types.nunique() + 5)]
     for (method, k), sub in sorted(df.groupby(["method", "k"]), key=lambda x: -x[1].ARI.mean()):

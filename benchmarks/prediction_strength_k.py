@@ -16,7 +16,6 @@ benchmarks/results/prediction_strength_k/<run>.tsv and .md.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -28,9 +27,7 @@ from sklearn.metrics import adjusted_rand_score
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from acc_common import add_split_run_arguments, combine_parts, real_cases, simulated_grid  # noqa: E402
-from bench_core import write_tsv  # noqa: E402
-from learned_k import CURRENT, fit_capturing_inputs, partition_at, summarise_k_candidates  # noqa: E402
+from learned_k import CURRENT, fit_capturing_inputs, partition_at, run_k_candidates, summarise_k_candidates  # noqa: E402
 
 from sclstm.clustering import condensed, cut_tree  # noqa: E402
 
@@ -103,31 +100,7 @@ def summarise(df: pd.DataFrame) -> str:
 
 
 def main(argv=None) -> None:
-    import torch
-
-    torch.set_num_threads(1)  # two halves run side by side on the two cores
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_split_run_arguments(ap, choose="decide here", check="check here")
-    ap.add_argument("--seeds", default=None, help="comma-separated fit seeds (default 0 simulated; 0,1,2 real)")
-    ap.add_argument("--only", default=None, help="run only the case of this name (smoke test)")
-    args = ap.parse_args(argv)
-    title = "k from prediction strength, exact path"
-    if args.combine:
-        print(combine_parts(RESULTS, args.combine, title, summarise))
-        return
-    seeds = [int(s) for s in (args.seeds or ("0" if args.simulated else "0,1,2")).split(",")]
-    cases = simulated_grid(args.part, first_seeds=(11, 41, 71)) if args.simulated else real_cases(args.part)
-    rows = [row for name, adata, truth, k in cases if args.only in (None, name)
-            for seed in seeds for row in case_rows(name, adata, truth, k, seed)]
-    if args.only:
-        return
-    tag = ("simulated" if args.simulated else "real") + ("" if args.part is None else f"_part{args.part}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    cmd = f"benchmarks/{Path(sys.argv[0]).name} " + " ".join(argv if argv is not None else sys.argv[1:])
-    write_tsv(rows, RESULTS / f"{tag}.tsv", cmd, digits=4)
-    text = summarise(pd.DataFrame(rows))
-    (RESULTS / f"{tag}.md").write_text(f"# {title}, {tag}\n\n`{cmd}`\n{text}\n")
-    print(text)
+    run_k_candidates(argv, __doc__, "k from prediction strength, exact path", RESULTS, case_rows, summarise)
 
 
 if __name__ == "__main__":

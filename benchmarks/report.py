@@ -6,7 +6,6 @@ the benchmark produced (median over seeds, spread = min–max over seeds).
 from __future__ import annotations
 
 import itertools
-import json
 from pathlib import Path
 
 import numpy as np
@@ -228,7 +227,7 @@ def targets(L: Lookup, datasets, seeds, stab) -> str:
         rows.append([SHORT.get(d, d), fmt(a), f"{fmt(best)} ({best_m})" if best_m else "–",
                      fmt(ISSUE_BEST_PEER.get(d)), "yes" if ok else "**no**"])
     med = float(np.nanmedian(aris)) if aris else np.nan
-    out.append(f"### 1. True k: ScLSTM ARI ≥ best peer on every dataset, and median over datasets ≥ 0.85\n")
+    out.append("### 1. True k: ScLSTM ARI ≥ best peer on every dataset, and median over datasets ≥ 0.85\n")
     out.append(md_table(["dataset", "ScLSTM (unsup., k given)", "best peer with true k, this run",
                          "issue's reference best peer", "≥ best peer"], rows))
     out.append(f"\nEvery dataset: {mark(ok_all)}. Median ARI over datasets {fmt(med, digits=3)} (≥ 0.85): "
@@ -348,7 +347,7 @@ def build(long: pd.DataFrame, out: Path, cache: Path, header: str, datasets, see
         return md_table(["method"] + H, rows)
 
     present = [(m, k) for m, k in ORDER if any(L.has(d, m, k) for d in ds)]
-    R = [f"# ScLSTM accuracy benchmark\n", f"`{header.lstrip('# ')}`\n",
+    R = ["# ScLSTM accuracy benchmark\n", f"`{header.lstrip('# ')}`\n",
          f"Datasets: {', '.join(ds)}; seeds {', '.join(map(str, seeds))}. Truth: `obs['cell_type']`. All methods "
          "see the same matrix: genes expressed in ≥ 3 cells. Cells: unsupervised rows score every cell; "
          "labelled rows (\"80% labels\") score only the 20% of cells whose labels were not used (stratified split "
