@@ -37,20 +37,25 @@ def all_cells_leiden(adata, seed: int):
     return label_free_views(L, None, 0, random_state=seed, names=("leiden_pca",))["leiden_pca"]
 
 
-def fit_with_teacher(adata, teacher, seed: int, params: dict):
-    """Landmark fit whose only training view is ``teacher`` on the sample, k its community count."""
+def fit_with_teacher(adata, teacher, seed: int, params: dict, view_name: str = "leiden_all_cells",
+                     class_loss_weight: float | None = None):
+    """Landmark fit whose only training view is ``teacher`` on the sample, k its community count.
+    Named ``leiden_pca``, the view also drives the class loss, with ``class_loss_weight`` if given
+    (else the package's ``PSEUDO_CLASS_WEIGHT``)."""
     import sclstm
     import sclstm.estimator as estimator_module
     import sclstm.landmark as lm
 
     est = sclstm.ScLSTM(kernel="landmark", random_state=seed, n_clusters=int(teacher.max()) + 1, **params)
     sample = lm.sample_cells(adata.n_obs, est.sample_size, seed)  # the rule the fit uses
-    original = estimator_module.label_free_views
-    estimator_module.label_free_views = lambda *a, **k: {"leiden_all_cells": teacher[sample]}
+    original = estimator_module.label_free_views, lm.PSEUDO_CLASS_WEIGHT
+    estimator_module.label_free_views = lambda *a, **k: {view_name: teacher[sample]}
+    if class_loss_weight is not None:
+        lm.PSEUDO_CLASS_WEIGHT = class_loss_weight
     try:
         return est.fit(adata.X)
     finally:
-        estimator_module.label_free_views = original
+        estimator_module.label_free_views, lm.PSEUDO_CLASS_WEIGHT = original
 
 
 def main():

@@ -44,21 +44,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from bench_core import RESULTS, write_tsv  # noqa: E402
 from bench_scale import ensure_data  # noqa: E402
+from diagnose_landmark import micro_bound  # noqa: E402
 
 OUT = RESULTS / "landmark_probes"
 FIT_PROBES = {"current": {}, "sample10k": dict(sample_size=10_000), "genes500": dict(n_top_genes=500),
               "genes1000": dict(n_top_genes=1000), "steps1200": dict(n_steps=1200),
               "wide": dict(n_steps=1200, hidden_size=128, embedding_dim=64)}
 PROBES = (*FIT_PROBES, "merges", "allcells", "leiden_on_student")
-
-
-def micro_bound(truth: np.ndarray, micro: np.ndarray) -> float:
-    """ARI if every micro-cluster took its majority type."""
-    majority = np.empty(micro.max() + 1, dtype=object)
-    for g in range(micro.max() + 1):
-        values, counts = np.unique(truth[micro == g], return_counts=True)
-        majority[g] = values[counts.argmax()]
-    return adjusted_rand_score(truth, majority[micro])
 
 
 def fit_row(est, truth, reference, seconds: float) -> dict:
@@ -95,24 +87,17 @@ def merge_rows(est, truth) -> list[dict]:
 
 
 def allcells_rows(adata, truth, reference) -> list[dict]:
-    import sclstm.estimator as estimator_module
-    import sclstm.landmark as lm
-    from all_cells_teacher import all_cells_leiden
+    from all_cells_teacher import all_cells_leiden, fit_with_teacher
 
     t0 = time.perf_counter()
     teacher = all_cells_leiden(adata, 0)
     rows = [dict(variant="teacher itself", k=int(teacher.max()) + 1, ARI=adjusted_rand_score(truth, teacher),
                  ARI_ref=adjusted_rand_score(reference, teacher), seconds=round(time.perf_counter() - t0, 1))]
-    sample = lm.sample_cells(adata.n_obs, lm.DEFAULT_SAMPLE, 0)
-    saved = estimator_module.label_free_views, lm.PSEUDO_CLASS_WEIGHT
-    estimator_module.label_free_views = lambda *a, **k: {"leiden_pca": teacher[sample]}
-    try:
-        for weight in (0.3, 1.0):
-            lm.PSEUDO_CLASS_WEIGHT = weight
-            est, seconds = fit(adata.X, n_clusters=int(teacher.max()) + 1)
-            rows.append(dict(variant=f"student, class-loss weight {weight:g}", **fit_row(est, truth, reference, seconds)))
-    finally:
-        estimator_module.label_free_views, lm.PSEUDO_CLASS_WEIGHT = saved
+    for weight in (0.3, 1.0):
+        t0 = time.perf_counter()
+        est = fit_with_teacher(adata, teacher, 0, {}, view_name="leiden_pca", class_loss_weight=weight)
+        rows.append(dict(variant=f"student, class-loss weight {weight:g}",
+                         **fit_row(est, truth, reference, time.perf_counter() - t0)))
     return rows
 
 

@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from learned_k import CURRENT, fit_capturing_inputs, partition_at, run_k_candidates, summarise_k_candidates  # noqa: E402
 
-from sclstm.clustering import condensed, cut_tree  # noqa: E402
+from sclstm.clustering import condensed, cut_tree, similarity_distances  # noqa: E402
 
 RESULTS = HERE / "results" / "prediction_strength_k"
 ON_S, ON_P = "prediction strength on S", "prediction strength on learned P"
@@ -37,9 +37,8 @@ HALVINGS, THRESHOLD = 5, 0.8
 
 
 def average_linkage_tree(M: np.ndarray) -> np.ndarray:
-    D = np.clip(1.0 - np.asarray(M, dtype=np.float64), 0.0, None)
-    np.fill_diagonal(D, 0.0)
-    return linkage(condensed(D), method="average")
+    """The tree ``cluster_similarity`` cuts: average linkage on the distances 1 − M."""
+    return linkage(condensed(similarity_distances(M)), method="average")
 
 
 def pair_agreement(test: np.ndarray, assigned: np.ndarray) -> float:

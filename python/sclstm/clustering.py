@@ -95,13 +95,18 @@ def cluster_features(Z: np.ndarray, k: int, method: str = "agglomerative", rando
     return relabel_by_size(labels)
 
 
-def cluster_similarity(P: np.ndarray, k: int, linkage: str = "average") -> np.ndarray:
-    """Agglomerative clustering of a symmetric similarity in [0, 1] (distance 1 − P)."""
+def similarity_distances(P: np.ndarray) -> np.ndarray:
+    """Distances 1 − P of a similarity in [0, 1]: symmetrised, zero on the diagonal, never negative."""
     D = 1.0 - np.asarray(P, dtype=np.float64)
     D = (D + D.T) / 2
     np.fill_diagonal(D, 0.0)
     np.clip(D, 0.0, None, out=D)
-    return agglomerative(D, k, linkage)
+    return D
+
+
+def cluster_similarity(P: np.ndarray, k: int, linkage: str = "average") -> np.ndarray:
+    """Agglomerative clustering of a symmetric similarity in [0, 1] (distance 1 − P)."""
+    return agglomerative(similarity_distances(P), k, linkage)
 
 
 def similarity_knn_graph(S: np.ndarray, n_neighbors: int = 10) -> sp.csr_matrix:
