@@ -100,3 +100,26 @@ def test_bad_k_from_cli_is_one_line(tmp_path):
 def test_score_needs_existing_columns(tmp_path):
     res = run("score", dataset_path("biase"), "--truth-key", "cell_type", check=False)
     assert res.returncode == 2 and "no column 'sclstm'" in res.stderr
+
+
+def test_cluster_refuses_to_overwrite_its_input(tmp_path, capsys):
+    """Nothing the user gave is modified: --out naming the input file is refused before any work."""
+    src = tmp_path / "biase.h5ad"
+    src.write_bytes(dataset_path("biase").read_bytes())
+    before = src.read_bytes()
+    code = cli.main(["cluster", str(src), "--out", str(tmp_path / "." / "biase.h5ad")])
+    assert code == 2
+    assert "is the input file" in capsys.readouterr().err
+    assert src.read_bytes() == before
+
+
+def test_bad_counts_get_one_line_and_no_plan(tmp_path):
+    """The kernel/memory note is printed only once the counts pass their checks."""
+    bad = ad.read_h5ad(dataset_path("biase"))
+    bad.X = bad.X.astype(float)
+    bad.X[0, 0] = float("nan")
+    bad.write_h5ad(tmp_path / "nan.h5ad")
+    res = run("cluster", tmp_path / "nan.h5ad", "--out", tmp_path / "o.h5ad", check=False)
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines() == ["sclstm: error: the expression matrix has 1 NaN or infinite "
+                                               "value(s); remove or impute them first."]

@@ -68,6 +68,43 @@ def test_transform_checks_gene_count(biase, fitted_biase):
         fitted_biase.transform(biase.X[:, :100])
 
 
+def test_transform_matches_genes_by_name(biase, fitted_biase, tmp_path):
+    """Genes in another order, or without the genes the model never reads, embed the same;
+    unnamed arrays go by position. Before: reordered genes gave a wrong embedding silently."""
+    reordered = biase[:, ::-1]
+    np.testing.assert_allclose(fitted_biase.transform(reordered), fitted_biase.embedding_, atol=1e-5)
+    unused = np.setdiff1d(np.arange(biase.n_vars), fitted_biase.preprocessor_.genes_kept_)
+    assert unused.size > 0  # Biase has genes expressed in fewer than 3 cells
+    trimmed = biase[:, np.setdiff1d(np.arange(biase.n_vars), unused[:50])]
+    np.testing.assert_allclose(fitted_biase.transform(trimmed), fitted_biase.embedding_, atol=1e-5)
+    fitted_biase.save(tmp_path / "m.pt")  # the names travel with the model
+    np.testing.assert_allclose(ScLSTM.load(tmp_path / "m.pt").transform(reordered), fitted_biase.embedding_,
+                               atol=1e-5)
+
+
+def test_transform_refuses_data_without_the_genes_the_model_reads(biase, fitted_biase):
+    used = fitted_biase.preprocessor_.genes_used_[0]
+    keep = np.setdiff1d(np.arange(biase.n_vars), [used])
+    with pytest.raises(sclstm.InputError, match=r"1 of the \d+ genes the model uses are not in the data"):
+        fitted_biase.transform(biase[:, keep])
+
+
+def test_transform_of_all_zero_cells_follows_drop_empty(biase, fitted_biase):
+    X = biase.X.toarray() if hasattr(biase.X, "toarray") else biase.X.copy()
+    X[3] = 0
+    with pytest.raises(sclstm.InputError, match="drop_empty=True"):
+        fitted_biase.transform(X)
+    E = fitted_biase.transform(X, drop_empty=True)
+    assert E.shape == fitted_biase.embedding_.shape and np.isnan(E[3]).all()
+    np.testing.assert_allclose(np.delete(E, 3, axis=0), np.delete(fitted_biase.embedding_, 3, axis=0), atol=1e-5)
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, True])
+def test_min_cells_must_be_a_positive_whole_number(biase, value):
+    with pytest.raises(sclstm.InputError, match="min_cells must be a positive whole number"):
+        ScLSTM(min_cells=value).fit(biase)
+
+
 def test_k_is_estimated_with_its_curve(biase):
     est = ScLSTM(n_steps=100).fit(biase)
     curve = est.summary_["k_curve"]

@@ -217,6 +217,9 @@ def test_sce_reads_exactly(fx):
     s = a.uns["sclstm"]
     assert s["n_clusters"] == 4 and s["seed"] == 7 and s["method"] == "test"
     np.testing.assert_array_equal(s["curve"], [0.5, 0.25, 0.125])
+    # named vectors (c(name = value)) keep their names: a versions record stays a record
+    assert s["versions"] == {"sclstm": "0.1.0", "torch": "2.13.0"}
+    assert s["guard"] == {"kernel": 0.5, "learned": 0.75}
     assert a.uns["note"] == "made by make_fixtures.R"
 
 
@@ -269,6 +272,17 @@ def test_seurat_reads_exactly(fx):
     assert list(sd.columns) == [a.var_names[j] for j in fx["pollen_hvg"]]
     np.testing.assert_array_equal(sd.to_numpy(), fx["pollen_scale"].T)
     assert a.uns["sclstm"] == {"n_clusters": 11}
+
+
+@needs_r
+def test_seurat_identities_keep_their_level_order(fx):
+    from sclstm.io import read_rds
+
+    a = read_rds(fx["out"] / "pollen_seurat_idents.rds")
+    ident = a.obs["ident"]
+    assert list(ident.cat.categories) == ["t2", "t0", "t1"]  # Idents' order, not sorted
+    codes = fx["pollen_celltype"].codes + 1  # R's as.integer() of the factor
+    assert ident.astype(str).tolist() == [f"t{c % 3}" for c in codes]
 
 
 @needs_r

@@ -48,3 +48,21 @@ def test_missing_predictions_are_refused_not_counted_as_a_cluster():
     """Cells dropped as empty are NaN in obs['sclstm']; scoring them as a cluster "nan" would be wrong."""
     with pytest.raises(InputError, match="clustering has 1 missing value"):
         score(["a", "b", "a"], pd.Categorical(["0", None, "0"]))
+
+
+def test_two_series_are_paired_by_cell_not_by_position(pollen):
+    """A clustering Series in another cell order is scored against the right cells."""
+    truth = pollen.obs["cell_type"]
+    rng = np.random.default_rng(0)
+    pred = pd.Series(np.where(rng.random(len(truth)) < 0.2, "x", truth.astype(str)), index=truth.index)
+    shuffled = pred.iloc[rng.permutation(len(pred))]
+    assert score(truth, shuffled) == score(truth, pred)
+    # arrays carry no cell names: by position, as before
+    assert score(truth.to_numpy(), pred.to_numpy()) == score(truth, pred)
+
+
+def test_series_of_different_cells_are_refused(pollen):
+    truth = pollen.obs["cell_type"]
+    other = pd.Series(truth.to_numpy(), index=[f"cell{i}" for i in range(len(truth))])
+    with pytest.raises(InputError, match="indexed by different cells"):
+        score(truth, other)

@@ -47,9 +47,11 @@ def _summary_lines(adata, est_summary: dict, seconds: float, key: str) -> list[s
 
 def cmd_cluster(args) -> int:
     from .io import check_writable, read_input, write_output
+    from .io._files import check_not_input
     from .tl import sclstm as run
 
     check_writable(args.out)
+    check_not_input(args.out, args.input)
     if args.plot:
         check_writable_png(args.plot)
     t0 = time.perf_counter()

@@ -203,7 +203,7 @@ class ScLSTM:
         if self.kernel not in KERNEL_CHOICES:
             raise InputError(f"kernel must be one of {KERNEL_CHOICES}, got {self.kernel!r}.")
         for name, least in (("n_steps", 1), ("batch_size", 1), ("sequence_length", 1), ("max_columns", 1),
-                            ("n_top_genes", 1), ("n_landmarks", 1), ("sample_size", 1), ("hidden_size", 1),
+                            ("n_top_genes", 1), ("min_cells", 1), ("n_landmarks", 1), ("sample_size", 1), ("hidden_size", 1),
                             ("embedding_dim", 1), ("k_max", 2), ("random_state", 0)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
@@ -291,10 +291,10 @@ class ScLSTM:
         else:
             memory = lm.memory_estimate(n_rows, min(n_genes, self.n_top_genes), self.n_landmarks,
                                         self.sample_size, lm.DEFAULT_MICRO, DEFAULT_CHUNK_CELLS)
-        # kept as kernel_note_ too, for callers that show it their own way (the R package's message())
+        # kept as kernel_note_ too, for callers that show it their own way (the R package's message());
+        # logged once the counts have passed their checks, so bad input gets its one line alone
         self.kernel_note_ = (f"sclstm: {kernel} kernel for {n_rows} cells, estimated peak memory "
                              f"{memory / 2**30:.2f} GiB (beyond the input)")
-        log.info(self.kernel_note_)
         return kernel, n_rows, memory
 
     def _labelled_codes(self, label_values, rng):
@@ -362,6 +362,7 @@ class ScLSTM:
         counts = check_counts(matrix, cell_names, gene_names, drop_empty=self.drop_empty)
         n = counts.X.shape[0]
         k_given = check_n_clusters(self.n_clusters, n)
+        log.info(self.kernel_note_)
         label_values = check_labels(labels, len(counts.kept))[counts.kept] if self.mode == "labelled" else None
         device = self._device()
 
@@ -401,6 +402,7 @@ class ScLSTM:
         self.labels_ = labels_learned
         self.n_clusters_ = int(k)
         self.n_cells_, self.n_genes_in_ = n, counts.X.shape[1]
+        self.gene_names_ = counts.gene_names if gene_names is not None else None
         self.cell_names_ = counts.cell_names
         self.kept_cells_ = counts.kept
         return {"k_method": k_method, "k_curve": k_curve, "partition_from": partition_from, "guard": guard,
@@ -413,6 +415,7 @@ class ScLSTM:
         n_empty, gene_nnz = source.scan_empty(self.drop_empty)
         n = source.n_cells
         k_given = check_n_clusters(self.n_clusters, n)
+        log.info(self.kernel_note_)
         device = self._device()
         self.preprocessor_ = Preprocessor(self.preprocess, self.min_cells, self.n_top_genes).fit_chunks(source, gene_nnz)
         landmarks, L_landmarks, sample, L_sample = lm.read_landmarks_and_sample(
@@ -448,6 +451,7 @@ class ScLSTM:
         self.labels_ = self._cluster(self.similarity_, self.embedding_, k)
         self.n_clusters_ = int(k)
         self.n_cells_, self.n_genes_in_ = n, source.n_genes
+        self.gene_names_ = np.asarray(X.var_names).astype(str) if hasattr(X, "var_names") else None
         names = np.asarray(X.obs_names) if hasattr(X, "obs_names") else np.array([str(i) for i in range(source.n_rows)])
         self.cell_names_ = names[source.kept]
         self.kept_cells_ = source.kept
@@ -500,16 +504,54 @@ class ScLSTM:
         if not hasattr(self, "model_"):
             raise InputError("this ScLSTM is not fitted yet; call fit(X) first.")
 
-    def transform(self, X) -> np.ndarray:
-        """Embedding of the cells of X (same genes as the fitted data) in the learned space."""
+    def transform(self, X, drop_empty=None) -> np.ndarray:
+        """Embedding of the cells of X in the learned space, one row per cell of X.
+
+        Genes are matched by name when both the fitted data and X carry names (AnnData,
+        DataFrame): X may hold them in another order or hold extra genes, but must hold every
+        gene the model uses. Without names they are matched by position. All-zero cells are
+        refused unless ``drop_empty`` (default: the estimator's), which gives them NaN rows.
+        """
         self._check_fitted()
+        drop_empty = self.drop_empty if drop_empty is None else drop_empty
         matrix, cell_names, gene_names = matrix_of(X)
-        counts = check_counts(matrix, cell_names, gene_names)
-        L = self.preprocessor_.transform(counts.X)
+        counts = check_counts(matrix, cell_names, gene_names, drop_empty=bool(drop_empty))
+        aligned = self._align_genes(counts.X, None if gene_names is None else counts.gene_names)
+        L = self.preprocessor_.transform(aligned)
         seqs = self.sequencer_.transform(self.kernel_.transform(L))
         device = self._device()
         self.model_.to(device)  # trained on another device, or loaded (weights load onto the CPU)
-        return embed(self.model_, seqs, device)
+        E = embed(self.model_, seqs, device)
+        if counts.n_empty_cells:
+            out = np.full((len(counts.kept), E.shape[1]), np.nan, dtype=E.dtype)
+            out[counts.kept] = E
+            return out
+        return E
+
+    def _align_genes(self, M: sp.csr_matrix, gene_names) -> sp.csr_matrix:
+        """Columns of M in the order of the fitted genes, matched by name where both have names.
+
+        Genes the model never reads (filtered out at fit) may be missing; they count as zero.
+        """
+        fitted = getattr(self, "gene_names_", None)
+        if fitted is None or gene_names is None or (len(gene_names) == len(fitted)
+                                                     and np.array_equal(gene_names, fitted)):
+            return M  # by position; the preprocessor checks the gene count
+        position = pd.Index(gene_names)
+        if not position.is_unique:
+            dup = position[position.duplicated()].unique()[:3]
+            raise InputError(f"the data has duplicated gene names ({', '.join(map(str, dup))}); "
+                             "genes are matched to the model by name, so make them unique.")
+        where = position.get_indexer(pd.Index(fitted))
+        needed = self.preprocessor_.genes_kept_
+        missing = needed[where[needed] < 0]
+        if missing.size:
+            raise InputError(
+                f"{missing.size} of the {needed.size} genes the model uses are not in the data "
+                f"(e.g. {', '.join(map(str, fitted[missing[:3]]))}); give counts for the genes it was fitted on.")
+        zero = M.shape[1]  # missing genes the model never reads: an all-zero column
+        padded = sp.hstack([M, sp.csr_matrix((M.shape[0], 1))], format="csr")
+        return padded[:, np.where(where < 0, zero, where)]
 
     # persistence ----------------------------------------------------------------------
     def save(self, path) -> None:
@@ -531,6 +573,7 @@ class ScLSTM:
                                           .astype(np.int64)),
                 "confidence": torch.from_numpy(self.predicted_confidence_)},
             "cell_names": [str(x) for x in self.cell_names_],
+            "gene_names": None if self.gene_names_ is None else [str(x) for x in self.gene_names_],
             "kept_cells": torch.from_numpy(self.kept_cells_),
             "kernel": {"name": self.kernel_.name, "lo": self.kernel_.lo_, "hi": self.kernel_.hi_,
                        "columns": torch.from_numpy(np.asarray(self.kernel_.columns_, dtype=np.int64)),
@@ -563,6 +606,8 @@ class ScLSTM:
         est.embedding_ = state["embedding"].numpy()
         est.labelled_mask_ = None if state["labelled_mask"] is None else state["labelled_mask"].numpy()
         est.cell_names_ = np.asarray(state["cell_names"])
+        genes = state.get("gene_names")  # absent from files written before names were kept
+        est.gene_names_ = None if genes is None else np.asarray(genes)
         est.kept_cells_ = state["kept_cells"].numpy()
         est.n_cells_ = len(est.labels_)
         classes = state.get("classes")

@@ -1,6 +1,7 @@
 """Agreement between a clustering and reference labels: ARI, NMI, ACC and BAS.
 
-ACC and BAS first match clusters to classes one-to-one with the Hungarian algorithm
+Two pandas Series are paired by their index (as pandas would pair them); arrays and lists
+by position. ACC and BAS first match clusters to classes one-to-one with the Hungarian algorithm
 (maximising the number of cells on the diagonal); ACC is then the fraction of cells whose
 matched cluster equals their class, BAS the mean over classes of that fraction (balanced
 accuracy). Clusters left without a class count as wrong.
@@ -19,7 +20,28 @@ def _codes(x) -> np.ndarray:
     return pd.factorize(pd.Series(np.asarray(x, dtype=object)).astype(str))[0]
 
 
+def _aligned(truth, pred):
+    """Two pandas Series are paired by index, as pandas pairs them; anything else by position.
+
+    Series whose indexes hold different cells are refused rather than paired by position.
+    """
+    if (not (isinstance(truth, pd.Series) and isinstance(pred, pd.Series)) or len(truth) != len(pred)
+            or truth.index.equals(pred.index)):
+        return truth, pred  # (a length mismatch is refused by _check_pair)
+    if not (truth.index.is_unique and pred.index.is_unique):
+        raise InputError("truth and clustering are Series with different, non-unique indexes; "
+                         "pass them in the same cell order (e.g. both from one adata.obs).")
+    if not truth.index.isin(pred.index).all():
+        only = truth.index.difference(pred.index)
+        raise InputError(
+            f"truth and clustering are Series indexed by different cells ({len(only)} of the truth's "
+            f"{len(truth)} cells are not in the clustering's index, e.g. {', '.join(map(str, only[:3]))}); "
+            "score the same cells.")
+    return truth, pred.reindex(truth.index)
+
+
 def _check_pair(truth, pred):
+    truth, pred = _aligned(truth, pred)
     truth = np.asarray(truth, dtype=object)
     pred = np.asarray(pred, dtype=object)
     if truth.shape[0] != pred.shape[0]:

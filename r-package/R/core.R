@@ -66,6 +66,29 @@
     if (cells_in_columns) py$T else py
 }
 
+# Arguments in ... go to the Python estimator by name; an unnamed or unknown one is an
+# R error naming it, not a Python TypeError.
+.check_estimator_arguments <- function(extra, sclstm) {
+    if (!length(extra)) {
+        return(invisible())
+    }
+    nm <- names(extra)
+    if (is.null(nm) || any(!nzchar(nm))) {
+        stop("arguments after k, seed and labels must be named (e.g. n_steps = 200).",
+             call. = FALSE)
+    }
+    valid <- setdiff(names(.to_r(sclstm$ScLSTM()$get_params())),
+                     c("n_clusters", "random_state", "mode"))
+    unknown <- setdiff(nm, valid)
+    if (length(unknown)) {
+        stop("unknown argument", if (length(unknown) > 1) "s", " ",
+             paste0("'", unknown, "'", collapse = ", "), "; runScLSTM() takes k, seed, ",
+             "labels and the estimator's parameters: ", paste(valid, collapse = ", "), ".",
+             call. = FALSE)
+    }
+    invisible()
+}
+
 # A named labels vector is matched to the cells by name, as AddMetaData() does, so that
 # labels in another order are not silently given to the wrong cells; an unnamed one is
 # taken in the cells' order.
@@ -163,6 +186,7 @@ NULL
              "(the mode follows from labels), not as ", paste(clash, collapse = ", "), ".",
              call. = FALSE)
     }
+    .check_estimator_arguments(extra, sclstm)
     if (is.null(extra$progress)) {
         extra$progress <- FALSE
     }
@@ -171,7 +195,7 @@ NULL
     py_labels <- if (is.null(labels)) NULL else .labels_to_python(labels)
     restore_log <- .silence_python_notes()
     on.exit(restore_log(), add = TRUE)
-    .py_call(est$fit(X, labels = py_labels))
+    .with_python_warnings(.py_call(est$fit(X, labels = py_labels)))
 
     n_clusters <- as.integer(.to_r(est$n_clusters_))
     codes <- as.integer(.to_r(est$labels_))

@@ -136,9 +136,43 @@ sclstmAvailable <- function() {
 }
 
 # Python's advice in R's spelling: the option the message names is an argument of
-# runScLSTM() here (drop_empty = TRUE, not drop_empty=True or --drop-empty).
+# runScLSTM() here (drop_empty = TRUE, not drop_empty=True or --drop-empty; k, not
+# n_clusters; NULL, not None; assay.type, not layer=). Applied in this order.
+.R_SPELLING <- c(
+    "drop_empty=True (CLI: --drop-empty)" = "drop_empty = TRUE",
+    "leave it out (None) to estimate it" = "leave k = NULL to estimate it",
+    "n_clusters=" = "k = ",
+    "n_clusters" = "k",
+    "or None" = "or NULL",
+    "(e.g. layer='counts', or adata.raw)" =
+        "(for a SingleCellExperiment, e.g. assay.type = \"counts\")"
+)
+
 .r_spelling <- function(line) {
-    gsub("drop_empty=True (CLI: --drop-empty)", "drop_empty = TRUE", line, fixed = TRUE)
+    for (from in names(.R_SPELLING)) {
+        line <- gsub(from, .R_SPELLING[[from]], line, fixed = TRUE)
+    }
+    line
+}
+
+# Python warnings raised while `expr` runs become R warning()s in R's spelling; left
+# alone they reach R only as text on stderr, which suppressWarnings() cannot silence.
+.with_python_warnings <- function(expr) {
+    warnings <- reticulate::import("warnings", convert = FALSE)
+    context <- warnings$catch_warnings(record = TRUE)
+    record <- context$`__enter__`()
+    exited <- FALSE
+    on.exit(if (!exited) context$`__exit__`(NULL, NULL, NULL))
+    warnings$simplefilter("always")
+    value <- expr
+    context$`__exit__`(NULL, NULL, NULL)
+    exited <- TRUE
+    messages <- reticulate::iterate(record, function(w) reticulate::py_str(w$message),
+                                    simplify = FALSE)
+    for (msg in unique(unlist(messages))) {
+        warning(.r_spelling(msg), call. = FALSE)
+    }
+    value
 }
 
 # Evaluate a call into Python; a Python exception becomes a one-line R error.

@@ -19,7 +19,10 @@
 #'   column holding known cell types, \code{NA} for the cells to predict. A vector
 #'   with one label per cell is accepted too (the only form for matrices).
 #' @param ... Further arguments passed to the Python estimator
-#'   \code{sclstm.ScLSTM} (for example \code{n_steps}).
+#'   \code{sclstm.ScLSTM}, by name (for example \code{n_steps}); an unknown name is
+#'   an error. \code{drop_empty = TRUE} drops all-zero cells instead of stopping:
+#'   they get \code{NA} clusters and \code{NA} embedding rows (in a Seurat object
+#'   also \code{NA} Idents when \code{set.ident = TRUE}).
 #' @param assay.type For a SingleCellExperiment: the assay holding the counts.
 #' @param assay For a Seurat object: the assay whose \code{counts} are used;
 #'   default the object's default assay.
@@ -53,7 +56,8 @@
 #' The work is done by the Python package \code{sclstm}; see
 #' \code{\link{sclstmPython}} for how the Python interpreter is found and what to
 #' install when it is missing. Problems with the input (for instance \code{k} larger
-#' than the number of cells) are reported as one-line R errors.
+#' than the number of cells) are reported as one-line R errors, and Python's warnings
+#' (for instance counts that look log-transformed) as R warnings.
 #'
 #' @examples
 #' if (sclstmAvailable()) {

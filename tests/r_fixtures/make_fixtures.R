@@ -42,7 +42,9 @@ sce <- SingleCellExperiment(
   assays = list(counts = counts, logcounts = logc), colData = cd, rowData = rd,
   reducedDims = list(PCA = matrix(rdbl(f("biase_pca.bin")), nrow = n),
                      UMAP = matrix(rdbl(f("biase_umap.bin")), nrow = n)),
-  metadata = list(sclstm = list(n_clusters = 4L, seed = 7L, method = "test", curve = c(0.5, 0.25, 0.125)),
+  metadata = list(sclstm = list(n_clusters = 4L, seed = 7L, method = "test", curve = c(0.5, 0.25, 0.125),
+                                versions = c(sclstm = "0.1.0", torch = "2.13.0"),
+                                guard = c(kernel = 0.5, learned = 0.75)),
                   note = "made by make_fixtures.R"))
 saveRDS(sce, file.path(out, "biase_sce.rds"))
 # a SummarizedExperiment without counts: X is the first assay
@@ -68,6 +70,10 @@ obj[["pca"]] <- CreateDimReducObject(embeddings = emb, key = "PC_", assay = "RNA
 Idents(obj) <- "cell_type"
 obj@misc$sclstm <- list(n_clusters = 11L)
 saveRDS(obj, file.path(out, "pollen_seurat.rds"))
+# identities that are no meta.data column, with their own (unsorted) level order
+withid <- obj
+Idents(withid) <- factor(paste0("t", as.integer(obj$cell_type) %% 3L), levels = c("t2", "t0", "t1"))
+saveRDS(withid, file.path(out, "pollen_seurat_idents.rds"))
 
 # a fake Seurat v5 object: as SeuratObject 5 saves it, its assay is of class Assay5
 v5 <- obj

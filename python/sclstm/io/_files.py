@@ -64,6 +64,14 @@ def check_writable(path) -> None:
         raise InputError(f"cannot write {path}: permission denied.")
 
 
+def check_not_input(out, input_path) -> None:
+    """Refuse an output path that is the input file: the user's data is not overwritten."""
+    source, _ = _split_object_name(input_path)
+    if os.path.exists(source) and os.path.exists(out) and os.path.samefile(source, out):
+        raise InputError(f"--out {out} is the input file; sclstm does not overwrite its input, "
+                         "choose another output path.")
+
+
 def write_output(adata: ad.AnnData, path) -> None:
     """Write results as .h5ad, or as .rds (a SingleCellExperiment) through rpy2."""
     check_writable(path)

@@ -266,6 +266,7 @@ seurat_parts <- function(x, assay) {
        cells = colnames(X), genes = rownames(X), meta = frame(x@meta.data), features = mf,
        var_features = as.character(a@var.features), reductions = reductions, graphs = graphs,
        idents = as.character(x@active.ident), ident_names = names(x@active.ident),
+       ident_levels = levels(x@active.ident),
        misc = seurat_misc(x), version = version)
 }
 # obj@misc, plus the details an older R package kept only in its DimReduc's misc
@@ -586,12 +587,12 @@ def _to_py(x, where: str, skipped: list):
         if "dim" in attrs:
             dim = tuple(x.do_slot("dim"))
             return np.array(vals, dtype=object).reshape(dim, order="F")
-        return vals[0] if len(vals) == 1 else vals
+        return _vector_values(x, attrs, vals)
     if kind in ("FloatSexpVector", "IntSexpVector", "BoolSexpVector"):
         if "factor" in rclass:
             levels = _strings(x.do_slot("levels"))
             vals = [None if c == _NA_INT else levels[c - 1] for c in _array(x)]
-            return vals[0] if len(vals) == 1 else vals
+            return _vector_values(x, attrs, vals)
         if kind == "FloatSexpVector" and len(rclass) and rclass[0] not in ("numeric", "matrix", "array"):
             skipped.append(where)  # Date, POSIXct, ...
             return _SKIP
@@ -606,11 +607,21 @@ def _to_py(x, where: str, skipped: list):
         if "dim" in attrs:
             dim = tuple(x.do_slot("dim"))
             return np.asarray(a).reshape(dim, order="F")
-        if a.size == 1:
-            return a[0].item() if hasattr(a[0], "item") else a[0]
+        named = _vector_values(x, attrs, [v.item() if hasattr(v, "item") else v for v in a])
+        if isinstance(named, dict) or a.size == 1:
+            return named
         return a
     skipped.append(where)
     return _SKIP
+
+
+def _vector_values(x, attrs, values: list):
+    """An R vector's values: a dict when every element has its own name (c(a = 1, b = 2),
+    e.g. a versions record), else one scalar or the list."""
+    names = _strings(x.names) if "names" in attrs else []
+    if names and all(names) and len(set(names)) == len(names) and len(names) == len(values):
+        return dict(zip(names, values))
+    return values[0] if len(values) == 1 else values
 
 
 _SKIP = object()
@@ -800,7 +811,8 @@ def _from_seurat(p: dict, where: str) -> ad.AnnData:
         for c in obs.columns if isinstance(obs[c].dtype, pd.CategoricalDtype) or obs[c].dtype == object
     ):
         ident_names = _strings(p["ident_names"])
-        s = pd.Series(idents, index=ident_names if ident_names else cells, dtype="category")
+        levels = _strings(p["ident_levels"]) or None  # Idents' own level order, not sorted
+        s = pd.Series(pd.Categorical(idents, categories=levels), index=ident_names if ident_names else cells)
         obs["ident"] = s.reindex(obs.index)
     obs = _rename_clusters_in(obs)
     if _is_null(p["features"]):

@@ -156,6 +156,25 @@ test_that("bad input gives one clear line, from R or from Python", {
     expect_error(runScLSTM(d$counts, n_steps = 0), "n_steps must be a positive whole number")
     expect_error(runScLSTM(list(1, 2)), "needs a SingleCellExperiment, a Seurat object")
     expect_error(runScLSTM(sce, n_clusters = 3), "pass the number of clusters as k")
+    # Python's messages in R's spelling: k and NULL, not n_clusters and None
+    expect_error(runScLSTM(sce, k = 1), "k must be at least 2, got 1; leave k = NULL to estimate it")
+    expect_error(runScLSTM(sce, k = 40), "^k = 40 is larger than the number of cells")
+    # an argument the estimator does not have is an R error naming it, not a Python TypeError
+    expect_error(runScLSTM(sce, k = 3, foo = 1), "unknown argument 'foo'; runScLSTM\\(\\) takes k")
+    expect_error(runScLSTM(sce, 3, 0, NULL, 200), "must be named")
+})
+
+test_that("Python warnings reach R as warnings, in R's spelling", {
+    d <- load_dataset("blakeley")
+    sce <- make_sce(d)
+    lognorm <- d$counts
+    lognorm@x <- log1p(lognorm@x / rep(Matrix::colSums(d$counts), diff(lognorm@p)) * 1e4)
+    SummarizedExperiment::assay(sce, "logcounts") <- lognorm
+    expect_warning(out <- run_fast(sce, k = 3, assay.type = "logcounts"),
+                   "look log-transformed.*assay.type = \"counts\"")
+    expect_identical(ncol(out), ncol(sce))
+    # raw counts: no warning at all
+    expect_silent(suppressMessages(run_fast(sce, k = 3)))
 })
 
 test_that("the landmark path for many cells is reachable from R and recorded in metadata", {
