@@ -120,8 +120,8 @@ class ScLSTM:
         ``"landmark"``: every cell against ``n_landmarks`` seeded landmark cells, training on a
         seeded sample of ``sample_size`` cells, clustering by a hierarchical merge of
         micro-clusters — memory grows linearly with n (see :mod:`sclstm.landmark`).
-        ``"auto"``: exact up to 10,000 cells, landmark above, or when the counts are not in
-        memory (backed AnnData, Zarr, Dask). The choice and its estimated memory are in
+        ``"auto"``: exact up to 10,000 cells (counts on disk or in Dask are then read into
+        memory), landmark above. The choice and its estimated memory are in
         ``summary_["kernel"]`` and ``summary_["memory_estimate_gib"]``.
     """
 
@@ -257,7 +257,7 @@ class ScLSTM:
             "n_genes_used": int(len(self.preprocessor_.genes_used_)),
             "n_labelled_cells_used": int(self.labelled_mask_.sum()) if self.labelled_mask_ is not None else 0,
             "kernel": kernel,
-            "kernel_choice": (f"{kernel} (kernel='auto': exact up to {AUTO_EXACT_MAX_CELLS} cells in memory, "
+            "kernel_choice": (f"{kernel} (kernel='auto': exact up to {AUTO_EXACT_MAX_CELLS} cells, "
                               f"landmark above; {n_rows} cells)") if self.kernel == "auto" else f"{kernel} (forced)",
             "memory_estimate_gib": round(memory / 2**30, 3),
             "device": self._device(),
@@ -280,7 +280,9 @@ class ScLSTM:
         n_rows, n_genes = (int(s) for s in shape) if shape is not None else (0, 0)
         kernel = self.kernel
         if kernel == "auto":
-            kernel = "landmark" if n_rows > AUTO_EXACT_MAX_CELLS or is_out_of_core(X) else "exact"
+            # by size only: a small file opened backed (or a small Dask array) is read whole and
+            # gets the exact path's answer (Biase backed: ARI 1.00 exact against 0.71 landmark)
+            kernel = "landmark" if n_rows > AUTO_EXACT_MAX_CELLS else "exact"
         if kernel == "exact":
             memory = exact_memory_bytes(n_rows)
             if n_rows > MAX_EXACT_CELLS:
