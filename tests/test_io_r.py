@@ -286,6 +286,24 @@ def test_seurat_identities_keep_their_level_order(fx):
 
 
 @needs_r
+def test_variable_features_keep_their_order(fx, tmp_path):
+    """VariableFeatures' order (most variable first) is read as scanpy's highly_variable_rank
+    and written back in that order; not in the genes' order."""
+    from sclstm.io import read_rds, write_rds
+
+    a = read_rds(fx["out"] / "pollen_seurat_idents.rds")
+    hvg = fx["pollen_hvg"][::-1]  # the fixture set them reversed
+    rank = a.var["highly_variable_rank"].to_numpy()
+    np.testing.assert_array_equal(rank[hvg], np.arange(len(hvg)))
+    assert np.isnan(np.delete(rank, hvg)).all()
+    write_rds(a, tmp_path / "again.rds", kind="Seurat")
+    res = subprocess.run(["Rscript", "-e", f"cat(SeuratObject::VariableFeatures(readRDS('{tmp_path / 'again.rds'}')), "
+                          "sep = '\\n')"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == [a.var_names[j] for j in hvg]
+
+
+@needs_r
 def test_seurat_v5_on_seuratobject4_is_a_clear_error(fx):
     from sclstm.io import read_rds
 

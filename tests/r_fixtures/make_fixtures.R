@@ -73,6 +73,7 @@ saveRDS(obj, file.path(out, "pollen_seurat.rds"))
 # identities that are no meta.data column, with their own (unsorted) level order
 withid <- obj
 Idents(withid) <- factor(paste0("t", as.integer(obj$cell_type) %% 3L), levels = c("t2", "t0", "t1"))
+VariableFeatures(withid) <- rev(vf)  # not in the genes' order
 saveRDS(withid, file.path(out, "pollen_seurat_idents.rds"))
 
 # a fake Seurat v5 object: as SeuratObject 5 saves it, its assay is of class Assay5

@@ -820,9 +820,12 @@ def _from_seurat(p: dict, where: str) -> ad.AnnData:
     else:
         var = _frame(p["features"], "meta.features")
         var = var.reindex(pd.Index(genes, dtype=object)) if len(var.columns) else pd.DataFrame(index=pd.Index(genes, dtype=object))
-    vf = set(_strings(p["var_features"]))
+    vf = _strings(p["var_features"])
     if vf:
-        var["highly_variable"] = np.array([g in vf for g in genes], dtype=bool)
+        var["highly_variable"] = np.array([g in set(vf) for g in genes], dtype=bool)
+        # VariableFeatures' own order (most variable first), as scanpy's rank: 0, 1, ...; NaN elsewhere
+        rank = pd.Series(np.arange(len(vf), dtype=np.float64), index=pd.Index(vf, dtype=object))
+        var["highly_variable_rank"] = rank[~rank.index.duplicated()].reindex(var.index).to_numpy()
     obsm = {}
     pos = pd.Index(cells)
     for name, r in _named(p["reductions"]).items():
@@ -1088,7 +1091,12 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
         var_features = R.ri.IntSexpVector([])
         if "highly_variable" in var.columns and pd.api.types.is_bool_dtype(var["highly_variable"].dtype):
             hv = var["highly_variable"].to_numpy(dtype=bool, na_value=False)
-            var_features = R.num_vec((np.flatnonzero(hv) + 1).astype(np.int32))
+            order = np.flatnonzero(hv)
+            if "highly_variable_rank" in var.columns:  # VariableFeatures in rank order, as read
+                rank = pd.to_numeric(var["highly_variable_rank"], errors="coerce").to_numpy(dtype=np.float64)
+                order = order[np.argsort(rank[order], kind="stable")]
+                var = var.drop(columns="highly_variable_rank")
+            var_features = R.num_vec((order + 1).astype(np.int32))
             var = var.drop(columns="highly_variable")
         reductions, keys = {}, {}
         for key, val in obsm.items():
