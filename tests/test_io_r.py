@@ -516,7 +516,8 @@ def test_roundtrip_sce_and_r_reads_it(fx, tmp_path):
     assert s["cluster_levels"] == ["0", "1", "2", "3"]
     want = [None if v != v else v for v in a.obs["sclstm"].astype(object)]
     assert [None if v in (None, "NA") else v for v in s["cluster_values"]] == want
-    assert s["metadata_sclstm"]["n_clusters"] == 4 and s["metadata_sclstm"]["versions"]["torch"] == "2"
+    assert s["metadata_sclstm"]["n_clusters"] == 4
+    assert s["versions_class"] == "character" and s["versions"] == {"sclstm": "0.1.0", "torch": "2"}
     assert s["cells"] == list(a.obs_names) and s["genes"] == list(a.var_names) and s["emb_rownames_ok"]
     assert s["emb_colnames"] == [f"SCLSTM_{j}" for j in range(1, 9)]  # as the R package names them
     X = sp.csr_matrix(a.X)

@@ -23,6 +23,9 @@ if (is(x, "SingleCellExperiment")) {
   s$coldata <- colnames(cd)
   s$coldata_classes <- lapply(as.list(cd), function(v) class(v)[1])
   s$metadata_sclstm <- metadata(x)$sclstm
+  # a record of strings is a named character vector, as the R package stores versions
+  s$versions_class <- class(metadata(x)$sclstm$versions)
+  s$versions <- as.list(metadata(x)$sclstm$versions)
   s$emb_rownames_ok <- identical(rownames(emb), colnames(x))
   s$emb_colnames <- colnames(emb)
 } else {

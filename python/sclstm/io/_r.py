@@ -937,9 +937,25 @@ def _r_frame(R, df: pd.DataFrame, what: str, rename=None):
              context=f"writing {what}")
 
 
-def _r_value(R, v, where: str, skipped: list):
-    """uns value → R (named list, vectors, matrices); unconvertible values are skipped."""
+def _same_scalar_kind(values) -> bool:
+    """All strings, all booleans, or all (non-boolean) numbers: one R atomic vector holds them."""
+    values = list(values)
+    if all(isinstance(x, str) for x in values) or all(isinstance(x, (bool, np.bool_)) for x in values):
+        return True
+    return all(isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
+               for x in values)
+
+
+def _r_value(R, v, where: str, skipped: list, as_list: bool = False):
+    """uns value → R (named list, vectors, matrices); unconvertible values are skipped.
+    ``as_list``: a dict stays a named list (metadata and misc themselves must be lists)."""
     ri = R.ri
+    if isinstance(v, dict) and v and not as_list and _same_scalar_kind(v.values()):
+        # {"torch": "2.13", ...} → c(torch = "2.13", ...): a named vector, as the R package
+        # stores such records, and as read_rds reads back into a dict
+        vec = _r_value(R, list(v.values()), where, skipped)
+        vec.do_slot_assign("names", R.str_vec([str(k) for k in v]))
+        return vec
     if isinstance(v, dict):
         items = {}
         for k, x in v.items():
@@ -1050,7 +1066,7 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
         obsm[key] = np.asarray(val, dtype=np.float64)
 
     skipped: list = []
-    meta = _r_value(R, dict(adata.uns), "uns", skipped)
+    meta = _r_value(R, dict(adata.uns), "uns", skipped, as_list=True)
     if k == "sce":
         x_name = x_assay or ("X" if "counts" in adata.layers else "counts")
         if x_name in adata.layers:
