@@ -373,6 +373,16 @@ def test_rdata_object_choice(fx):
 
 
 @needs_r
+def test_rdata_listing_has_sizes_in_a_fresh_process(fx):
+    """In a new R session SingleCellExperiment's dim() method is not loaded until asked for."""
+    code = ("import sclstm.io as io\n"
+            f"try: io.read_rdata({str(fx['out'] / 'two.RData')!r})\n"
+            "except Exception as e: print(e)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert "sce (SingleCellExperiment 17917 × 56)" in res.stdout, res.stdout + res.stderr
+
+
+@needs_r
 def test_errors_are_one_line(fx, tmp_path):
     from sclstm.io import read_rds
 

@@ -113,7 +113,11 @@ classify <- function(x) {
 }
 
 describe <- function(x) {
-  d <- dim(x)
+  # an S4 object's dim() method lives in its package (SummarizedExperiment, SeuratObject):
+  # without it loaded, dim() is NULL and the listing would lose the size
+  pkg <- attr(class(x), "package")
+  if (isS4(x) && !is.null(pkg)) suppressPackageStartupMessages(requireNamespace(pkg, quietly = TRUE))
+  d <- tryCatch(dim(x), error = function(e) NULL)
   list(kind = classify(x), class = class(x)[1],
        dim = if (is.null(d)) integer() else as.integer(d))
 }
