@@ -43,6 +43,21 @@ def test_key_added_and_copy(biase):
     assert "lstm" not in biase.obs
 
 
+def test_a_rerun_replaces_an_earlier_labelled_run_whole(blakeley):
+    """An unsupervised re-run under the same key leaves no labelled mask or predictions behind,
+    so `sclstm score` scores it on every cell, not on the old run's unseen cells."""
+    from sclstm.cli import score_adata
+
+    a = blakeley.copy()
+    sclstm.tl.sclstm(a, labels_key="cell_type", labelled_fraction=0.5, n_steps=30)
+    assert {"sclstm_labelled", "sclstm_predicted", "sclstm_predicted_confidence"} <= set(a.obs)
+    sclstm.tl.sclstm(a, n_clusters=3, n_steps=30, store_similarity=False)
+    assert not {"sclstm_labelled", "sclstm_predicted", "sclstm_predicted_confidence"} & set(a.obs)
+    assert "sclstm_similarity" not in a.obsp  # not stored this time: the old one is not kept either
+    _, n_scored, scope = score_adata(a, "cell_type")
+    assert n_scored == a.n_obs and scope == "all cells with a truth label"
+
+
 def test_plots_return_figures_and_leave_adata_alone(clustered, tmp_path):
     before = set(clustered.obsm)
     fig = sclstm.pl.embedding(clustered, color=["cell_type", "sclstm"], save=tmp_path / "emb.png")

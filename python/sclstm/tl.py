@@ -99,8 +99,17 @@ def _expand_square(P, kept: np.ndarray):
 
 def write_results(adata, est: ScLSTM, key_added: str = "sclstm", layer=None, labels_key=None,
                   store_similarity: bool = True) -> None:
-    """Put a fitted estimator's results into ``adata`` (cells dropped as empty get NaN)."""
+    """Put a fitted estimator's results into ``adata`` (cells dropped as empty get NaN).
+
+    An earlier run's results under the same key are replaced whole: a labelled run's
+    ``_labelled`` mask or predictions left beside an unsupervised re-run would be read as
+    this run's (``sclstm score`` would score only the cells the old run did not train on).
+    """
     n = adata.n_obs
+    for column in (f"{key_added}_labelled", f"{key_added}_predicted", f"{key_added}_predicted_confidence"):
+        if column in adata.obs:
+            del adata.obs[column]
+    adata.obsp.pop(f"{key_added}_similarity", None)
     kept = est.kept_cells_
     cats = [str(i) for i in range(est.n_clusters_)]
     codes = np.full(n, -1)
