@@ -163,7 +163,8 @@ sclstmAvailable <- function() {
     record <- context$`__enter__`()
     exited <- FALSE
     on.exit(if (!exited) context$`__exit__`(NULL, NULL, NULL))
-    warnings$simplefilter("always")
+    # Python's own filters stay in force (DeprecationWarnings from libraries stay hidden);
+    # entering catch_warnings resets the once-per-place registry, so a re-run warns again
     value <- expr
     context$`__exit__`(NULL, NULL, NULL)
     exited <- TRUE

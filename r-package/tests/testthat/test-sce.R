@@ -173,6 +173,8 @@ test_that("Python warnings reach R as warnings, in R's spelling", {
     expect_warning(out <- run_fast(sce, k = 3, assay.type = "logcounts"),
                    "look log-transformed.*assay.type = \"counts\"")
     expect_identical(ncol(out), ncol(sce))
+    # and again on a second run in the same session (Python shows a warning once per place)
+    expect_warning(run_fast(sce, k = 3, assay.type = "logcounts"), "look log-transformed")
     # raw counts: no warning at all
     expect_silent(suppressMessages(run_fast(sce, k = 3)))
 })
