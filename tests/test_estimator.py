@@ -219,3 +219,22 @@ def test_a_model_trained_on_the_cpu_embeds_the_same_on_a_gpu(biase):
     on_cpu = est.transform(biase)
     est.device = "cuda"
     np.testing.assert_allclose(est.transform(biase), on_cpu, atol=1e-4)
+
+
+def test_running_out_of_memory_is_one_line_naming_the_settings(blakeley, monkeypatch):
+    """torch's allocator failure (here simulated: a real one could meet the OOM killer) becomes
+    an InputError naming batch_size and friends; other errors pass through unchanged."""
+    def no_memory(*a, **k):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: "
+                           "you tried to allocate 65024000000 bytes.")
+
+    monkeypatch.setattr("sclstm.estimator.train_siamese", no_memory)
+    with pytest.raises(sclstm.InputError, match=r"out of memory on cpu .* lower batch_size \(now 100000\)"):
+        ScLSTM(batch_size=100_000, device="cpu").fit(blakeley)
+
+    def other(*a, **k):
+        raise RuntimeError("something else")
+
+    monkeypatch.setattr("sclstm.estimator.train_siamese", other)
+    with pytest.raises(RuntimeError, match="something else"):
+        ScLSTM(device="cpu").fit(blakeley)

@@ -243,10 +243,15 @@ class ScLSTM:
         kernel, n_rows, memory = self._choose_kernel(X)
         self.__dict__.pop("merge_", None)  # a landmark fit's merge tree must not outlive a refit
         self.__dict__.pop("classes_", None)  # nor a labelled fit's classes
-        if kernel == "exact":
-            facts = self._fit_exact(X, labels)
-        else:
-            facts = self._fit_landmark(X, labels)
+        try:
+            facts = self._fit_exact(X, labels) if kernel == "exact" else self._fit_landmark(X, labels)
+        except RuntimeError as exc:  # torch's out-of-memory, CPU or GPU: say which settings drive it
+            if not _is_out_of_memory(exc):
+                raise
+            raise InputError(
+                f"out of memory on {self._device()} while fitting ({_first_line(exc)}); lower batch_size "
+                f"(now {self.batch_size}), hidden_size ({self.hidden_size}) or sequence_length "
+                f"({self.sequence_length}), or use kernel='landmark' for many cells.") from None
         self.summary_ = {
             "mode": self.mode,
             "n_clusters": int(self.n_clusters_),
@@ -645,6 +650,16 @@ class ScLSTM:
             {k: (v.numpy() if isinstance(v, torch.Tensor) else v) for k, v in state["preprocessor"].items()})
         est.n_genes_in_ = est.preprocessor_.n_genes_in_
         return est
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    oom = getattr(torch, "OutOfMemoryError", ())
+    return isinstance(exc, oom) or "can't allocate memory" in str(exc) or "out of memory" in str(exc)
+
+
+def _first_line(exc: BaseException, limit: int = 160) -> str:
+    line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return line if len(line) <= limit else line[:limit] + "…"
 
 
 def _plain(x):
