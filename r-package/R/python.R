@@ -152,7 +152,8 @@ sclstmAvailable <- function() {
     for (from in names(.R_SPELLING)) {
         line <- gsub(from, .R_SPELLING[[from]], line, fixed = TRUE)
     }
-    line
+    # any other keyword advice: kernel='landmark' -> kernel = "landmark"
+    gsub("\\b([A-Za-z_][A-Za-z0-9_]*)='([^']*)'", "\\1 = \"\\2\"", line, perl = TRUE)
 }
 
 # Python warnings raised while `expr` runs become R warning()s in R's spelling; left

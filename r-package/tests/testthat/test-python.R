@@ -91,3 +91,14 @@ test_that("Python error messages are reduced to one line", {
     expect_false(sclstm:::.version_ok("0.0.9", "0.1.0"))
     expect_false(sclstm:::.version_ok("unknown", "0.1.0"))
 })
+
+test_that("Python's advice is rewritten in R's spelling", {
+    expect_identical(
+        sclstm:::.r_spelling(paste("out of memory on cpu; lower batch_size (now 5), or use",
+                                   "kernel='landmark' for many cells.")),
+        "out of memory on cpu; lower batch_size (now 5), or use kernel = \"landmark\" for many cells.")
+    expect_identical(sclstm:::.r_spelling("n_clusters=40 is larger than the number of cells (30)"),
+                     "k = 40 is larger than the number of cells (30)")
+    expect_identical(sclstm:::.r_spelling("device must be 'auto', 'cpu' or 'cuda', got 'gpu'."),
+                     "device must be 'auto', 'cpu' or 'cuda', got 'gpu'.")  # quotes alone stay
+})
