@@ -123,3 +123,15 @@ def test_bad_counts_get_one_line_and_no_plan(tmp_path):
     assert res.returncode == 2
     assert res.stderr.strip().splitlines() == ["sclstm: error: the expression matrix has 1 NaN or infinite "
                                                "value(s); remove or impute them first."]
+
+
+def test_score_says_what_to_do(tmp_path):
+    """An unclustered file: cluster it first. A labelled run that used every label: nothing
+    honest to score, and how to fix that."""
+    res = run("score", dataset_path("blakeley"), "--truth-key", "cell_type", check=False)
+    assert res.returncode == 2 and "cluster the file first (sclstm cluster)" in res.stderr
+    out = tmp_path / "all_labels.h5ad"
+    run("cluster", dataset_path("blakeley"), "--out", out, "--labels-key", "cell_type", "--n-steps", "20", "--quiet")
+    res = run("score", out, "--truth-key", "cell_type", check=False)
+    assert res.returncode == 2
+    assert "every labelled cell's label was used in training" in res.stderr and "--all-cells" in res.stderr

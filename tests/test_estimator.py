@@ -99,6 +99,17 @@ def test_transform_of_all_zero_cells_follows_drop_empty(biase, fitted_biase):
     np.testing.assert_allclose(np.delete(E, 3, axis=0), np.delete(fitted_biase.embedding_, 3, axis=0), atol=1e-5)
 
 
+def test_seed_beyond_numpy_range_is_one_line(blakeley):
+    with pytest.raises(sclstm.InputError, match=r"random_state must be at most 4294967295"):
+        ScLSTM(random_state=2**32).fit(blakeley)
+
+
+def test_recluster_refuses_zero_clusters(fitted_biase):
+    """0 is a request, not "use the fitted k" (before: the fitted k came back silently)."""
+    with pytest.raises(sclstm.InputError, match="at least 2, got 0"):
+        fitted_biase.recluster(0)
+
+
 @pytest.mark.parametrize("value", [0, -1, 2.5, True])
 def test_min_cells_must_be_a_positive_whole_number(biase, value):
     with pytest.raises(sclstm.InputError, match="min_cells must be a positive whole number"):

@@ -61,6 +61,23 @@ def test_two_series_are_paired_by_cell_not_by_position(pollen):
     assert score(truth.to_numpy(), pred.to_numpy()) == score(truth, pred)
 
 
+@pytest.mark.parametrize("truth, pred, match", [
+    (None, None, "no truth given"),
+    ("a", "0", "one label per cell"),
+    (np.zeros((3, 2)), [0, 1, 0], r"got 2 dimension\(s\)"),
+    (pd.DataFrame({"a": [1, 2], "b": [1, 2]}), [0, 1], "is a table"),
+    ([0.13, 0.52, 0.3], [0, 1, 1], "truth labels look continuous"),
+])
+def test_labels_that_are_not_one_type_per_cell_are_refused(truth, pred, match):
+    with pytest.raises(InputError, match=match):
+        score(truth, pred)
+
+
+def test_float_codes_are_labels(pollen):
+    codes = pollen.obs["cell_type"].cat.codes.to_numpy()
+    assert score(codes.astype(float), codes)["ARI"] == 1.0
+
+
 def test_series_of_different_cells_are_refused(pollen):
     truth = pollen.obs["cell_type"]
     other = pd.Series(truth.to_numpy(), index=[f"cell{i}" for i in range(len(truth))])

@@ -68,6 +68,61 @@ def test_plots_return_figures_and_leave_adata_alone(clustered, tmp_path):
     assert set(clustered.obsm) == before
 
 
+@pytest.mark.parametrize("key", ["", "a/b", None, 3])
+def test_key_added_must_be_a_name_h5ad_can_store(blakeley, key):
+    a = blakeley.copy()
+    with pytest.raises(sclstm.InputError, match="key_added must be a non-empty string"):
+        sclstm.tl.sclstm(a, key_added=key, n_steps=5)
+
+
+def test_key_added_may_not_overwrite_the_labels(blakeley):
+    a = blakeley.copy()
+    with pytest.raises(sclstm.InputError, match="is the labels column"):
+        sclstm.tl.sclstm(a, labels_key="cell_type", key_added="cell_type", n_steps=5)
+    assert a.obs["cell_type"].equals(blakeley.obs["cell_type"])
+
+
+def test_copy_of_a_backed_anndata_is_refused_before_fitting(blakeley, tmp_path, monkeypatch):
+    path = tmp_path / "b.h5ad"
+    blakeley.write_h5ad(path)
+    backed = ad.read_h5ad(path, backed="r")
+    monkeypatch.setattr(sclstm.ScLSTM, "fit", lambda *a, **k: pytest.fail("fitted before refusing"))
+    with pytest.raises(sclstm.InputError, match="copy=True cannot copy an AnnData opened backed"):
+        sclstm.tl.sclstm(backed, copy=True)
+    backed.file.close()
+
+
+def test_label_columns_that_are_no_cell_types_are_refused(blakeley):
+    a = blakeley.copy()
+    a.obs["qc"] = np.round(np.random.default_rng(0).random(a.n_obs), 2) + 0.001
+    with pytest.raises(sclstm.InputError, match="labels look continuous"):
+        sclstm.tl.sclstm(a, labels_key="qc", n_steps=5)
+    a.obs["cell_id"] = np.arange(a.n_obs)  # whole numbers, but one per cell
+    with pytest.raises(sclstm.InputError, match="30 classes for 30 cells: one per cell is no cell type"):
+        sclstm.tl.sclstm(a, labels_key="cell_id", n_steps=5)
+
+
+def test_nullable_integer_labels_give_integer_predictions(blakeley):
+    a = blakeley.copy()
+    codes = pd.array(a.obs["cell_type"].cat.codes.to_numpy(), dtype="Int64")
+    codes[[0, 5]] = pd.NA
+    a.obs["code"] = codes
+    sclstm.tl.sclstm(a, labels_key="code", n_steps=30)
+    assert list(a.obs["sclstm_predicted"].cat.categories) == [0, 1, 2]
+    assert all(type(c) is int for c in a.obs["sclstm_predicted"].cat.categories)
+
+
+def test_plot_save_is_checked_before_drawing_and_color_none_draws_cells(clustered, tmp_path, monkeypatch):
+    with pytest.raises(sclstm.InputError, match="must end in .png, .pdf or .svg"):
+        sclstm.pl.embedding(clustered, save=tmp_path / "x.txt")
+    with pytest.raises(sclstm.InputError, match="folder .* does not exist"):
+        sclstm.pl.k_curve(clustered, save=tmp_path / "no" / "k.png")
+    with pytest.raises(sclstm.InputError, match="empty list"):
+        sclstm.pl.embedding(clustered, color=[])
+    fig = sclstm.pl.embedding(clustered, color=None)
+    assert len(fig.axes) == 1 and fig.axes[0].get_title().startswith("cells")
+
+
 def test_plot_errors_are_clear(biase, clustered):
     with pytest.raises(sclstm.InputError, match="run sclstm.tl.sclstm"):
         sclstm.pl.embedding(biase)

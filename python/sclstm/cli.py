@@ -53,7 +53,9 @@ def cmd_cluster(args) -> int:
     check_writable(args.out)
     check_not_input(args.out, args.input)
     if args.plot:
-        check_writable_png(args.plot)
+        from .pl import check_picture_path
+
+        check_picture_path(args.plot, "--plot")
     t0 = time.perf_counter()
     adata = read_input(args.input)
     labelled_fraction = args.labelled_fraction
@@ -78,22 +80,14 @@ def cmd_cluster(args) -> int:
     return 0
 
 
-def check_writable_png(path) -> None:
-    p = Path(path)
-    if p.suffix.lower() not in (".png", ".pdf", ".svg"):
-        raise InputError(f"--plot must end in .png, .pdf or .svg, got {path}.")
-    folder = p.parent if str(p.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError(f"cannot write {path}: folder {folder} does not exist.")
-
-
 def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = False):
     """Metrics of obs[key] against obs[truth_key]; in labelled mode only on cells whose labels were not used."""
     from .metrics import score
 
     for k in (truth_key, key):
         if k not in adata.obs:
-            raise InputError(f"obs has no column {k!r} (columns: {', '.join(adata.obs.columns)}).")
+            hint = "; cluster the file first (sclstm cluster)" if k == key else ""
+            raise InputError(f"obs has no column {k!r} (columns: {', '.join(adata.obs.columns) or 'none'}){hint}.")
     mask = adata.obs[truth_key].notna().to_numpy() & adata.obs[key].notna().to_numpy()
     scope = "all cells with a truth label"
     # the mask of cells whose labels were used sits beside the clusters: obs["sclstm_labelled"]
@@ -104,7 +98,11 @@ def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = Fa
         mask &= ~adata.obs[used_key].to_numpy(dtype=bool)
         scope = f"cells whose labels were not used in training (obs['{used_key}'] == False)"
     if mask.sum() == 0:
-        raise InputError("no cells left to score.")
+        if used_key in adata.obs and not all_cells:
+            raise InputError(f"no cells left to score: every labelled cell's label was used in training "
+                             f"(obs['{used_key}']); fit with a labelled fraction below 1 (--labelled-fraction) "
+                             "to keep cells to score, or pass --all-cells (not an honest accuracy).")
+        raise InputError("no cells left to score: none has both a truth label and a cluster.")
     truth = adata.obs[truth_key].to_numpy()[mask]
     pred = adata.obs[key].to_numpy()[mask]
     return score(truth, pred), int(mask.sum()), scope

@@ -27,6 +27,10 @@ DEMO_DEPTH = 200.0
 _BLOCK = 1024
 
 
+#: The largest seed simulate takes (it is stored as an int64).
+MAX_SEED = 2**63 - 1
+
+
 def demo_path() -> str:
     return str(resources.files("sclstm") / "data" / "pollen_demo.h5ad")
 
@@ -158,6 +162,8 @@ def simulate(
     plan = _plan(ref, ref_name, labels_key, n_cells, n_types, n_genes, cfg)
     del ref
 
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"simulate: path must be a file name (str or Path), got {type(path).__name__}.")
     if path is None:
         est_gib = _estimated_bytes(plan) / 2**30
         if est_gib > IN_MEMORY_LIMIT_GIB:
@@ -210,12 +216,14 @@ def _check_simulate_args(n_cells, n_types, n_genes, dispersion, chunk_size, rand
         seed = int(np.random.SeedSequence().entropy % 2**63)
     else:
         seed = integer("random_state", random_state, 0)
+        if seed > MAX_SEED:  # recorded in uns["simulation"], which .h5ad stores as int64
+            raise InputError(f"simulate: random_state must be at most 2**63 - 1, got {seed}.")
     disp = np.asarray(dispersion, dtype=float) if not isinstance(dispersion, (str, bytes)) else None
     if disp is None or disp.ndim > 1 or not np.all(np.isfinite(disp)) or np.any(disp < 0):
         raise InputError(f"simulate: dispersion must be a non-negative number or one per gene, got {dispersion!r}.")
     if disp.ndim == 1 and disp.shape[0] != n_genes:
         raise InputError(f"simulate: dispersion has {disp.shape[0]} values; give one number or n_genes ({n_genes}).")
-    if depth is not None and (not isinstance(depth, numbers.Real) or not np.isfinite(depth) or depth <= 0):
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, numbers.Real) or not np.isfinite(depth) or depth <= 0):
         raise InputError(f"simulate: depth must be a positive number (median total count per cell), got {depth!r}.")
     if not isinstance(perturb_genes, numbers.Real) or not 0 <= perturb_genes <= 1:
         raise InputError(f"simulate: perturb_genes must be a fraction in [0, 1], got {perturb_genes!r}.")

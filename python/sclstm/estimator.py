@@ -51,6 +51,7 @@ KERNEL_CHOICES = ("auto", "exact", "landmark")
 # kernel="auto" takes it up to AUTO_EXACT_MAX_CELLS (≈ 2.4 GB) and the landmark path above.
 MAX_EXACT_CELLS = 30_000
 AUTO_EXACT_MAX_CELLS = 10_000
+MAX_SEED = 2**32 - 1
 
 
 def exact_memory_bytes(n_cells: int) -> int:
@@ -210,6 +211,8 @@ class ScLSTM:
                 what = {0: "a non-negative whole number", 1: "a positive whole number"}.get(least, f"a whole number ≥ {least}")
                 extra = " (a fixed seed is what makes results reproducible)" if name == "random_state" else ""
                 raise InputError(f"{name} must be {what}{extra}, got {v!r}.")
+        if self.random_state > MAX_SEED:  # numpy's and scikit-learn's seeds stop there
+            raise InputError(f"random_state must be at most {MAX_SEED} (2**32 - 1), got {self.random_state}.")
         lr = self.learning_rate
         if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)) or not np.isfinite(lr) or lr <= 0:
             raise InputError(f"learning_rate must be a positive number, got {lr!r}.")
@@ -320,6 +323,10 @@ class ScLSTM:
         if k_given:
             return k_given, "given", {}
         if n_classes is not None:
+            if n_classes >= n:
+                raise InputError(
+                    f"the labels used have {n_classes} classes for {n} cells: one per cell is no cell type "
+                    "(is the labels column a per-cell value, such as an ID or a QC metric?).")
             return check_n_clusters(n_classes, n), "classes in the labels used", {}
         k, curve = estimate()
         return k, "estimated", curve
@@ -492,7 +499,7 @@ class ScLSTM:
         fallback guard is not applied. Fitted attributes are not changed.
         """
         self._check_fitted()
-        k = check_n_clusters(n_clusters or self.n_clusters_, len(self.labels_))
+        k = check_n_clusters(self.n_clusters_ if n_clusters is None else n_clusters, len(self.labels_))
         method = cluster_method or self.cluster_method
         if method not in CLUSTER_METHODS:
             raise InputError(f"cluster_method must be one of {CLUSTER_METHODS}, got {method!r}.")

@@ -13,7 +13,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from .validation import InputError
+from .validation import InputError, check_not_continuous
 
 
 def _codes(x) -> np.ndarray:
@@ -40,10 +40,22 @@ def _aligned(truth, pred):
     return truth, pred.reindex(truth.index)
 
 
+def _one_label_per_cell(x, what: str) -> np.ndarray:
+    """A 1-D object array of labels; None, a single value or a table is refused."""
+    if x is None:
+        raise InputError(f"no {what} given.")
+    if isinstance(x, pd.DataFrame):
+        raise InputError(f"{what} is a table ({x.shape[1]} columns); pass one column, e.g. adata.obs['cell_type'].")
+    arr = np.asarray(x, dtype=object)
+    if arr.ndim != 1:
+        raise InputError(f"{what} must be one label per cell (1-dimensional), got {arr.ndim} dimension(s).")
+    return arr
+
+
 def _check_pair(truth, pred):
     truth, pred = _aligned(truth, pred)
-    truth = np.asarray(truth, dtype=object)
-    pred = np.asarray(pred, dtype=object)
+    truth = _one_label_per_cell(truth, "truth")
+    pred = _one_label_per_cell(pred, "the clustering")
     if truth.shape[0] != pred.shape[0]:
         raise InputError(
             f"truth has {truth.shape[0]} labels but the clustering has {pred.shape[0]}; they must match."
@@ -52,6 +64,8 @@ def _check_pair(truth, pred):
         raise InputError("no cells to score.")
     if pd.isna(truth).any():
         raise InputError("truth labels contain missing values; score only cells with a label.")
+    check_not_continuous(truth, "truth labels")
+    check_not_continuous(pred, "the clustering's labels")
     if pd.isna(pred).any():
         raise InputError(f"the clustering has {int(pd.isna(pred).sum())} missing value(s) (cells dropped as "
                          "empty are NaN); score only the clustered cells, e.g. those where obs['sclstm'].notna().")

@@ -1,9 +1,27 @@
 """Pictures: the ScLSTM embedding (t-SNE or UMAP) coloured by obs columns, and the k curve."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 
 from .validation import InputError
+
+
+PICTURE_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def check_picture_path(path, what: str = "save") -> None:
+    """Fail before any work if a picture cannot be written there (suffix, missing folder)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"{what} must be a file name, got {type(path).__name__}.")
+    p = Path(path)
+    if p.suffix.lower() not in PICTURE_SUFFIXES:
+        raise InputError(f"{what} must end in .png, .pdf or .svg, got {path}.")
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"cannot write {path}: folder {folder} does not exist.")
 
 
 def _figure(n_panels: int):
@@ -34,34 +52,40 @@ def embedding(adata, color="sclstm", key: str = "sclstm", basis: str = "tsne", r
               point_size=None, save=None):
     """Scatter of the ScLSTM embedding (``obsm["X_" + key]``) in 2-D, one panel per ``color``.
 
-    ``color``: an obs column or a list of them. Returns the matplotlib figure (and writes it
-    to ``save`` when given). The AnnData is not modified.
+    ``color``: an obs column or a list of them (None: one panel, uncoloured). Returns the
+    matplotlib figure (and writes it to ``save``, .png/.pdf/.svg, when given). The AnnData is
+    not modified.
     """
     name = f"X_{key}"
     if name not in adata.obsm:
         raise InputError(f"adata.obsm has no {name!r}; run sclstm.tl.sclstm(adata, key_added={key!r}) first.")
-    colors = [color] if isinstance(color, str) else list(color)
+    if save is not None:
+        check_picture_path(save)
+    colors = [None] if color is None else [color] if isinstance(color, str) else list(color)
+    if not colors:
+        raise InputError("color is an empty list; give an obs column, a list of them, or None.")
     for c in colors:
-        if c not in adata.obs:
+        if c is not None and c not in adata.obs:
             raise InputError(f"color {c!r} is not a column of adata.obs.")
     emb = np.asarray(adata.obsm[name])
     ok = np.isfinite(emb).all(axis=1)
     from matplotlib import colormaps
 
     xy = project(emb[ok], basis, random_state)
+    n_ok = int(ok.sum())
     fig, axes = _figure(len(colors))
     cmap = colormaps["tab20"]
     size = point_size or max(4, min(40, 3000 / max(ok.sum(), 1)))
     for ax, c in zip(axes, colors):
-        values = adata.obs[c].astype(str).to_numpy()[ok]
+        values = (np.full(n_ok, "cells") if c is None else adata.obs[c].astype(str).to_numpy()[ok])
         cats = sorted(set(values), key=lambda v: (len(v), v))
         for i, cat in enumerate(cats):
             m = values == cat
             ax.scatter(xy[m, 0], xy[m, 1], s=size, color=cmap(i % 20), label=cat, linewidths=0)
-        ax.set_title(f"{c} ({basis.upper()} of {name})")
+        ax.set_title(f"{c or 'cells'} ({basis.upper()} of {name})")
         ax.set_xticks([])
         ax.set_yticks([])
-        if len(cats) <= 20:
+        if c is not None and len(cats) <= 20:
             ax.legend(fontsize=7, markerscale=1.5, frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
     fig.tight_layout()
     if save:
@@ -77,6 +101,8 @@ def k_curve(adata, key: str = "sclstm", save=None):
     curve = info.get("k_curve")
     if not isinstance(curve, dict) or "k" not in curve:
         raise InputError(f"k was {info.get('k_method', 'given')}, not estimated: there is no curve to plot.")
+    if save is not None:
+        check_picture_path(save)
     ks, gaps = np.asarray(curve["k"]), np.asarray(curve["eigengap"])
     fig, axes = _figure(1)
     ax = axes[0]

@@ -38,7 +38,18 @@ def _labels(adata, labels_key):
         return None
     if labels_key not in adata.obs:
         raise InputError(f"labels_key {labels_key!r} is not a column of adata.obs (columns: {', '.join(adata.obs.columns)}).")
-    return adata.obs[labels_key].to_numpy()
+    # as objects: a nullable Int64 column with pd.NA would become floats (0.0, 1.0) with to_numpy()
+    return adata.obs[labels_key].astype(object).to_numpy()
+
+
+def _check_key(key_added, adata, labels_key) -> None:
+    """key_added names obs/obsm/obsp/uns entries: a non-empty string that .h5ad can store
+    (no '/'), and never the labels column the run reads."""
+    if not isinstance(key_added, str) or not key_added or "/" in key_added:
+        raise InputError(f"key_added must be a non-empty string without '/', got {key_added!r}.")
+    if labels_key is not None and key_added == labels_key:
+        raise InputError(f"key_added={key_added!r} is the labels column; the clusters would overwrite the "
+                         "labels they were trained on; choose another key_added.")
 
 
 def sclstm(
@@ -70,6 +81,10 @@ def sclstm(
     """
     if not (hasattr(adata, "obs") and hasattr(adata, "obsm")):
         raise InputError(f"expected an AnnData object, got {type(adata).__name__}; use sclstm.ScLSTM for arrays.")
+    _check_key(key_added, adata, labels_key)
+    if copy and getattr(adata, "isbacked", False):
+        raise InputError("copy=True cannot copy an AnnData opened backed (its counts stay on disk); "
+                         "use copy=False, or adata.to_memory() first.")
     X = _matrix(adata, layer)
     labels = _labels(adata, labels_key)
     if mode is None:

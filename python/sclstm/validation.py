@@ -66,7 +66,7 @@ def warn_if_log_scale(values: np.ndarray) -> None:
     if values.size and values.max() < LOG_SCALE_MAX and np.mean(values != np.round(values)) > 0.5:
         warnings.warn("the expression values look log-transformed (all below 30, most not whole numbers); "
                       "sclstm expects raw counts and normalises and logs them itself: pass the counts "
-                      "(e.g. layer='counts', or adata.raw).", UserWarning, stacklevel=2)
+                      "(e.g. layer='counts').", UserWarning, stacklevel=2)
 
 
 def check_counts(X, cell_names=None, gene_names=None, drop_empty: bool = False) -> CountMatrix:
@@ -192,6 +192,7 @@ def check_labels(labels, n_cells: int) -> np.ndarray:
             f"the known labels have only one class ({known.iloc[0]!r}); at least two cell types are needed."
         )
     known_values = [v.item() if isinstance(v, np.generic) else v for v in out[~missing]]
+    check_not_continuous(known_values, "labels")
     try:
         sorted(set(known_values))
     except TypeError:  # e.g. strings and numbers in one column
@@ -199,6 +200,15 @@ def check_labels(labels, n_cells: int) -> np.ndarray:
     result = np.full(n_cells, None, dtype=object)
     result[~missing] = known_values
     return result
+
+
+def check_not_continuous(values, what: str) -> None:
+    """Refuse labels that are fractional numbers (a QC metric, a score): cell types are names
+    or whole-number codes, and a continuous column would be taken as one class per value."""
+    fractional = [v for v in values if isinstance(v, (float, np.floating)) and np.isfinite(v) and v != int(v)]
+    if fractional:
+        raise InputError(f"{what} look continuous ({len(fractional)} fractional values, e.g. {fractional[0]!r}); "
+                         "give cell types as names or whole-number codes.")
 
 
 def check_fraction(fraction: float) -> float:

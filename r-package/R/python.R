@@ -144,7 +144,7 @@ sclstmAvailable <- function() {
     "n_clusters=" = "k = ",
     "n_clusters" = "k",
     "or None" = "or NULL",
-    "(e.g. layer='counts', or adata.raw)" =
+    "(e.g. layer='counts')" =
         "(for a SingleCellExperiment, e.g. assay.type = \"counts\")"
 )
 
