@@ -376,8 +376,8 @@ class ScLSTM:
         counts = check_counts(matrix, cell_names, gene_names, drop_empty=self.drop_empty)
         n = counts.X.shape[0]
         k_given = check_n_clusters(self.n_clusters, n)
-        log.info(self.kernel_note_)
         label_values = check_labels(labels, len(counts.kept))[counts.kept] if self.mode == "labelled" else None
+        log.info(self.kernel_note_)
         device = self._device()
 
         self.preprocessor_ = Preprocessor(self.preprocess, self.min_cells, self.n_top_genes)
@@ -429,6 +429,7 @@ class ScLSTM:
         n_empty, gene_nnz = source.scan_empty(self.drop_empty)
         n = source.n_cells
         k_given = check_n_clusters(self.n_clusters, n)
+        label_values = check_labels(labels, source.n_rows)[source.kept] if self.mode == "labelled" else None
         log.info(self.kernel_note_)
         device = self._device()
         self.preprocessor_ = Preprocessor(self.preprocess, self.min_cells, self.n_top_genes).fit_chunks(source, gene_nnz)
@@ -440,7 +441,6 @@ class ScLSTM:
         rng = np.random.default_rng(self.random_state)
         self.labelled_mask_, n_classes = None, None
         if self.mode == "labelled":
-            label_values = check_labels(labels, source.n_rows)[source.kept]
             codes, used, n_classes = self._labelled_codes(label_values, rng)
             in_sample = np.zeros(n, dtype=bool)
             in_sample[sample] = True

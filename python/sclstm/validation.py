@@ -193,6 +193,12 @@ def check_labels(labels, n_cells: int) -> np.ndarray:
         )
     known_values = [v.item() if isinstance(v, np.generic) else v for v in out[~missing]]
     check_not_continuous(known_values, "labels")
+    n_classes = known.nunique()
+    if n_classes == len(known) and n_classes > 2:
+        raise InputError(
+            f"every labelled cell has a label of its own ({n_classes} classes for {n_classes} cells): that is no "
+            "cell type (is the labels column a per-cell value, such as an ID?); same-type pairs need a class "
+            "with at least 2 cells.")
     try:
         sorted(set(known_values))
     except TypeError:  # e.g. strings and numbers in one column
