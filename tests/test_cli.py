@@ -95,6 +95,7 @@ def test_bad_k_from_cli_is_one_line(tmp_path):
     res = run("cluster", dataset_path("blakeley"), "--out", tmp_path / "o.h5ad", "--n-clusters", "99", check=False)
     assert res.returncode == 2
     assert "larger than the number of cells (30)" in res.stderr and "Traceback" not in res.stderr
+    assert res.stderr.startswith("sclstm: error: --n-clusters 99 is larger")  # the option, not n_clusters=
 
 
 def test_score_needs_existing_columns(tmp_path):

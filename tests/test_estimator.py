@@ -240,8 +240,16 @@ def test_running_out_of_memory_is_one_line_naming_the_settings(blakeley, monkeyp
                            "you tried to allocate 65024000000 bytes.")
 
     monkeypatch.setattr("sclstm.estimator.train_siamese", no_memory)
-    with pytest.raises(sclstm.InputError, match=r"out of memory on cpu .* lower batch_size \(now 100000\)"):
+    with pytest.raises(sclstm.InputError, match=r"out of memory on cpu .* batch_size \(now 100000\)"):
         ScLSTM(batch_size=100_000, device="cpu").fit(blakeley)
+
+    def numpy_no_memory(*a, **k):  # numpy's own (a MemoryError), e.g. while preprocessing
+        raise np.core._exceptions._ArrayMemoryError((10**6, 10**6), np.dtype(np.float64))
+
+    monkeypatch.setattr("sclstm.estimator.Preprocessor.fit_transform", numpy_no_memory)
+    with pytest.raises(sclstm.InputError, match=r"out of memory on cpu while fitting \(Unable to allocate"):
+        ScLSTM(device="cpu").fit(blakeley)
+    monkeypatch.undo()
 
     def other(*a, **k):
         raise RuntimeError("something else")

@@ -157,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("cluster", help="cluster the cells of a file and write the result",
                        description="Cluster cells (rows) of INPUT with ScLSTM and write OUT with obs['sclstm'], "
-                                   "obsm['X_sclstm'], obsp['sclstm_similarity'] and uns['sclstm'].")
+                                   "obsm['X_sclstm'], uns['sclstm'] and (for .h5ad, unless --no-similarity) "
+                                   "obsp['sclstm_similarity'].")
     c.add_argument("input", help="counts, cells × genes: .h5ad, .rds or .RData[:object]")
     c.add_argument("--out", required=True, help="output file (.h5ad, or .rds for a SingleCellExperiment)")
     _add_model_options(c)
@@ -195,6 +196,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The library's messages name its parameters; on the command line, name the options instead.
+CLI_SPELLING = {
+    "drop_empty=True (CLI: --drop-empty)": "--drop-empty",
+    "leave it out (None) to estimate it": "leave it out to estimate it",
+    "n_clusters=": "--n-clusters ",
+    "n_clusters": "--n-clusters",
+    "random_state": "--seed",
+    "labels_key": "--labels-key",
+    "labelled_fraction": "--labelled-fraction",
+    "n_steps": "--n-steps",
+    "kernel='landmark'": "--kernel landmark",
+}
+
+
+def cli_spelling(message: str) -> str:
+    for python_name, option in CLI_SPELLING.items():
+        message = message.replace(python_name, option)
+    return message
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -204,7 +225,7 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except InputError as exc:
-        print(f"sclstm: error: {exc}", file=sys.stderr)
+        print(f"sclstm: error: {cli_spelling(str(exc))}", file=sys.stderr)
         return 2
 
 

@@ -248,13 +248,14 @@ class ScLSTM:
         self.__dict__.pop("classes_", None)  # nor a labelled fit's classes
         try:
             facts = self._fit_exact(X, labels) if kernel == "exact" else self._fit_landmark(X, labels)
-        except RuntimeError as exc:  # torch's out-of-memory, CPU or GPU: say which settings drive it
+        except (RuntimeError, MemoryError) as exc:  # torch's, numpy's or scipy's: say which settings drive it
             if not _is_out_of_memory(exc):
                 raise
             raise InputError(
-                f"out of memory on {self._device()} while fitting ({_first_line(exc)}); lower batch_size "
-                f"(now {self.batch_size}), hidden_size ({self.hidden_size}) or sequence_length "
-                f"({self.sequence_length}), or use kernel='landmark' for many cells.") from None
+                f"out of memory on {self._device()} while fitting ({_first_line(exc)}); memory grows with "
+                f"the cells on the exact kernel (kernel='landmark' bounds it) and, in training, with batch_size "
+                f"(now {self.batch_size}), hidden_size ({self.hidden_size}) and sequence_length "
+                f"({self.sequence_length}).") from None
         self.summary_ = {
             "mode": self.mode,
             "n_clusters": int(self.n_clusters_),
@@ -661,7 +662,8 @@ class ScLSTM:
 
 def _is_out_of_memory(exc: BaseException) -> bool:
     oom = getattr(torch, "OutOfMemoryError", ())
-    return isinstance(exc, oom) or "can't allocate memory" in str(exc) or "out of memory" in str(exc)
+    return (isinstance(exc, (MemoryError, oom)) or "can't allocate memory" in str(exc)
+            or "out of memory" in str(exc))
 
 
 def _first_line(exc: BaseException, limit: int = 160) -> str:

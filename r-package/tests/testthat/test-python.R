@@ -94,9 +94,8 @@ test_that("Python error messages are reduced to one line", {
 
 test_that("Python's advice is rewritten in R's spelling", {
     expect_identical(
-        sclstm:::.r_spelling(paste("out of memory on cpu; lower batch_size (now 5), or use",
-                                   "kernel='landmark' for many cells.")),
-        "out of memory on cpu; lower batch_size (now 5), or use kernel = \"landmark\" for many cells.")
+        sclstm:::.r_spelling("out of memory on cpu; the exact kernel (kernel='landmark' bounds it)"),
+        "out of memory on cpu; the exact kernel (kernel = \"landmark\" bounds it)")
     expect_identical(sclstm:::.r_spelling("n_clusters=40 is larger than the number of cells (30)"),
                      "k = 40 is larger than the number of cells (30)")
     expect_identical(sclstm:::.r_spelling("device must be 'auto', 'cpu' or 'cuda', got 'gpu'."),
