@@ -46,8 +46,7 @@ def _summary_lines(adata, est_summary: dict, seconds: float, key: str) -> list[s
 
 
 def cmd_cluster(args) -> int:
-    from .io import check_writable, read_input, write_output
-    from .io._files import check_not_input
+    from .io import check_not_input, check_writable, read_input, write_output
     from .tl import sclstm as run
 
     check_writable(args.out)

@@ -155,6 +155,8 @@ def simulate(
     """
     cfg = _check_simulate_args(n_cells, n_types, n_genes, dispersion, chunk_size, random_state,
                                depth, perturb_genes, perturb_sd, compression)
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"simulate: path must be a file name (str or Path), got {type(path).__name__}.")
     n_cells, n_types, n_genes, chunk_size, seed = (cfg[k] for k in ("n_cells", "n_types", "n_genes", "chunk_size", "seed"))
     if reference is None and cfg["depth"] is None:
         cfg["depth"] = DEMO_DEPTH
@@ -162,8 +164,6 @@ def simulate(
     plan = _plan(ref, ref_name, labels_key, n_cells, n_types, n_genes, cfg)
     del ref
 
-    if path is not None and not isinstance(path, (str, os.PathLike)):
-        raise InputError(f"simulate: path must be a file name (str or Path), got {type(path).__name__}.")
     if path is None:
         est_gib = _estimated_bytes(plan) / 2**30
         if est_gib > IN_MEMORY_LIMIT_GIB:

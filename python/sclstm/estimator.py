@@ -324,10 +324,6 @@ class ScLSTM:
         if k_given:
             return k_given, "given", {}
         if n_classes is not None:
-            if n_classes >= n:
-                raise InputError(
-                    f"the labels used have {n_classes} classes for {n} cells: one per cell is no cell type "
-                    "(is the labels column a per-cell value, such as an ID or a QC metric?).")
             return check_n_clusters(n_classes, n), "classes in the labels used", {}
         k, curve = estimate()
         return k, "estimated", curve
@@ -548,7 +544,7 @@ class ScLSTM:
 
         Genes the model never reads (filtered out at fit) may be missing; they count as zero.
         """
-        fitted = getattr(self, "gene_names_", None)
+        fitted = self.gene_names_
         if fitted is None or gene_names is None or (len(gene_names) == len(fitted)
                                                      and np.array_equal(gene_names, fitted)):
             return M  # by position; the preprocessor checks the gene count

@@ -75,7 +75,7 @@ def embedding(adata, color="sclstm", key: str = "sclstm", basis: str = "tsne", r
     n_ok = int(ok.sum())
     fig, axes = _figure(len(colors))
     cmap = colormaps["tab20"]
-    size = point_size or max(4, min(40, 3000 / max(ok.sum(), 1)))
+    size = point_size or max(4, min(40, 3000 / max(n_ok, 1)))
     for ax, c in zip(axes, colors):
         values = (np.full(n_ok, "cells") if c is None else adata.obs[c].astype(str).to_numpy()[ok])
         cats = sorted(set(values), key=lambda v: (len(v), v))

@@ -42,7 +42,7 @@ def _labels(adata, labels_key):
     return adata.obs[labels_key].astype(object).to_numpy()
 
 
-def _check_key(key_added, adata, labels_key) -> None:
+def _check_key(key_added, labels_key) -> None:
     """key_added names obs/obsm/obsp/uns entries: a non-empty string that .h5ad can store
     (no '/'), and never the labels column the run reads."""
     if not isinstance(key_added, str) or not key_added or "/" in key_added:
@@ -81,7 +81,7 @@ def sclstm(
     """
     if not (hasattr(adata, "obs") and hasattr(adata, "obsm")):
         raise InputError(f"expected an AnnData object, got {type(adata).__name__}; use sclstm.ScLSTM for arrays.")
-    _check_key(key_added, adata, labels_key)
+    _check_key(key_added, labels_key)
     if copy and getattr(adata, "isbacked", False):
         raise InputError("copy=True cannot copy an AnnData opened backed (its counts stay on disk); "
                          "use copy=False, or adata.to_memory() first.")

@@ -3,7 +3,7 @@
 ``read_input(path)`` / ``write_output(adata, path)`` choose the format from the file name:
 ``.h5ad`` natively; ``.rds`` / ``.RData`` through rpy2 (optional extra ``sclstm[r]``).
 """
-from ._files import read_input, write_output, check_writable  # noqa: F401
+from ._files import read_input, write_output, check_writable, check_not_input  # noqa: F401
 
 
 def __getattr__(name):

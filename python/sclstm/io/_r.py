@@ -826,10 +826,11 @@ def _from_seurat(p: dict, where: str) -> ad.AnnData:
         var = var.reindex(pd.Index(genes, dtype=object)) if len(var.columns) else pd.DataFrame(index=pd.Index(genes, dtype=object))
     vf = _strings(p["var_features"])
     if vf:
-        var["highly_variable"] = np.array([g in set(vf) for g in genes], dtype=bool)
         # VariableFeatures' own order (most variable first), as scanpy's rank: 0, 1, ...; NaN elsewhere
         rank = pd.Series(np.arange(len(vf), dtype=np.float64), index=pd.Index(vf, dtype=object))
-        var["highly_variable_rank"] = rank[~rank.index.duplicated()].reindex(var.index).to_numpy()
+        rank = rank[~rank.index.duplicated()].reindex(pd.Index(genes, dtype=object)).to_numpy()
+        var["highly_variable"] = ~np.isnan(rank)
+        var["highly_variable_rank"] = rank
     obsm = {}
     pos = pd.Index(cells)
     for name, r in _named(p["reductions"]).items():
