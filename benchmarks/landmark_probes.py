@@ -24,8 +24,15 @@ Probes (``--probes``, comma-separated; default all):
   uses it, k = its community count, class-loss weight 0.3 and 1.0;
 * ``leiden_on_student``: Leiden (resolution 1) on the current fit's sparse learned-P graph of all
   cells and on the fuzzy 15-NN graph of its embedding: a second-round teacher from the student.
+* ``truth80``: a ceiling, not an unsupervised run: labelled mode with the *planted* types of a
+  stratified 80% of the cells (``labelled_fraction=0.8``), scored only on the other 20%. It asks
+  whether a perfect teacher gets the perturbed children through the pair head: ARI of the
+  clusters (k = 16 from the labels, and the tree cut at 11), of the class head's predictions, the
+  micro-bound, and the mean learned P(same) between micro-clusters whose majority types are
+  the same, a perturbed child and its parent, or otherwise different.
 
-Writes benchmarks/results/landmark_probes/probes_files<files-seeds>.tsv (header line: date and command).
+Writes benchmarks/results/landmark_probes/probes_files<files-seeds>[_<probes>].tsv (the probes named
+only when not all ran; header line: date and command).
 """
 from __future__ import annotations
 
@@ -50,7 +57,7 @@ OUT = RESULTS / "landmark_probes"
 FIT_PROBES = {"current": {}, "sample10k": dict(sample_size=10_000), "genes500": dict(n_top_genes=500),
               "genes1000": dict(n_top_genes=1000), "steps1200": dict(n_steps=1200),
               "wide": dict(n_steps=1200, hidden_size=128, embedding_dim=64)}
-PROBES = (*FIT_PROBES, "merges", "allcells", "leiden_on_student")
+PROBES = (*FIT_PROBES, "merges", "allcells", "leiden_on_student", "truth80")
 
 
 def fit_row(est, truth, reference, seconds: float) -> dict:
@@ -101,6 +108,34 @@ def allcells_rows(adata, truth, reference) -> list[dict]:
     return rows
 
 
+def truth80_rows(adata, truth, reference) -> list[dict]:
+    """Labelled mode on the planted types of 80% of cells; every score on the unseen 20%."""
+    import sclstm
+    from sklearn.metrics import balanced_accuracy_score
+
+    t0 = time.perf_counter()
+    est = sclstm.ScLSTM(kernel="landmark", mode="labelled", labelled_fraction=0.8, random_state=0).fit(adata.X, labels=truth)
+    seconds = round(time.perf_counter() - t0, 1)
+    unseen = ~est.labelled_mask_
+    t, r = truth[unseen], reference[unseen]
+    rows = [dict(variant=f"clusters, k = {k}", k=k, ARI=adjusted_rand_score(t, labels[unseen]),
+                 ARI_ref=adjusted_rand_score(r, labels[unseen]), seconds=seconds)
+            for k, labels in ((est.n_clusters_, est.labels_), (11, est.recluster(11)))]
+    rows.append(dict(variant="class-head predictions", ARI=adjusted_rand_score(t, est.predicted_labels_[unseen]),
+                     BAS=balanced_accuracy_score(t, est.predicted_labels_[unseen])))
+    micro = est.merge_.micro_
+    rows.append(dict(variant="micro-bound (all cells)", ARI=micro_bound(truth, micro)))
+    types, codes = np.unique(truth, return_inverse=True)
+    majority = types[[np.bincount(codes[micro == g]).argmax() for g in range(micro.max() + 1)]]
+    parent = dict(zip(truth, reference))
+    same = majority[:, None] == majority[None, :]
+    related = np.array([[parent[a] == parent[b] for b in majority] for a in majority]) & ~same
+    P = est.merge_.micro_similarity_
+    for name, mask in (("same type", same), ("child and parent", related), ("other types", ~same & ~related)):
+        rows.append(dict(variant=f"mean P(same) between micro-clusters: {name}", P=float(P[mask].mean()) if mask.any() else float("nan")))
+    return rows
+
+
 def leiden_on_student_rows(est, truth, reference) -> list[dict]:
     from sclstm.graph import fuzzy_graph, leiden
 
@@ -136,6 +171,8 @@ def main() -> None:
                 new = merge_rows(fits["steps1200"][0] if "steps1200" in fits else fit(adata.X, n_steps=1200)[0], truth)
             elif probe == "allcells":
                 new = allcells_rows(adata, truth, reference)
+            elif probe == "truth80":
+                new = truth80_rows(adata, truth, reference)
             else:
                 new = leiden_on_student_rows(fits["current"][0] if "current" in fits else fit(adata.X)[0], truth, reference)
             for row in new:
@@ -143,7 +180,8 @@ def main() -> None:
                 print(json.dumps(row, default=float), flush=True)
                 rows.append(row)
     OUT.mkdir(parents=True, exist_ok=True)
-    write_tsv(rows, OUT / f"probes_files{args.files_seeds.replace(',', '-')}.tsv", "python benchmarks/landmark_probes.py " + " ".join(sys.argv[1:]), digits=3)
+    tag = "" if set(probes) == set(PROBES) else "_" + "-".join(probes)
+    write_tsv(rows, OUT / f"probes_files{args.files_seeds.replace(',', '-')}{tag}.tsv", "python benchmarks/landmark_probes.py " + " ".join(sys.argv[1:]), digits=3)
 
 
 if __name__ == "__main__":
