@@ -30,6 +30,10 @@ Probes (``--probes``, comma-separated; default all):
   clusters (k = 16 from the labels, and the tree cut at 11), of the class head's predictions, the
   micro-bound, and the mean learned P(same) between micro-clusters whose majority types are
   the same, a perturbed child and its parent, or otherwise different.
+* ``truth80_hard``: ``truth80`` with a share h = 0.25 and 0.5 of every batch's negatives drawn
+  from neighbour pairs of the sample with different labels (``hard_negatives.NeighbourNegatives``
+  on the 15 nearest neighbours in the sample's 50 PCs): do right hard negatives teach the pair
+  head the child–parent boundary, and do the clusters follow?
 
 Writes benchmarks/results/landmark_probes/probes_files<files-seeds>[_<probes>].tsv (the probes named
 only when not all ran; header line: date and command).
@@ -37,6 +41,7 @@ only when not all ran; header line: date and command).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -57,7 +62,7 @@ OUT = RESULTS / "landmark_probes"
 FIT_PROBES = {"current": {}, "sample10k": dict(sample_size=10_000), "genes500": dict(n_top_genes=500),
               "genes1000": dict(n_top_genes=1000), "steps1200": dict(n_steps=1200),
               "wide": dict(n_steps=1200, hidden_size=128, embedding_dim=64)}
-PROBES = (*FIT_PROBES, "merges", "allcells", "leiden_on_student", "truth80")
+PROBES = (*FIT_PROBES, "merges", "allcells", "leiden_on_student", "truth80", "truth80_hard")
 
 
 def fit_row(est, truth, reference, seconds: float) -> dict:
@@ -108,23 +113,26 @@ def allcells_rows(adata, truth, reference) -> list[dict]:
     return rows
 
 
-def truth80_rows(adata, truth, reference) -> list[dict]:
-    """Labelled mode on the planted types of 80% of cells; every score on the unseen 20%."""
+def truth80_rows(adata, truth, reference, hard_share: float | None = None) -> list[dict]:
+    """Labelled mode on the planted types of 80% of cells; every score on the unseen 20%.
+    With ``hard_share``, that share of each batch's negatives are neighbour pairs of different labels."""
     import sclstm
     from sklearn.metrics import balanced_accuracy_score
 
-    t0 = time.perf_counter()
-    est = sclstm.ScLSTM(kernel="landmark", mode="labelled", labelled_fraction=0.8, random_state=0).fit(adata.X, labels=truth)
-    seconds = round(time.perf_counter() - t0, 1)
+    with hard_negative_pairs(hard_share):
+        t0 = time.perf_counter()
+        est = sclstm.ScLSTM(kernel="landmark", mode="labelled", labelled_fraction=0.8, random_state=0).fit(adata.X, labels=truth)
+        seconds = round(time.perf_counter() - t0, 1)
     unseen = ~est.labelled_mask_
     t, r = truth[unseen], reference[unseen]
-    rows = [dict(variant=f"clusters, k = {k}", k=k, ARI=adjusted_rand_score(t, labels[unseen]),
+    prefix = "" if hard_share is None else f"h = {hard_share:g}: "
+    rows = [dict(variant=f"{prefix}clusters, k = {k}", k=k, ARI=adjusted_rand_score(t, labels[unseen]),
                  ARI_ref=adjusted_rand_score(r, labels[unseen]), seconds=seconds)
             for k, labels in ((est.n_clusters_, est.labels_), (11, est.recluster(11)))]
-    rows.append(dict(variant="class-head predictions", ARI=adjusted_rand_score(t, est.predicted_labels_[unseen]),
+    rows.append(dict(variant=f"{prefix}class-head predictions", ARI=adjusted_rand_score(t, est.predicted_labels_[unseen]),
                      BAS=balanced_accuracy_score(t, est.predicted_labels_[unseen])))
     micro = est.merge_.micro_
-    rows.append(dict(variant="micro-bound (all cells)", ARI=micro_bound(truth, micro)))
+    rows.append(dict(variant=f"{prefix}micro-bound (all cells)", ARI=micro_bound(truth, micro)))
     types, codes = np.unique(truth, return_inverse=True)
     majority = types[[np.bincount(codes[micro == g]).argmax() for g in range(micro.max() + 1)]]
     parent = dict(zip(truth, reference))
@@ -132,8 +140,41 @@ def truth80_rows(adata, truth, reference) -> list[dict]:
     related = np.array([[parent[a] == parent[b] for b in majority] for a in majority]) & ~same
     P = est.merge_.micro_similarity_
     for name, mask in (("same type", same), ("child and parent", related), ("other types", ~same & ~related)):
-        rows.append(dict(variant=f"mean P(same) between micro-clusters: {name}", P=float(P[mask].mean()) if mask.any() else float("nan")))
+        rows.append(dict(variant=f"{prefix}mean P(same) between micro-clusters: {name}", P=float(P[mask].mean()) if mask.any() else float("nan")))
     return rows
+
+
+@contextlib.contextmanager
+def hard_negative_pairs(share: float | None):
+    """While active (share not None), labelled fits draw ``share`` of their negatives from
+    neighbour pairs (15-NN in the training sample's 50 PCs) whose labels differ."""
+    if share is None:
+        yield
+        return
+    import sclstm.estimator as est_mod
+    import sclstm.landmark as lm
+    from hard_negatives import NeighbourNegatives
+    from sklearn.neighbors import NearestNeighbors
+    from sclstm.pairs import principal_components
+
+    seen, read, source = {}, lm.read_landmarks_and_sample, est_mod.ScLSTM._pair_source
+
+    def read_and_keep(*args, **kwargs):
+        out = read(*args, **kwargs)
+        seen["L_sample"] = out[3]
+        return out
+
+    def pair_source(self, views):
+        L = seen["L_sample"]
+        pcs = principal_components(np.asarray(L.toarray() if hasattr(L, "toarray") else L, dtype=np.float64), self.random_state)
+        neighbours = NearestNeighbors(n_neighbors=16).fit(pcs).kneighbors(pcs, return_distance=False)[:, 1:]
+        return NeighbourNegatives(list(views.values()), neighbours, share)
+
+    lm.read_landmarks_and_sample, est_mod.ScLSTM._pair_source = read_and_keep, pair_source
+    try:
+        yield
+    finally:
+        lm.read_landmarks_and_sample, est_mod.ScLSTM._pair_source = read, source
 
 
 def leiden_on_student_rows(est, truth, reference) -> list[dict]:
@@ -173,6 +214,8 @@ def main() -> None:
                 new = allcells_rows(adata, truth, reference)
             elif probe == "truth80":
                 new = truth80_rows(adata, truth, reference)
+            elif probe == "truth80_hard":
+                new = [row for share in (0.25, 0.5) for row in truth80_rows(adata, truth, reference, share)]
             else:
                 new = leiden_on_student_rows(fits["current"][0] if "current" in fits else fit(adata.X)[0], truth, reference)
             for row in new:
