@@ -45,7 +45,7 @@ test-py: venv-r
 test: test-py $(R_TESTS)
 
 bench: $(BENCH_STAMP)
-	$(PY) benchmarks/bench_core.py
+	$(PY) benchmarks/bench_core.py $(ARGS)
 
 # Time and peak memory vs cells, ScLSTM beside scanpy, on simulated data (10k, 30k, 100k cells
 # by default); ARGS passes options, e.g. ARGS="--sizes 1000000 --scanpy-max 100000 --backed".

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import anndata as ad
+import numpy as np
 import pytest
 
 from sclstm import cli
@@ -136,3 +137,15 @@ def test_score_says_what_to_do(tmp_path):
     res = run("score", out, "--truth-key", "cell_type", check=False)
     assert res.returncode == 2
     assert "every labelled cell's label was used in training" in res.stderr and "--all-cells" in res.stderr
+
+
+def test_warnings_are_one_line_in_the_options_names(tmp_path):
+    """Log-transformed input: one warning line naming --layer, not Python's source line."""
+    logged = ad.read_h5ad(dataset_path("biase"))
+    logged.X = np.log1p(np.asarray(logged.X.todense() if hasattr(logged.X, "todense") else logged.X, dtype=float))
+    logged.write_h5ad(tmp_path / "logged.h5ad")
+    res = run("cluster", tmp_path / "logged.h5ad", "--out", tmp_path / "o.h5ad", "--n-steps", "10", "--quiet")
+    lines = [line for line in res.stderr.splitlines() if "log-transformed" in line]
+    assert len(lines) == 1 and lines[0].startswith("sclstm: warning: the expression values look log-transformed")
+    assert "--layer counts" in lines[0] and "layer='counts'" not in res.stderr
+    assert "UserWarning" not in res.stderr and "warn_if_log_scale" not in res.stderr

@@ -438,7 +438,7 @@ def test_missing_rpy2_says_what_to_install(tmp_path, monkeypatch):
     with pytest.raises(InputError) as err:
         _r.read_rds(f)
     msg = str(err.value)
-    assert "pip install 'sclstm[r]'" in msg and "r-base-core" in msg and "\n" not in msg
+    assert "pip install 'rpy2>=3.5'" in msg and "rpy2-rinterface" in msg and "r-base-core" in msg and "\n" not in msg
 
 
 # ---------------------------------------------------------------------------------------

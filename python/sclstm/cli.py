@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from . import __version__
@@ -206,6 +207,7 @@ CLI_SPELLING = {
     "labelled_fraction": "--labelled-fraction",
     "n_steps": "--n-steps",
     "kernel='landmark'": "--kernel landmark",
+    "(e.g. layer='counts')": "(e.g. --layer counts)",
 }
 
 
@@ -221,11 +223,18 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    try:
-        return args.func(args)
-    except InputError as exc:
-        print(f"sclstm: error: {cli_spelling(str(exc))}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return args.func(args)
+        except InputError as exc:
+            print(f"sclstm: error: {cli_spelling(str(exc))}", file=sys.stderr)
+            return 2
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line in the options' names, like the errors (not Python's source line)."""
+    print(f"sclstm: warning: {cli_spelling(str(message))}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

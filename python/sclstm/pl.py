@@ -43,7 +43,7 @@ def project(emb: np.ndarray, basis: str = "tsne", random_state: int = 0) -> np.n
         try:
             import umap
         except ImportError:
-            raise InputError("basis='umap' needs umap-learn: pip install 'sclstm[umap]'.") from None
+            raise InputError("basis='umap' needs umap-learn: pip install umap-learn.") from None
         return umap.UMAP(random_state=random_state).fit_transform(emb)
     raise InputError(f"basis must be 'tsne' or 'umap', got {basis!r}.")
 

@@ -14,8 +14,8 @@
 
 .install_hint <- function() {
     paste0(
-        "Install the Python package with `pip install sclstm` (into the Python that R ",
-        "should use), or from a source checkout run `make venv` and then, before loading ",
+        "Install the Python package from a source checkout into the Python that R should use ",
+        "(`python -m pip install /path/to/sclstm`), or in the checkout run `make venv` and then, before loading ",
         "sclstm in a fresh R session, ",
         "Sys.setenv(SCLSTM_PYTHON = \"/path/to/sclstm/.venv/bin/python\") ",
         "(RETICULATE_PYTHON works too)."
@@ -101,11 +101,32 @@ sclstmPython <- function() {
     if (!.version_ok(version, required) || !reticulate::py_has_attr(mod, "ScLSTM")) {
         stop("the Python module 'sclstm' in ", .python_path(), " is version ", version,
              ", but this R package needs >= ", required, ". Upgrade it with `",
-             .python_path(), " -m pip install --upgrade sclstm` (or `make venv` in an ",
-             "up-to-date source checkout).", call. = FALSE)
+             .python_path(), " -m pip install --upgrade /path/to/sclstm` from an up-to-date ",
+             "source checkout (or `make venv` there).", call. = FALSE)
     }
+    .check_array_exchange()
     .sclstm_env$module <- mod
     mod
+}
+
+# reticulate converts R matrices to numpy arrays through numpy's C interface; an older
+# reticulate (Debian 12's 1.28) cannot do so with numpy 2, and every run would fail later.
+# `convert` is reticulate::r_to_py; the tests pass a failing one.
+.check_array_exchange <- function(convert = reticulate::r_to_py) {
+    problem <- tryCatch({
+        convert(matrix(0, 1, 1))
+        NULL
+    }, error = function(e) .clean_python_message(conditionMessage(e)))
+    if (!is.null(problem)) {
+        numpy <- if (reticulate::py_available(initialize = FALSE)) {
+            tryCatch(as.character(reticulate::import("numpy")$`__version__`), error = function(e) "?")
+        } else "?"
+        stop("reticulate ", as.character(utils::packageVersion("reticulate")),
+             " cannot pass matrices to numpy ", numpy, " in ", .python_path(), " (", problem,
+             "). Install numpy < 2 there (`", .python_path(), " -m pip install 'numpy<2'`) ",
+             "or a reticulate recent enough for numpy 2.", call. = FALSE)
+    }
+    invisible(TRUE)
 }
 
 #' @rdname sclstmPython

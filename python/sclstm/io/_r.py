@@ -52,7 +52,9 @@ from ..validation import InputError
 __all__ = ["read_rds", "read_rdata", "write_rds"]
 
 _INSTALL = (
-    "install rpy2 with pip install 'sclstm[r]' (rpy2>=3.5,<3.6 on R 4.2) and R itself "
+    "install rpy2 into this Python with pip install 'rpy2>=3.5' (with R older than 4.5: "
+    "'rpy2>=3.5,<3.6', after pip uninstall -y rpy2 rpy2-rinterface rpy2-robjects if a newer one is there) "
+    "and R itself "
     "(Debian: apt-get install r-base-core r-bioc-singlecellexperiment r-cran-seuratobject, "
     "or bash scripts/install-r.sh)"
 )

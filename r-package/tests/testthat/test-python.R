@@ -29,7 +29,7 @@ test_that("SCLSTM_PYTHON pointing nowhere says what to install and how", {
     skip_if_not_installed_package()
     out <- run_in_fresh_r(fit_snippet, "SCLSTM_PYTHON=/nonexistent/bin/python")
     expect_match(out, "RESULT: SCLSTM_PYTHON is set to '/nonexistent/bin/python', but no such file")
-    expect_match(out, "pip install sclstm", fixed = TRUE)
+    expect_match(out, "-m pip install /path/to/sclstm", fixed = TRUE)
     expect_match(out, "make venv", fixed = TRUE)
     expect_match(out, "Sys.setenv(SCLSTM_PYTHON", fixed = TRUE)
 })
@@ -49,7 +49,7 @@ test_that("a Python without sclstm gives the install instructions", {
     out <- run_in_fresh_r(fit_snippet, paste0("SCLSTM_PYTHON=", lacking[[1]]))
     expect_match(out, "RESULT: the Python module 'sclstm' \\(>= 0\\.1\\.0\\) is not installed")
     expect_match(out, lacking[[1]], fixed = TRUE)
-    expect_match(out, "pip install sclstm", fixed = TRUE)
+    expect_match(out, "-m pip install /path/to/sclstm", fixed = TRUE)
 })
 
 test_that("a too old sclstm says which version is needed and how to upgrade", {
@@ -62,7 +62,7 @@ test_that("a too old sclstm says which version is needed and how to upgrade", {
     out <- run_in_fresh_r(fit_snippet, c(paste0("SCLSTM_PYTHON=", python),
                                          paste0("PYTHONPATH=", fake)))
     expect_match(out, "is version 0.0.1, but this R package needs >= 0.1.0", fixed = TRUE)
-    expect_match(out, "-m pip install --upgrade sclstm", fixed = TRUE)
+    expect_match(out, "-m pip install --upgrade /path/to/sclstm", fixed = TRUE)
 })
 
 test_that("SCLSTM_PYTHON selects the interpreter in a fresh session", {
@@ -100,4 +100,12 @@ test_that("Python's advice is rewritten in R's spelling", {
                      "k = 40 is larger than the number of cells (30)")
     expect_identical(sclstm:::.r_spelling("device must be 'auto', 'cpu' or 'cuda', got 'gpu'."),
                      "device must be 'auto', 'cpu' or 'cuda', got 'gpu'.")  # quotes alone stay
+})
+
+test_that("a Python whose numpy reticulate cannot use is refused up front, with the fix", {
+    skip_if_no_sclstm()  # starts the right Python first: the message reads its path
+    numpy2 <- function(x) stop("Required version of NumPy not available: incompatible NumPy binary version 33554432 (expecting version 16777225)")
+    expect_error(sclstm:::.check_array_exchange(numpy2),
+                 "cannot pass matrices to numpy .*incompatible NumPy binary version.*pip install 'numpy<2'")
+    expect_true(sclstm:::.check_array_exchange(function(x) x))
 })
