@@ -58,7 +58,8 @@
 #' Python module behind sclstm
 #'
 #' \code{sclstmPython()} returns the imported Python module \code{sclstm} (importing
-#' it on first use), after checking that it is installed and recent enough; the error
+#' it on first use), after checking that it is installed and recent enough and that
+#' reticulate can pass it matrices (reticulate 1.28 cannot with numpy 2); the error
 #' says what to install when it is not. \code{sclstmAvailable()} says whether that
 #' would succeed, without raising an error.
 #'
