@@ -58,13 +58,17 @@ def separability(X_train, y_train, X_test, y_test) -> float:
         return float(clf.fit(X_train, y_train).score(X_test, y_test))
 
 
+def micro_majority(truth: np.ndarray, micro: np.ndarray) -> np.ndarray:
+    """The majority type of each micro-cluster 0 .. micro.max() (ties: the first type in sorted order)."""
+    types, codes = np.unique(truth, return_inverse=True)
+    return types[[np.bincount(codes[micro == g]).argmax() for g in range(micro.max() + 1)]]
+
+
 def micro_bound(truth: np.ndarray, micro: np.ndarray) -> float:
     """ARI if every micro-cluster of a merge took its majority type: the best any merge of them could do."""
     from sklearn.metrics import adjusted_rand_score
 
-    _, codes = np.unique(truth, return_inverse=True)
-    majority = np.array([np.bincount(codes[micro == g]).argmax() for g in range(micro.max() + 1)])
-    return adjusted_rand_score(codes, majority[micro])
+    return adjusted_rand_score(truth, micro_majority(truth, micro)[micro])
 
 
 def diagnose(adata, truth: np.ndarray, seed: int, params: dict, teacher: str) -> list[dict]:

@@ -57,19 +57,24 @@ class NeighbourNegatives(PairSource):
         return a, b, y
 
 
+def pc_neighbours(L, random_state: int, n_neighbours: int = 15) -> np.ndarray:
+    """Each training-sample cell's ``n_neighbours`` nearest cells in the 50 PCs the PCA views use."""
+    from sklearn.neighbors import NearestNeighbors
+    from sclstm.pairs import principal_components
+
+    pcs = principal_components(np.asarray(L.toarray() if hasattr(L, "toarray") else L, dtype=np.float64), random_state)
+    return NearestNeighbors(n_neighbors=n_neighbours + 1).fit(pcs).kneighbors(pcs, return_distance=False)[:, 1:]
+
+
 def patch(share: float, n_neighbours: int = 15) -> dict:
     """Make the landmark path train on NeighbourNegatives; returns what the fit recorded."""
     import sclstm.estimator as est_mod
-    from sklearn.neighbors import NearestNeighbors
-    from sclstm.pairs import label_free_views, principal_components
+    from sclstm.pairs import label_free_views
 
     seen = {}
 
     def views_and_neighbours(L, S, k, random_state=0, names=None):
-        pcs = principal_components(np.asarray(L.toarray() if hasattr(L, "toarray") else L, dtype=np.float64),
-                                   random_state)
-        seen["neighbours"] = NearestNeighbors(n_neighbors=n_neighbours + 1).fit(pcs).kneighbors(
-            pcs, return_distance=False)[:, 1:]
+        seen["neighbours"] = pc_neighbours(L, random_state, n_neighbours)
         return label_free_views(L, S, k, random_state=random_state, names=names)
 
     def pair_source(self, views):

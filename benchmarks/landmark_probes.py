@@ -56,7 +56,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from bench_core import RESULTS, write_tsv  # noqa: E402
 from bench_scale import ensure_data  # noqa: E402
-from diagnose_landmark import micro_bound  # noqa: E402
+from diagnose_landmark import micro_bound, micro_majority  # noqa: E402
 
 OUT = RESULTS / "landmark_probes"
 FIT_PROBES = {"current": {}, "sample10k": dict(sample_size=10_000), "genes500": dict(n_top_genes=500),
@@ -133,8 +133,7 @@ def truth80_rows(adata, truth, reference, hard_share: float | None = None) -> li
                      BAS=balanced_accuracy_score(t, est.predicted_labels_[unseen])))
     micro = est.merge_.micro_
     rows.append(dict(variant=f"{prefix}micro-bound (all cells)", ARI=micro_bound(truth, micro)))
-    types, codes = np.unique(truth, return_inverse=True)
-    majority = types[[np.bincount(codes[micro == g]).argmax() for g in range(micro.max() + 1)]]
+    majority = micro_majority(truth, micro)
     parent = dict(zip(truth, reference))
     same = majority[:, None] == majority[None, :]
     related = np.array([[parent[a] == parent[b] for b in majority] for a in majority]) & ~same
@@ -153,9 +152,7 @@ def hard_negative_pairs(share: float | None):
         return
     import sclstm.estimator as est_mod
     import sclstm.landmark as lm
-    from hard_negatives import NeighbourNegatives
-    from sklearn.neighbors import NearestNeighbors
-    from sclstm.pairs import principal_components
+    from hard_negatives import NeighbourNegatives, pc_neighbours
 
     seen, read, source = {}, lm.read_landmarks_and_sample, est_mod.ScLSTM._pair_source
 
@@ -165,10 +162,7 @@ def hard_negative_pairs(share: float | None):
         return out
 
     def pair_source(self, views):
-        L = seen["L_sample"]
-        pcs = principal_components(np.asarray(L.toarray() if hasattr(L, "toarray") else L, dtype=np.float64), self.random_state)
-        neighbours = NearestNeighbors(n_neighbors=16).fit(pcs).kneighbors(pcs, return_distance=False)[:, 1:]
-        return NeighbourNegatives(list(views.values()), neighbours, share)
+        return NeighbourNegatives(list(views.values()), pc_neighbours(seen["L_sample"], self.random_state), share)
 
     lm.read_landmarks_and_sample, est_mod.ScLSTM._pair_source = read_and_keep, pair_source
     try:
