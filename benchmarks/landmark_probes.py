@@ -34,6 +34,14 @@ Probes (``--probes``, comma-separated; default all):
   from neighbour pairs of the sample with different labels (``hard_negatives.NeighbourNegatives``
   on the 15 nearest neighbours in the sample's 50 PCs): do right hard negatives teach the pair
   head the child–parent boundary, and do the clusters follow?
+* ``child_split``: can each of the ``current`` fit's clusters be split afterwards, in the input?
+  For every cluster (at most 3,000 of its cells, seeded), in 50 PCs of its own cells' preprocessed
+  expression (the package's ``preprocessor_``): k-means with 2 clusters on the first 10 and on
+  all 50 PCs, and Leiden (resolution 1) on their fuzzy 15-NN graph, each scored by ARI against the
+  planted types inside the cluster; and, for a cluster whose second planted type holds ≥ 10% of
+  it, the 3-fold cross-validated accuracy of linear discriminant analysis on the 50 PCs telling its
+  two largest planted types apart (a ceiling: labels used). Does a post-hoc split find the
+  perturbed children the merge joined to their parents?
 
 Writes benchmarks/results/landmark_probes/probes_files<files-seeds>[_<probes>].tsv (the probes named
 only when not all ran; header line: date and command).
@@ -62,7 +70,7 @@ OUT = RESULTS / "landmark_probes"
 FIT_PROBES = {"current": {}, "sample10k": dict(sample_size=10_000), "genes500": dict(n_top_genes=500),
               "genes1000": dict(n_top_genes=1000), "steps1200": dict(n_steps=1200),
               "wide": dict(n_steps=1200, hidden_size=128, embedding_dim=64)}
-PROBES = (*FIT_PROBES, "merges", "allcells", "leiden_on_student", "truth80", "truth80_hard")
+PROBES = (*FIT_PROBES, "merges", "allcells", "leiden_on_student", "truth80", "truth80_hard", "child_split")
 
 
 def fit_row(est, truth, reference, seconds: float) -> dict:
@@ -183,6 +191,42 @@ def leiden_on_student_rows(est, truth, reference) -> list[dict]:
     return rows
 
 
+def child_split_rows(est, X, truth) -> list[dict]:
+    """Per cluster of the fit: 2-means on its local PCs and local Leiden (unsupervised), and an LDA
+    ceiling on its two largest planted types; all scored inside the cluster."""
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.model_selection import cross_val_score
+    from sclstm.graph import fuzzy_graph, leiden
+
+    rng = np.random.default_rng(0)
+    labels = np.asarray(est.labels_)
+    rows = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        if len(idx) < 50:
+            continue
+        idx = idx if len(idx) <= 3000 else np.sort(rng.choice(idx, 3000, replace=False))
+        L = est.preprocessor_.transform(X[idx])
+        L = np.asarray(L.todense() if hasattr(L, "todense") else L, dtype=np.float64)
+        Z = PCA(50, random_state=0).fit_transform(L - L.mean(0))
+        t = truth[idx]
+        types, counts = np.unique(t, return_counts=True)
+        order = np.argsort(-counts)
+        row = dict(cluster=int(c), cells=int((labels == c).sum()),
+                   types=", ".join(f"{types[i]}:{counts[i]}" for i in order[:3]),
+                   kmeans2_pc10=adjusted_rand_score(t, KMeans(2, n_init=5, random_state=0).fit_predict(Z[:, :10])),
+                   kmeans2_pc50=adjusted_rand_score(t, KMeans(2, n_init=5, random_state=0).fit_predict(Z)))
+        local = leiden(fuzzy_graph(Z))
+        row.update(leiden_k=int(local.max()) + 1, leiden_ARI=adjusted_rand_score(t, local))
+        if len(order) > 1 and counts[order[1]] >= 0.1 * len(idx):
+            two = np.isin(t, types[order[:2]])
+            row["LDA_two_largest"] = float(cross_val_score(LinearDiscriminantAnalysis(), Z[two], t[two], cv=3).mean())
+        rows.append(row)
+    return rows
+
+
 def main() -> None:
     import anndata as ad
     from sclstm.datasets import reference_types
@@ -210,6 +254,8 @@ def main() -> None:
                 new = truth80_rows(adata, truth, reference)
             elif probe == "truth80_hard":
                 new = [row for share in (0.25, 0.5) for row in truth80_rows(adata, truth, reference, share)]
+            elif probe == "child_split":
+                new = child_split_rows(fits["current"][0] if "current" in fits else fit(adata.X)[0], adata.X, truth)
             else:
                 new = leiden_on_student_rows(fits["current"][0] if "current" in fits else fit(adata.X)[0], truth, reference)
             for row in new:
