@@ -205,8 +205,9 @@ def test_few_cells_train_on_the_views_that_split_them(blakeley):
 
 
 def test_k_estimate_reads_the_5nn_graph_and_finds_blakeley_three_types(blakeley):
-    """The eigengap of S's 5-NN graph (chosen on simulated data, README "Could another
-    estimator of k meet the target?") finds Blakeley's 3 types; the 10-NN graph said 2."""
+    """The eigengap of S's 5-NN graph (chosen on simulated data, benchmarks/results/EXPERIMENTS.md,
+    "Could another estimator of k meet the target?" and "Chosen away from the seven instead")
+    finds Blakeley's 3 types; the 10-NN graph said 2."""
     from sclstm.clustering import K_NEIGHBOURS, estimate_k
     from sclstm.kernel import ExactKernel
     from sclstm.preprocessing import Preprocessor

@@ -4,12 +4,13 @@ Ward and average linkage with k clusters split large types and merge small ones 
 differ in size; a neighbour graph follows the data's own density instead. On the 5,000-cell
 training sample of the 30,000-cell kidney simulation (16 planted types) Leiden on an
 unweighted 15-NN graph of 50 principal components reached ARI 0.79 against 0.63–0.66 for Ward
-on the kernel, average-linkage cosine and Ward on PCA (README, "Large data"). The graph now
-carries UMAP's fuzzy weights, as scanpy's does (:func:`fuzzy_graph`): on the small datasets
-the unweighted graph merged distinct types (Biase: 2 communities for 4 types), and the
-weighted one made a better teacher (README, "Accuracy against peers"). The number of
-communities is whatever the graph gives; it is a source of training pairs, not the final
-partition.
+on the kernel, average-linkage cosine and Ward on PCA (benchmarks/results/EXPERIMENTS.md,
+"What moved it: the training pairs"). The graph now carries UMAP's fuzzy weights, as scanpy's
+does (:func:`fuzzy_graph`): on the small datasets the unweighted graph merged distinct types
+(Biase: 2 communities for 4 types), and the weighted one made a better teacher
+(benchmarks/results/EXPERIMENTS.md, "What changed in the run of 2026-12-02, and why"). The
+number of communities is whatever the graph gives; it is a source of training pairs, not the
+final partition.
 """
 from __future__ import annotations
 

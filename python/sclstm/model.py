@@ -16,7 +16,8 @@ layer on the whole input sequence (``skip_width`` = its length × width). The sk
 because the embedding alone kept too little of the kernel row to tell some types apart.
 After training, a class-balanced logistic regression on the same input sequence, fitted to
 convergence on the labelled cells, is stored as ``sequence_classifier``; a cell's class
-probabilities are the mean of the head's and this classifier's (README, "Accuracy against peers").
+probabilities are the mean of the head's and this classifier's (benchmarks/results/EXPERIMENTS.md,
+"How much of the labelled gap is chance?").
 """
 from __future__ import annotations
 
