@@ -258,3 +258,33 @@ def test_running_out_of_memory_is_one_line_naming_the_settings(blakeley, monkeyp
     monkeypatch.setattr("sclstm.estimator.train_siamese", other)
     with pytest.raises(RuntimeError, match="something else"):
         ScLSTM(device="cpu").fit(blakeley)
+
+
+def test_labels_given_as_a_series_are_paired_by_cell_name(blakeley):
+    """A Series in another cell order (sorted, say) is aligned to obs_names, not taken by
+    position: the fit is the one the labels in obs order give."""
+    import pandas as pd
+
+    in_order = ScLSTM(mode="labelled", n_steps=30).fit(blakeley, labels=blakeley.obs["cell_type"])
+    shuffled = blakeley.obs["cell_type"].sample(frac=1, random_state=0)
+    assert not shuffled.index.equals(blakeley.obs_names)
+    est = ScLSTM(mode="labelled", n_steps=30).fit(blakeley, labels=shuffled)
+    np.testing.assert_array_equal(est.predicted_labels_, in_order.predicted_labels_)
+    np.testing.assert_array_equal(est.labels_, in_order.labels_)
+    # a default RangeIndex is positional (a Series built from a list); other cells are refused
+    positional = pd.Series(blakeley.obs["cell_type"].to_numpy())
+    assert ScLSTM(mode="labelled", n_steps=30).fit(blakeley, labels=positional).labels_.tolist() == in_order.labels_.tolist()
+    with pytest.raises(sclstm.InputError, match="indexed by other cells than X"):
+        ScLSTM(mode="labelled", n_steps=5).fit(blakeley, labels=shuffled.set_axis([f"x{i}" for i in range(30)]))
+    with pytest.raises(sclstm.InputError, match=r"labels is one string \('cell_type'\); .*labels_key="):
+        ScLSTM(mode="labelled", n_steps=5).fit(blakeley, labels="cell_type")
+
+
+def test_parameters_given_as_numpy_scalars_save(blakeley, tmp_path):
+    """np.int64 from a parameter grid or a CLI parser must not break save's JSON."""
+    est = ScLSTM(n_clusters=np.int64(3), random_state=np.int64(1), n_steps=np.int64(20),
+                 learning_rate=np.float32(1e-3)).fit(blakeley)
+    est.save(tmp_path / "m.pt")
+    loaded = ScLSTM.load(tmp_path / "m.pt")
+    assert loaded.random_state == 1 and loaded.n_clusters_ == 3
+    np.testing.assert_array_equal(loaded.labels_, est.labels_)

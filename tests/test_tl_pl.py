@@ -136,3 +136,67 @@ def test_k_curve_refuses_when_k_was_given(biase):
     a = sclstm.tl.sclstm(biase, n_clusters=4, copy=True, n_steps=30)
     with pytest.raises(sclstm.InputError, match="not estimated"):
         sclstm.pl.k_curve(a)
+
+
+def test_an_anndata_without_x_or_with_unknown_keywords_gets_one_line(blakeley):
+    b = ad.AnnData(obs=blakeley.obs.copy(), var=blakeley.var.copy())
+    b.layers["counts"] = blakeley.X.copy()
+    with pytest.raises(sclstm.InputError, match=r"adata.X is empty \(None\); pass layer= .*layers: counts"):
+        sclstm.tl.sclstm(b)
+    a = blakeley.copy()
+    with pytest.raises(sclstm.InputError, match="unknown parameter 'n_step'"):
+        sclstm.tl.sclstm(a, n_step=5)
+    with pytest.raises(sclstm.InputError, match="pass labels_key="):
+        sclstm.tl.sclstm(a, labels=a.obs["cell_type"])
+    assert "sclstm" not in a.obs
+
+
+def test_saved_plots_are_closed_so_a_loop_keeps_no_figures_open(clustered, tmp_path):
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    with __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("error", RuntimeWarning)  # "More than 20 figures"
+        for i in range(25):
+            fig = sclstm.pl.k_curve(clustered, save=tmp_path / f"k{i}.png")
+    assert plt.get_fignums() == []
+    fig.savefig(tmp_path / "again.png")  # the returned figure is still usable
+    sclstm.pl.embedding(clustered, save=tmp_path / "e.png")
+    assert plt.get_fignums() == []
+
+
+def test_embedding_colours_by_its_own_key_and_draws_numbers_on_a_scale(blakeley, tmp_path):
+    a = blakeley.copy()
+    sclstm.tl.sclstm(a, n_clusters=3, key_added="other", n_steps=20, store_similarity=False)
+    a.obs["sclstm"] = pd.Categorical(["x"] * a.n_obs)  # another column named like the default key
+    fig = sclstm.pl.embedding(a, key="other")
+    assert fig.axes[0].get_title().startswith("other (")
+    depth = pd.array(np.arange(a.n_obs), dtype="Int64")  # continuous: a colour bar, not 30 cycled colours
+    depth[:4] = pd.NA
+    a.obs["depth"] = depth
+    fig = sclstm.pl.embedding(a, key="other", color="depth")
+    assert len(fig.axes) == 2 and fig.axes[0].get_legend() is None
+    assert sum(len(c.get_offsets()) for c in fig.axes[0].collections) == a.n_obs  # missing ones drawn grey
+    with pytest.raises(sclstm.InputError, match="is a gene, and sclstm.pl.embedding colours by obs columns"):
+        sclstm.pl.embedding(a, key="other", color=a.var_names[0])
+
+
+def test_a_view_of_a_backed_anndata_is_refused_before_fitting(blakeley, tmp_path, monkeypatch):
+    """anndata cannot turn a backed view into an object to write results to; without the check
+    that failed with anndata's ValueError after the whole fit."""
+    path = tmp_path / "b.h5ad"
+    blakeley.write_h5ad(path)
+    backed = ad.read_h5ad(path, backed="r")
+    monkeypatch.setattr(sclstm.ScLSTM, "fit", lambda *a, **k: pytest.fail("fitted before refusing"))
+    with pytest.raises(sclstm.InputError, match=r"view\) of an AnnData opened backed.*to_memory\(\)"):
+        sclstm.tl.sclstm(backed[:20])
+    backed.file.close()
+
+
+def test_a_view_gets_the_results_and_its_parent_is_untouched(blakeley):
+    a = blakeley.copy()
+    view = a[a.obs["cell_type"] != "PE"]
+    with pytest.warns(ad.ImplicitModificationWarning):  # as scanpy's tools: the view becomes its own AnnData
+        sclstm.tl.sclstm(view, n_clusters=2, n_steps=20)
+    assert not view.is_view and view.obs["sclstm"].notna().all() and "X_sclstm" in view.obsm
+    assert "sclstm" not in a.obs and "X_sclstm" not in a.obsm and "sclstm" not in a.uns

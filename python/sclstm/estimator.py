@@ -78,6 +78,40 @@ def matrix_of(X):
     return X, None, None
 
 
+def labels_in_cell_order(labels, X):
+    """A pandas Series of labels put in the cell order of X (AnnData or DataFrame) by its index.
+
+    Like ``sclstm.metrics.score``, a Series is paired by index, not position: one built from
+    ``adata.obs[...]`` after sorting or subsetting would otherwise give cells each other's
+    labels, silently. A Series with a default RangeIndex, and anything that is not a Series,
+    is taken by position; a Series indexed by other cells is refused.
+    """
+    if isinstance(labels, str):  # a column name, as sclstm.tl.sclstm's labels_key takes
+        raise InputError(f"labels is one string ({labels!r}); pass one label per cell, e.g. "
+                         f"labels=adata.obs[{labels!r}] (or sclstm.tl.sclstm(adata, labels_key={labels!r})).")
+    if not isinstance(labels, pd.Series):
+        return labels
+    if hasattr(X, "obs_names"):
+        names = pd.Index(np.asarray(X.obs_names).astype(str))
+    elif isinstance(X, pd.DataFrame):
+        names = pd.Index(np.asarray(X.index).astype(str))
+    else:
+        return labels  # no cell names to pair with
+    index = pd.Index(np.asarray(labels.index).astype(str))
+    if (len(index) != len(names) or index.equals(names)
+            or labels.index.equals(pd.RangeIndex(len(labels)))):
+        return labels  # in order already, or by position (a length mismatch is refused later)
+    if not (index.is_unique and names.is_unique):
+        raise InputError("labels are a Series whose index is not the cells of X in order, and the names are "
+                         "not unique, so they cannot be paired; pass labels in the cell order of X.")
+    if not index.isin(names).all():
+        other = index.difference(names)
+        raise InputError(f"labels are a Series indexed by other cells than X ({len(other)} of {len(index)} "
+                         f"not in its cell names, e.g. {', '.join(map(str, other[:3]))}); pass one label per "
+                         "cell of X, indexed by its cell names or in its order.")
+    return pd.Series(labels.to_numpy(), index=index).reindex(names)
+
+
 def stratified_subset(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
     """Boolean mask choosing ``fraction`` of the known cells of every class (≥ 1 left out when possible)."""
     mask = np.zeros(len(labels), dtype=bool)
@@ -243,6 +277,7 @@ class ScLSTM:
         self._check_params()
         if self.mode == "unsupervised" and labels is not None:
             raise InputError("labels were given but mode='unsupervised' never reads labels; use mode='labelled'.")
+        labels = labels_in_cell_order(labels, X)
         kernel, n_rows, memory = self._choose_kernel(X)
         self.__dict__.pop("merge_", None)  # a landmark fit's merge tree must not outlive a refit
         self.__dict__.pop("classes_", None)  # nor a labelled fit's classes
@@ -571,8 +606,8 @@ class ScLSTM:
         ref = self.kernel_.reference_
         state = {
             "format": "sclstm-model-1",
-            "params": json.dumps(self.get_params()),
-            "summary": json.dumps(self.summary_),
+            "params": json.dumps(self.get_params(), default=_plain),
+            "summary": json.dumps(self.summary_, default=_plain),
             "model_state": self.model_.state_dict(),
             "step_width": int(self.sequencer_.step_width),
             "labels": torch.from_numpy(self.labels_),
@@ -668,7 +703,10 @@ def _first_line(exc: BaseException, limit: int = 160) -> str:
 
 
 def _plain(x):
-    """A class name as a plain Python value (numpy scalars → int/float/str), for torch.save."""
+    """A plain Python value for torch.save and json: numpy scalars → int/float/str (so
+    ``ScLSTM(random_state=np.int64(0))`` saves), arrays → lists."""
+    if isinstance(x, np.ndarray):
+        return x.tolist()
     return x.item() if isinstance(x, np.generic) else x
 
 

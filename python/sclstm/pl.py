@@ -24,6 +24,39 @@ def check_picture_path(path, what: str = "save") -> None:
         raise InputError(f"cannot write {path}: folder {folder} does not exist.")
 
 
+class _Clusters:
+    """``color``'s default: the clusters of ``key`` (``obs[key]``), whatever ``key`` is, so that
+    ``key="other"`` does not colour X_other by another run's ``obs["sclstm"]``."""
+
+    def __repr__(self):
+        return "obs[key]"
+
+
+CLUSTERS = _Clusters()
+
+
+def _finish(fig, save):
+    """Write the figure to ``save`` and, as scanpy does after saving, close it in pyplot so that
+    a loop of saved plots does not keep every figure open (matplotlib warns past 20). The
+    returned figure stays usable (``fig.savefig``)."""
+    fig.tight_layout()
+    if save:
+        import matplotlib.pyplot as plt
+
+        fig.savefig(save, dpi=120, bbox_inches="tight")
+        plt.close(fig)
+    return fig
+
+
+def _is_continuous(values) -> bool:
+    """A numeric, non-categorical obs column with more values than colours (a QC metric, a
+    score): drawn with a colour scale, not one cycled colour per value."""
+    import pandas as pd
+
+    return (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+            and not isinstance(values.dtype, pd.CategoricalDtype) and values.nunique() > 20)
+
+
 def _figure(n_panels: int):
     import matplotlib.pyplot as plt  # picks a non-interactive backend when there is no display
 
@@ -48,24 +81,31 @@ def project(emb: np.ndarray, basis: str = "tsne", random_state: int = 0) -> np.n
     raise InputError(f"basis must be 'tsne' or 'umap', got {basis!r}.")
 
 
-def embedding(adata, color="sclstm", key: str = "sclstm", basis: str = "tsne", random_state: int = 0,
+def embedding(adata, color=CLUSTERS, key: str = "sclstm", basis: str = "tsne", random_state: int = 0,
               point_size=None, save=None):
     """Scatter of the ScLSTM embedding (``obsm["X_" + key]``) in 2-D, one panel per ``color``.
 
-    ``color``: an obs column or a list of them (None: one panel, uncoloured). Returns the
-    matplotlib figure (and writes it to ``save``, .png/.pdf/.svg, when given). The AnnData is
-    not modified.
+    ``color``: an obs column or a list of them (default: the clusters ``obs[key]``; None: one
+    panel, uncoloured); numeric columns with many values get a colour scale. Returns the
+    matplotlib figure (and writes it to ``save``, .png/.pdf/.svg, when given, then closes it in
+    pyplot). The AnnData is not modified.
     """
     name = f"X_{key}"
     if name not in adata.obsm:
         raise InputError(f"adata.obsm has no {name!r}; run sclstm.tl.sclstm(adata, key_added={key!r}) first.")
     if save is not None:
         check_picture_path(save)
+    if color is CLUSTERS:
+        color = key
     colors = [None] if color is None else [color] if isinstance(color, str) else list(color)
     if not colors:
         raise InputError("color is an empty list; give an obs column, a list of them, or None.")
     for c in colors:
         if c is not None and c not in adata.obs:
+            if c in adata.var_names:  # scanpy's color= takes genes too; say where to draw them
+                raise InputError(f"color {c!r} is a gene, and sclstm.pl.embedding colours by obs columns only; "
+                                 f"for genes: sc.pp.neighbors(adata, use_rep={name!r}); sc.tl.umap(adata); "
+                                 f"sc.pl.umap(adata, color={c!r}).")
             raise InputError(f"color {c!r} is not a column of adata.obs.")
     emb = np.asarray(adata.obsm[name])
     ok = np.isfinite(emb).all(axis=1)
@@ -77,6 +117,16 @@ def embedding(adata, color="sclstm", key: str = "sclstm", basis: str = "tsne", r
     cmap = colormaps["tab20"]
     size = point_size or max(4, min(40, 3000 / max(n_ok, 1)))
     for ax, c in zip(axes, colors):
+        if c is not None and _is_continuous(adata.obs[c]):
+            v = adata.obs[c].to_numpy(dtype=float, na_value=np.nan)[ok]
+            nan = np.isnan(v)  # drawn grey, as scanpy does, rather than left out
+            ax.scatter(xy[nan, 0], xy[nan, 1], s=size, color="lightgrey", linewidths=0)
+            dots = ax.scatter(xy[~nan, 0], xy[~nan, 1], s=size, c=v[~nan], cmap="viridis", linewidths=0)
+            fig.colorbar(dots, ax=ax, shrink=0.8)
+            ax.set_title(f"{c} ({basis.upper()} of {name})")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            continue
         values = (np.full(n_ok, "cells") if c is None else adata.obs[c].astype(str).to_numpy()[ok])
         cats = sorted(set(values), key=lambda v: (len(v), v))
         for i, cat in enumerate(cats):
@@ -87,10 +137,7 @@ def embedding(adata, color="sclstm", key: str = "sclstm", basis: str = "tsne", r
         ax.set_yticks([])
         if c is not None and len(cats) <= 20:
             ax.legend(fontsize=7, markerscale=1.5, frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
-    fig.tight_layout()
-    if save:
-        fig.savefig(save, dpi=120, bbox_inches="tight")
-    return fig
+    return _finish(fig, save)
 
 
 def k_curve(adata, key: str = "sclstm", save=None):
@@ -113,7 +160,4 @@ def k_curve(adata, key: str = "sclstm", save=None):
     ax.set_ylabel("eigengap λ(k+1) − λ(k)")
     ax.set_title("ScLSTM: estimate of the number of cell types")
     ax.legend()
-    fig.tight_layout()
-    if save:
-        fig.savefig(save, dpi=120, bbox_inches="tight")
-    return fig
+    return _finish(fig, save)

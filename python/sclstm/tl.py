@@ -27,6 +27,9 @@ def h5ad_safe(value):
 
 def _matrix(adata, layer):
     if layer is None:
+        if adata.X is None:  # e.g. an AnnData built from layers only
+            raise InputError(f"adata.X is empty (None); pass layer= naming the counts "
+                             f"(layers: {', '.join(adata.layers) or 'none'}).")
         return adata.X
     if layer not in adata.layers:
         raise InputError(f"layer {layer!r} is not in adata.layers (found: {', '.join(adata.layers) or 'none'}).")
@@ -40,6 +43,17 @@ def _labels(adata, labels_key):
         raise InputError(f"labels_key {labels_key!r} is not a column of adata.obs (columns: {', '.join(adata.obs.columns)}).")
     # as objects: a nullable Int64 column with pd.NA would become floats (0.0, 1.0) with to_numpy()
     return adata.obs[labels_key].astype(object).to_numpy()
+
+
+def _check_kwargs(kwargs) -> None:
+    """Extra keywords must be ScLSTM parameters: a typo (n_step=) or ``labels=`` gets one line
+    naming what to pass, not a TypeError from ``ScLSTM.__init__``."""
+    valid = ScLSTM().get_params()
+    for name in kwargs:
+        if name == "labels":
+            raise InputError("sclstm.tl.sclstm reads labels from adata.obs: pass labels_key= (the obs column).")
+        if name not in valid:
+            raise InputError(f"unknown parameter {name!r}; valid ones: {', '.join(sorted(valid))}.")
 
 
 def _check_key(key_added, labels_key) -> None:
@@ -82,9 +96,15 @@ def sclstm(
     if not (hasattr(adata, "obs") and hasattr(adata, "obsm")):
         raise InputError(f"expected an AnnData object, got {type(adata).__name__}; use sclstm.ScLSTM for arrays.")
     _check_key(key_added, labels_key)
+    _check_kwargs(kwargs)
     if copy and getattr(adata, "isbacked", False):
         raise InputError("copy=True cannot copy an AnnData opened backed (its counts stay on disk); "
                          "use copy=False, or adata.to_memory() first.")
+    if getattr(adata, "is_view", False) and getattr(adata, "isbacked", False):
+        # results are written into the view, which anndata then copies: impossible when backed,
+        # and it would fail only after training
+        raise InputError("adata is a subset (view) of an AnnData opened backed, and results cannot be written "
+                         "into it; subset in memory first: adata[mask].to_memory().")
     X = _matrix(adata, layer)
     labels = _labels(adata, labels_key)
     if mode is None:
