@@ -6,12 +6,13 @@
 #' Note the orientation: like every \code{clusterRows()} method, this clusters the
 #' \emph{rows} of \code{x}, so pass counts with cells in rows and genes in columns,
 #' for example \code{t(counts(sce))}. sclstm needs counts (or non-negative
-#' expression), not principal components.
+#' expression), not principal components. An error about the cells (such as rows with
+#' no counts, which are usually genes) gives the dimensions \code{x} was read with.
 #'
 #' @param k Number of cell types, or \code{NULL} (default) to estimate it.
 #' @param seed Random seed (non-negative whole number).
-#' @param ... Further arguments for the Python estimator \code{sclstm.ScLSTM}
-#'   (for example \code{n_steps}).
+#' @param ... Further arguments for the Python estimator \code{sclstm.ScLSTM}, by
+#'   name (for example \code{n_steps = 200}); an unnamed one is an error.
 #' @param x A cells × genes count matrix (dense or sparse).
 #' @param BLUSPARAM An \code{ScLSTMParam}.
 #' @param full Return the embedding and details too?
@@ -59,8 +60,12 @@ setValidity("ScLSTMParam", function(object) {
 #' @export
 ScLSTMParam <- function(k = NULL, seed = 0, ...) {
     k <- .check_k(k)
+    extra <- list(...)
+    # checked here, not at clusterRows(): an unnamed one would reach the fit as labels
+    .check_named(extra, after = "k and seed")
+    .check_no_clash(extra)
     new("ScLSTMParam", k = if (is.null(k)) NA_integer_ else k,
-        seed = .check_seed(seed), extra = list(...))
+        seed = .check_seed(seed), extra = extra)
 }
 
 #' @rdname ScLSTMParam
@@ -70,9 +75,14 @@ setMethod("show", "ScLSTMParam", function(object) {
     cat("k:", if (is.na(object@k)) "estimated" else object@k, "\n")
     cat("seed:", object@seed, "\n")
     if (length(object@extra)) {
-        cat("extra:", paste0(names(object@extra), "=",
-                             vapply(object@extra, function(v) paste(format(v), collapse = ","),
-                                    character(1)), collapse = ", "), "\n")
+        shown <- vapply(object@extra, function(v) {
+            if (length(v) > 3L) {
+                sprintf("<%s of length %d>", class(v)[1], length(v))
+            } else {
+                paste(format(v), collapse = ",")
+            }
+        }, character(1))
+        cat("extra:", paste0(names(object@extra), "=", shown, collapse = ", "), "\n")
     }
 })
 
@@ -80,8 +90,12 @@ setMethod("show", "ScLSTMParam", function(object) {
 #' @export
 setMethod("clusterRows", c("ANY", "ScLSTMParam"), function(x, BLUSPARAM, full = FALSE) {
     k <- if (is.na(BLUSPARAM@k)) NULL else BLUSPARAM@k
-    res <- do.call(.run_core, c(list(x, k = k, seed = BLUSPARAM@seed,
-                                     cells_in_columns = FALSE), BLUSPARAM@extra))
+    res <- .with_orientation_hint(
+        do.call(.run_core, c(list(x, k = k, seed = BLUSPARAM@seed,
+                                  cells_in_columns = FALSE), BLUSPARAM@extra)),
+        sprintf(paste0("clusterRows() clusters the rows of x: here %d cells in rows, %d genes ",
+                       "in columns; if the genes are the rows, pass t(x)"), nrow(x), ncol(x))
+    )
     clusters <- unname(res$clusters)
     if (full) {
         list(clusters = clusters,

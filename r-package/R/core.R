@@ -66,17 +66,35 @@
     if (cells_in_columns) py$T else py
 }
 
+# Arguments in ... must be named: an unnamed one would otherwise be taken by position
+# (as labels, for instance). `after` names the arguments that come before them.
+.check_named <- function(extra, after = "k, seed and labels") {
+    nm <- names(extra)
+    if (length(extra) && (is.null(nm) || any(!nzchar(nm)))) {
+        stop("arguments after ", after, " must be named (e.g. n_steps = 200).", call. = FALSE)
+    }
+    invisible()
+}
+
+# Estimator parameters that runScLSTM() and ScLSTMParam() set from their own arguments.
+.check_no_clash <- function(extra) {
+    clash <- intersect(names(extra), c("n_clusters", "random_state", "mode", "X"))
+    if (length(clash)) {
+        stop("pass the number of clusters as k, the seed as seed and labels as labels ",
+             "(the mode follows from labels), not as ", paste(clash, collapse = ", "), ".",
+             call. = FALSE)
+    }
+    invisible()
+}
+
 # Arguments in ... go to the Python estimator by name; an unnamed or unknown one is an
 # R error naming it, not a Python TypeError.
 .check_estimator_arguments <- function(extra, sclstm) {
     if (!length(extra)) {
         return(invisible())
     }
+    .check_named(extra)
     nm <- names(extra)
-    if (is.null(nm) || any(!nzchar(nm))) {
-        stop("arguments after k, seed and labels must be named (e.g. n_steps = 200).",
-             call. = FALSE)
-    }
     valid <- setdiff(names(.to_r(sclstm$ScLSTM()$get_params())),
                      c("n_clusters", "random_state", "mode"))
     unknown <- setdiff(nm, valid)
@@ -131,6 +149,25 @@
     reticulate::r_to_py(out)
 }
 
+# The predicted classes in R's order: a factor's own levels, else the order factor() gives
+# (numbers by value: "2" before "10"). Python sorts them as text ("PE" before "epiblast").
+.class_levels <- function(labels, classes) {
+    r_order <- levels(if (is.factor(labels)) labels else factor(labels))
+    c(intersect(r_order, classes), setdiff(classes, r_order))
+}
+
+# For a matrix, whose orientation is the caller's choice: an input error about the cells
+# also says how x was read (all-zero "cells" are usually genes of a transposed matrix, and
+# drop_empty = TRUE would then cluster the genes).
+.with_orientation_hint <- function(expr, hint) {
+    tryCatch(expr, sclstm_input_error = function(e) {
+        if (grepl("\\bcells?\\b", conditionMessage(e))) {
+            e$message <- paste0(sub("[.]$", "", conditionMessage(e)), " (", hint, ").")
+        }
+        stop(e)
+    })
+}
+
 # Python lists of scalars come back as R lists; make them vectors where possible.
 .simplify <- function(x) {
     if (is.list(x) && !is.data.frame(x)) {
@@ -180,12 +217,7 @@ NULL
     X <- .counts_to_python(counts, cells_in_columns = cells_in_columns)
     mode <- if (is.null(labels)) "unsupervised" else "labelled"
     extra <- .python_kwargs(list(...))
-    clash <- intersect(names(extra), c("n_clusters", "random_state", "mode", "X"))
-    if (length(clash)) {
-        stop("pass the number of clusters as k, the seed as seed and labels as labels ",
-             "(the mode follows from labels), not as ", paste(clash, collapse = ", "), ".",
-             call. = FALSE)
-    }
+    .check_no_clash(extra)
     .check_estimator_arguments(extra, sclstm)
     if (is.null(extra$progress)) {
         extra$progress <- FALSE
@@ -230,7 +262,7 @@ NULL
     out <- list(clusters = clusters, embedding = embedding, details = details)
     predicted_kept <- .to_r(est$predicted_labels_)
     if (!is.null(predicted_kept)) {
-        classes <- as.character(unlist(.to_r(est$classes_)))
+        classes <- .class_levels(labels, as.character(unlist(.to_r(est$classes_))))
         predicted <- rep(NA_character_, n_cells)
         predicted[kept] <- as.character(unlist(predicted_kept))
         out$predicted <- stats::setNames(factor(predicted, levels = classes), cell_names)

@@ -9,7 +9,9 @@
 #' @param x A \linkS4class{SingleCellExperiment}, a \code{Seurat} object, or a
 #'   genes × cells count matrix (base \code{matrix} or any sparse \pkg{Matrix},
 #'   e.g. a \code{dgCMatrix}). Counts are raw (or non-negative expression such as
-#'   FPKM); sparse counts are passed to Python as sparse, never densified.
+#'   FPKM); sparse counts are passed to Python as sparse, never densified. For a
+#'   matrix, an error about the cells (such as columns with no counts) also gives the
+#'   dimensions it was read with, as a transposed matrix is the usual cause.
 #' @param k Number of cell types, or \code{NULL} (default) to estimate it; the
 #'   estimate and its curve are kept in the details.
 #' @param seed Random seed (a non-negative whole number). The same counts, \code{k}
@@ -25,10 +27,15 @@
 #'   also \code{NA} Idents when \code{set.ident = TRUE}).
 #' @param assay.type For a SingleCellExperiment: the assay holding the counts.
 #' @param assay For a Seurat object: the assay whose \code{counts} are used;
-#'   default the object's default assay.
+#'   default the object's default assay. An assay without counts (only normalised
+#'   \code{data}, as an integrated assay has) is an error naming the assays that have
+#'   them.
 #' @param set.ident For a Seurat object: set \code{Idents(x)} to the clusters?
 #' @param reduction.name,reduction.key For a Seurat object: name and key of the
-#'   \code{DimReduc} added.
+#'   \code{DimReduc} added. The name may be that of an earlier run's reduction, which
+#'   is replaced, but not of a meta.data column, an assay, or a reduction made by
+#'   something else (such as \code{"pca"}); the key is letters and digits followed by
+#'   an underscore, as Seurat requires. Both are checked before the fit.
 #'
 #' @return
 #' \describe{
@@ -38,7 +45,9 @@
 #'     the cells) and \code{metadata(x)$sclstm} (mode, number of clusters, how it was
 #'     chosen and the curve used to estimate it, training history, parameters, seed,
 #'     versions). In labelled mode also \code{colData(x)$sclstm_predicted} (every
-#'     cell's predicted type, a factor with the label classes as levels) and
+#'     cell's predicted type, a factor with the label classes as levels, in the
+#'     order of the labels' own levels when they are a factor, else in the order
+#'     \code{factor()} gives) and
 #'     \code{colData(x)$sclstm_predicted_confidence} (its probability).}
 #'   \item{Seurat}{\code{x} with a \code{sclstm_clusters} meta.data column (in
 #'     labelled mode also \code{sclstm_predicted} and
@@ -103,7 +112,12 @@ setMethod("runScLSTM", "ANY", function(x, k = NULL, seed = 0, labels = NULL, ...
         stop("runScLSTM() needs a SingleCellExperiment, a Seurat object or a genes x ",
              "cells matrix, got an object of class '", class(x)[1], "'.", call. = FALSE)
     }
-    .run_core(x, k = k, seed = seed, labels = labels, ...)
+    .with_orientation_hint(
+        .run_core(x, k = k, seed = seed, labels = labels, ...),
+        sprintf(paste0("runScLSTM() reads a matrix as genes x cells: here %d genes in rows, ",
+                       "%d cells in columns; if the cells are the rows, pass t(x)"),
+                nrow(x), ncol(x))
+    )
 })
 
 #' @rdname runScLSTM
@@ -140,7 +154,7 @@ setMethod("runScLSTM", "SingleCellExperiment",
 #' @rdname runScLSTM
 #' @importClassesFrom SeuratObject Seurat SeuratCommand
 #' @importFrom SeuratObject Assays DefaultAssay GetAssayData CreateDimReducObject
-#'   Idents<-
+#'   Idents<- Key Misc Reductions
 #' @export
 setMethod("runScLSTM", "Seurat",
           function(x, k = NULL, seed = 0, labels = NULL, ..., assay = NULL,
@@ -152,10 +166,18 @@ setMethod("runScLSTM", "Seurat",
              "Seurat object; its assays are: ", paste(Assays(x), collapse = ", "), ".",
              call. = FALSE)
     }
+    .check_reduction(x, reduction.name, reduction.key)
     counts <- .seurat_counts(x, assay)
-    if (!length(counts) || ncol(counts) != ncol(x)) {
+    if (!.has_counts(counts, x)) {
+        with_counts <- Filter(function(a) .has_counts(.seurat_counts(x, a), x), Assays(x))
         stop("the assay '", assay, "' of this Seurat object has no counts; runScLSTM() ",
-             "needs raw counts.", call. = FALSE)
+             "needs raw counts, not normalised data",
+             if (length(with_counts)) {
+                 paste0("; pass assay = \"", with_counts[1], "\" (assays with counts: ",
+                        paste(with_counts, collapse = ", "), ")")
+             } else {
+                 " (no assay of this object has counts)"
+             }, ".", call. = FALSE)
     }
     labels_arg <- labels
     labels <- .resolve_labels(labels, x[[]], ncol(x), "the meta.data")
@@ -190,6 +212,41 @@ setMethod("runScLSTM", "Seurat",
                 list(...))
     .log_seurat_command(x, assay, params)
 })
+
+.has_counts <- function(counts, x) {
+    length(counts) > 0L && ncol(counts) == ncol(x)
+}
+
+# Checked before the fit. The DimReduc must not hide or replace something else of the
+# object: under the name of a meta.data column it cannot be read back (x[[name]] gives
+# the column), an assay's name is refused by Seurat, and a reduction not made by
+# runScLSTM() (such as "pca") is the user's. The key must follow Seurat's rule.
+.check_reduction <- function(x, name, key) {
+    if (!(is.character(name) && length(name) == 1L && !is.na(name) && nzchar(name))) {
+        stop("reduction.name must be a single non-empty string, got ",
+             paste(deparse(name), collapse = " "), ".", call. = FALSE)
+    }
+    if (name %in% c(colnames(x[[]]), "sclstm_clusters", .PREDICTION_COLUMNS)) {
+        stop("reduction.name = '", name, "' is a meta.data column of this Seurat object ",
+             "(or one runScLSTM() writes); choose another name.", call. = FALSE)
+    }
+    if (name %in% setdiff(names(x), Reductions(x))) {
+        stop("reduction.name = '", name, "' is already the name of an assay or graph of ",
+             "this Seurat object; choose another name.", call. = FALSE)
+    }
+    if (name %in% Reductions(x) && is.null(Misc(x[[name]])$sclstm)) {
+        stop("reduction.name = '", name, "' is an existing reduction not made by ",
+             "runScLSTM() (key ", Key(x[[name]]), "); choose another name, or remove it ",
+             "first with x[[\"", name, "\"]] <- NULL.", call. = FALSE)
+    }
+    if (!(is.character(key) && length(key) == 1L && !is.na(key) &&
+          grepl("^[[:alnum:]]+_$", key))) {
+        stop("reduction.key must be letters and digits followed by an underscore, as Seurat ",
+             "requires (e.g. \"SCLSTM_\"), got ", paste(deparse(key), collapse = " "), ".",
+             call. = FALSE)
+    }
+    invisible()
+}
 
 # Counts of a Seurat assay (SeuratObject 4: slot; SeuratObject 5: layer).
 .seurat_counts <- function(x, assay) {

@@ -24,3 +24,18 @@ test_that("clusterRows() with ScLSTMParam matches runScLSTM() on the same counts
     expect_identical(rownames(full$objects$embedding), rownames(cells_by_genes))
     expect_identical(as.integer(full$objects$details$n_clusters), 3L)
 })
+
+test_that("ScLSTMParam refuses unnamed extra arguments; show() abbreviates long ones", {
+    # an unnamed one used to reach the fit by position, as labels
+    expect_error(ScLSTMParam(3, 1, 20), "arguments after k and seed must be named")
+    expect_error(ScLSTMParam(k = 3, random_state = 2), "the seed as seed")
+    expect_output(show(ScLSTMParam(k = 3, labels = letters, n_steps = 20)),
+                  "extra: labels=<character of length 26>, n_steps=20")
+})
+
+test_that("clusterRows() with genes in rows: the error says how x was read", {
+    d <- load_dataset("blakeley")
+    p <- ScLSTMParam(k = 3, seed = 6, n_steps = test_steps(), batch_size = test_batch())
+    expect_error(bluster::clusterRows(d$counts, p),
+                 "clusters the rows of x: here 23794 cells in rows, 30 genes in columns; if the genes are the rows, pass t\\(x\\)")
+})

@@ -211,3 +211,25 @@ test_that("named labels follow the cells by name; a re-run without labels drops 
     expect_false(any(c("sclstm_predicted", "sclstm_predicted_confidence") %in%
                      colnames(colData(again))))
 })
+
+test_that("labels that are numbers give predicted levels in number order", {
+    d <- load_dataset("blakeley")
+    lab <- c(2L, 10L, 1L)[as.integer(factor(d$cell_type))]
+    lab[c(1, 10, 20)] <- NA
+    res <- run_fast(d$counts, labels = lab, seed = 0)
+    expect_identical(levels(res$predicted), c("1", "2", "10")) # not "1", "10", "2"
+})
+
+test_that("a transposed matrix: the error about empty cells says how the matrix was read", {
+    d <- load_dataset("blakeley")
+    # cells x genes instead of genes x cells: the all-zero genes look like empty cells, and
+    # drop_empty = TRUE, which the message suggests, would cluster the genes
+    err <- tryCatch(runScLSTM(Matrix::t(d$counts), k = 3), error = identity)
+    expect_s3_class(err, "sclstm_input_error")
+    expect_match(conditionMessage(err),
+                 "reads a matrix as genes x cells: here 30 genes in rows, 23794 cells in columns; if the cells are the rows, pass t\\(x\\)")
+    expect_false(grepl("\n", conditionMessage(err), fixed = TRUE))
+    # an SCE's orientation is fixed: no such hint
+    sce <- make_sce(d)
+    expect_error(runScLSTM(sce, k = 40), "number of cells \\(30\\); choose k < 30\\.$")
+})

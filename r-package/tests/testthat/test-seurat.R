@@ -83,3 +83,55 @@ test_that("a re-run without labels drops an earlier labelled run's predictions",
     expect_false(any(c("sclstm_predicted", "sclstm_predicted_confidence") %in% colnames(again[[]])))
     expect_identical(Misc(again, "sclstm")$mode, "unsupervised")
 })
+
+test_that("reduction.name and reduction.key are checked before the fit; nothing else is replaced", {
+    d <- load_dataset("blakeley")
+    seu <- make_seurat(d)
+    seu[["pca"]] <- CreateDimReducObject(
+        embeddings = matrix(1, ncol(seu), 2, dimnames = list(colnames(seu), c("PC_1", "PC_2"))),
+        key = "PC_", assay = "RNA")
+    # another method's reduction is the user's: not silently replaced
+    expect_error(runScLSTM(seu, reduction.name = "pca"),
+                 "reduction.name = 'pca' is an existing reduction not made by runScLSTM\\(\\) \\(key PC_\\)")
+    # a meta.data column's name would hide the DimReduc (x[["cell_type"]] gives the column)
+    expect_error(runScLSTM(seu, reduction.name = "cell_type"),
+                 "reduction.name = 'cell_type' is a meta.data column")
+    expect_error(runScLSTM(seu, reduction.name = "sclstm_clusters"), "is a meta.data column")
+    expect_error(runScLSTM(seu, reduction.name = "RNA"), "already the name of an assay")
+    expect_error(runScLSTM(seu, reduction.name = NULL), "reduction.name must be a single")
+    # Seurat's rule for keys, before a fit rather than a renamed key or an error after it
+    expect_error(runScLSTM(seu, reduction.key = "my.key_"),
+                 "reduction.key must be letters and digits followed by an underscore")
+    expect_error(runScLSTM(seu, reduction.key = ""), "reduction.key must be")
+
+    out <- run_fast(seu, k = 3, seed = 1)
+    expect_identical(Embeddings(out[["pca"]]), Embeddings(seu[["pca"]]))
+    # a re-run under the same name replaces the earlier run's reduction
+    again <- suppressMessages(run_fast(out, k = 2, seed = 1))
+    expect_identical(sort(Reductions(again)), c("pca", "sclstm"))
+    expect_identical(as.integer(Misc(again[["sclstm"]])$sclstm$n_clusters), 2L)
+    expect_identical(Key(again[["sclstm"]]), "SCLSTM_")
+})
+
+test_that("an assay without counts is an error naming the assays that have them", {
+    d <- load_dataset("blakeley")
+    seu <- make_seurat(d)
+    lognorm <- log1p(d$counts)
+    seu[["integrated"]] <- suppressWarnings(CreateAssayObject(data = lognorm))
+    DefaultAssay(seu) <- "integrated"
+    expect_error(runScLSTM(seu, k = 3),
+                 "assay 'integrated' .* has no counts.*pass assay = \"RNA\" \\(assays with counts: RNA\\)")
+    data_only <- suppressWarnings(CreateSeuratObject(CreateAssayObject(data = lognorm)))
+    expect_error(runScLSTM(data_only, k = 3), "no assay of this object has counts")
+})
+
+test_that("predicted types keep the labels' factor levels, in their order", {
+    d <- load_dataset("blakeley")
+    seu <- make_seurat(d)
+    seu$lab <- factor(seu$cell_type, levels = c("trophectoderm", "PE", "epiblast", "unused"))
+    seu$lab[c(1, 10, 20)] <- NA
+    out <- run_fast(seu, labels = "lab", seed = 0)
+    # Python sorts the classes as text ("PE", "epiblast", ...); a level no cell has is no class
+    expect_identical(levels(out$sclstm_predicted), c("trophectoderm", "PE", "epiblast"))
+    expect_false(anyNA(out$sclstm_predicted))
+})
