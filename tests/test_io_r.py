@@ -412,6 +412,113 @@ def test_errors_are_one_line(fx, tmp_path):
         read_input(str(text))
 
 
+# ---------------------------------------------------------------------------------------
+# edge cases on small R objects made at test time (tests/r_fixtures/make_edge_cases.R)
+# ---------------------------------------------------------------------------------------
+
+def _edge_counts():
+    g, c = np.meshgrid(np.arange(1, 7), np.arange(1, 9))  # cells × genes
+    return ((g * 7 + c * 3) % 11).astype(np.float64)
+
+
+@pytest.fixture(scope="session")
+def edge(tmp_path_factory):
+    if _WHY is not None:
+        pytest.skip(_WHY)
+    out = tmp_path_factory.mktemp("r_edge")
+    _rscript(FIXTURES / "make_edge_cases.R", out)
+    return out
+
+
+@needs_r
+def test_na_in_integer_and_logical_matrices_is_nan(edge):
+    """R's integer NA is the int32 minimum: it was read as the count -2147483648."""
+    from sclstm.io import read_rds
+
+    want = _edge_counts()
+    want[2, 1] = np.nan  # m[2, 3] in R: gene 2, cell 3
+    with pytest.warns(UserWarning, match=r"has 1 NA values; they are NaN"):
+        a = read_rds(edge / "int_na.rds", genes_by_cells=True)
+    assert a.X.dtype == np.float64
+    np.testing.assert_array_equal(a.X, want)
+    with pytest.warns(UserWarning, match=r"assay 'counts' has 1 NA values"):
+        s = read_rds(edge / "sce_int_na.rds")
+    np.testing.assert_array_equal(s.X, want)
+    with pytest.warns(UserWarning, match=r"has 1 NA values"):
+        lg = read_rds(edge / "lgl_na.rds", genes_by_cells=True)
+    wl = (_edge_counts() > 4).astype(np.float64)
+    wl[0, 0] = np.nan
+    np.testing.assert_array_equal(lg.X, wl)
+
+
+@needs_r
+def test_bare_matrix_orientation_is_said(edge):
+    from sclstm.io import read_rds
+
+    with pytest.warns(UserWarning, match=r"read as genes × cells .*6 cells × 8 genes.*genes_by_cells=False"):
+        wrong = read_rds(edge / "df_cells_in_rows.rds")  # rows are cells here: the warning says what was done
+    assert wrong.shape == (6, 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said by the caller: nothing to warn about
+        a = read_rds(edge / "df_cells_in_rows.rds", genes_by_cells=False)
+    assert list(a.obs_names) == [f"c{i}" for i in range(1, 9)] and list(a.var_names) == [f"g{i}" for i in range(1, 7)]
+    np.testing.assert_array_equal(a.X, _edge_counts())
+
+
+@needs_r
+def test_seurat_meta_data_is_matched_to_cells_by_name(edge):
+    """meta.data rows in another order than the cells: each cell keeps its own row."""
+    from sclstm.io import read_rds
+
+    a = read_rds(edge / "seurat_meta_reversed.rds")
+    assert list(a.obs_names) == [f"c{i}" for i in range(1, 9)]
+    assert a.obs["label"].tolist() == [f"L{i}" for i in range(1, 9)]
+    np.testing.assert_array_equal(a.obs["nCount_RNA"].to_numpy(), _edge_counts().sum(axis=1))
+
+
+@needs_r
+def test_seurat_own_ident_column_is_kept(edge):
+    from sclstm.io import read_rds
+
+    with pytest.warns(UserWarning, match=r"own 'ident' column; the active identities .* obs\['active.ident'\]"):
+        a = read_rds(edge / "seurat_ident_column.rds")
+    assert a.obs["ident"].astype(str).tolist() == ["mine1", "mine2"] * 4
+    assert a.obs["active.ident"].astype(str).tolist() == ["A"] * 4 + ["B"] * 4
+
+
+@needs_r
+def test_seurat_other_assays_are_named(edge):
+    from sclstm.io import read_rds
+
+    with pytest.warns(UserWarning, match=r"X holds Seurat assay 'ADT'; assays not converted: RNA .*assay='RNA'"):
+        adt = read_rds(edge / "seurat_two_assays.rds")
+    assert adt.shape == (8, 3)
+    np.testing.assert_array_equal(adt.X.toarray(), _edge_counts()[:, :3] * 2)
+    with pytest.warns(UserWarning, match=r"assays not converted: ADT"):
+        rna = read_rds(edge / "seurat_two_assays.rds", assay="RNA")
+    np.testing.assert_array_equal(rna.X.toarray(), _edge_counts())
+
+
+@needs_r
+def test_errors_name_what_to_do(edge, tmp_path, monkeypatch):
+    from sclstm.io import read_rds
+
+    listed = (r"class 'list' are not supported \(this one holds 2: first \(SingleCellExperiment\), second "
+              r".*saveRDS\(x\[\[\"first\"\]\], path\)")
+    with pytest.raises(InputError, match=listed) as err:
+        read_rds(edge / "list_of_sce.rds")
+    assert "\n" not in str(err.value)
+    with pytest.raises(InputError, match=r"non-numeric columns \('gene'\).*rownames\(df\) <- df\[\['gene'\]\]"):
+        read_rds(edge / "df_gene_column.rds")
+    # '~' is the home folder, as on writing
+    monkeypatch.setenv("HOME", str(tmp_path))
+    shutil.copy(edge / "sce_int_na.rds", tmp_path / "home.rds")
+    with pytest.warns(UserWarning, match="NA values"):
+        assert read_rds("~/home.rds").shape == (8, 6)
+    with pytest.warns(UserWarning, match="NA values"):
+        assert read_input("~/home.rds").shape == (8, 6)
+
+
 @needs_r
 def test_starting_r_leaves_child_processes_their_environment(fx):
     # R's startup sets LD_LIBRARY_PATH to R's library folders; Python child processes (Dask
@@ -628,6 +735,63 @@ def test_write_errors(fx, tmp_path):
         write_rds(dup, tmp_path / "x.rds")
     with pytest.raises(InputError, match=r"folder .* does not exist"):
         write_rds(a, tmp_path / "nope" / "x.rds")
+
+
+
+@needs_r
+def test_write_seurat_counts_layer_fills_the_counts_slot(fx, tmp_path):
+    """scanpy keeps normalised values in X and counts in layers['counts']: Seurat's counts slot
+    takes the counts (it took X, and dropped the counts with only a warning)."""
+    from sclstm.io import read_rds, write_rds
+
+    a = fx["blakeley"][:, :200].copy()
+    a.layers["counts"] = a.X.copy()
+    a.X = a.X.copy()
+    a.X.data = np.log1p(a.X.data)
+    before = a.copy()
+    f = tmp_path / "norm.rds"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is left out
+        write_rds(a, f, kind="Seurat")
+    res = subprocess.run(["Rscript", "-e", f"x <- readRDS('{f}'); "
+                          "cat(sum(SeuratObject::GetAssayData(x, slot = 'counts')), "
+                          "sum(SeuratObject::GetAssayData(x, slot = 'data')), sum(x$nCount_RNA), sep = '\\n')"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    counts_sum, data_sum, ncount_sum = map(float, res.stdout.split())
+    want = float(a.layers["counts"].astype(np.float64).sum())
+    assert counts_sum == pytest.approx(want) and ncount_sum == pytest.approx(want)
+    assert data_sum == pytest.approx(float(a.X.astype(np.float64).sum()))
+    b = read_rds(f)
+    _same_csr(b.X, a.layers["counts"].astype(np.float64))
+    _same_csr(b.layers["data"], a.X.astype(np.float64))
+    # nothing the user gave is modified
+    _same_csr(a.X, before.X)
+    _same_csr(a.layers["counts"], before.layers["counts"])
+    # with a data layer as well, X has no slot: said
+    a.layers["data"] = a.X.copy()
+    with pytest.warns(UserWarning, match=r"not written .*X \(layers\['counts'\] and layers\['data'\]"):
+        write_rds(a, tmp_path / "both.rds", kind="Seurat")
+
+
+@needs_r
+def test_write_object_column_of_booleans_is_logical(fx, tmp_path):
+    """True / False / None in an object column is an R logical with NA, not the text "True"."""
+    from sclstm.io import read_rds, write_rds
+
+    a = fx["blakeley"][:5, :50].copy()
+    a.obs["passed"] = pd.Series([True, False, None, True, np.nan], index=a.obs_names, dtype=object)
+    f = tmp_path / "bool.rds"
+    write_rds(a, f)
+    res = subprocess.run(["Rscript", "-e", f"suppressPackageStartupMessages(library(SingleCellExperiment)); "
+                          f"v <- readRDS('{f}')$passed; cat(class(v), as.character(v), sep = ' ')"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["logical", "TRUE", "FALSE", "NA", "TRUE", "NA"]
+    b = read_rds(f)
+    assert b.obs["passed"].dtype == "boolean"
+    assert b.obs["passed"].tolist() == [True, False, pd.NA, True, pd.NA]
+    assert a.obs["passed"].dtype == object  # the user's column is unchanged
 
 
 @needs_r

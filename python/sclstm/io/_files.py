@@ -25,6 +25,7 @@ def _split_object_name(path: str):
 def read_input(path) -> ad.AnnData:
     """Read cells × genes data from .h5ad, .rds or .RData[:object]."""
     path, obj = _split_object_name(path)
+    path = os.path.expanduser(path)
     if not os.path.exists(path):
         raise InputError(f"input file not found: {path}")
     if os.path.isdir(path):
@@ -50,7 +51,7 @@ def read_input(path) -> ad.AnnData:
 
 def check_writable(path) -> None:
     """Fail before any work if ``path`` cannot be written (missing folder, no permission, bad suffix)."""
-    p = Path(path)
+    p = Path(path).expanduser()
     suffix = p.suffix.lower()
     if suffix not in (".h5ad", ".rds"):
         raise InputError(f"unsupported output format {suffix or '(no suffix)'!r} for {path}; use .h5ad or .rds.")
@@ -67,6 +68,7 @@ def check_writable(path) -> None:
 def check_not_input(out, input_path) -> None:
     """Refuse an output path that is the input file: the user's data is not overwritten."""
     source, _ = _split_object_name(input_path)
+    source, out = os.path.expanduser(source), os.path.expanduser(os.fspath(out))
     if os.path.exists(source) and os.path.exists(out) and os.path.samefile(source, out):
         raise InputError(f"--out {out} is the input file; sclstm does not overwrite its input, "
                          "choose another output path.")
@@ -75,6 +77,7 @@ def check_not_input(out, input_path) -> None:
 def write_output(adata: ad.AnnData, path) -> None:
     """Write results as .h5ad, or as .rds (a SingleCellExperiment) through rpy2."""
     check_writable(path)
+    path = os.path.expanduser(os.fspath(path))
     if Path(path).suffix.lower() == ".rds":
         from ._r import write_rds
 

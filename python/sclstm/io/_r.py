@@ -17,10 +17,13 @@ Mapping (R → Python; the inverse on writing):
   ``obsm["scale.data"]``, a DataFrame over the scaled genes) → layers, meta.data → obs,
   meta.features → var, variable features → ``var["highly_variable"]``, reductions →
   obsm (``"pca"`` → ``"X_pca"``), graphs → obsp, misc → uns, the active identities →
-  ``obs["ident"]`` unless a meta.data column already holds them.
+  ``obs["ident"]`` unless a meta.data column already holds them (``obs["active.ident"]`` when
+  meta.data has another column ``ident``). meta.data rows are matched to cells by name. Other
+  assays are not converted (a warning names them).
+- NA in a matrix: NaN (integer and logical matrices become float64), with a warning.
 - dgCMatrix (and other sparse Matrix classes), numeric matrix, numeric data.frame: genes ×
   cells (R's convention), transposed to cells × genes; ``genes_by_cells=False`` when rows
-  are cells.
+  are cells (without ``genes_by_cells`` a warning says which way the matrix was read).
 - Columns: factor ↔ categorical (levels, order and NA kept), logical ↔ bool (``boolean``
   with NA), integer ↔ int32 (``Int32`` with NA), double ↔ float64, character ↔ object
   strings (NA ↔ NaN). R has no float32 or int64: they become double / integer (int64
@@ -126,6 +129,16 @@ describe <- function(x) {
 
 read_rds <- function(path) readRDS(path)
 
+# for messages: a data.frame's non-numeric columns; a list's elements and their classes
+text_columns <- function(x) names(x)[!vapply(x, is.numeric, NA)]
+list_items <- function(x) {
+  nm <- names(x)
+  if (is.null(nm)) nm <- character(length(x))
+  nm[nm == ""] <- sprintf("[[%d]]", which(nm == ""))
+  list(names = nm, classes = vapply(x, function(v) class(v)[1], ""),
+       kinds = vapply(x, function(v) tryCatch(classify(v), error = function(e) "unsupported"), ""))
+}
+
 load_rdata <- function(path) {
   e <- new.env(parent = emptyenv())
   nm <- load(path, envir = e)
@@ -155,8 +168,12 @@ mat <- function(x, what = "matrix") {
   }
   if (methods::is(x, "Matrix")) x <- as.matrix(x)
   if (!is.matrix(x)) stop(sprintf("sclstm: %s is a %s, not a matrix", what, class(x)[1]))
-  if (is.logical(x)) storage.mode(x) <- "integer"
-  if (!is.numeric(x)) stop(sprintf("sclstm: %s holds %s values, not numbers", what, typeof(x)))
+  if (!is.numeric(x) && !is.logical(x)) stop(sprintf("sclstm: %s holds %s values, not numbers", what, typeof(x)))
+  if (anyNA(x)) {
+    # an integer NA is the int32 minimum, a number to numpy: NA must reach Python as NaN
+    warning(sprintf("%s has %d NA values; they are NaN in Python", what, sum(is.na(x))))
+    storage.mode(x) <- "double"
+  } else if (is.logical(x)) storage.mode(x) <- "integer"
   dn <- dimnames(x)
   list(kind = "dense", x = x, dim = dim(x), rownames = dn[[1]], colnames = dn[[2]])
 }
@@ -268,7 +285,7 @@ seurat_parts <- function(x, assay) {
     if (is.null(g)) warning(sprintf("graph '%s' not converted", nm)) else graphs[[nm]] <- g
   }
   mf <- tryCatch(frame(a@meta.features), error = function(e) NULL)
-  list(main = main, X = mat(X, sprintf("assay '%s'", main)), layers = layers, scale = scale_part,
+  list(main = main, assays = an, X = mat(X, sprintf("assay '%s'", main)), layers = layers, scale = scale_part,
        cells = colnames(X), genes = rownames(X), meta = frame(x@meta.data), features = mf,
        var_features = as.character(a@var.features), reductions = reductions, graphs = graphs,
        idents = as.character(x@active.ident), ident_names = names(x@active.ident),
@@ -645,7 +662,7 @@ def _uns_from(x, what):
 # ---- reading ---------------------------------------------------------------------------
 
 def _check_file(path) -> str:
-    path = os.fspath(path)
+    path = os.path.expanduser(os.fspath(path))
     if not os.path.exists(path):
         raise InputError(f"input file not found: {path}")
     if os.path.isdir(path):
@@ -759,14 +776,33 @@ def _convert(R, obj, where: str, assay, genes_by_cells) -> ad.AnnData:
             raise InputError(f"{context}: assay={assay!r} given but the object is a {cls}, which has no assays.")
         X, cells, genes = _matrix(R("mat", obj, R.str_vec([f"the {cls}"]), context=context),
                                   genes_by_cells=True if genes_by_cells is None else bool(genes_by_cells))
+        if genes_by_cells is None:
+            # nothing in a bare matrix says which way round it is: say which way it was read
+            warnings.warn(f"{where}: the {cls} was read as genes × cells (rows = genes, R's convention): "
+                          f"{len(cells)} cells × {len(genes)} genes; if its rows are cells, pass "
+                          f"genes_by_cells=False (or save t(x) from R).", UserWarning, stacklevel=3)
         adata = ad.AnnData(X=X, obs=pd.DataFrame(index=pd.Index(cells, dtype=object)),
                            var=pd.DataFrame(index=pd.Index(genes, dtype=object)))
     elif kind == "seurat2":
         raise InputError(f"{context}: a Seurat v2 object (class 'seurat'); update it in R first "
                          f"(Seurat::UpdateSeuratObject) and save it again.")
     elif kind == "frame_text":
-        raise InputError(f"{context}: a data.frame with non-numeric columns, not a count matrix; "
-                         f"supported: {_SUPPORTED}.")
+        text = _strings(R("text_columns", obj, context=context))
+        shown = ", ".join(repr(c) for c in text[:5]) + (f" and {len(text) - 5} more" if len(text) > 5 else "")
+        raise InputError(f"{context}: a data.frame with non-numeric columns ({shown}), not a count matrix; "
+                         f"if they hold gene or cell names, make them the row names in R (rownames(df) <- "
+                         f"df[[{text[0]!r}]]; df[[{text[0]!r}]] <- NULL) and save it again."
+                         if text else f"{context}: an empty data.frame, not a count matrix.")
+    elif cls == "list":
+        items = _named(R("list_items", obj, context=context))
+        names, classes, kinds = (_strings(items[k]) for k in ("names", "classes", "kinds"))
+        shown = ", ".join(f"{n} ({c})" for n, c in zip(names[:5], classes[:5]))
+        shown += f" and {len(names) - 5} more" if len(names) > 5 else ""
+        usable = [n if n.startswith("[[") else f"[[{n!r}]]".replace("'", '"')
+                  for n, k in zip(names, kinds) if k in ("se", "seurat", "matrix", "frame")]
+        hint = f"; save the one to read on its own from R, e.g. saveRDS(x{usable[0]}, path)" if usable else ""
+        raise InputError(f"{context}: objects of class 'list' are not supported (this one holds {len(names)}: "
+                         f"{shown or 'nothing'}){hint}; supported: {_SUPPORTED}.")
     else:
         raise InputError(f"{context}: objects of class {cls!r} are not supported; supported: {_SUPPORTED}.")
     return adata
@@ -804,22 +840,40 @@ def _from_se(p: dict, where: str) -> ad.AnnData:
 
 def _from_seurat(p: dict, where: str) -> ad.AnnData:
     X, cells, genes = _matrix(p["X"])
+    main = _strings(p["main"])[0]
+    others = [a for a in _strings(p["assays"]) if a != main]
+    if others:
+        warnings.warn(f"{where}: X holds Seurat assay {main!r}; assays not converted: {', '.join(others)} "
+                      f"(read another with assay={others[0]!r})", UserWarning, stacklevel=3)
     layers = {k: _matrix(v)[0] for k, v in _named(p["layers"]).items()}
     obs = _frame(p["meta"], "meta.data")
-    obs.index = pd.Index(cells, dtype=object) if len(obs) == len(cells) else obs.index
-    obs = obs.reindex(pd.Index(cells, dtype=object))
+    cell_index = pd.Index(cells, dtype=object)
+    if obs.index.is_unique and cell_index.isin(obs.index).all():
+        obs = obs.reindex(cell_index)  # by name: Seurat matches meta.data rows to cells by name, not order
+    elif len(obs) == len(cells):
+        warnings.warn(f"{where}: meta.data row names are not the cell names; its rows are taken in the cells' order",
+                      UserWarning, stacklevel=3)
+        obs.index = cell_index
+    else:
+        obs = obs.reindex(cell_index)
     idents = _strings(p["idents"])
     def as_text(col):
         return [None if (v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))) else str(v) for v in col]
 
-    if idents and not any(
-        as_text(obs[c]) == idents
-        for c in obs.columns if isinstance(obs[c].dtype, pd.CategoricalDtype) or obs[c].dtype == object
-    ):
+    if idents:
         ident_names = _strings(p["ident_names"])
         levels = _strings(p["ident_levels"]) or None  # Idents' own level order, not sorted
         s = pd.Series(pd.Categorical(idents, categories=levels), index=ident_names if ident_names else cells)
-        obs["ident"] = s.reindex(obs.index)
+        s = s.reindex(obs.index) if s.index.is_unique else s.set_axis(obs.index)
+        text = as_text(s)
+        if not any(as_text(obs[c]) == text for c in obs.columns
+                   if isinstance(obs[c].dtype, pd.CategoricalDtype) or obs[c].dtype == object):
+            col = "ident"
+            if col in obs.columns:  # meta.data's own 'ident' column is kept
+                col = "active.ident"
+                warnings.warn(f"{where}: meta.data has its own 'ident' column; the active identities (Idents) "
+                              f"are in obs[{col!r}]", UserWarning, stacklevel=3)
+            obs[col] = s
     obs = _rename_clusters_in(obs)
     if _is_null(p["features"]):
         var = pd.DataFrame(index=pd.Index(genes, dtype=object))
@@ -921,6 +975,9 @@ def _r_column(R, s: pd.Series, name: str):
         return R.num_vec(vals.astype(np.float64)), "double", ri.NULL, False
     if pd.api.types.is_float_dtype(dt):
         return R.num_vec(s.to_numpy(dtype=np.float64, na_value=np.nan)), "double", ri.NULL, False
+    if dt == object and pd.api.types.infer_dtype(s, skipna=True) == "boolean":
+        # True / False with None or NaN (object dtype): R logical with NA, not the text "True"
+        return _r_column(R, s.astype("boolean"), name)
     vals = [None if (v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT) else str(v)
             for v in s.tolist()]
     return R.str_vec(vals), "character", ri.NULL, False
@@ -1025,7 +1082,8 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
     SingleCellExperiment: X → assay ``counts`` (``"X"`` when a layer is already called
     ``counts``; or ``x_assay``), layers → assays, obs → colData, var → rowData, obsm →
     reducedDims (``X_pca`` → ``"PCA"``, ``X_sclstm`` → ``"SCLSTM"``), uns → metadata.
-    Seurat (assay ``RNA``): X → counts, layers ``data`` / ``logcounts`` → data, ``scale.data``
+    Seurat (assay ``RNA``): X → counts, layers ``data`` / ``logcounts`` → data (with a layer
+    ``counts``: that layer → counts and X → data, unless a data layer exists), ``scale.data``
     → scale.data, obs → meta.data, var → meta.features, ``var["highly_variable"]`` →
     variable features, obsm → DimReducs (``X_sclstm`` → ``"sclstm"``, key ``"SCLSTM_"``), uns
     → misc; the ScLSTM clusters become the identities. In both, ``obs["sclstm"]`` is named
@@ -1093,9 +1151,19 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
         obj = R("build_sce", R.list_(assays), _r_frame(R, adata.obs, "obs", rename), _r_frame(R, adata.var, "var"),
                 R.list_(reduced), meta, context="building the SingleCellExperiment")
     else:
-        counts = _r_matrix(R, adata.X, cells, genes, "X")
         data_key = next((n for n in ("data", "logcounts") if n in adata.layers), None)
-        data = _r_matrix(R, adata.layers[data_key], cells, genes, f"layers[{data_key!r}]") if data_key else R.ri.NULL
+        if "counts" in adata.layers:
+            # the counts slot takes the counts; X (scanpy's normalised values, as a rule) is the data slot
+            counts = _r_matrix(R, adata.layers["counts"], cells, genes, "layers['counts']")
+            if data_key:
+                left_out.append(f"X (layers['counts'] and layers[{data_key!r}] fill the counts and data slots)")
+                data = _r_matrix(R, adata.layers[data_key], cells, genes, f"layers[{data_key!r}]")
+            else:
+                data = _r_matrix(R, adata.X, cells, genes, "X")
+        else:
+            counts = _r_matrix(R, adata.X, cells, genes, "X")
+            data = (_r_matrix(R, adata.layers[data_key], cells, genes, f"layers[{data_key!r}]") if data_key
+                    else R.ri.NULL)
         scale = (_r_matrix(R, np.asarray(adata.layers["scale.data"].toarray() if sp.issparse(adata.layers["scale.data"])
                                          else adata.layers["scale.data"], dtype=np.float64), cells, genes,
                            "layers['scale.data']")
@@ -1109,7 +1177,7 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
             scale = _r_matrix(R, sd.to_numpy(dtype=np.float64), cells, [genes[j] for j in rows], "obsm['scale.data']")
             scale_rows = R.num_vec((rows + 1).astype(np.int32))
             obsm.pop("scale.data", None)
-        left_out += [f"layers[{n!r}]" for n in adata.layers.keys() if n not in (data_key, "scale.data")]
+        left_out += [f"layers[{n!r}]" for n in adata.layers.keys() if n not in (data_key, "scale.data", "counts")]
         var = adata.var
         var_features = R.ri.IntSexpVector([])
         if "highly_variable" in var.columns and pd.api.types.is_bool_dtype(var["highly_variable"].dtype):
