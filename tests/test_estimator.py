@@ -274,7 +274,7 @@ def test_labels_given_as_a_series_are_paired_by_cell_name(blakeley):
     # a default RangeIndex is positional (a Series built from a list); other cells are refused
     positional = pd.Series(blakeley.obs["cell_type"].to_numpy())
     assert ScLSTM(mode="labelled", n_steps=30).fit(blakeley, labels=positional).labels_.tolist() == in_order.labels_.tolist()
-    with pytest.raises(sclstm.InputError, match="indexed by other cells than X"):
+    with pytest.raises(sclstm.InputError, match="indexed by different cells than X"):
         ScLSTM(mode="labelled", n_steps=5).fit(blakeley, labels=shuffled.set_axis([f"x{i}" for i in range(30)]))
     with pytest.raises(sclstm.InputError, match=r"labels is one string \('cell_type'\); .*labels_key="):
         ScLSTM(mode="labelled", n_steps=5).fit(blakeley, labels="cell_type")

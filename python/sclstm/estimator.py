@@ -41,7 +41,8 @@ from .pairs import LANDMARK_TRAINING_VIEWS, TRAINING_VIEWS, VIEWS, PairSource, g
 from .preprocessing import Preprocessor
 from .sequences import Sequencer, fit_sequencer
 from .training import class_probabilities, embed, pair_probabilities, train_siamese
-from .validation import InputError, check_counts, check_fraction, check_labels, check_n_clusters, check_two_dimensional
+from .validation import (InputError, check_counts, check_fraction, check_labels, check_n_clusters,
+                         check_two_dimensional, reindex_by_name)
 
 log = logging.getLogger("sclstm")
 MODES = ("unsupervised", "labelled")
@@ -101,15 +102,8 @@ def labels_in_cell_order(labels, X):
     if (len(index) != len(names) or index.equals(names)
             or labels.index.equals(pd.RangeIndex(len(labels)))):
         return labels  # in order already, or by position (a length mismatch is refused later)
-    if not (index.is_unique and names.is_unique):
-        raise InputError("labels are a Series whose index is not the cells of X in order, and the names are "
-                         "not unique, so they cannot be paired; pass labels in the cell order of X.")
-    if not index.isin(names).all():
-        other = index.difference(names)
-        raise InputError(f"labels are a Series indexed by other cells than X ({len(other)} of {len(index)} "
-                         f"not in its cell names, e.g. {', '.join(map(str, other[:3]))}); pass one label per "
-                         "cell of X, indexed by its cell names or in its order.")
-    return pd.Series(labels.to_numpy(), index=index).reindex(names)
+    return reindex_by_name(pd.Series(labels.to_numpy(), index=index), names, "labels", "X",
+                           "pass one label per cell of X, indexed by its cell names or in its order.")
 
 
 def stratified_subset(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:

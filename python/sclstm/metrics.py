@@ -13,7 +13,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from .validation import InputError, check_not_continuous
+from .validation import InputError, check_not_continuous, reindex_by_name
 
 
 def _codes(x) -> np.ndarray:
@@ -28,16 +28,8 @@ def _aligned(truth, pred):
     if (not (isinstance(truth, pd.Series) and isinstance(pred, pd.Series)) or len(truth) != len(pred)
             or truth.index.equals(pred.index)):
         return truth, pred  # (a length mismatch is refused by _check_pair)
-    if not (truth.index.is_unique and pred.index.is_unique):
-        raise InputError("truth and clustering are Series with different, non-unique indexes; "
-                         "pass them in the same cell order (e.g. both from one adata.obs).")
-    if not truth.index.isin(pred.index).all():
-        only = truth.index.difference(pred.index)
-        raise InputError(
-            f"truth and clustering are Series indexed by different cells ({len(only)} of the truth's "
-            f"{len(truth)} cells are not in the clustering's index, e.g. {', '.join(map(str, only[:3]))}); "
-            "score the same cells.")
-    return truth, pred.reindex(truth.index)
+    return truth, reindex_by_name(pred, truth.index, "the clustering", "the truth",
+                                  "score the same cells (e.g. both from one adata.obs).")
 
 
 def _one_label_per_cell(x, what: str) -> np.ndarray:

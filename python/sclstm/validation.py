@@ -159,6 +159,23 @@ def check_n_clusters(n_clusters, n_cells: int):
     return k
 
 
+def reindex_by_name(values: pd.Series, names: pd.Index, what: str, other: str, advice: str) -> pd.Series:
+    """``values`` put in the order of ``names`` by its index, as pandas pairs Series.
+
+    Used wherever a Series meets cells in a known order (labels and the cells of X, a truth and a
+    clustering), so that cells in another order are paired by name, never by position; a Series
+    whose index is not unique, or holds cells ``names`` lacks, is refused with ``advice``.
+    """
+    if not (values.index.is_unique and names.is_unique):
+        raise InputError(f"{what} and {other} do not list the cells in the same order, and their names are "
+                         f"not unique, so they cannot be paired; {advice}")
+    if not values.index.isin(names).all():
+        extra = values.index.difference(names)
+        raise InputError(f"{what} is indexed by different cells than {other} ({len(extra)} of {len(values)} "
+                         f"are not in it, e.g. {', '.join(map(str, extra[:3]))}); {advice}")
+    return values.reindex(names)
+
+
 def check_labels(labels, n_cells: int) -> np.ndarray:
     """Labels for the labelled mode: one entry per cell, missing (None/NaN/"") = unknown.
 
