@@ -152,11 +152,13 @@ def test_an_anndata_without_x_or_with_unknown_keywords_gets_one_line(blakeley):
 
 
 def test_saved_plots_are_closed_so_a_loop_keeps_no_figures_open(clustered, tmp_path):
+    import warnings
+
     import matplotlib.pyplot as plt
 
     plt.close("all")
-    with __import__("warnings").catch_warnings():
-        __import__("warnings").simplefilter("error", RuntimeWarning)  # "More than 20 figures"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # "More than 20 figures"
         for i in range(25):
             fig = sclstm.pl.k_curve(clustered, save=tmp_path / f"k{i}.png")
     assert plt.get_fignums() == []
