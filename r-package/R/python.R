@@ -167,7 +167,8 @@ sclstmAvailable <- function() {
     "n_clusters" = "k",
     "or None" = "or NULL",
     "(e.g. layer='counts')" =
-        "(for a SingleCellExperiment, e.g. assay.type = \"counts\")"
+        paste0("(for a SingleCellExperiment, e.g. assay.type = \"counts\"; for a Seurat ",
+               "object, an assay = whose counts slot holds the raw counts)")
 )
 
 .r_spelling <- function(line) {

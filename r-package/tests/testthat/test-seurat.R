@@ -135,3 +135,11 @@ test_that("predicted types keep the labels' factor levels, in their order", {
     expect_identical(levels(out$sclstm_predicted), c("trophectoderm", "PE", "epiblast"))
     expect_false(anyNA(out$sclstm_predicted))
 })
+
+test_that("log values in a Seurat assay's counts get advice in Seurat's terms", {
+    d <- load_dataset("blakeley")
+    lognorm <- d$counts
+    lognorm@x <- log1p(lognorm@x / rep(Matrix::colSums(d$counts), diff(lognorm@p)) * 1e4)
+    seu <- make_seurat(list(counts = lognorm, cell_type = d$cell_type))
+    expect_warning(run_fast(seu, k = 3), "look log-transformed.*for a Seurat object, an assay =")
+})
