@@ -131,7 +131,8 @@ setMethod("runScLSTM", "SingleCellExperiment",
     if (!(is.character(assay.type) && length(assay.type) == 1L &&
           assay.type %in% assayNames(x)) &&
         !(is.numeric(assay.type) && length(assay.type) == 1L &&
-          assay.type >= 1 && assay.type <= length(assayNames(x)))) {
+          assay.type == round(assay.type) && assay.type >= 1 &&
+          assay.type <= length(assayNames(x)))) {
         stop("assay.type = '", paste(assay.type, collapse = ", "), "' is not an assay of ",
              "this SingleCellExperiment; its assays are: ",
              if (length(assayNames(x))) paste(assayNames(x), collapse = ", ") else "(none)",
@@ -140,7 +141,9 @@ setMethod("runScLSTM", "SingleCellExperiment",
     labels <- .resolve_labels(labels, colData(x), ncol(x), "colData(x)")
     res <- .run_core(assay(x, assay.type, withDimnames = TRUE), k = k, seed = seed,
                      labels = labels, ...)
-    res$details$assay.type <- assay.type
+    # recorded by name, so the metadata says which assay was read whatever index was given
+    res$details$assay.type <- if (is.numeric(assay.type) && length(assayNames(x)) >= assay.type &&
+                                  nzchar(assayNames(x)[assay.type])) assayNames(x)[assay.type] else assay.type
     colData(x)$sclstm_clusters <- unname(res$clusters)
     # an unsupervised re-run must not leave an earlier labelled run's predictions behind
     for (column in .PREDICTION_COLUMNS) {

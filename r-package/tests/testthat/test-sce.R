@@ -233,3 +233,11 @@ test_that("a transposed matrix: the error about empty cells says how the matrix 
     sce <- make_sce(d)
     expect_error(runScLSTM(sce, k = 40), "number of cells \\(30\\); choose k < 30\\.$")
 })
+
+test_that("assay.type by index is recorded by name, and a fractional index is refused", {
+    d <- load_dataset("blakeley")
+    sce <- make_sce(d)
+    out <- suppressMessages(run_fast(sce, k = 3, assay.type = 1))
+    expect_identical(metadata(out)$sclstm$assay.type, SummarizedExperiment::assayNames(sce)[1])
+    expect_error(run_fast(sce, k = 3, assay.type = 1.5), "is not an assay of this SingleCellExperiment")
+})
