@@ -288,3 +288,46 @@ def test_parameters_given_as_numpy_scalars_save(blakeley, tmp_path):
     loaded = ScLSTM.load(tmp_path / "m.pt")
     assert loaded.random_state == 1 and loaded.n_clusters_ == 3
     np.testing.assert_array_equal(loaded.labels_, est.labels_)
+
+
+def test_transform_embeds_one_new_cell_and_backed_data(biase, fitted_biase, tmp_path):
+    """A fitted model embeds any number of new cells (before: 1 or 2 cells were refused with
+    "at least 3 cells are needed to cluster"), and a backed AnnData (before: "must be numeric,
+    got dtype object")."""
+    np.testing.assert_allclose(fitted_biase.transform(biase[:1]), fitted_biase.embedding_[:1], atol=1e-5)
+    biase.write_h5ad(tmp_path / "b.h5ad")
+    import anndata as ad
+
+    backed = ad.read_h5ad(tmp_path / "b.h5ad", backed="r")
+    np.testing.assert_allclose(fitted_biase.transform(backed), fitted_biase.embedding_, atol=1e-5)
+
+
+def test_predict_transfers_labels_to_new_cells(blakeley, tmp_path):
+    """predict(X) gives new cells the labelled fit's classes, of the labels' type, the same after
+    save/load; an unsupervised model says predict needs labelled mode (before: AttributeError)."""
+    import pandas as pd
+
+    codes = pd.Series(pd.Categorical(blakeley.obs["cell_type"]).codes.astype(int), index=blakeley.obs_names)
+    est = ScLSTM(mode="labelled", n_steps=20, labelled_fraction=0.5).fit(blakeley, codes)
+    pred = est.predict(blakeley)
+    assert list(pred) == list(est.predicted_labels_) and all(type(x) is int for x in pred)
+    assert list(est.predict(blakeley[:1])) == [pred[0]]
+    est.save(tmp_path / "m.pt")
+    assert list(ScLSTM.load(tmp_path / "m.pt").predict(blakeley)) == list(pred)
+    with pytest.raises(sclstm.InputError, match="predict needs a model fitted with mode='labelled'"):
+        ScLSTM(n_clusters=3, n_steps=20).fit(blakeley).predict(blakeley)
+
+
+def test_save_and_load_say_what_is_wrong_with_the_path_or_format(fitted_biase, tmp_path):
+    """A missing folder (before: torch's RuntimeError) and a model file of another format
+    version (before: "not an sclstm model file") are one line each."""
+    import torch
+
+    with pytest.raises(sclstm.InputError, match="does not exist"):
+        fitted_biase.save(tmp_path / "no" / "m.pt")
+    fitted_biase.save(tmp_path / "m.pt")
+    state = torch.load(tmp_path / "m.pt", weights_only=True)
+    state["format"] = "sclstm-model-2"
+    torch.save(state, tmp_path / "v2.pt")
+    with pytest.raises(sclstm.InputError, match="format 'sclstm-model-2'.*reads 'sclstm-model-1'"):
+        ScLSTM.load(tmp_path / "v2.pt")

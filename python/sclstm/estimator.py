@@ -53,6 +53,7 @@ KERNEL_CHOICES = ("auto", "exact", "landmark")
 MAX_EXACT_CELLS = 30_000
 AUTO_EXACT_MAX_CELLS = 10_000
 MAX_SEED = 2**32 - 1
+MODEL_FORMAT = "sclstm-model-1"  # written by save(); load() refuses other versions by name
 
 
 def exact_memory_bytes(n_cells: int) -> int:
@@ -551,22 +552,55 @@ class ScLSTM:
         DataFrame): X may hold them in another order or hold extra genes, but must hold every
         gene the model uses. Without names they are matched by position. All-zero cells are
         refused unless ``drop_empty`` (default: the estimator's), which gives them NaN rows.
+        Any number of cells (one too) may be embedded. X may be a backed AnnData (or another
+        out-of-core array): it is read chunk by chunk into one sparse matrix, so it must fit in
+        memory as sparse counts; only ``fit`` keeps memory bounded for larger data.
         """
+        E, _, kept = self._embed_new(X, drop_empty)
+        return self._one_row_per_cell(E, kept)
+
+    def predict(self, X, drop_empty=None) -> np.ndarray:
+        """Labelled mode: the predicted type of every cell of X (label transfer to new cells).
+
+        The class head of a labelled fit, as in ``predicted_labels_``; classes keep the type
+        of the labels fitted on. Genes are matched as in :meth:`transform`; all-zero cells
+        dropped by ``drop_empty`` get None. An unsupervised model has no classes to predict:
+        its clusters are not defined for new cells, so this is refused (use :meth:`transform`).
+        """
+        self._check_fitted()
+        if getattr(self, "classes_", None) is None or self.model_.classifier is None:
+            raise InputError("predict needs a model fitted with mode='labelled' (it predicts the types of "
+                             "the labels it learned); this one is unsupervised: use transform(X) for the "
+                             "embedding of new cells, or fit with mode='labelled' and labels.")
+        E, seqs, kept = self._embed_new(X, drop_empty)
+        prob = class_probabilities(self.model_, seqs, E, self._device())
+        out = np.full(len(kept), None, dtype=object)
+        out[kept] = self.classes_[prob.argmax(axis=1)]
+        return out
+
+    def _embed_new(self, X, drop_empty):
+        """Embedding and input sequences of the non-empty cells of X, and the mask of those cells."""
         self._check_fitted()
         drop_empty = self.drop_empty if drop_empty is None else drop_empty
         matrix, cell_names, gene_names = matrix_of(X)
-        counts = check_counts(matrix, cell_names, gene_names, drop_empty=bool(drop_empty))
+        if is_out_of_core(X):  # backed AnnData, Zarr, Dask: read in chunks, as fit does
+            matrix = sp.vstack(list(RowSource(matrix).chunks()), format="csr")
+        counts = check_counts(matrix, cell_names, gene_names, drop_empty=bool(drop_empty), min_cells=1)
         aligned = self._align_genes(counts.X, None if gene_names is None else counts.gene_names)
         L = self.preprocessor_.transform(aligned)
         seqs = self.sequencer_.transform(self.kernel_.transform(L))
         device = self._device()
         self.model_.to(device)  # trained on another device, or loaded (weights load onto the CPU)
-        E = embed(self.model_, seqs, device)
-        if counts.n_empty_cells:
-            out = np.full((len(counts.kept), E.shape[1]), np.nan, dtype=E.dtype)
-            out[counts.kept] = E
-            return out
-        return E
+        return embed(self.model_, seqs, device), seqs, counts.kept
+
+    @staticmethod
+    def _one_row_per_cell(E, kept) -> np.ndarray:
+        """E back on the input's cells: NaN rows for the all-zero cells that were dropped."""
+        if kept.all():
+            return E
+        out = np.full((len(kept), E.shape[1]), np.nan, dtype=E.dtype)
+        out[kept] = E
+        return out
 
     def _align_genes(self, M: sp.csr_matrix, gene_names) -> sp.csr_matrix:
         """Columns of M in the order of the fitted genes, matched by name where both have names.
@@ -597,9 +631,14 @@ class ScLSTM:
     def save(self, path) -> None:
         """Write the fitted model (weights, preprocessing, kernel reference, results) to one file."""
         self._check_fitted()
+        from pathlib import Path
+
+        folder = Path(path).expanduser().resolve().parent
+        if not folder.is_dir():  # torch's own message is a RuntimeError deep in its writer
+            raise InputError(f"cannot save the model to {path}: the folder {folder} does not exist.")
         ref = self.kernel_.reference_
         state = {
-            "format": "sclstm-model-1",
+            "format": MODEL_FORMAT,
             "params": json.dumps(self.get_params(), default=_plain),
             "summary": json.dumps(self.summary_, default=_plain),
             "model_state": self.model_.state_dict(),
@@ -636,7 +675,11 @@ class ScLSTM:
             raise InputError(f"model file not found: {path}") from None
         except Exception as exc:
             raise InputError(f"could not read {path} as an sclstm model ({type(exc).__name__}).") from None
-        if not isinstance(state, dict) or state.get("format") != "sclstm-model-1":
+        fmt = state.get("format") if isinstance(state, dict) else None
+        if isinstance(fmt, str) and fmt.startswith("sclstm-model-") and fmt != MODEL_FORMAT:
+            raise InputError(f"{path} is an sclstm model in format {fmt!r}, but this sclstm {__version__} "
+                             f"reads {MODEL_FORMAT!r}; load it with the sclstm version that wrote it.")
+        if fmt != MODEL_FORMAT:
             raise InputError(f"{path} is not an sclstm model file.")
         est = cls(**json.loads(state["params"]))
         est.summary_ = json.loads(state["summary"])

@@ -69,13 +69,15 @@ def warn_if_log_scale(values: np.ndarray) -> None:
                       "(e.g. layer='counts').", UserWarning, stacklevel=2)
 
 
-def check_counts(X, cell_names=None, gene_names=None, drop_empty: bool = False) -> CountMatrix:
+def check_counts(X, cell_names=None, gene_names=None, drop_empty: bool = False,
+                 min_cells: int = 3) -> CountMatrix:
     """Check a cells × genes matrix and return a CSR copy.
 
     Rejects NaN/inf, negative values, empty matrices and fewer than 3 cells. All-zero cells
     or genes are counted; all-zero *cells* are an error unless ``drop_empty`` is set, in which
     case they are removed (the caller learns how many). All-zero genes are always harmless:
-    the gene filter removes them.
+    the gene filter removes them. ``min_cells``: 3 to fit (clustering needs them); embedding
+    new cells with a fitted model needs only 1.
     """
     if X is None:
         raise InputError("no expression matrix was given.")
@@ -113,7 +115,7 @@ def check_counts(X, cell_names=None, gene_names=None, drop_empty: bool = False) 
     empty_cells = cell_nnz == 0
     n_empty_cells = int(empty_cells.sum())
     n_empty_genes = int((gene_nnz == 0).sum())
-    check_empty_cells(n_empty_cells, n, drop_empty)
+    check_empty_cells(n_empty_cells, n, drop_empty, min_cells)
     keep = ~empty_cells
     if n_empty_cells:
         M = M[keep]
@@ -121,8 +123,8 @@ def check_counts(X, cell_names=None, gene_names=None, drop_empty: bool = False) 
     return CountMatrix(M, cell_names, gene_names, n_empty_cells, n_empty_genes, keep)
 
 
-def check_empty_cells(n_empty: int, n_cells: int, drop_empty: bool) -> None:
-    """All-zero cells are an error unless ``drop_empty``; at least 3 cells must remain.
+def check_empty_cells(n_empty: int, n_cells: int, drop_empty: bool, min_cells: int = 3) -> None:
+    """All-zero cells are an error unless ``drop_empty``; at least ``min_cells`` must remain.
     Shared by the in-memory check and the chunked scan (:meth:`RowSource.scan_empty`)."""
     if n_empty == n_cells:
         raise InputError("every cell has zero counts; the matrix holds no expression.")
@@ -131,8 +133,8 @@ def check_empty_cells(n_empty: int, n_cells: int, drop_empty: bool) -> None:
             f"{n_empty} of {n_cells} cells have zero counts in every gene; remove them or "
             "pass drop_empty=True (CLI: --drop-empty) to drop them."
         )
-    if n_cells - n_empty < 3:
-        raise InputError(f"at least 3 cells are needed to cluster, got {n_cells - n_empty}.")
+    if n_cells - n_empty < min_cells:
+        raise InputError(f"at least {min_cells} cells are needed to cluster, got {n_cells - n_empty}.")
 
 
 def check_n_clusters(n_clusters, n_cells: int):
