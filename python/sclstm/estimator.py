@@ -71,13 +71,31 @@ def package_versions() -> dict:
     return out
 
 
+def names_of(X):
+    """Cell and gene names of an AnnData or DataFrame; (None, None) for arrays and sparse matrices."""
+    if hasattr(X, "obs_names") and hasattr(X, "X"):
+        return np.asarray(X.obs_names), np.asarray(X.var_names)
+    if isinstance(X, pd.DataFrame):
+        return np.asarray(X.index), np.asarray(X.columns)
+    return None, None
+
+
 def matrix_of(X):
     """Expression matrix and cell/gene names from an AnnData, DataFrame, array or sparse matrix."""
-    if hasattr(X, "obs_names") and hasattr(X, "X"):
-        return X.X, np.asarray(X.obs_names), np.asarray(X.var_names)
-    if isinstance(X, pd.DataFrame):
-        return X.to_numpy(), np.asarray(X.index), np.asarray(X.columns)
-    return X, None, None
+    cell_names, gene_names = names_of(X)
+    if cell_names is None:
+        return X, None, None
+    return (X.to_numpy() if isinstance(X, pd.DataFrame) else X.X), cell_names, gene_names
+
+
+def read_counts(X, drop_empty: bool, min_cells: int = 3):
+    """The checked counts of X in memory (an out-of-core X — backed AnnData, Zarr, Dask — read
+    chunk by chunk), and its gene names when X carries them (None otherwise)."""
+    matrix, cell_names, gene_names = matrix_of(X)
+    if is_out_of_core(X):
+        matrix = sp.vstack(list(RowSource(matrix).chunks()), format="csr")
+    counts = check_counts(matrix, cell_names, gene_names, drop_empty=bool(drop_empty), min_cells=min_cells)
+    return counts, (None if gene_names is None else counts.gene_names)
 
 
 def labels_in_cell_order(labels, X):
@@ -93,12 +111,10 @@ def labels_in_cell_order(labels, X):
                          f"labels=adata.obs[{labels!r}] (or sclstm.tl.sclstm(adata, labels_key={labels!r})).")
     if not isinstance(labels, pd.Series):
         return labels
-    if hasattr(X, "obs_names"):
-        names = pd.Index(np.asarray(X.obs_names).astype(str))
-    elif isinstance(X, pd.DataFrame):
-        names = pd.Index(np.asarray(X.index).astype(str))
-    else:
+    cell_names, _ = names_of(X)
+    if cell_names is None:
         return labels  # no cell names to pair with
+    names = pd.Index(cell_names.astype(str))
     index = pd.Index(np.asarray(labels.index).astype(str))
     if (len(index) != len(names) or index.equals(names)
             or labels.index.equals(pd.RangeIndex(len(labels)))):
@@ -397,10 +413,7 @@ class ScLSTM:
             self.predicted_confidence_ = prob.max(axis=1).astype(np.float32)
 
     def _fit_exact(self, X, labels) -> dict:
-        matrix, cell_names, gene_names = matrix_of(X)
-        if is_out_of_core(X):
-            matrix = sp.vstack(list(RowSource(matrix).chunks()), format="csr")
-        counts = check_counts(matrix, cell_names, gene_names, drop_empty=self.drop_empty)
+        counts, gene_names = read_counts(X, self.drop_empty)
         n = counts.X.shape[0]
         k_given = check_n_clusters(self.n_clusters, n)
         label_values = check_labels(labels, len(counts.kept))[counts.kept] if self.mode == "labelled" else None
@@ -443,7 +456,7 @@ class ScLSTM:
         self.labels_ = labels_learned
         self.n_clusters_ = int(k)
         self.n_cells_, self.n_genes_in_ = n, counts.X.shape[1]
-        self.gene_names_ = counts.gene_names if gene_names is not None else None
+        self.gene_names_ = gene_names
         self.cell_names_ = counts.cell_names
         self.kept_cells_ = counts.kept
         return {"k_method": k_method, "k_curve": k_curve, "partition_from": partition_from, "guard": guard,
@@ -582,11 +595,8 @@ class ScLSTM:
         """Embedding and input sequences of the non-empty cells of X, and the mask of those cells."""
         self._check_fitted()
         drop_empty = self.drop_empty if drop_empty is None else drop_empty
-        matrix, cell_names, gene_names = matrix_of(X)
-        if is_out_of_core(X):  # backed AnnData, Zarr, Dask: read in chunks, as fit does
-            matrix = sp.vstack(list(RowSource(matrix).chunks()), format="csr")
-        counts = check_counts(matrix, cell_names, gene_names, drop_empty=bool(drop_empty), min_cells=1)
-        aligned = self._align_genes(counts.X, None if gene_names is None else counts.gene_names)
+        counts, gene_names = read_counts(X, drop_empty, min_cells=1)
+        aligned = self._align_genes(counts.X, gene_names)
         L = self.preprocessor_.transform(aligned)
         seqs = self.sequencer_.transform(self.kernel_.transform(L))
         device = self._device()

@@ -142,8 +142,9 @@ setMethod("runScLSTM", "SingleCellExperiment",
     res <- .run_core(assay(x, assay.type, withDimnames = TRUE), k = k, seed = seed,
                      labels = labels, ...)
     # recorded by name, so the metadata says which assay was read whatever index was given
-    res$details$assay.type <- if (is.numeric(assay.type) && length(assayNames(x)) >= assay.type &&
-                                  nzchar(assayNames(x)[assay.type])) assayNames(x)[assay.type] else assay.type
+    # (a numeric one is a whole number within the assays, as checked above)
+    res$details$assay.type <- if (is.numeric(assay.type) && nzchar(assayNames(x)[assay.type]))
+        assayNames(x)[assay.type] else assay.type
     colData(x)$sclstm_clusters <- unname(res$clusters)
     # an unsupervised re-run must not leave an earlier labelled run's predictions behind
     for (column in .PREDICTION_COLUMNS) {
