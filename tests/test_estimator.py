@@ -331,3 +331,11 @@ def test_save_and_load_say_what_is_wrong_with_the_path_or_format(fitted_biase, t
     torch.save(state, tmp_path / "v2.pt")
     with pytest.raises(sclstm.InputError, match="format 'sclstm-model-2'.*reads 'sclstm-model-1'"):
         ScLSTM.load(tmp_path / "v2.pt")
+
+
+def test_save_and_load_expand_the_home_folder(fitted_biase, tmp_path, monkeypatch):
+    """save checked "~/m.pt" with ~ expanded but wrote it unexpanded (torch's RuntimeError)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    fitted_biase.save("~/m.pt")
+    assert (tmp_path / "m.pt").is_file()
+    np.testing.assert_array_equal(ScLSTM.load("~/m.pt").labels_, fitted_biase.labels_)

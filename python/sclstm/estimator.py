@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import os
 import platform
 import re
 import time
@@ -643,7 +644,8 @@ class ScLSTM:
         self._check_fitted()
         from pathlib import Path
 
-        folder = Path(path).expanduser().resolve().parent
+        path = Path(path).expanduser()  # checked and written at the same place
+        folder = path.resolve().parent
         if not folder.is_dir():  # torch's own message is a RuntimeError deep in its writer
             raise InputError(f"cannot save the model to {path}: the folder {folder} does not exist.")
         ref = self.kernel_.reference_
@@ -679,6 +681,7 @@ class ScLSTM:
     @classmethod
     def load(cls, path) -> "ScLSTM":
         """Read a model written by :meth:`save`."""
+        path = os.path.expanduser(os.fspath(path))
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except FileNotFoundError:
