@@ -11,11 +11,20 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 DATA = Path(os.environ.get("SCLSTM_DATA", REPO.parent / "shared" / "data"))
 DATASETS = ["biase", "yan", "goolam", "pollen", "blakeley", "ting", "human_kidney_top2000"]
+# Real labelled data outside the seven, never used to choose anything (heldout_data.py writes it).
+HELDOUT_DATA = HERE / "heldout-data"
+HELDOUT = ["pbmc68k_reduced"]
 MIN_CELLS = 3  # genes expressed in >= 3 cells: the one gene filter every method sees
 
 METRICS = ["ARI", "NMI", "ACC", "BAS"]
 COLUMNS = ["dataset", "method", "mode", "k", "k_true", "k_used", "seed", "cells_scored", "ARI", "NMI", "ACC",
            "BAS", "BAS_label", "seconds", "note", "unit"]
+
+
+def dataset_path(name: str) -> Path:
+    """Where a dataset's file is: ../shared/data (SCLSTM_DATA) for the seven, benchmarks/heldout-data for
+    the held-out ones."""
+    return (HELDOUT_DATA if name in HELDOUT else DATA) / f"{name}.h5ad"
 
 
 def load_dataset(name: str):
@@ -24,7 +33,7 @@ def load_dataset(name: str):
     import scipy.sparse as sp
     from sclstm.preprocessing import filter_genes
 
-    adata = ad.read_h5ad(DATA / f"{name}.h5ad")
+    adata = ad.read_h5ad(dataset_path(name))
     X = sp.csr_matrix(adata.X)
     kept = filter_genes(X, MIN_CELLS)
     adata = adata[:, kept].copy()

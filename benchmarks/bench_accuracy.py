@@ -41,7 +41,7 @@ sys.path.insert(0, str(HERE))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from acc_common import COLUMNS, DATA, DATASETS, fingerprint, load_dataset, score_row  # noqa: E402
+from acc_common import COLUMNS, DATASETS, HELDOUT, dataset_path, fingerprint, load_dataset, score_row  # noqa: E402
 
 UNITS = {  # name: (module file, function)
     "sclstm": ("sclstm_runs.py", "unit_sclstm"),
@@ -148,7 +148,9 @@ def parse_args(argv):
     p.add_argument("--quick", action="store_true",
                    help=f"1 seed on {','.join(QUICK_DATASETS)} (results into quick/); under ~5 min on 2 cores")
     p.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default 5; 1 with --quick)")
-    p.add_argument("--datasets", default=None, help=f"comma-separated subset of {','.join(DATASETS)}")
+    p.add_argument("--datasets", default=None,
+                   help=f"comma-separated subset of {','.join(DATASETS)}, or the held-out {','.join(HELDOUT)} "
+                        "(write it first with benchmarks/heldout_data.py)")
     p.add_argument("--methods", default=None, help=f"comma-separated subset of units: {','.join(UNITS)}")
     p.add_argument("--out", default=None, help="output folder (default: see above)")
     p.add_argument("--fresh", action="store_true", help="ignore cached results (recompute everything selected)")
@@ -166,13 +168,14 @@ def main(argv=None):
     seeds = list(range(args.seeds if args.seeds is not None else (1 if args.quick else 5)))
     datasets = args.datasets.split(",") if args.datasets else (QUICK_DATASETS if args.quick else DATASETS)
     units = args.methods.split(",") if args.methods else list(UNITS)
-    bad = [d for d in datasets if d not in DATASETS] + [u for u in units if u not in UNITS]
+    bad = [d for d in datasets if d not in DATASETS + HELDOUT] + [u for u in units if u not in UNITS]
     if bad:
-        sys.exit(f"unknown dataset or method: {', '.join(bad)} (datasets: {', '.join(DATASETS)}; "
+        sys.exit(f"unknown dataset or method: {', '.join(bad)} (datasets: {', '.join(DATASETS + HELDOUT)}; "
                  f"methods: {', '.join(UNITS)})")
-    missing = [d for d in datasets if not (DATA / f"{d}.h5ad").exists()]
+    missing = [str(dataset_path(d)) for d in datasets if not dataset_path(d).exists()]
     if missing:
-        sys.exit(f"data not found in {DATA}: {', '.join(missing)} (set SCLSTM_DATA)")
+        sys.exit(f"data not found: {', '.join(missing)} (set SCLSTM_DATA for the seven; "
+                 "benchmarks/heldout_data.py writes the held-out ones)")
     full = (datasets == DATASETS and units == list(UNITS) and len(seeds) == 5 and not args.quick)
     out = Path(args.out) if args.out else (RESULTS if full else RESULTS / ("quick" if args.quick else "partial"))
     out.mkdir(parents=True, exist_ok=True)
