@@ -318,6 +318,25 @@ def test_predict_transfers_labels_to_new_cells(blakeley, tmp_path):
         ScLSTM(n_clusters=3, n_steps=20).fit(blakeley).predict(blakeley)
 
 
+def test_predict_proba_is_what_predict_reads(blakeley):
+    """predict_proba: one row per cell summing to 1, columns in classes_ order; its argmax is
+    predict and its maximum the fitted cells' predicted_confidence_; an all-zero cell dropped
+    by drop_empty gets a NaN row."""
+    import pandas as pd
+
+    est = ScLSTM(mode="labelled", n_steps=20, labelled_fraction=0.5).fit(blakeley, blakeley.obs["cell_type"])
+    prob = est.predict_proba(blakeley)
+    assert prob.shape == (blakeley.n_obs, len(est.classes_))
+    np.testing.assert_allclose(prob.sum(axis=1), 1, atol=1e-5)
+    assert list(est.classes_[prob.argmax(axis=1)]) == list(est.predict(blakeley))
+    np.testing.assert_allclose(prob.max(axis=1), est.predicted_confidence_, atol=1e-5)
+    X = blakeley.X.toarray()
+    X[0] = 0
+    with_empty = est.predict_proba(pd.DataFrame(X, columns=blakeley.var_names), drop_empty=True)
+    assert np.isnan(with_empty[0]).all() and not np.isnan(with_empty[1:]).any()
+    assert est.predict(pd.DataFrame(X, columns=blakeley.var_names), drop_empty=True)[0] is None
+
+
 def test_save_and_load_say_what_is_wrong_with_the_path_or_format(fitted_biase, tmp_path):
     """A missing folder (before: torch's RuntimeError) and a model file of another format
     version (before: "not an sclstm model file") are one line each."""

@@ -1,4 +1,4 @@
-"""The ``sclstm`` command: ``cluster``, ``score`` and ``demo``."""
+"""The ``sclstm`` command: ``cluster``, ``apply``, ``score`` and ``demo``."""
 from __future__ import annotations
 
 import argparse
@@ -46,12 +46,26 @@ def _summary_lines(adata, est_summary: dict, seconds: float, key: str) -> list[s
     return lines
 
 
+def check_model_path(path: str, *others: str) -> None:
+    """--save-model: a .pt file in an existing folder, not one of the command's other files;
+    checked before training, which takes minutes."""
+    target = Path(path).expanduser()
+    if target.suffix.lower() != ".pt":
+        raise InputError(f"--save-model {path}: name the model file with the .pt suffix (a torch file).")
+    if not target.resolve().parent.is_dir():
+        raise InputError(f"--save-model {path}: the folder {target.resolve().parent} does not exist.")
+    if any(target.resolve() == Path(o).expanduser().resolve() for o in others):
+        raise InputError(f"--save-model {path} names the input or output file; give the model its own file.")
+
+
 def cmd_cluster(args) -> int:
     from .io import check_not_input, check_writable, read_input, write_output
-    from .tl import sclstm as run
+    from .tl import fit_anndata, write_results
 
     check_writable(args.out)
     check_not_input(args.out, args.input)
+    if args.save_model:
+        check_model_path(args.save_model, args.input, args.out)
     if args.plot:
         from .pl import check_picture_path
 
@@ -61,22 +75,71 @@ def cmd_cluster(args) -> int:
     labelled_fraction = args.labelled_fraction
     if args.labelled_fraction is not None and args.labels_key is None:
         raise InputError("--labelled-fraction needs --labels-key (the obs column holding the labels).")
-    run(adata, n_clusters=args.n_clusters, layer=args.layer, labels_key=args.labels_key,
-        labelled_fraction=labelled_fraction, random_state=args.seed, n_steps=args.n_steps,
-        head=args.head, preprocess=args.preprocess, drop_empty=args.drop_empty, kernel=args.kernel,
-        progress=not args.quiet,
-        # an .rds (SingleCellExperiment) has no place for an n × n cell-cell matrix
-        store_similarity=not args.no_similarity and Path(args.out).suffix.lower() != ".rds")
+    est = fit_anndata(adata, n_clusters=args.n_clusters, layer=args.layer, labels_key=args.labels_key,
+                      labelled_fraction=labelled_fraction, random_state=args.seed, n_steps=args.n_steps,
+                      head=args.head, preprocess=args.preprocess, drop_empty=args.drop_empty, kernel=args.kernel,
+                      progress=not args.quiet)
+    # an .rds (SingleCellExperiment) has no place for an n × n cell-cell matrix
+    write_results(adata, est, "sclstm", layer=args.layer, labels_key=args.labels_key,
+                  store_similarity=not args.no_similarity and Path(args.out).suffix.lower() != ".rds")
     write_output(adata, args.out)
     seconds = time.perf_counter() - t0
     for line in _summary_lines(adata, adata.uns["sclstm"], seconds, "sclstm"):
         print(line)
     print(f"wrote {args.out}")
+    if args.save_model:
+        est.save(args.save_model)
+        print(f"wrote {args.save_model} (use it on new cells: sclstm apply {args.save_model} NEW.h5ad --out OUT)")
     if args.plot:
         from .pl import embedding
 
         embedding(adata, color="sclstm", save=args.plot)
         print(f"wrote {args.plot}")
+    return 0
+
+
+def cmd_apply(args) -> int:
+    """A saved model on new cells: their embedding and, for a labelled model, their predicted types."""
+    import numpy as np
+    import pandas as pd
+
+    from .estimator import ScLSTM
+    from .io import check_not_input, check_writable, read_input, write_output
+    from .tl import _matrix, h5ad_safe
+
+    check_writable(args.out)
+    check_not_input(args.out, args.input)
+    t0 = time.perf_counter()
+    est = ScLSTM.load(args.model)
+    adata = read_input(args.input)
+    X = _matrix(adata, args.layer)
+    labelled = getattr(est, "classes_", None) is not None
+    emb, prob = est._new_cells(X, args.drop_empty, with_probabilities=labelled)
+    adata.obsm["X_sclstm"] = emb.astype(np.float32)
+    kept = ~np.isnan(emb).any(axis=1)
+    lines = [f"cells: {adata.n_obs}   model: {args.model} ({est.mode}, fitted on {est.n_cells_} cells)"]
+    if labelled:
+        codes = np.full(adata.n_obs, -1)
+        codes[kept] = prob[kept].argmax(axis=1)
+        adata.obs["sclstm_predicted"] = pd.Categorical.from_codes(codes, categories=list(est.classes_))
+        confidence = np.full(adata.n_obs, np.nan, dtype=np.float32)
+        confidence[kept] = prob[kept].max(axis=1)
+        adata.obs["sclstm_predicted_confidence"] = confidence
+        sizes = adata.obs["sclstm_predicted"].value_counts()
+        lines.append("predicted types (obs['sclstm_predicted']): "
+                     + ", ".join(f"{c}:{n}" for c, n in sizes.items() if n))
+    else:
+        lines.append("unsupervised model: embedding only (obsm['X_sclstm']); its clusters are not defined for "
+                     "new cells (cluster them with 'sclstm cluster', or fit a labelled model to transfer types)")
+    if not kept.all():
+        lines.append(f"dropped {int((~kept).sum())} all-zero cells (NaN rows, no predicted type)")
+    adata.uns["sclstm_apply"] = h5ad_safe({"model": str(args.model), "model_mode": est.mode, "layer": args.layer,
+                                           "n_cells_fitted": int(est.n_cells_)})
+    write_output(adata, args.out)
+    lines.append(f"seconds: {time.perf_counter() - t0:.1f}")
+    for line in lines:
+        print(line)
+    print(f"wrote {args.out}")
     return 0
 
 
@@ -171,7 +234,22 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--drop-empty", action="store_true", help="drop all-zero cells instead of stopping")
     c.add_argument("--no-similarity", action="store_true", help="do not store the learned similarity in obsp (n × n; sparse kNN with the landmark kernel)")
     c.add_argument("--plot", default=None, metavar="PNG", help="also write a t-SNE picture of the embedding")
+    c.add_argument("--save-model", default=None, metavar="PT",
+                   help="also save the fitted model to this .pt file, for 'sclstm apply' on new cells")
     c.set_defaults(func=cmd_cluster)
+
+    a = sub.add_parser("apply", help="a saved model on new cells: embedding, and predicted types if labelled",
+                       description="Embed the cells of INPUT with a model saved by 'sclstm cluster --save-model' "
+                                   "(obsm['X_sclstm']); a labelled model also predicts their types "
+                                   "(obs['sclstm_predicted'], probability obs['sclstm_predicted_confidence']). "
+                                   "Genes are matched to the model by name. An unsupervised model's clusters "
+                                   "are not defined for new cells: it gives the embedding only.")
+    a.add_argument("model", help="a .pt file written by 'sclstm cluster --save-model'")
+    a.add_argument("input", help="counts of new cells, cells × genes: .h5ad, .rds or .RData[:object]")
+    a.add_argument("--out", required=True, help="output file (.h5ad, or .rds for a SingleCellExperiment)")
+    a.add_argument("--layer", default=None, help="use adata.layers[LAYER] instead of X")
+    a.add_argument("--drop-empty", action="store_true", help="give all-zero cells NaN instead of stopping")
+    a.set_defaults(func=cmd_apply)
 
     s = sub.add_parser("score", help="ARI, NMI, ACC and BAS of a clustered file against true labels",
                        description="Score obs['sclstm'] of a clustered file against obs[TRUTH_KEY]. In labelled "

@@ -570,8 +570,7 @@ class ScLSTM:
         out-of-core array): it is read chunk by chunk into one sparse matrix, so it must fit in
         memory as sparse counts; only ``fit`` keeps memory bounded for larger data.
         """
-        E, _, kept = self._embed_new(X, drop_empty)
-        return self._one_row_per_cell(E, kept)
+        return self._new_cells(X, drop_empty, with_probabilities=False)[0]
 
     def predict(self, X, drop_empty=None) -> np.ndarray:
         """Labelled mode: the predicted type of every cell of X (label transfer to new cells).
@@ -581,16 +580,30 @@ class ScLSTM:
         dropped by ``drop_empty`` get None. An unsupervised model has no classes to predict:
         its clusters are not defined for new cells, so this is refused (use :meth:`transform`).
         """
+        prob = self.predict_proba(X, drop_empty)
+        out = np.full(len(prob), None, dtype=object)
+        kept = ~np.isnan(prob).any(axis=1)
+        out[kept] = self.classes_[prob[kept].argmax(axis=1)]
+        return out
+
+    def predict_proba(self, X, drop_empty=None) -> np.ndarray:
+        """Labelled mode: every cell's probability of each class (columns in the order of
+        ``classes_``), as :meth:`predict` reads it; NaN rows for all-zero cells dropped by
+        ``drop_empty``. Refused for an unsupervised model, as :meth:`predict` is."""
+        return self._new_cells(X, drop_empty, with_probabilities=True)[1]
+
+    def _new_cells(self, X, drop_empty, with_probabilities: bool):
+        """Embedding of the cells of X and, for a labelled model when asked, their class
+        probabilities (None otherwise): one row per cell, NaN rows for dropped all-zero cells.
+        One pass serves both (``sclstm apply`` writes both)."""
         self._check_fitted()
-        if getattr(self, "classes_", None) is None or self.model_.classifier is None:
+        if with_probabilities and (getattr(self, "classes_", None) is None or self.model_.classifier is None):
             raise InputError("predict needs a model fitted with mode='labelled' (it predicts the types of "
                              "the labels it learned); this one is unsupervised: use transform(X) for the "
                              "embedding of new cells, or fit with mode='labelled' and labels.")
         E, seqs, kept = self._embed_new(X, drop_empty)
-        prob = class_probabilities(self.model_, seqs, E, self._device())
-        out = np.full(len(kept), None, dtype=object)
-        out[kept] = self.classes_[prob.argmax(axis=1)]
-        return out
+        prob = class_probabilities(self.model_, seqs, E, self._device()) if with_probabilities else None
+        return self._one_row_per_cell(E, kept), None if prob is None else self._one_row_per_cell(prob, kept)
 
     def _embed_new(self, X, drop_empty):
         """Embedding and input sequences of the non-empty cells of X, and the mask of those cells."""

@@ -93,6 +93,17 @@ def sclstm(
     otherwise modifies ``adata`` in place and returns None. Extra keywords go to
     :class:`~sclstm.ScLSTM`.
     """
+    est = fit_anndata(adata, n_clusters, key_added, layer, labels_key, copy, random_state, mode,
+                      labelled_fraction, **kwargs)
+    target = adata.copy() if copy else adata
+    write_results(target, est, key_added, layer=layer, labels_key=labels_key, store_similarity=store_similarity)
+    return target if copy else None
+
+
+def fit_anndata(adata, n_clusters=None, key_added: str = "sclstm", layer=None, labels_key=None, copy: bool = False,
+                random_state: int = 0, mode=None, labelled_fraction=None, **kwargs) -> ScLSTM:
+    """The fitted :class:`~sclstm.ScLSTM` behind :func:`sclstm` (which writes it into ``adata``):
+    the same checks, made before training; the command line keeps the model to save it."""
     if not (hasattr(adata, "obs") and hasattr(adata, "obsm")):
         raise InputError(f"expected an AnnData object, got {type(adata).__name__}; use sclstm.ScLSTM for arrays.")
     _check_key(key_added, labels_key)
@@ -111,10 +122,7 @@ def sclstm(
         mode = "labelled" if labels_key is not None else "unsupervised"
     est = ScLSTM(n_clusters=n_clusters, mode=mode, random_state=random_state,
                  labelled_fraction=labelled_fraction, **kwargs)
-    est.fit(X, labels=labels)
-    target = adata.copy() if copy else adata
-    write_results(target, est, key_added, layer=layer, labels_key=labels_key, store_similarity=store_similarity)
-    return target if copy else None
+    return est.fit(X, labels=labels)
 
 
 def _expand_square(P, kept: np.ndarray):
