@@ -197,14 +197,37 @@
 #'   dgCMatrix
 NULL
 
+# save.model: NULL, or a .pt file in an existing folder; checked before the fit, which
+# takes minutes. Returned with ~ expanded.
+.check_model_path <- function(path) {
+    if (is.null(path)) {
+        return(NULL)
+    }
+    if (!(is.character(path) && length(path) == 1L && !is.na(path) && nzchar(path))) {
+        stop("save.model must be NULL or one file name, got ",
+             paste(deparse(path), collapse = " "), ".", call. = FALSE)
+    }
+    path <- path.expand(path)
+    if (!grepl("[.]pt$", path, ignore.case = TRUE)) {
+        stop("save.model = '", path, "': name the model file with the .pt suffix ",
+             "(a torch file).", call. = FALSE)
+    }
+    if (!dir.exists(dirname(path))) {
+        stop("save.model = '", path, "': the folder '", dirname(path), "' does not exist.",
+             call. = FALSE)
+    }
+    path
+}
+
 # Fit ScLSTM on `counts` and return clusters (factor "0".."k-1" named by cell),
 # embedding (cells × d, rownames = cells) and details (the Python summary_); in
 # labelled mode also predicted (factor of classes named by cell: the class head's
 # prediction for every cell) and predicted_confidence (its probability).
-.run_core <- function(counts, k = NULL, seed = 0, labels = NULL, ...,
+.run_core <- function(counts, k = NULL, seed = 0, labels = NULL, ..., save.model = NULL,
                       cells_in_columns = TRUE) {
     k <- .check_k(k)
     seed <- .check_seed(seed)
+    save.model <- .check_model_path(save.model)
     cell_names <- if (cells_in_columns) colnames(counts) else rownames(counts)
     n_cells <- if (cells_in_columns) ncol(counts) else nrow(counts)
     if (!is.null(labels) && length(labels) != n_cells) {
@@ -258,6 +281,17 @@ NULL
         details$labelled_mask <- full_mask
     }
     details$r_package_version <- as.character(utils::packageVersion("sclstm"))
+    if (!is.null(save.model)) {
+        # the fit read the counts by position; the saved model names its genes so that
+        # applyScLSTM() matches new data to them by name
+        genes <- if (cells_in_columns) rownames(counts) else colnames(counts)
+        if (!is.null(genes)) {
+            reticulate::py_set_attr(est, "gene_names_",
+                                    reticulate::import("numpy", convert = FALSE)$asarray(genes))
+        }
+        .py_call(est$save(save.model))
+        details$model_file <- save.model
+    }
     message(.to_r(est$kernel_note_))
     out <- list(clusters = clusters, embedding = embedding, details = details)
     predicted_kept <- .to_r(est$predicted_labels_)

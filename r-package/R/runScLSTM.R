@@ -24,7 +24,10 @@
 #'   \code{sclstm.ScLSTM}, by name (for example \code{n_steps}); an unknown name is
 #'   an error. \code{drop_empty = TRUE} drops all-zero cells instead of stopping:
 #'   they get \code{NA} clusters and \code{NA} embedding rows (in a Seurat object
-#'   also \code{NA} Idents when \code{set.ident = TRUE}).
+#'   also \code{NA} Idents when \code{set.ident = TRUE}). \code{save.model = "model.pt"}
+#'   also saves the fitted model to that file (the path is checked before the fit, and
+#'   kept in the details as \code{model_file}), for \code{\link{applyScLSTM}} on new
+#'   cells; the model records the genes' names (the row names).
 #' @param assay.type For a SingleCellExperiment: the assay holding the counts.
 #' @param assay For a Seurat object: the assay whose \code{counts} are used;
 #'   default the object's default assay. An assay without counts (only normalised
@@ -77,7 +80,8 @@
 #'     res <- runScLSTM(counts, k = 2, n_steps = 20)
 #'     table(res$clusters)
 #' }
-#' @seealso \code{\link{ScLSTMParam}} for \code{bluster::clusterRows()}.
+#' @seealso \code{\link{ScLSTMParam}} for \code{bluster::clusterRows()};
+#'   \code{\link{applyScLSTM}} for a saved model on new cells.
 #' @export
 setGeneric("runScLSTM", function(x, ...) standardGeneric("runScLSTM"))
 

@@ -1,0 +1,206 @@
+#' Use a saved sclstm model on new cells
+#'
+#' Gives the cells of \code{x} the embedding of a model saved by
+#' \code{runScLSTM(..., save.model = "model.pt")} (or, in Python, by
+#' \code{ScLSTM.save()} or \code{sclstm cluster --save-model}) and, for a model
+#' fitted with labels, their predicted types: label transfer from a reference to a
+#' query, as \pkg{SingleR} or Seurat's \code{TransferData()} do. The model is not
+#' refitted, so the new cells are ones it never saw. An unsupervised model's
+#' clusters are not defined for new cells: it gives the embedding only.
+#'
+#' Genes are matched to the model by name (the row names of the counts), in any
+#' order; genes the model does not use may be missing, and a gene it uses that
+#' \code{x} lacks is an error naming it. Without gene names on either side they are
+#' matched by position.
+#'
+#' @param x A \linkS4class{SingleCellExperiment}, a \code{Seurat} object, or a
+#'   genes × cells count matrix, as for \code{\link{runScLSTM}}.
+#' @param model Path of the model file (\code{.pt}).
+#' @param drop_empty Give all-zero cells \code{NA} instead of stopping?
+#' @param assay.type For a SingleCellExperiment: the assay holding the counts.
+#' @param assay,reduction.name,reduction.key,set.ident For a Seurat object, as for
+#'   \code{\link{runScLSTM}}; \code{set.ident = TRUE} sets \code{Idents(x)} to the
+#'   predicted types of a labelled model.
+#' @param ... Unused; an argument given here is an error.
+#'
+#' @return
+#' \describe{
+#'   \item{SingleCellExperiment}{\code{x} with \code{reducedDim(x, "SCLSTM")} and, for a
+#'     labelled model, \code{colData(x)$sclstm_predicted} (a factor of the model's
+#'     classes) and \code{colData(x)$sclstm_predicted_confidence}; what was done in
+#'     \code{metadata(x)$sclstm_apply}.}
+#'   \item{Seurat}{\code{x} with the \code{DimReduc} \code{reduction.name} and, for a
+#'     labelled model, the two meta.data columns; details in
+#'     \code{Misc(x, "sclstm_apply")}.}
+#'   \item{matrix}{a list with \code{embedding}, \code{details} and, for a labelled
+#'     model, \code{predicted} and \code{predicted_confidence}.}
+#' }
+#' @examples
+#' if (sclstmAvailable()) {
+#'     set.seed(1)
+#'     counts <- matrix(rpois(60 * 200, 2), nrow = 200,
+#'                      dimnames = list(paste0("g", 1:200), paste0("c", 1:60)))
+#'     counts[1:40, 1:30] <- counts[1:40, 1:30] + rpois(40 * 30, 10)
+#'     type <- rep(c("A", "B"), each = 30)
+#'     model <- tempfile(fileext = ".pt")
+#'     ref <- runScLSTM(counts[, c(1:20, 31:50)], labels = type[c(1:20, 31:50)],
+#'                      n_steps = 20, save.model = model)
+#'     query <- applyScLSTM(counts[, c(21:30, 51:60)], model)
+#'     table(query$predicted, type[c(21:30, 51:60)])
+#' }
+#' @seealso \code{\link{runScLSTM}}
+#' @export
+setGeneric("applyScLSTM", function(x, model, ...) standardGeneric("applyScLSTM"))
+
+# Embedding (cells × d, rownames = cells) of the cells of `counts` (genes × cells) under
+# a saved model, details, and for a labelled model predicted (factor named by cell) and
+# predicted_confidence.
+.apply_core <- function(counts, model, drop_empty = FALSE) {
+    if (!(is.character(model) && length(model) == 1L && !is.na(model))) {
+        stop("model must be the path of a model file (.pt), got ",
+             paste(deparse(model), collapse = " "), ".", call. = FALSE)
+    }
+    if (!(is.logical(drop_empty) && length(drop_empty) == 1L && !is.na(drop_empty))) {
+        stop("drop_empty must be TRUE or FALSE.", call. = FALSE)
+    }
+    sclstm <- sclstmPython()
+    est <- .py_call(sclstm$ScLSTM$load(path.expand(model)))
+    classes <- .to_r(reticulate::py_get_attr(est, "classes_", silent = TRUE))
+    labelled <- !is.null(classes)
+    # one pass gives the embedding and, for a labelled model, the class probabilities
+    res <- .with_python_warnings(.py_call(
+        est$`_new_cells`(.counts_with_names(counts), drop_empty, labelled)))
+    cell_names <- colnames(counts)
+    emb <- .to_r(res[[1]])
+    embedding <- matrix(as.double(emb), nrow = ncol(counts),
+                        dimnames = list(cell_names, paste0("SCLSTM_", seq_len(ncol(emb)))))
+    kept <- !is.na(embedding[, 1])
+    details <- list(model_file = model, model_mode = .to_r(est$mode),
+                    n_cells_fitted = as.integer(.to_r(est$n_cells_)),
+                    n_cells = ncol(counts), n_empty_cells_dropped = sum(!kept),
+                    r_package_version = as.character(utils::packageVersion("sclstm")))
+    out <- list(embedding = embedding, details = details)
+    if (labelled) {
+        classes <- as.character(unlist(classes))
+        prob <- .to_r(res[[2]])
+        predicted <- rep(NA_character_, ncol(counts))
+        predicted[kept] <- classes[max.col(prob[kept, , drop = FALSE], ties.method = "first")]
+        # numbers in number order ("2" before "10"), as runScLSTM() gives them
+        levels <- .class_levels(utils::type.convert(classes, as.is = TRUE), classes)
+        out$predicted <- stats::setNames(factor(predicted, levels = levels), cell_names)
+        confidence <- rep(NA_real_, ncol(counts))
+        confidence[kept] <- apply(prob[kept, , drop = FALSE], 1, max)
+        out$predicted_confidence <- stats::setNames(confidence, cell_names)
+    }
+    out
+}
+
+# Counts (genes × cells) to Python as an AnnData carrying the gene and cell names, so
+# that the model matches genes by name; without gene names, the bare matrix.
+.counts_with_names <- function(counts) {
+    X <- .counts_to_python(counts, cells_in_columns = TRUE)
+    genes <- rownames(counts)
+    if (is.null(genes)) {
+        return(X)
+    }
+    cells <- colnames(counts)
+    if (is.null(cells)) {
+        cells <- as.character(seq_len(ncol(counts)))
+    }
+    anndata <- reticulate::import("anndata", convert = FALSE)
+    pd <- reticulate::import("pandas", convert = FALSE)
+    anndata$AnnData(X = X, obs = pd$DataFrame(index = pd$Index(as.list(cells))),
+                    var = pd$DataFrame(index = pd$Index(as.list(genes))))
+}
+
+.no_extra <- function(...) {
+    if (...length()) {
+        stop("applyScLSTM() takes x, model, drop_empty and the object's own arguments; ",
+             "got others (", paste(names(list(...)), collapse = ", "), "). The model's ",
+             "parameters were fixed when it was fitted.", call. = FALSE)
+    }
+    invisible()
+}
+
+#' @rdname applyScLSTM
+#' @export
+setMethod("applyScLSTM", "ANY", function(x, model, drop_empty = FALSE, ...) {
+    .no_extra(...)
+    if (is.null(dim(x)) || length(dim(x)) != 2L) {
+        stop("applyScLSTM() needs a SingleCellExperiment, a Seurat object or a genes x ",
+             "cells matrix, got an object of class '", class(x)[1], "'.", call. = FALSE)
+    }
+    .with_orientation_hint(
+        .apply_core(x, model, drop_empty),
+        sprintf(paste0("applyScLSTM() reads a matrix as genes x cells: here %d genes in rows, ",
+                       "%d cells in columns; if the cells are the rows, pass t(x)"),
+                nrow(x), ncol(x))
+    )
+})
+
+#' @rdname applyScLSTM
+#' @export
+setMethod("applyScLSTM", "SingleCellExperiment",
+          function(x, model, drop_empty = FALSE, ..., assay.type = "counts") {
+    .no_extra(...)
+    if (!(is.character(assay.type) && length(assay.type) == 1L &&
+          assay.type %in% assayNames(x))) {
+        stop("assay.type = '", paste(assay.type, collapse = ", "), "' is not an assay of ",
+             "this SingleCellExperiment; its assays are: ",
+             if (length(assayNames(x))) paste(assayNames(x), collapse = ", ") else "(none)",
+             ".", call. = FALSE)
+    }
+    res <- .apply_core(assay(x, assay.type, withDimnames = TRUE), model, drop_empty)
+    res$details$assay.type <- assay.type
+    reducedDim(x, "SCLSTM") <- res$embedding
+    # an unsupervised model must not leave an earlier labelled run's predictions behind
+    for (column in .PREDICTION_COLUMNS) {
+        colData(x)[[column]] <- if (!is.null(res$predicted)) unname(res[[.result_of(column)]])
+    }
+    metadata(x)$sclstm_apply <- res$details
+    x
+})
+
+#' @rdname applyScLSTM
+#' @export
+setMethod("applyScLSTM", "Seurat",
+          function(x, model, drop_empty = FALSE, ..., assay = NULL, set.ident = FALSE,
+                   reduction.name = "sclstm", reduction.key = "SCLSTM_") {
+    .no_extra(...)
+    assay <- if (is.null(assay)) DefaultAssay(x) else assay
+    if (!(is.character(assay) && length(assay) == 1L && assay %in% Assays(x))) {
+        stop("assay = '", paste(assay, collapse = ", "), "' is not an assay of this ",
+             "Seurat object; its assays are: ", paste(Assays(x), collapse = ", "), ".",
+             call. = FALSE)
+    }
+    .check_reduction(x, reduction.name, reduction.key)
+    counts <- .seurat_counts(x, assay)
+    if (!.has_counts(counts, x)) {
+        stop("the assay '", assay, "' of this Seurat object has no counts; applyScLSTM() ",
+             "needs raw counts, as runScLSTM() does.", call. = FALSE)
+    }
+    res <- .apply_core(counts, model, drop_empty)
+    res$details$assay <- assay
+    for (column in .PREDICTION_COLUMNS) {
+        if (!is.null(res$predicted)) {
+            x[[column]] <- res[[.result_of(column)]][colnames(x)]
+        } else if (column %in% colnames(x[[]])) {
+            x[[column]] <- NULL
+        }
+    }
+    # misc$sclstm marks the reduction as sclstm's, so a re-run may replace it
+    x[[reduction.name]] <- CreateDimReducObject(
+        embeddings = res$embedding, key = reduction.key, assay = assay,
+        misc = list(sclstm = res$details)
+    )
+    x@misc[["sclstm_apply"]] <- res$details
+    if (isTRUE(set.ident)) {
+        if (is.null(res$predicted)) {
+            warning("set.ident = TRUE needs a labelled model (predicted types); Idents left ",
+                    "as they were.", call. = FALSE)
+        } else {
+            Idents(x) <- "sclstm_predicted"
+        }
+    }
+    x
+})
