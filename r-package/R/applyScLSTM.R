@@ -167,33 +167,11 @@ setMethod("applyScLSTM", "Seurat",
           function(x, model, drop_empty = FALSE, ..., assay = NULL, set.ident = FALSE,
                    reduction.name = "sclstm", reduction.key = "SCLSTM_") {
     .no_extra(...)
-    assay <- if (is.null(assay)) DefaultAssay(x) else assay
-    if (!(is.character(assay) && length(assay) == 1L && assay %in% Assays(x))) {
-        stop("assay = '", paste(assay, collapse = ", "), "' is not an assay of this ",
-             "Seurat object; its assays are: ", paste(Assays(x), collapse = ", "), ".",
-             call. = FALSE)
-    }
+    assay <- .seurat_assay(x, assay)
     .check_reduction(x, reduction.name, reduction.key)
-    counts <- .seurat_counts(x, assay)
-    if (!.has_counts(counts, x)) {
-        stop("the assay '", assay, "' of this Seurat object has no counts; applyScLSTM() ",
-             "needs raw counts, as runScLSTM() does.", call. = FALSE)
-    }
-    res <- .apply_core(counts, model, drop_empty)
+    res <- .apply_core(.seurat_assay_counts(x, assay, "applyScLSTM()"), model, drop_empty)
     res$details$assay <- assay
-    for (column in .PREDICTION_COLUMNS) {
-        if (!is.null(res$predicted)) {
-            x[[column]] <- res[[.result_of(column)]][colnames(x)]
-        } else if (column %in% colnames(x[[]])) {
-            x[[column]] <- NULL
-        }
-    }
-    # misc$sclstm marks the reduction as sclstm's, so a re-run may replace it
-    x[[reduction.name]] <- CreateDimReducObject(
-        embeddings = res$embedding, key = reduction.key, assay = assay,
-        misc = list(sclstm = res$details)
-    )
-    x@misc[["sclstm_apply"]] <- res$details
+    x <- .store_in_seurat(x, res, assay, reduction.name, reduction.key, "sclstm_apply")
     if (isTRUE(set.ident)) {
         if (is.null(res$predicted)) {
             warning("set.ident = TRUE needs a labelled model (predicted types); Idents left ",

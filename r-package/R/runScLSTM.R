@@ -168,44 +168,15 @@ setMethod("runScLSTM", "Seurat",
           function(x, k = NULL, seed = 0, labels = NULL, ..., assay = NULL,
                    set.ident = FALSE, reduction.name = "sclstm",
                    reduction.key = "SCLSTM_") {
-    assay <- if (is.null(assay)) DefaultAssay(x) else assay
-    if (!(is.character(assay) && length(assay) == 1L && assay %in% Assays(x))) {
-        stop("assay = '", paste(assay, collapse = ", "), "' is not an assay of this ",
-             "Seurat object; its assays are: ", paste(Assays(x), collapse = ", "), ".",
-             call. = FALSE)
-    }
+    assay <- .seurat_assay(x, assay)
     .check_reduction(x, reduction.name, reduction.key)
-    counts <- .seurat_counts(x, assay)
-    if (!.has_counts(counts, x)) {
-        with_counts <- Filter(function(a) .has_counts(.seurat_counts(x, a), x), Assays(x))
-        stop("the assay '", assay, "' of this Seurat object has no counts; runScLSTM() ",
-             "needs raw counts, not normalised data",
-             if (length(with_counts)) {
-                 paste0("; pass assay = \"", with_counts[1], "\" (assays with counts: ",
-                        paste(with_counts, collapse = ", "), ")")
-             } else {
-                 " (no assay of this object has counts)"
-             }, ".", call. = FALSE)
-    }
+    counts <- .seurat_assay_counts(x, assay, "runScLSTM()")
     labels_arg <- labels
     labels <- .resolve_labels(labels, x[[]], ncol(x), "the meta.data")
     res <- .run_core(counts, k = k, seed = seed, labels = labels, ...)
     res$details$assay <- assay
     x[["sclstm_clusters"]] <- res$clusters[colnames(x)]
-    # an unsupervised re-run must not leave an earlier labelled run's predictions behind
-    for (column in .PREDICTION_COLUMNS) {
-        if (!is.null(res$predicted)) {
-            x[[column]] <- res[[.result_of(column)]][colnames(x)]
-        } else if (column %in% colnames(x[[]])) {
-            x[[column]] <- NULL
-        }
-    }
-    x[[reduction.name]] <- CreateDimReducObject(
-        embeddings = res$embedding, key = reduction.key, assay = assay,
-        misc = list(sclstm = res$details)
-    )
-    # Misc(x, "sclstm") reads them; set through the slot because Misc<- warns on every re-run
-    x@misc[["sclstm"]] <- res$details
+    x <- .store_in_seurat(x, res, assay, reduction.name, reduction.key, "sclstm")
     if (isTRUE(set.ident)) {
         Idents(x) <- "sclstm_clusters"
     }
@@ -223,6 +194,57 @@ setMethod("runScLSTM", "Seurat",
 
 .has_counts <- function(counts, x) {
     length(counts) > 0L && ncol(counts) == ncol(x)
+}
+
+# The Seurat assay to read: `assay`, or the object's default assay; an error naming the
+# assays when it is not one of them.
+.seurat_assay <- function(x, assay) {
+    assay <- if (is.null(assay)) DefaultAssay(x) else assay
+    if (!(is.character(assay) && length(assay) == 1L && assay %in% Assays(x))) {
+        stop("assay = '", paste(assay, collapse = ", "), "' is not an assay of this ",
+             "Seurat object; its assays are: ", paste(Assays(x), collapse = ", "), ".",
+             call. = FALSE)
+    }
+    assay
+}
+
+# The counts of a Seurat assay; an assay without counts (only normalised data, as an
+# integrated assay has) is an error naming the assays that have them.
+.seurat_assay_counts <- function(x, assay, caller) {
+    counts <- .seurat_counts(x, assay)
+    if (!.has_counts(counts, x)) {
+        with_counts <- Filter(function(a) .has_counts(.seurat_counts(x, a), x), Assays(x))
+        stop("the assay '", assay, "' of this Seurat object has no counts; ", caller,
+             " needs raw counts, not normalised data",
+             if (length(with_counts)) {
+                 paste0("; pass assay = \"", with_counts[1], "\" (assays with counts: ",
+                        paste(with_counts, collapse = ", "), ")")
+             } else {
+                 " (no assay of this object has counts)"
+             }, ".", call. = FALSE)
+    }
+    counts
+}
+
+# Results into a Seurat object: the labelled mode's meta.data columns (removed when
+# there are none, so that an earlier labelled run's predictions are not left behind),
+# the DimReduc (misc$sclstm marks it as sclstm's, so a re-run may replace it) and the
+# details in x@misc[[misc.name]] (Misc(x, misc.name) reads them; set through the slot
+# because Misc<- warns on every re-run).
+.store_in_seurat <- function(x, res, assay, reduction.name, reduction.key, misc.name) {
+    for (column in .PREDICTION_COLUMNS) {
+        if (!is.null(res$predicted)) {
+            x[[column]] <- res[[.result_of(column)]][colnames(x)]
+        } else if (column %in% colnames(x[[]])) {
+            x[[column]] <- NULL
+        }
+    }
+    x[[reduction.name]] <- CreateDimReducObject(
+        embeddings = res$embedding, key = reduction.key, assay = assay,
+        misc = list(sclstm = res$details)
+    )
+    x@misc[[misc.name]] <- res$details
+    x
 }
 
 # Checked before the fit. The DimReduc must not hide or replace something else of the

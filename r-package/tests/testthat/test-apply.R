@@ -1,3 +1,8 @@
+suppressPackageStartupMessages({
+    library(SingleCellExperiment)
+    library(SeuratObject)
+})
+
 test_that("a model saved by runScLSTM() gives new cells their types, genes matched by name", {
     d <- load_dataset("pollen")
     sce <- make_sce(d)
