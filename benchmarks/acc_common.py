@@ -13,7 +13,7 @@ DATA = Path(os.environ.get("SCLSTM_DATA", REPO.parent / "shared" / "data"))
 DATASETS = ["biase", "yan", "goolam", "pollen", "blakeley", "ting", "human_kidney_top2000"]
 # Real labelled data outside the seven, never used to choose anything (heldout_data.py writes it).
 HELDOUT_DATA = HERE / "heldout-data"
-HELDOUT = ["pbmc68k_reduced"]
+HELDOUT = ["pbmc68k_reduced", "zeisel", "cbmc"]
 MIN_CELLS = 3  # genes expressed in >= 3 cells: the one gene filter every method sees
 
 METRICS = ["ARI", "NMI", "ACC", "BAS"]
