@@ -69,10 +69,10 @@ def simulated_grid(part: int | None = None, first_seeds=(11,)):
             yield f"sim_{ref}_{n}cells_{t}types{suffix}", a, truth, len(np.unique(truth))
 
 
-def real_cases(part: int | None = None):
-    """The seven datasets as (name, AnnData, truth, number of types); ``part`` 0 / 1 keeps every
-    other one (to split a run over two processes)."""
-    for i, name in enumerate(DATASETS):
+def real_cases(part: int | None = None, names=None):
+    """The seven datasets (or ``names``, e.g. ``HELDOUT``) as (name, AnnData, truth, number of
+    types); ``part`` 0 / 1 keeps every other one (to split a run over two processes)."""
+    for i, name in enumerate(DATASETS if names is None else names):
         if part is None or i % 2 == part:
             adata, truth, k = load_dataset(name)
             yield name, adata, truth, k
@@ -84,14 +84,25 @@ def add_split_run_arguments(ap, choose: str, check: str) -> None:
     which = ap.add_mutually_exclusive_group(required=True)
     which.add_argument("--simulated", action="store_true", help=f"the simulated grid ({choose})")
     which.add_argument("--real", action="store_true", help=f"the seven datasets ({check})")
-    which.add_argument("--combine", choices=("simulated", "real"),
+    which.add_argument("--heldout", action="store_true",
+                       help=f"the held-out real datasets ({', '.join(HELDOUT)}; benchmarks/heldout_data.py "
+                            "writes them): evidence from real data no default was chosen on")
+    which.add_argument("--combine", choices=("simulated", "real", "heldout"),
                        help="merge the two --part TSVs of that run into one table (<run>.md)")
     ap.add_argument("--part", type=int, choices=(0, 1), help="every other case, to split the run over two processes")
 
 
 def split_cases(args):
     """The cases an ``add_split_run_arguments`` run covers."""
-    return simulated_grid(args.part) if args.simulated else real_cases(args.part)
+    if args.simulated:
+        return simulated_grid(args.part)
+    return real_cases(args.part, HELDOUT if getattr(args, "heldout", False) else None)
+
+
+def run_tag(args) -> str:
+    """The name of an ``add_split_run_arguments`` run's files: simulated / real / heldout[_part<p>]."""
+    tag = "simulated" if args.simulated else "heldout" if getattr(args, "heldout", False) else "real"
+    return tag + ("" if args.part is None else f"_part{args.part}")
 
 
 def write_run(results: Path, args, rows: list[dict], title: str, summarise, argv=None) -> str:
@@ -102,7 +113,7 @@ def write_run(results: Path, args, rows: list[dict], title: str, summarise, argv
     import pandas as pd
     from bench_core import write_tsv
 
-    tag = ("simulated" if args.simulated else "real") + ("" if args.part is None else f"_part{args.part}")
+    tag = run_tag(args)
     results.mkdir(parents=True, exist_ok=True)
     cmd = f"benchmarks/{Path(sys.argv[0]).name} " + " ".join(argv if argv is not None else sys.argv[1:])
     write_tsv(rows, results / f"{tag}.tsv", cmd, digits=4)

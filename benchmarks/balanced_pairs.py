@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from acc_common import add_split_run_arguments, combine_parts, score_row, split_cases  # noqa: E402
+from acc_common import add_split_run_arguments, combine_parts, run_tag, score_row, split_cases  # noqa: E402
 from bench_core import RESULTS, write_tsv  # noqa: E402
 
 from sclstm.pairs import PairSource  # noqa: E402
@@ -149,7 +149,7 @@ def main(argv=None):
                     rows.append(fit_row(f"tuning_{n}cells_file{file_seed}", adata, truth, 16, seed, b,
                                         kernel="landmark"))
     else:
-        tag = ("simulated" if args.simulated else "real") + (f"_part{args.part}" if args.part is not None else "")
+        tag = run_tag(args)
         for name, adata, truth, k in split_cases(args):
             for seed in seeds:
                 for b in balances:

@@ -30,7 +30,7 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from acc_common import add_split_run_arguments, combine_parts, split_cases  # noqa: E402
+from acc_common import add_split_run_arguments, combine_parts, run_tag, split_cases  # noqa: E402
 from bench_core import write_tsv  # noqa: E402
 from sclstm.pairs import guard_agreement  # noqa: E402
 
@@ -125,9 +125,7 @@ def main(argv=None):
         print(combine_parts(RESULTS, args.combine, "Guard criteria", summarise))
         return
     seeds = [int(s) for s in args.seeds.split(",")]
-    tag = "simulated" if args.simulated else "real"
-    if args.part is not None:
-        tag += f"_part{args.part}"
+    tag = run_tag(args)
     rows = []
     for name, adata, truth, k in split_cases(args):
         for seed in seeds:

@@ -28,7 +28,7 @@ from sklearn.metrics import adjusted_rand_score
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from acc_common import add_split_run_arguments, combine_parts, real_cases, simulated_grid, write_run  # noqa: E402
+from acc_common import add_split_run_arguments, combine_parts, simulated_grid, split_cases, write_run  # noqa: E402
 
 import sclstm.estimator as est_mod  # noqa: E402
 from sclstm.clustering import estimate_k, relabel_by_size  # noqa: E402
@@ -136,7 +136,7 @@ def run_k_candidates(argv, doc: str, title: str, results: Path, case_rows, summa
         print(combine_parts(results, args.combine, title, summarise))
         return
     seeds = [int(s) for s in (args.seeds or ("0" if args.simulated else "0,1,2")).split(",")]
-    cases = simulated_grid(args.part, first_seeds=(11, 41, 71)) if args.simulated else real_cases(args.part)
+    cases = simulated_grid(args.part, first_seeds=(11, 41, 71)) if args.simulated else split_cases(args)
     rows = [row for name, adata, truth, k in cases if args.only in (None, name)
             for seed in seeds for row in case_rows(name, adata, truth, k, seed)]
     if not args.only:
