@@ -37,8 +37,10 @@
 #' @param reduction.name,reduction.key For a Seurat object: name and key of the
 #'   \code{DimReduc} added. The name may be that of an earlier run's reduction, which
 #'   is replaced, but not of a meta.data column, an assay, or a reduction made by
-#'   something else (such as \code{"pca"}); the key is letters and digits followed by
-#'   an underscore, as Seurat requires. Both are checked before the fit.
+#'   something else (such as \code{"pca"}), nor one whose clusters column
+#'   (\code{<reduction.name>_clusters}) would replace a meta.data column of the user's;
+#'   the key is letters and digits followed by an underscore, as Seurat requires. All
+#'   are checked before the fit.
 #'
 #' @return
 #' \describe{
@@ -52,11 +54,16 @@
 #'     order of the labels' own levels when they are a factor, else in the order
 #'     \code{factor()} gives) and
 #'     \code{colData(x)$sclstm_predicted_confidence} (its probability).}
-#'   \item{Seurat}{\code{x} with a \code{sclstm_clusters} meta.data column (in
-#'     labelled mode also \code{sclstm_predicted} and
-#'     \code{sclstm_predicted_confidence}, as for a SingleCellExperiment), a
-#'     \code{DimReduc} named \code{"sclstm"} with key \code{"SCLSTM_"}, the details
-#'     in \code{Misc(x, "sclstm")} (and in the DimReduc's \code{misc} slot), \code{Idents} set when \code{set.ident = TRUE},
+#'   \item{Seurat}{\code{x} with the clusters in the meta.data column
+#'     \code{sclstm_clusters} (the latest run) and in
+#'     \code{<reduction.name>_clusters} (the same column for the default name; a run
+#'     under another name keeps its own, as \code{FindClusters} keeps one column per
+#'     resolution). In labelled mode also \code{sclstm_predicted} and
+#'     \code{sclstm_predicted_confidence} (the latest run's), as for a
+#'     SingleCellExperiment. A \code{DimReduc} named \code{reduction.name}
+#'     (\code{"sclstm"}) with key \code{reduction.key} (\code{"SCLSTM_"}), the latest
+#'     run's details in \code{Misc(x, "sclstm")} (and each run's in its DimReduc's
+#'     \code{misc} slot), \code{Idents} set when \code{set.ident = TRUE},
 #'     and the command logged in \code{x@commands} as Seurat logs its own.}
 #'   \item{matrix}{a list with \code{clusters} (factor named by cell),
 #'     \code{embedding} (cells × dimensions) and \code{details} (as in
@@ -170,12 +177,16 @@ setMethod("runScLSTM", "Seurat",
                    reduction.key = "SCLSTM_") {
     assay <- .seurat_assay(x, assay)
     .check_reduction(x, reduction.name, reduction.key)
+    .check_clusters_column(x, reduction.name)
     counts <- .seurat_assay_counts(x, assay, "runScLSTM()")
     labels_arg <- labels
     labels <- .resolve_labels(labels, x[[]], ncol(x), "the meta.data")
     res <- .run_core(counts, k = k, seed = seed, labels = labels, ...)
     res$details$assay <- assay
+    # as FindClusters keeps seurat_clusters and one column per resolution: the latest run in
+    # sclstm_clusters, and each reduction.name's run in its own column
     x[["sclstm_clusters"]] <- res$clusters[colnames(x)]
+    x[[.clusters_column(reduction.name)]] <- res$clusters[colnames(x)]
     x <- .store_in_seurat(x, res, assay, reduction.name, reduction.key, "sclstm")
     if (isTRUE(set.ident)) {
         Idents(x) <- "sclstm_clusters"
@@ -273,6 +284,23 @@ setMethod("runScLSTM", "Seurat",
           grepl("^[[:alnum:]]+_$", key))) {
         stop("reduction.key must be letters and digits followed by an underscore, as Seurat ",
              "requires (e.g. \"SCLSTM_\"), got ", paste(deparse(key), collapse = " "), ".",
+             call. = FALSE)
+    }
+    invisible()
+}
+
+# The meta.data column holding the clusters of the run stored under reduction.name
+# ("sclstm_clusters" for the default name).
+.clusters_column <- function(reduction.name) paste0(reduction.name, "_clusters")
+
+# Checked before the fit: the run's own clusters column may replace an earlier run's under
+# the same reduction.name, never a column of the user's.
+.check_clusters_column <- function(x, name) {
+    column <- .clusters_column(name)
+    ours <- name %in% Reductions(x) && !is.null(Misc(x[[name]])$sclstm)
+    if (column != "sclstm_clusters" && column %in% colnames(x[[]]) && !ours) {
+        stop("reduction.name = '", name, "' would store its clusters in the meta.data column '",
+             column, "', which this Seurat object already has; choose another name.",
              call. = FALSE)
     }
     invisible()

@@ -113,6 +113,24 @@ test_that("reduction.name and reduction.key are checked before the fit; nothing 
     expect_identical(Key(again[["sclstm"]]), "SCLSTM_")
 })
 
+test_that("runs under two reduction names keep both clusterings, as FindClusters keeps resolutions", {
+    d <- load_dataset("blakeley")
+    seu <- make_seurat(d)
+    first <- run_fast(seu, k = 3, seed = 1)
+    both <- run_fast(first, k = 2, seed = 1, reduction.name = "sclstm_k2", reduction.key = "SCLSTMK2_")
+    expect_identical(both$sclstm_k2_clusters, both$sclstm_clusters) # the latest run in sclstm_clusters
+    expect_identical(levels(both$sclstm_k2_clusters), c("0", "1"))
+    expect_identical(unname(Embeddings(both[["sclstm"]])), unname(Embeddings(first[["sclstm"]])))
+    expect_identical(as.integer(Misc(both[["sclstm"]])$sclstm$n_clusters), 3L)
+    # the first run's clusters stay reachable by its reduction's name
+    first_only <- run_fast(both, k = 3, seed = 1, reduction.name = "sclstm_k2", reduction.key = "SCLSTMK2_")
+    expect_identical(nlevels(first_only$sclstm_k2_clusters), 3L) # a re-run under a name replaces its column
+    # a column of the user's is never the target
+    seu$mine_clusters <- seu$cell_type
+    expect_error(runScLSTM(seu, reduction.name = "mine", reduction.key = "MINE_"),
+                 "would store its clusters in the meta.data column 'mine_clusters'")
+})
+
 test_that("an assay without counts is an error naming the assays that have them", {
     d <- load_dataset("blakeley")
     seu <- make_seurat(d)
