@@ -202,3 +202,17 @@ def test_a_view_gets_the_results_and_its_parent_is_untouched(blakeley):
         sclstm.tl.sclstm(view, n_clusters=2, n_steps=20)
     assert not view.is_view and view.obs["sclstm"].notna().all() and "X_sclstm" in view.obsm
     assert "sclstm" not in a.obs and "X_sclstm" not in a.obsm and "sclstm" not in a.uns
+
+
+def test_dropped_empty_cells_are_named_with_the_subset_that_scanpy_needs(blakeley):
+    """Cells dropped by drop_empty get NaN embedding rows, which sc.pp.neighbors cannot take:
+    the warning says so and gives the subset; that subset has no NaN."""
+    adata = blakeley.copy()
+    X = adata.X.toarray() if hasattr(adata.X, "toarray") else np.array(adata.X)
+    X[[0, 5]] = 0
+    adata.X = X
+    with pytest.warns(UserWarning, match=r"2 cells with no counts were dropped .*adata\[adata.obs\['sclstm'\].notna\(\)\]"):
+        sclstm.tl.sclstm(adata, n_clusters=3, drop_empty=True, n_steps=20)
+    assert adata.obs["sclstm"].isna().sum() == 2 and np.isnan(adata.obsm["X_sclstm"][[0, 5]]).all()
+    kept = adata[adata.obs["sclstm"].notna()].copy()
+    assert kept.n_obs == adata.n_obs - 2 and not np.isnan(kept.obsm["X_sclstm"]).any()

@@ -1,6 +1,8 @@
 """scanpy-style entry point: ``sclstm.tl.sclstm(adata)`` writes its results into the AnnData."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -176,3 +178,9 @@ def write_results(adata, est: ScLSTM, key_added: str = "sclstm", layer=None, lab
         adata.obs[f"{key_added}_predicted_confidence"] = confidence
     summary = dict(est.summary_, layer=layer, labels_key=labels_key, key_added=key_added)
     adata.uns[key_added] = h5ad_safe(summary)
+    if not kept.all():  # NaN rows break sc.pp.neighbors(use_rep=...) with an error far from here
+        warnings.warn(
+            f"{int((~kept).sum())} cells with no counts were dropped (drop_empty): they have no cluster in "
+            f"obs[{key_added!r}] and NaN rows in obsm['X_{key_added}']; before sc.pp.neighbors(adata, "
+            f"use_rep='X_{key_added}') keep the others: adata = adata[adata.obs[{key_added!r}].notna()].copy()",
+            UserWarning, stacklevel=3)
