@@ -216,3 +216,37 @@ def test_dropped_empty_cells_are_named_with_the_subset_that_scanpy_needs(blakele
     assert adata.obs["sclstm"].isna().sum() == 2 and np.isnan(adata.obsm["X_sclstm"][[0, 5]]).all()
     kept = adata[adata.obs["sclstm"].notna()].copy()
     assert kept.n_obs == adata.n_obs - 2 and not np.isnan(kept.obsm["X_sclstm"]).any()
+
+
+def test_recluster_cuts_the_stored_similarity_at_another_k_without_training(pollen):
+    """At the run's own k it gives the run's clusters back (the guard kept the learned partition);
+    at another k, that many clusters; the run itself is left as it was."""
+    adata = pollen.copy()
+    sclstm.tl.sclstm(adata, n_clusters=11)  # default training: the guard keeps the learned partition
+    assert adata.uns["sclstm"]["partition_from"] == "learned similarity"
+    before = adata.obs["sclstm"].copy()
+    sclstm.tl.recluster(adata, 11)
+    assert (adata.obs["sclstm_k11"].astype(str) == before.astype(str)).all()
+    sclstm.tl.recluster(adata, 14, key_added="finer")
+    assert list(adata.obs["finer"].cat.categories) == [str(i) for i in range(14)]
+    assert adata.obs["finer"].notna().all() and adata.obs["sclstm"].equals(before)
+    assert adata.uns["finer"]["n_clusters"] == 14 and adata.uns["finer"]["source_key"] == "sclstm"
+    scores = sclstm.metrics.score(adata.obs["cell_type"], adata.obs["finer"])
+    assert scores["ARI"] > 0.8  # a finer cut of a good similarity is still a good partition
+
+
+def test_recluster_errors_name_what_is_missing(blakeley):
+    adata = blakeley.copy()
+    with pytest.raises(sclstm.InputError, match=r"no 'sclstm' run with its similarity .*run sclstm.tl.sclstm"):
+        sclstm.tl.recluster(adata, 3)
+    sclstm.tl.sclstm(adata, n_clusters=3, n_steps=20)
+    with pytest.raises(sclstm.InputError, match="n_clusters must be given"):
+        sclstm.tl.recluster(adata, None)
+    with pytest.raises(sclstm.InputError, match="larger than the number of cells"):
+        sclstm.tl.recluster(adata, 31)
+    with pytest.raises(sclstm.InputError, match="would overwrite the run it reclusters"):
+        sclstm.tl.recluster(adata, 4, key_added="sclstm")
+    import scipy.sparse as sp
+    adata.obsp["sclstm_similarity"] = sp.csr_matrix(adata.obsp["sclstm_similarity"])
+    with pytest.raises(sclstm.InputError, match="landmark path's sparse neighbour similarity"):
+        sclstm.tl.recluster(adata, 4)
