@@ -105,14 +105,14 @@ def cmd_apply(args) -> int:
 
     from .estimator import ScLSTM
     from .io import check_not_input, check_writable, read_input, write_output
-    from .tl import _matrix, h5ad_safe
+    from .tl import h5ad_safe, named_counts
 
     check_writable(args.out)
     check_not_input(args.out, args.input)
     t0 = time.perf_counter()
     est = ScLSTM.load(args.model)
     adata = read_input(args.input)
-    X = _matrix(adata, args.layer)
+    X = named_counts(adata, args.layer)
     labelled = getattr(est, "classes_", None) is not None
     emb, prob = est._new_cells(X, args.drop_empty, with_probabilities=labelled)
     adata.obsm["X_sclstm"] = emb.astype(np.float32)

@@ -506,8 +506,9 @@ class ScLSTM:
         self.labels_ = self._cluster(self.similarity_, self.embedding_, k)
         self.n_clusters_ = int(k)
         self.n_cells_, self.n_genes_in_ = n, source.n_genes
-        self.gene_names_ = np.asarray(X.var_names).astype(str) if hasattr(X, "var_names") else None
-        names = np.asarray(X.obs_names) if hasattr(X, "obs_names") else np.array([str(i) for i in range(source.n_rows)])
+        cell_names, gene_names = names_of(X)  # AnnData or DataFrame, as on the exact path
+        self.gene_names_ = None if gene_names is None else np.asarray(gene_names).astype(str)
+        names = np.asarray(cell_names) if cell_names is not None else np.array([str(i) for i in range(source.n_rows)])
         self.cell_names_ = names[source.kept]
         self.kept_cells_ = source.kept
         return {"k_method": k_method, "k_curve": k_curve, "partition_from": "learned similarity",

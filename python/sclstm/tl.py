@@ -39,6 +39,17 @@ def _matrix(adata, layer):
     return adata.layers[layer]
 
 
+def named_counts(adata, layer):
+    """The counts to fit or apply, carrying the cells' and genes' names so that a saved model
+    matches genes by name: ``adata`` itself (backed too) for X, else an AnnData of the layer."""
+    X = _matrix(adata, layer)
+    if layer is None:
+        return adata
+    import anndata as ad
+
+    return ad.AnnData(X=X, obs=pd.DataFrame(index=adata.obs_names), var=pd.DataFrame(index=adata.var_names))
+
+
 def _labels(adata, labels_key):
     if labels_key is None:
         return None
@@ -119,7 +130,7 @@ def fit_anndata(adata, n_clusters=None, key_added: str = "sclstm", layer=None, l
         # and it would fail only after training
         raise InputError("adata is a subset (view) of an AnnData opened backed, and results cannot be written "
                          "into it; subset in memory first: adata[mask].to_memory().")
-    X = _matrix(adata, layer)
+    X = named_counts(adata, layer)
     labels = _labels(adata, labels_key)
     if mode is None:
         mode = "labelled" if labels_key is not None else "unsupervised"
