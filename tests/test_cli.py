@@ -86,6 +86,19 @@ def test_saved_model_applied_to_new_cells(tmp_path):
     again = ad.read_h5ad(tmp_path / "shuffled_out.h5ad")
     assert (again.obs["sclstm_predicted"].astype(str) == new.obs["sclstm_predicted"].astype(str)).all()
     np.testing.assert_allclose(again.obsm["X_sclstm"], new.obsm["X_sclstm"], atol=1e-5)
+    # applied to a clustered file of its own training cells: the cluster run's entries go (they
+    # described another fit), and the cells whose labels it trained on are marked, by name, so
+    # that `score` leaves them out. Before: the old mask and clusters stayed and were scored.
+    res = run("apply", model, tmp_path / "seen_out.h5ad", "--out", tmp_path / "seen_applied.h5ad")
+    assert "removed an earlier run's obs['sclstm']" in res.stdout and "obsp['sclstm_similarity']" in res.stdout
+    applied = ad.read_h5ad(tmp_path / "seen_applied.h5ad")
+    assert "sclstm" not in applied.obs and "sclstm_similarity" not in applied.obsp and "sclstm" not in applied.uns
+    assert (applied.obs["sclstm_labelled"] == fitted.obs["sclstm_labelled"]).all()
+    # applied to all of Pollen, only the 59 cells it never saw are scored
+    run("apply", model, dataset_path("pollen"), "--out", tmp_path / "all_applied.h5ad")
+    scored = run("score", tmp_path / "all_applied.h5ad", "--truth-key", "cell_type", "--key", "sclstm_predicted")
+    assert f"scored {int((~seen).sum())} cells" in scored.stdout
+    assert metrics_of(scored.stdout) == pytest.approx(m, abs=1e-3)
 
 
 def _write(adata, path):

@@ -63,6 +63,7 @@ def test_load_rejects_a_file_that_is_not_a_model(tmp_path):
         ScLSTM.load(tmp_path / "missing.pt")
 
 
+@pytest.mark.filterwarnings("ignore:the data has no gene names")  # by position, on purpose
 def test_transform_checks_gene_count(biase, fitted_biase):
     with pytest.raises(sclstm.InputError, match="genes but the model was fitted on"):
         fitted_biase.transform(biase.X[:, :100])
@@ -85,13 +86,53 @@ def test_transform_matches_genes_by_name(biase, fitted_biase, tmp_path):
 def test_transform_refuses_data_without_the_genes_the_model_reads(biase, fitted_biase):
     used = fitted_biase.preprocessor_.genes_used_[0]
     keep = np.setdiff1d(np.arange(biase.n_vars), [used])
-    with pytest.raises(sclstm.InputError, match=r"1 of the \d+ genes the model uses are not in the data"):
+    with pytest.raises(sclstm.InputError, match=r"1 of the \d+ genes the model reads are not in the data "
+                                                r"\(e.g. \S+; 1 of them among its \d+ variable genes\)"):
         fitted_biase.transform(biase[:, keep])
 
 
+def test_a_cell_with_counts_only_in_genes_the_model_does_not_read_is_empty_to_it(biase, fitted_biase):
+    """Before: such a cell passed as non-empty, got the embedding of an all-zero profile and a
+    type from nothing. Now it is refused, or dropped with drop_empty, as an all-zero cell is."""
+    unread = np.setdiff1d(np.arange(biase.n_vars), fitted_biase.preprocessor_.genes_kept_)
+    query = biase.copy()
+    X = query.X.toarray() if hasattr(query.X, "toarray") else np.array(query.X)
+    X[5] = 0
+    X[5, unread[:4]] = 7  # counts, but none the model reads
+    query.X = X
+    with pytest.raises(sclstm.InputError, match=rf"1 of {biase.n_obs} cells have no counts in any of the "
+                                                rf"\d+ genes the model reads \(e.g. {query.obs_names[5]}\)"):
+        fitted_biase.transform(query)
+    E = fitted_biase.transform(query, drop_empty=True)
+    assert np.isnan(E[5]).all() and not np.isnan(np.delete(E, 5, axis=0)).any()
+    np.testing.assert_allclose(np.delete(E, 5, axis=0), np.delete(fitted_biase.embedding_, 5, axis=0), atol=1e-5)
+
+
+def test_matching_genes_by_position_is_said_when_one_side_has_no_names(biase, fitted_biase):
+    """A named model given an unnamed matrix (or the reverse) cannot check the genes: it says so."""
+    X = biase.X
+    with pytest.warns(UserWarning, match="the data has no gene names, so genes are matched by position"):
+        E = fitted_biase.transform(X)
+    np.testing.assert_allclose(E, fitted_biase.embedding_, atol=1e-5)
+    unnamed = ScLSTM(n_clusters=4, n_steps=5).fit(X)
+    with pytest.warns(UserWarning, match="the model has no gene names"):
+        unnamed.transform(biase)
+
+
+def test_duplicated_gene_names_are_warned_about_at_fit(blakeley):
+    data = blakeley.copy()
+    names = data.var_names.to_numpy().copy()
+    names[1] = names[0]
+    data.var_names = names
+    with pytest.warns(UserWarning, match=rf"1 gene names occur more than once \({names[0]}\)"):
+        est = ScLSTM(n_clusters=3, n_steps=5).fit(data)
+    np.testing.assert_allclose(est.transform(data), est.embedding_, atol=1e-5)  # same genes, same order: fine
+
+
 def test_transform_of_all_zero_cells_follows_drop_empty(biase, fitted_biase):
-    X = biase.X.toarray() if hasattr(biase.X, "toarray") else biase.X.copy()
-    X[3] = 0
+    X = biase.copy()
+    X.X = X.X.toarray() if hasattr(X.X, "toarray") else X.X
+    X.X[3] = 0
     with pytest.raises(sclstm.InputError, match="drop_empty=True"):
         fitted_biase.transform(X)
     E = fitted_biase.transform(X, drop_empty=True)

@@ -246,6 +246,11 @@ def test_recluster_errors_name_what_is_missing(blakeley):
         sclstm.tl.recluster(adata, 31)
     with pytest.raises(sclstm.InputError, match="would overwrite the run it reclusters"):
         sclstm.tl.recluster(adata, 4, key_added="sclstm")
+    with pytest.raises(sclstm.InputError, match="obs already has a column 'cell_type' that no recluster wrote"):
+        sclstm.tl.recluster(adata, 4, key_added="cell_type")  # before: the truth labels were overwritten
+    sclstm.tl.recluster(adata, 4)
+    sclstm.tl.recluster(adata, 4)  # an earlier recluster's column is replaced
+    assert adata.obs["sclstm_k4"].nunique() == 4
     import scipy.sparse as sp
     adata.obsp["sclstm_similarity"] = sp.csr_matrix(adata.obsp["sclstm_similarity"])
     with pytest.raises(sclstm.InputError, match="landmark path's sparse neighbour similarity"):

@@ -105,7 +105,7 @@ def cmd_apply(args) -> int:
 
     from .estimator import ScLSTM
     from .io import check_not_input, check_writable, read_input, write_output
-    from .tl import h5ad_safe, named_counts
+    from .tl import clear_run, h5ad_safe, named_counts
 
     check_writable(args.out)
     check_not_input(args.out, args.input)
@@ -115,9 +115,12 @@ def cmd_apply(args) -> int:
     X = named_counts(adata, args.layer)
     labelled = getattr(est, "classes_", None) is not None
     emb, prob = est._new_cells(X, args.drop_empty, with_probabilities=labelled)
+    lines = [f"cells: {adata.n_obs}   model: {args.model} ({est.mode}, fitted on {est.n_cells_} cells)"]
+    removed = clear_run(adata, "sclstm")  # another fit's clusters, mask and similarity would sit beside these
+    if removed:
+        lines.append(f"removed an earlier run's {', '.join(removed)}: they described another fit")
     adata.obsm["X_sclstm"] = emb.astype(np.float32)
     kept = ~np.isnan(emb).any(axis=1)
-    lines = [f"cells: {adata.n_obs}   model: {args.model} ({est.mode}, fitted on {est.n_cells_} cells)"]
     if labelled:
         codes = np.full(adata.n_obs, -1)
         codes[kept] = prob[kept].argmax(axis=1)
@@ -125,6 +128,11 @@ def cmd_apply(args) -> int:
         confidence = np.full(adata.n_obs, np.nan, dtype=np.float32)
         confidence[kept] = prob[kept].max(axis=1)
         adata.obs["sclstm_predicted_confidence"] = confidence
+        seen = trained_on(est, adata.obs_names)
+        if seen.any():  # so that `sclstm score --key sclstm_predicted` leaves them out
+            adata.obs["sclstm_labelled"] = seen
+            lines.append(f"{int(seen.sum())} cells have the name of a cell whose label the model trained on: "
+                         "obs['sclstm_labelled'] marks them and `sclstm score` leaves them out")
         sizes = adata.obs["sclstm_predicted"].value_counts()
         lines.append("predicted types (obs['sclstm_predicted']): "
                      + ", ".join(f"{c}:{n}" for c, n in sizes.items() if n))
@@ -132,7 +140,8 @@ def cmd_apply(args) -> int:
         lines.append("unsupervised model: embedding only (obsm['X_sclstm']); its clusters are not defined for "
                      "new cells (cluster them with 'sclstm cluster', or fit a labelled model to transfer types)")
     if not kept.all():
-        lines.append(f"dropped {int((~kept).sum())} all-zero cells (NaN rows, no predicted type)")
+        lines.append(f"dropped {int((~kept).sum())} cells with no counts in the genes the model reads "
+                     "(NaN rows, no predicted type)")
     adata.uns["sclstm_apply"] = h5ad_safe({"model": str(args.model), "model_mode": est.mode, "layer": args.layer,
                                            "n_cells_fitted": int(est.n_cells_)})
     write_output(adata, args.out)
@@ -141,6 +150,16 @@ def cmd_apply(args) -> int:
         print(line)
     print(f"wrote {args.out}")
     return 0
+
+
+def trained_on(est, cell_names) -> "np.ndarray":
+    """Mask of the cells named as a cell whose label a labelled model trained on (all False for a
+    model fitted without cell names: its names are row numbers that would match by chance)."""
+    import numpy as np
+
+    if est.labelled_mask_ is None or est.gene_names_ is None:
+        return np.zeros(len(cell_names), dtype=bool)
+    return np.isin(np.asarray(cell_names).astype(str), np.asarray(est.cell_names_)[est.labelled_mask_].astype(str))
 
 
 def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = False):

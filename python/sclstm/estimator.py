@@ -25,6 +25,7 @@ import os
 import platform
 import re
 import time
+import warnings
 from importlib import metadata
 
 import numpy as np
@@ -97,6 +98,24 @@ def read_counts(X, drop_empty: bool, min_cells: int = 3):
         matrix = sp.vstack(list(RowSource(matrix).chunks()), format="csr")
     counts = check_counts(matrix, cell_names, gene_names, drop_empty=bool(drop_empty), min_cells=min_cells)
     return counts, (None if gene_names is None else counts.gene_names)
+
+
+def model_gene_names(gene_names):
+    """The gene names a fitted model keeps to match new data by name (None without names).
+
+    Duplicated names are kept but warned about: applying the model to data named differently
+    (another gene order, extra genes) then fails, as a name cannot say which column it means.
+    """
+    if gene_names is None:
+        return None
+    names = pd.Index(np.asarray(gene_names).astype(str))
+    if not names.is_unique:
+        dup = names[names.duplicated()].unique()
+        warnings.warn(
+            f"{dup.size} gene names occur more than once ({', '.join(dup[:3])}); a saved model matches "
+            "new data's genes by name, which then works only for data with the same genes in the same "
+            "order: make them unique first (AnnData: adata.var_names_make_unique()).", UserWarning, stacklevel=4)
+    return names.to_numpy()
 
 
 def labels_in_cell_order(labels, X):
@@ -290,6 +309,7 @@ class ScLSTM:
         if self.mode == "unsupervised" and labels is not None:
             raise InputError("labels were given but mode='unsupervised' never reads labels; use mode='labelled'.")
         labels = labels_in_cell_order(labels, X)
+        self.gene_names_ = model_gene_names(names_of(X)[1])  # warned about before training, not after
         kernel, n_rows, memory = self._choose_kernel(X)
         self.__dict__.pop("merge_", None)  # a landmark fit's merge tree must not outlive a refit
         self.__dict__.pop("classes_", None)  # nor a labelled fit's classes
@@ -414,7 +434,7 @@ class ScLSTM:
             self.predicted_confidence_ = prob.max(axis=1).astype(np.float32)
 
     def _fit_exact(self, X, labels) -> dict:
-        counts, gene_names = read_counts(X, self.drop_empty)
+        counts, _ = read_counts(X, self.drop_empty)
         n = counts.X.shape[0]
         k_given = check_n_clusters(self.n_clusters, n)
         label_values = check_labels(labels, len(counts.kept))[counts.kept] if self.mode == "labelled" else None
@@ -457,7 +477,6 @@ class ScLSTM:
         self.labels_ = labels_learned
         self.n_clusters_ = int(k)
         self.n_cells_, self.n_genes_in_ = n, counts.X.shape[1]
-        self.gene_names_ = gene_names
         self.cell_names_ = counts.cell_names
         self.kept_cells_ = counts.kept
         return {"k_method": k_method, "k_curve": k_curve, "partition_from": partition_from, "guard": guard,
@@ -506,8 +525,7 @@ class ScLSTM:
         self.labels_ = self._cluster(self.similarity_, self.embedding_, k)
         self.n_clusters_ = int(k)
         self.n_cells_, self.n_genes_in_ = n, source.n_genes
-        cell_names, gene_names = names_of(X)  # AnnData or DataFrame, as on the exact path
-        self.gene_names_ = None if gene_names is None else np.asarray(gene_names).astype(str)
+        cell_names = names_of(X)[0]  # AnnData or DataFrame, as on the exact path
         names = np.asarray(cell_names) if cell_names is not None else np.array([str(i) for i in range(source.n_rows)])
         self.cell_names_ = names[source.kept]
         self.kept_cells_ = source.kept
@@ -611,12 +629,32 @@ class ScLSTM:
         self._check_fitted()
         drop_empty = self.drop_empty if drop_empty is None else drop_empty
         counts, gene_names = read_counts(X, drop_empty, min_cells=1)
-        aligned = self._align_genes(counts.X, gene_names)
+        aligned, kept = self._drop_unread_cells(self._align_genes(counts.X, gene_names), counts, drop_empty)
         L = self.preprocessor_.transform(aligned)
         seqs = self.sequencer_.transform(self.kernel_.transform(L))
         device = self._device()
         self.model_.to(device)  # trained on another device, or loaded (weights load onto the CPU)
-        return embed(self.model_, seqs, device), seqs, counts.kept
+        return embed(self.model_, seqs, device), seqs, kept
+
+    def _drop_unread_cells(self, M: sp.csr_matrix, counts, drop_empty: bool):
+        """Cells with counts only in genes the model does not read are empty to it: every such
+        cell would get the same embedding and a confident type from nothing. They are refused,
+        or dropped (NaN rows) with ``drop_empty``, as all-zero cells are. Returns the rows kept
+        and the mask of the input's cells they are."""
+        reads = np.diff(sp.csr_matrix(M[:, self.preprocessor_.genes_kept_]).indptr) > 0
+        if reads.all():
+            return M, counts.kept
+        n_unread, n_in = int((~reads).sum()), len(counts.kept)
+        names = counts.cell_names[~reads][:3]  # row numbers where the input has no names
+        what = (f"{n_unread} of {n_in} cells have no counts in any of the {len(self.preprocessor_.genes_kept_)} "
+                f"genes the model reads (e.g. {', '.join(map(str, names))}), so nothing places them")
+        if not drop_empty:
+            raise InputError(f"{what}; remove them or pass drop_empty=True (CLI: --drop-empty) to give them NaN rows.")
+        if reads.sum() == 0:
+            raise InputError(f"{what}: none is left; are these the genes the model was fitted on?")
+        kept = counts.kept.copy()
+        kept[np.flatnonzero(kept)[~reads]] = False
+        return M[reads], kept
 
     @staticmethod
     def _one_row_per_cell(E, kept) -> np.ndarray:
@@ -633,9 +671,16 @@ class ScLSTM:
         Genes the model never reads (filtered out at fit) may be missing; they count as zero.
         """
         fitted = self.gene_names_
+        if (fitted is None) != (gene_names is None):
+            warnings.warn(
+                f"the {'model' if fitted is None else 'data'} has no gene names, so genes are matched by "
+                f"position: the data must hold the model's {self.n_genes_in_} genes in the order it was fitted "
+                "on (give both names — an AnnData, a DataFrame or a model fitted on one — to match by name).",
+                UserWarning, stacklevel=4)
         if fitted is None or gene_names is None or (len(gene_names) == len(fitted)
                                                      and np.array_equal(gene_names, fitted)):
-            return M  # by position; the preprocessor checks the gene count
+            self.preprocessor_.check_gene_count(M.shape[1])  # by position
+            return M
         position = pd.Index(gene_names)
         if not position.is_unique:
             dup = position[position.duplicated()].unique()[:3]
@@ -645,9 +690,12 @@ class ScLSTM:
         needed = self.preprocessor_.genes_kept_
         missing = needed[where[needed] < 0]
         if missing.size:
+            used = self.preprocessor_.genes_used_
             raise InputError(
-                f"{missing.size} of the {needed.size} genes the model uses are not in the data "
-                f"(e.g. {', '.join(map(str, fitted[missing[:3]]))}); give counts for the genes it was fitted on.")
+                f"{missing.size} of the {needed.size} genes the model reads are not in the data (e.g. "
+                f"{', '.join(map(str, fitted[missing[:3]]))}; {int((where[used] < 0).sum())} of them among its "
+                f"{used.size} variable genes): it reads every gene kept at fit for each cell's depth, so give "
+                "counts for all the genes it was fitted on, not a subset such as the variable genes.")
         zero = M.shape[1]  # missing genes the model never reads: an all-zero column
         padded = sp.hstack([M, sp.csr_matrix((M.shape[0], 1))], format="csr")
         return padded[:, np.where(where < 0, zero, where)]

@@ -161,16 +161,20 @@ class Preprocessor:
     def transform(self, X: sp.csr_matrix):
         """Apply the fitted recipe to (new) cells with the same genes as the fitted data."""
         X = sp.csr_matrix(X)
-        if X.shape[1] != self.n_genes_in_:
-            raise InputError(
-                f"the data has {X.shape[1]} genes but the model was fitted on {self.n_genes_in_}; "
-                "give the same genes in the same order."
-            )
+        self.check_gene_count(X.shape[1])
         if self.method == "paper":
             return self._log_only(X[:, self.genes_used_])
         logX = normalise_log(X[:, self.genes_kept_], self.target_sum_)
         hvg = np.searchsorted(self.genes_kept_, self.genes_used_)
         return self._centre_scale(logX[:, hvg].toarray())
+
+    def check_gene_count(self, n_genes: int) -> None:
+        """Data matched to the fitted genes by position must have as many genes."""
+        if n_genes != self.n_genes_in_:
+            raise InputError(
+                f"the data has {n_genes} genes but the model was fitted on {self.n_genes_in_}; "
+                "give the same genes in the same order."
+            )
 
     def _scale(self, var: np.ndarray):
         """Per-gene divisor: the standard deviation for "scaled" (1 where it is 0), None otherwise."""

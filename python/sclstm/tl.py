@@ -154,19 +154,31 @@ def _expand_square(P, kept: np.ndarray):
     return out
 
 
+def clear_run(adata, key: str = "sclstm") -> list[str]:
+    """Remove an earlier run's results under ``key`` from ``adata``; the names of what was removed.
+
+    A labelled run's ``_labelled`` mask or predictions left beside another run's results would be
+    read as that run's (``sclstm score`` would score only the cells the old run did not train on).
+    """
+    removed = []
+    for slot, names in (("obs", (key, f"{key}_labelled", f"{key}_predicted", f"{key}_predicted_confidence")),
+                        ("obsm", (f"X_{key}",)), ("obsp", (f"{key}_similarity",)), ("uns", (key,))):
+        store = getattr(adata, slot)
+        for name in names:
+            if name in store:
+                del store[name]
+                removed.append(f"{slot}[{name!r}]")
+    return removed
+
+
 def write_results(adata, est: ScLSTM, key_added: str = "sclstm", layer=None, labels_key=None,
                   store_similarity: bool = True) -> None:
     """Put a fitted estimator's results into ``adata`` (cells dropped as empty get NaN).
 
-    An earlier run's results under the same key are replaced whole: a labelled run's
-    ``_labelled`` mask or predictions left beside an unsupervised re-run would be read as
-    this run's (``sclstm score`` would score only the cells the old run did not train on).
+    An earlier run's results under the same key are replaced whole (:func:`clear_run`).
     """
     n = adata.n_obs
-    for column in (f"{key_added}_labelled", f"{key_added}_predicted", f"{key_added}_predicted_confidence"):
-        if column in adata.obs:
-            del adata.obs[column]
-    adata.obsp.pop(f"{key_added}_similarity", None)
+    clear_run(adata, key_added)
     kept = est.kept_cells_
     cats = [str(i) for i in range(est.n_clusters_)]
     codes = np.full(n, -1)
@@ -229,6 +241,10 @@ def recluster(adata, n_clusters, key: str = "sclstm", key_added=None) -> None:
     _check_key(key_added, None)
     if key_added in (key, name):
         raise InputError(f"key_added={key_added!r} would overwrite the run it reclusters; choose another key_added.")
+    earlier = adata.uns.get(key_added)
+    if key_added in adata.obs and not (hasattr(earlier, "get") and "source_key" in earlier):
+        raise InputError(f"obs already has a column {key_added!r} that no recluster wrote; choose another "
+                         "key_added (an earlier recluster's column of that name is replaced).")
     P = np.asarray(P)
     labels = cluster_similarity(P[np.ix_(kept, kept)], k)
     codes = np.full(adata.n_obs, -1)
