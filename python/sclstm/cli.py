@@ -262,12 +262,15 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(obsm['X_sclstm']); a labelled model also predicts their types "
                                    "(obs['sclstm_predicted'], probability obs['sclstm_predicted_confidence']). "
                                    "Genes are matched to the model by name. An unsupervised model's clusters "
-                                   "are not defined for new cells: it gives the embedding only.")
+                                   "are not defined for new cells: it gives the embedding only. Cells named as "
+                                   "one whose label the model trained on are marked in obs['sclstm_labelled'] "
+                                   "(score leaves them out); an earlier cluster run's entries are removed.")
     a.add_argument("model", help="a .pt file written by 'sclstm cluster --save-model'")
     a.add_argument("input", help="counts of new cells, cells × genes: .h5ad, .rds or .RData[:object]")
     a.add_argument("--out", required=True, help="output file (.h5ad, or .rds for a SingleCellExperiment)")
     a.add_argument("--layer", default=None, help="use adata.layers[LAYER] instead of X")
-    a.add_argument("--drop-empty", action="store_true", help="give all-zero cells NaN instead of stopping")
+    a.add_argument("--drop-empty", action="store_true", help="give all-zero cells, and cells with counts only in "
+                   "genes the model does not read, NaN instead of stopping")
     a.set_defaults(func=cmd_apply)
 
     s = sub.add_parser("score", help="ARI, NMI, ACC and BAS of a clustered file against true labels",

@@ -583,8 +583,10 @@ class ScLSTM:
 
         Genes are matched by name when both the fitted data and X carry names (AnnData,
         DataFrame): X may hold them in another order or hold extra genes, but must hold every
-        gene the model uses. Without names they are matched by position. All-zero cells are
-        refused unless ``drop_empty`` (default: the estimator's), which gives them NaN rows.
+        gene the model reads. Where either side has no names they are matched by position (with
+        a warning if the other side has names). All-zero cells, and cells with counts only in
+        genes the model does not read, are refused unless ``drop_empty`` (default: the
+        estimator's), which gives them NaN rows.
         Any number of cells (one too) may be embedded. X may be a backed AnnData (or another
         out-of-core array): it is read chunk by chunk into one sparse matrix, so it must fit in
         memory as sparse counts; only ``fit`` keeps memory bounded for larger data.
