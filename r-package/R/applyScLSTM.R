@@ -10,14 +10,17 @@
 #'
 #' Genes are matched to the model by name (the row names of the counts), in any
 #' order; genes the model does not use may be missing, and a gene it uses that
-#' \code{x} lacks is an error naming it. Without gene names on either side they are
-#' matched by position.
+#' \code{x} lacks is an error naming it. When either side lacks gene names (a model
+#' saved from counts without row names, which \code{runScLSTM()} warns about, or
+#' counts \code{x} without row names) they are matched by position: \code{x} must then
+#' hold the model's genes, in the model's order.
 #'
 #' @param x A \linkS4class{SingleCellExperiment}, a \code{Seurat} object, or a
 #'   genes × cells count matrix, as for \code{\link{runScLSTM}}.
 #' @param model Path of the model file (\code{.pt}).
 #' @param drop_empty Give all-zero cells \code{NA} instead of stopping?
-#' @param assay.type For a SingleCellExperiment: the assay holding the counts.
+#' @param assay.type For a SingleCellExperiment: the assay holding the counts, by name
+#'   or index, as for \code{\link{runScLSTM}}.
 #' @param assay,reduction.name,reduction.key,set.ident For a Seurat object, as for
 #'   \code{\link{runScLSTM}}; \code{set.ident = TRUE} sets \code{Idents(x)} to the
 #'   predicted types of a labelled model.
@@ -26,9 +29,11 @@
 #' @return
 #' \describe{
 #'   \item{SingleCellExperiment}{\code{x} with \code{reducedDim(x, "SCLSTM")} and, for a
-#'     labelled model, \code{colData(x)$sclstm_predicted} (a factor of the model's
-#'     classes) and \code{colData(x)$sclstm_predicted_confidence}; what was done in
-#'     \code{metadata(x)$sclstm_apply}.}
+#'     labelled model, \code{colData(x)$sclstm_predicted} (a factor whose levels are all
+#'     the model's classes, predicted or not, in the order \code{runScLSTM()} gave them
+#'     when it saved the model; for a model saved from Python, in the model's own order,
+#'     \code{classes_}) and \code{colData(x)$sclstm_predicted_confidence}; what was done
+#'     in \code{metadata(x)$sclstm_apply}, with the assay read by name.}
 #'   \item{Seurat}{\code{x} with the \code{DimReduc} \code{reduction.name} and, for a
 #'     labelled model, the two meta.data columns; details in
 #'     \code{Misc(x, "sclstm_apply")}.}
@@ -85,8 +90,9 @@ setGeneric("applyScLSTM", function(x, model, ...) standardGeneric("applyScLSTM")
         prob <- .to_r(res[[2]])
         predicted <- rep(NA_character_, ncol(counts))
         predicted[kept] <- classes[max.col(prob[kept, , drop = FALSE], ties.method = "first")]
-        # numbers in number order ("2" before "10"), as runScLSTM() gives them
-        levels <- .class_levels(utils::type.convert(classes, as.is = TRUE), classes)
+        # all the model's classes, in the order runScLSTM() gave them (a factor's levels,
+        # numbers by value) or, for a model saved from Python, in the model's order
+        levels <- .model_class_levels(est, classes)
         out$predicted <- stats::setNames(factor(predicted, levels = levels), cell_names)
         confidence <- rep(NA_real_, ncol(counts))
         confidence[kept] <- apply(prob[kept, , drop = FALSE], 1, max)
@@ -143,15 +149,9 @@ setMethod("applyScLSTM", "ANY", function(x, model, drop_empty = FALSE, ...) {
 setMethod("applyScLSTM", "SingleCellExperiment",
           function(x, model, drop_empty = FALSE, ..., assay.type = "counts") {
     .no_extra(...)
-    if (!(is.character(assay.type) && length(assay.type) == 1L &&
-          assay.type %in% assayNames(x))) {
-        stop("assay.type = '", paste(assay.type, collapse = ", "), "' is not an assay of ",
-             "this SingleCellExperiment; its assays are: ",
-             if (length(assayNames(x))) paste(assayNames(x), collapse = ", ") else "(none)",
-             ".", call. = FALSE)
-    }
+    assay_name <- .sce_assay_type(x, assay.type)
     res <- .apply_core(assay(x, assay.type, withDimnames = TRUE), model, drop_empty)
-    res$details$assay.type <- assay.type
+    res$details$assay.type <- assay_name
     reducedDim(x, "SCLSTM") <- res$embedding
     # an unsupervised model must not leave an earlier labelled run's predictions behind
     for (column in .PREDICTION_COLUMNS) {
@@ -171,7 +171,10 @@ setMethod("applyScLSTM", "Seurat",
     .check_reduction(x, reduction.name, reduction.key)
     res <- .apply_core(.seurat_assay_counts(x, assay, "applyScLSTM()"), model, drop_empty)
     res$details$assay <- assay
-    x <- .store_in_seurat(x, res, assay, reduction.name, reduction.key, "sclstm_apply")
+    # the embedding only: a clusters column an earlier runScLSTM() wrote under this name
+    # stays sclstm's, to be replaced by a later run under the name
+    x <- .store_in_seurat(x, res, assay, reduction.name, reduction.key, "sclstm_apply",
+                          clusters.column = .recorded_clusters_column(x, reduction.name))
     if (isTRUE(set.ident)) {
         if (is.null(res$predicted)) {
             warning("set.ident = TRUE needs a labelled model (predicted types); Idents left ",

@@ -156,6 +156,19 @@
     c(intersect(r_order, classes), setdiff(classes, r_order))
 }
 
+# The key of a saved model's summary under which runScLSTM() records the order of its
+# predicted levels (.class_levels()), so that applyScLSTM() gives the same levels.
+.R_CLASS_LEVELS <- "r_class_levels"
+
+# The levels of a saved model's predicted types: all its classes, in the order runScLSTM()
+# gave them when it saved the model, else (a model saved from Python) the model's own order.
+.model_class_levels <- function(est, classes) {
+    recorded <- .to_r(reticulate::py_get_attr(est, "summary_"))[[.R_CLASS_LEVELS]]
+    recorded <- if (!is.null(recorded)) as.character(unlist(recorded))
+    if (length(recorded) == length(classes) && !anyDuplicated(recorded) &&
+        setequal(recorded, classes)) recorded else classes
+}
+
 # For a matrix, whose orientation is the caller's choice: an input error about the cells
 # also says how x was read (all-zero "cells" are usually genes of a transposed matrix, and
 # drop_empty = TRUE would then cluster the genes).
@@ -219,6 +232,29 @@ NULL
     path
 }
 
+# save.model: the saved model records the genes' names so that applyScLSTM() matches new
+# counts to them by name. Checked before the fit: duplicated names cannot be matched (an
+# error naming them); without names the model can only match by position (a warning).
+# `where` says where the names are ("row names" of genes x cells counts).
+.check_model_genes <- function(genes, where = "row names") {
+    if (is.null(genes)) {
+        warning("save.model: the counts have no gene names (", where, "), so the saved model ",
+                "has none and applyScLSTM() will match genes by position: new counts must then ",
+                "hold the same genes in the same order. Give the counts ", where, " (gene names) ",
+                "to match genes by name.", call. = FALSE)
+        return(invisible())
+    }
+    dup <- unique(genes[duplicated(genes)])
+    if (length(dup)) {
+        stop("save.model: the gene names (", where, ") are not unique (",
+             paste0("'", utils::head(dup, 3), "'", collapse = ", "),
+             if (length(dup) > 3) paste0(" and ", length(dup) - 3, " more"),
+             "); applyScLSTM() matches genes to the saved model by name, so make them ",
+             "unique first (e.g. with make.unique()).", call. = FALSE)
+    }
+    invisible()
+}
+
 # Fit ScLSTM on `counts` and return clusters (factor "0".."k-1" named by cell),
 # embedding (cells × d, rownames = cells) and details (the Python summary_); in
 # labelled mode also predicted (factor of classes named by cell: the class head's
@@ -236,6 +272,10 @@ NULL
              call. = FALSE)
     }
     labels <- .labels_in_cell_order(labels, cell_names)
+    genes <- if (cells_in_columns) rownames(counts) else colnames(counts)
+    if (!is.null(save.model)) {
+        .check_model_genes(genes, if (cells_in_columns) "row names" else "column names")
+    }
     sclstm <- sclstmPython()
     X <- .counts_to_python(counts, cells_in_columns = cells_in_columns)
     mode <- if (is.null(labels)) "unsupervised" else "labelled"
@@ -281,22 +321,28 @@ NULL
         details$labelled_mask <- full_mask
     }
     details$r_package_version <- as.character(utils::packageVersion("sclstm"))
+    predicted_kept <- .to_r(est$predicted_labels_)
+    classes <- if (!is.null(predicted_kept)) {
+        .class_levels(labels, as.character(unlist(.to_r(est$classes_))))
+    }
     if (!is.null(save.model)) {
         # the fit read the counts by position; the saved model names its genes so that
         # applyScLSTM() matches new data to them by name
-        genes <- if (cells_in_columns) rownames(counts) else colnames(counts)
         if (!is.null(genes)) {
             reticulate::py_set_attr(est, "gene_names_",
                                     reticulate::import("numpy", convert = FALSE)$asarray(genes))
+        }
+        # and the order of the predicted levels here, which applyScLSTM() gives too
+        if (!is.null(classes)) {
+            reticulate::py_set_item(reticulate::py_get_attr(est, "summary_"),
+                                    .R_CLASS_LEVELS, reticulate::r_to_py(as.list(classes)))
         }
         .py_call(est$save(save.model))
         details$model_file <- save.model
     }
     message(.to_r(est$kernel_note_))
     out <- list(clusters = clusters, embedding = embedding, details = details)
-    predicted_kept <- .to_r(est$predicted_labels_)
     if (!is.null(predicted_kept)) {
-        classes <- .class_levels(labels, as.character(unlist(.to_r(est$classes_))))
         predicted <- rep(NA_character_, n_cells)
         predicted[kept] <- as.character(unlist(predicted_kept))
         out$predicted <- stats::setNames(factor(predicted, levels = classes), cell_names)

@@ -27,8 +27,12 @@
 #'   also \code{NA} Idents when \code{set.ident = TRUE}). \code{save.model = "model.pt"}
 #'   also saves the fitted model to that file (the path is checked before the fit, and
 #'   kept in the details as \code{model_file}), for \code{\link{applyScLSTM}} on new
-#'   cells; the model records the genes' names (the row names).
-#' @param assay.type For a SingleCellExperiment: the assay holding the counts.
+#'   cells; the model records the genes' names (the row names), so they must be unique
+#'   (duplicated names are an error before the fit). Counts without row names give a
+#'   model without gene names, which \code{applyScLSTM()} can only match to new counts
+#'   by position: a warning says so.
+#' @param assay.type For a SingleCellExperiment: the assay holding the counts, by name
+#'   or by index (a whole number); the metadata records it by name.
 #' @param assay For a Seurat object: the assay whose \code{counts} are used;
 #'   default the object's default assay. An assay without counts (only normalised
 #'   \code{data}, as an integrated assay has) is an error naming the assays that have
@@ -38,9 +42,12 @@
 #'   \code{DimReduc} added. The name may be that of an earlier run's reduction, which
 #'   is replaced, but not of a meta.data column, an assay, or a reduction made by
 #'   something else (such as \code{"pca"}), nor one whose clusters column
-#'   (\code{<reduction.name>_clusters}) would replace a meta.data column of the user's;
-#'   the key is letters and digits followed by an underscore, as Seurat requires. All
-#'   are checked before the fit.
+#'   (\code{<reduction.name>_clusters}) would replace a meta.data column that an
+#'   earlier \code{runScLSTM()} under that name did not write (its DimReduc's
+#'   \code{misc$clusters_column} records the column it wrote); the key is letters and
+#'   digits followed by an underscore, as Seurat requires, and not the key of another
+#'   reduction or assay of the object (Seurat would change it). All are checked before
+#'   the fit.
 #'
 #' @return
 #' \describe{
@@ -63,7 +70,8 @@
 #'     SingleCellExperiment. A \code{DimReduc} named \code{reduction.name}
 #'     (\code{"sclstm"}) with key \code{reduction.key} (\code{"SCLSTM_"}), the latest
 #'     run's details in \code{Misc(x, "sclstm")} (and each run's in its DimReduc's
-#'     \code{misc} slot), \code{Idents} set when \code{set.ident = TRUE},
+#'     \code{misc} slot, with the clusters column it wrote as \code{clusters_column}),
+#'     \code{Idents} set when \code{set.ident = TRUE},
 #'     and the command logged in \code{x@commands} as Seurat logs its own.}
 #'   \item{matrix}{a list with \code{clusters} (factor named by cell),
 #'     \code{embedding} (cells × dimensions) and \code{details} (as in
@@ -139,23 +147,11 @@ setMethod("runScLSTM", "ANY", function(x, k = NULL, seed = 0, labels = NULL, ...
 #' @export
 setMethod("runScLSTM", "SingleCellExperiment",
           function(x, k = NULL, seed = 0, labels = NULL, ..., assay.type = "counts") {
-    if (!(is.character(assay.type) && length(assay.type) == 1L &&
-          assay.type %in% assayNames(x)) &&
-        !(is.numeric(assay.type) && length(assay.type) == 1L &&
-          assay.type == round(assay.type) && assay.type >= 1 &&
-          assay.type <= length(assayNames(x)))) {
-        stop("assay.type = '", paste(assay.type, collapse = ", "), "' is not an assay of ",
-             "this SingleCellExperiment; its assays are: ",
-             if (length(assayNames(x))) paste(assayNames(x), collapse = ", ") else "(none)",
-             ".", call. = FALSE)
-    }
+    assay_name <- .sce_assay_type(x, assay.type)
     labels <- .resolve_labels(labels, colData(x), ncol(x), "colData(x)")
     res <- .run_core(assay(x, assay.type, withDimnames = TRUE), k = k, seed = seed,
                      labels = labels, ...)
-    # recorded by name, so the metadata says which assay was read whatever index was given
-    # (a numeric one is a whole number within the assays, as checked above)
-    res$details$assay.type <- if (is.numeric(assay.type) && nzchar(assayNames(x)[assay.type]))
-        assayNames(x)[assay.type] else assay.type
+    res$details$assay.type <- assay_name
     colData(x)$sclstm_clusters <- unname(res$clusters)
     # an unsupervised re-run must not leave an earlier labelled run's predictions behind
     for (column in .PREDICTION_COLUMNS) {
@@ -187,7 +183,8 @@ setMethod("runScLSTM", "Seurat",
     # sclstm_clusters, and each reduction.name's run in its own column
     x[["sclstm_clusters"]] <- res$clusters[colnames(x)]
     x[[.clusters_column(reduction.name)]] <- res$clusters[colnames(x)]
-    x <- .store_in_seurat(x, res, assay, reduction.name, reduction.key, "sclstm")
+    x <- .store_in_seurat(x, res, assay, reduction.name, reduction.key, "sclstm",
+                          clusters.column = .clusters_column(reduction.name))
     if (isTRUE(set.ident)) {
         Idents(x) <- "sclstm_clusters"
     }
@@ -202,6 +199,34 @@ setMethod("runScLSTM", "Seurat",
                 list(...))
     .log_seurat_command(x, assay, params)
 })
+
+# The assay of a SingleCellExperiment to read, by name or by index (a whole number within
+# the assays), as assay() takes it; an error naming the assays otherwise. Returns the
+# assay's name, so that the metadata says which assay was read whatever index was given
+# (the index itself for an unnamed assay).
+.sce_assay_type <- function(x, assay.type) {
+    assays <- assayNames(x)
+    n_assays <- length(SummarizedExperiment::assays(x))
+    by_name <- is.character(assay.type) && length(assay.type) == 1L && !is.na(assay.type) &&
+        assay.type %in% assays
+    by_index <- is.numeric(assay.type) && length(assay.type) == 1L && !is.na(assay.type) &&
+        assay.type == round(assay.type) && assay.type >= 1 && assay.type <= n_assays
+    if (!(by_name || by_index)) {
+        stop("assay.type = '", paste(assay.type, collapse = ", "), "' is not an assay of ",
+             "this SingleCellExperiment; give the name or index of one of its assays: ",
+             if (length(assays) && any(nzchar(assays))) {
+                 paste(assays, collapse = ", ")
+             } else if (n_assays) {
+                 paste0("(", n_assays, " unnamed; give an index)")
+             } else {
+                 "(none)"
+             }, ".", call. = FALSE)
+    }
+    if (by_index && length(assays) >= assay.type && nzchar(assays[assay.type])) {
+        return(assays[assay.type])
+    }
+    assay.type
+}
 
 .has_counts <- function(counts, x) {
     length(counts) > 0L && ncol(counts) == ncol(x)
@@ -239,10 +264,13 @@ setMethod("runScLSTM", "Seurat",
 
 # Results into a Seurat object: the labelled mode's meta.data columns (removed when
 # there are none, so that an earlier labelled run's predictions are not left behind),
-# the DimReduc (misc$sclstm marks it as sclstm's, so a re-run may replace it) and the
-# details in x@misc[[misc.name]] (Misc(x, misc.name) reads them; set through the slot
-# because Misc<- warns on every re-run).
-.store_in_seurat <- function(x, res, assay, reduction.name, reduction.key, misc.name) {
+# the DimReduc (misc$sclstm marks it as sclstm's, so a re-run may replace it;
+# misc$clusters_column names the meta.data column of clusters sclstm wrote for it, which
+# a later run under the name may replace) and the details in x@misc[[misc.name]]
+# (Misc(x, misc.name) reads them; set through the slot because Misc<- warns on every
+# re-run).
+.store_in_seurat <- function(x, res, assay, reduction.name, reduction.key, misc.name,
+                             clusters.column = NULL) {
     for (column in .PREDICTION_COLUMNS) {
         if (!is.null(res$predicted)) {
             x[[column]] <- res[[.result_of(column)]][colnames(x)]
@@ -252,7 +280,8 @@ setMethod("runScLSTM", "Seurat",
     }
     x[[reduction.name]] <- CreateDimReducObject(
         embeddings = res$embedding, key = reduction.key, assay = assay,
-        misc = list(sclstm = res$details)
+        misc = c(list(sclstm = res$details),
+                 if (!is.null(clusters.column)) list(clusters_column = clusters.column))
     )
     x@misc[[misc.name]] <- res$details
     x
@@ -261,7 +290,9 @@ setMethod("runScLSTM", "Seurat",
 # Checked before the fit. The DimReduc must not hide or replace something else of the
 # object: under the name of a meta.data column it cannot be read back (x[[name]] gives
 # the column), an assay's name is refused by Seurat, and a reduction not made by
-# runScLSTM() (such as "pca") is the user's. The key must follow Seurat's rule.
+# runScLSTM() (such as "pca") is the user's. The key must follow Seurat's rule and not be
+# the key of another of the object's reductions or assays: Seurat would change it (with a
+# warning, after the fit), and the user would not get the key they asked for.
 .check_reduction <- function(x, name, key) {
     if (!(is.character(name) && length(name) == 1L && !is.na(name) && nzchar(name))) {
         stop("reduction.name must be a single non-empty string, got ",
@@ -286,6 +317,16 @@ setMethod("runScLSTM", "Seurat",
              "requires (e.g. \"SCLSTM_\"), got ", paste(deparse(key), collapse = " "), ".",
              call. = FALSE)
     }
+    keys <- Key(x) # named by object: assays, reductions (and images)
+    holders <- setdiff(names(keys)[!is.na(keys) & keys == key], name)
+    if (length(holders)) {
+        holder <- holders[1]
+        kind <- if (holder %in% Reductions(x)) "reduction" else if (holder %in% Assays(x))
+            "assay" else "object"
+        stop("reduction.key = '", key, "' is already the key of the ", kind, " '", holder,
+             "' of this Seurat object, and Seurat would replace a duplicated key; choose ",
+             "another key.", call. = FALSE)
+    }
     invisible()
 }
 
@@ -293,15 +334,27 @@ setMethod("runScLSTM", "Seurat",
 # ("sclstm_clusters" for the default name).
 .clusters_column <- function(reduction.name) paste0(reduction.name, "_clusters")
 
-# Checked before the fit: the run's own clusters column may replace an earlier run's under
-# the same reduction.name, never a column of the user's.
+# The clusters column that sclstm wrote for the reduction `name`, as its DimReduc records
+# it (NULL when there is no such reduction or it records none: one made by applyScLSTM()
+# alone, or by something else).
+.recorded_clusters_column <- function(x, name) {
+    if (!name %in% Reductions(x)) {
+        return(NULL)
+    }
+    misc <- Misc(x[[name]])
+    if (is.null(misc$sclstm)) NULL else misc$clusters_column
+}
+
+# Checked before the fit: the run's own clusters column may replace the one an earlier run
+# wrote under the same reduction.name (as its DimReduc records), never a column of the user's.
 .check_clusters_column <- function(x, name) {
     column <- .clusters_column(name)
-    ours <- name %in% Reductions(x) && !is.null(Misc(x[[name]])$sclstm)
+    ours <- identical(.recorded_clusters_column(x, name), column)
     if (column != "sclstm_clusters" && column %in% colnames(x[[]]) && !ours) {
         stop("reduction.name = '", name, "' would store its clusters in the meta.data column '",
-             column, "', which this Seurat object already has; choose another name.",
-             call. = FALSE)
+             column, "', which this Seurat object already has and no earlier runScLSTM() ",
+             "under that name wrote; choose another name, or remove the column first with ",
+             "x[[\"", column, "\"]] <- NULL.", call. = FALSE)
     }
     invisible()
 }

@@ -36,7 +36,8 @@ test_that("a model saved by runScLSTM() gives new cells their types, genes match
     expect_equal(unname(res$embedding), unname(reducedDim(out, "SCLSTM")), tolerance = 1e-5)
     expect_identical(unname(res$predicted), unname(out$sclstm_predicted))
     # a gene the model uses is missing: named in the error
-    expect_error(applyScLSTM(counts(query)[-1, ], model), "genes the model uses are not in the data")
+    expect_error(applyScLSTM(counts(query)[-1, ], model),
+                 "genes the model (uses|reads) are not in the data \\(e\\.g\\. ")
 })
 
 test_that("an unsupervised model gives the embedding only; Seurat gets a DimReduc", {
@@ -62,7 +63,93 @@ test_that("save.model and model paths are checked, before any fit", {
     expect_error(runScLSTM(sce, save.model = file.path(tempdir(), "m.txt")), "with the .pt suffix")
     expect_error(runScLSTM(sce, save.model = file.path(tempdir(), "no", "m.pt")),
                  "does not exist")
+    # genes are matched to a saved model by name: duplicated names are refused before the fit
+    dup <- d$counts
+    rownames(dup)[2:5] <- rownames(dup)[1]
+    rownames(dup)[7] <- rownames(dup)[6]
+    path <- tempfile(fileext = ".pt")
+    expect_error(runScLSTM(dup, k = 3, save.model = path),
+                 paste0("save.model: the gene names \\(row names\\) are not unique \\('",
+                        rownames(dup)[1], "', '", rownames(dup)[6], "'\\); applyScLSTM\\(\\) ",
+                        "matches genes to the saved model by name"))
+    expect_false(file.exists(path))
     expect_error(applyScLSTM(sce, file.path(tempdir(), "absent.pt")), "model file not found")
     expect_error(applyScLSTM(sce, 3), "path of a model file")
     expect_error(applyScLSTM(sce, "m.pt", n_steps = 3), "fixed when it was fitted")
+})
+
+test_that("a model saved from counts without gene names: a warning at the fit, position on apply", {
+    d <- load_dataset("blakeley")
+    unnamed <- as.matrix(d$counts)
+    rownames(unnamed) <- NULL
+    model <- tempfile(fileext = ".pt")
+    expect_warning(fitted <- suppressMessages(run_fast(unnamed, k = 3, save.model = model)),
+                   "no gene names \\(row names\\).*applyScLSTM\\(\\) will match genes by position.*Give the counts row names")
+    expect_true(file.exists(model))
+    # by position, with or without names on the new counts (the model has none to match);
+    # a warning from Python, if any, says so
+    out <- withCallingHandlers(applyScLSTM(d$counts, model), warning = function(w) {
+        expect_match(conditionMessage(w), "matched by position")
+        invokeRestart("muffleWarning")
+    })
+    expect_equal(unname(out$embedding), unname(fitted$embedding), tolerance = 1e-5)
+    # duplicated names are fine without save.model (the fit reads genes by position)
+    dup <- d$counts
+    rownames(dup)[2] <- rownames(dup)[1]
+    expect_silent(suppressMessages(run_fast(dup, k = 3)))
+})
+
+test_that("predicted levels are all the model's classes, in the order the reference run gave them", {
+    d <- load_dataset("blakeley")
+    lab <- factor(d$cell_type, levels = c("trophectoderm", "PE", "epiblast"))
+    lab[c(1, 10, 20)] <- NA
+    model <- tempfile(fileext = ".pt")
+    ref <- suppressMessages(run_fast(d$counts, labels = lab, seed = 0, save.model = model))
+    expect_identical(levels(ref$predicted), c("trophectoderm", "PE", "epiblast"))
+    # the model's own order (Python sorts the classes as text) is not the reference's
+    classes <- as.character(unlist(sclstmPython()$ScLSTM$load(model)$classes_))
+    expect_identical(classes, c("PE", "epiblast", "trophectoderm"))
+    # a query of one type: every class is a level, predicted or not, in the reference's order
+    pe <- d$cell_type == "PE"
+    query <- applyScLSTM(d$counts[, pe], model)
+    expect_identical(levels(query$predicted), levels(ref$predicted))
+    sce <- applyScLSTM(make_sce(d), model)
+    expect_identical(levels(sce$sclstm_predicted), levels(ref$predicted))
+    expect_identical(as.character(sce$sclstm_predicted[pe]), as.character(query$predicted))
+
+    # numbers in number order, as runScLSTM() gives them
+    numbers <- c(2L, 10L, 1L)[as.integer(factor(d$cell_type))]
+    numbers[c(1, 10, 20)] <- NA
+    numbered <- tempfile(fileext = ".pt")
+    ref_n <- suppressMessages(run_fast(d$counts, labels = numbers, seed = 0, save.model = numbered))
+    expect_identical(levels(applyScLSTM(d$counts, numbered)$predicted), levels(ref_n$predicted))
+    expect_identical(levels(ref_n$predicted), c("1", "2", "10"))
+
+    # a model saved from Python has no R order: its own (classes_), as Python gives it
+    est <- sclstmPython()$ScLSTM(mode = "labelled", random_state = 0L, n_steps = test_steps(), progress = FALSE,
+                                 batch_size = test_batch())
+    restore_log <- sclstm:::.silence_python_notes() # its kernel note, which R shows as a message
+    est$fit(sclstm:::.counts_with_names(d$counts), labels = sclstm:::.labels_to_python(lab))
+    restore_log()
+    from_python <- tempfile(fileext = ".pt")
+    est$save(from_python)
+    expect_identical(levels(applyScLSTM(d$counts, from_python)$predicted),
+                     c("PE", "epiblast", "trophectoderm"))
+})
+
+test_that("assay.type takes a name or an index, as for runScLSTM()", {
+    d <- load_dataset("blakeley")
+    sce <- make_sce(d)
+    model <- tempfile(fileext = ".pt")
+    suppressMessages(run_fast(sce, k = 3, assay.type = 1, save.model = model))
+    by_name <- applyScLSTM(sce, model, assay.type = "counts")
+    by_index <- applyScLSTM(sce, model, assay.type = 1)
+    expect_identical(reducedDim(by_index, "SCLSTM"), reducedDim(by_name, "SCLSTM"))
+    expect_identical(metadata(by_index)$sclstm_apply$assay.type, "counts") # recorded by name
+    for (bad in list(2, 1.5, "logcounts", NA)) {
+        expect_error(applyScLSTM(sce, model, assay.type = bad),
+                     "is not an assay of this SingleCellExperiment; give the name or index of one of its assays: counts")
+        expect_error(runScLSTM(sce, k = 3, assay.type = bad),
+                     "is not an assay of this SingleCellExperiment; give the name or index of one of its assays: counts")
+    }
 })

@@ -103,6 +103,13 @@ test_that("reduction.name and reduction.key are checked before the fit; nothing 
     expect_error(runScLSTM(seu, reduction.key = "my.key_"),
                  "reduction.key must be letters and digits followed by an underscore")
     expect_error(runScLSTM(seu, reduction.key = ""), "reduction.key must be")
+    # a key another reduction or an assay holds would be changed by Seurat after the fit
+    expect_error(runScLSTM(seu, reduction.key = "PC_"),
+                 "reduction.key = 'PC_' is already the key of the reduction 'pca' of this Seurat object")
+    expect_error(runScLSTM(seu, reduction.key = Key(seu[["RNA"]])),
+                 paste0("is already the key of the assay 'RNA'"))
+    expect_error(applyScLSTM(seu, "m.pt", reduction.key = "PC_"),
+                 "is already the key of the reduction 'pca'")
 
     out <- run_fast(seu, k = 3, seed = 1)
     expect_identical(Embeddings(out[["pca"]]), Embeddings(seu[["pca"]]))
@@ -111,6 +118,9 @@ test_that("reduction.name and reduction.key are checked before the fit; nothing 
     expect_identical(sort(Reductions(again)), c("pca", "sclstm"))
     expect_identical(as.integer(Misc(again[["sclstm"]])$sclstm$n_clusters), 2L)
     expect_identical(Key(again[["sclstm"]]), "SCLSTM_")
+    # replacing it may keep its key, not take another reduction's
+    expect_error(runScLSTM(again, reduction.key = "PC_"), "already the key of the reduction 'pca'")
+    expect_identical(Key(again[["pca"]]), "PC_")
 })
 
 test_that("runs under two reduction names keep both clusterings, as FindClusters keeps resolutions", {
@@ -122,6 +132,9 @@ test_that("runs under two reduction names keep both clusterings, as FindClusters
     expect_identical(levels(both$sclstm_k2_clusters), c("0", "1"))
     expect_identical(unname(Embeddings(both[["sclstm"]])), unname(Embeddings(first[["sclstm"]])))
     expect_identical(as.integer(Misc(both[["sclstm"]])$sclstm$n_clusters), 3L)
+    # each run's DimReduc records the clusters column it wrote
+    expect_identical(Misc(both[["sclstm_k2"]])$clusters_column, "sclstm_k2_clusters")
+    expect_identical(Misc(both[["sclstm"]])$clusters_column, "sclstm_clusters")
     # the first run's clusters stay reachable by its reduction's name
     first_only <- run_fast(both, k = 3, seed = 1, reduction.name = "sclstm_k2", reduction.key = "SCLSTMK2_")
     expect_identical(nlevels(first_only$sclstm_k2_clusters), 3L) # a re-run under a name replaces its column
@@ -129,6 +142,32 @@ test_that("runs under two reduction names keep both clusterings, as FindClusters
     seu$mine_clusters <- seu$cell_type
     expect_error(runScLSTM(seu, reduction.name = "mine", reduction.key = "MINE_"),
                  "would store its clusters in the meta.data column 'mine_clusters'")
+})
+
+test_that("a DimReduc of applyScLSTM() does not make a user's <name>_clusters column sclstm's", {
+    d <- load_dataset("blakeley")
+    seu <- make_seurat(d)
+    model <- tempfile(fileext = ".pt")
+    suppressMessages(run_fast(d$counts, k = 3, seed = 1, save.model = model))
+    seu$mine_clusters <- seu$cell_type
+    # applyScLSTM() writes no clusters column, so its reduction claims none
+    applied <- applyScLSTM(seu, model, reduction.name = "mine", reduction.key = "MINE_")
+    expect_null(Misc(applied[["mine"]])$clusters_column)
+    expect_error(runScLSTM(applied, k = 3, reduction.name = "mine", reduction.key = "MINE_"),
+                 "would store its clusters in the meta.data column 'mine_clusters', which this Seurat object already has and no earlier runScLSTM\\(\\) under that name wrote.*x\\[\\[\"mine_clusters\"\\]\\] <- NULL")
+    expect_identical(applied$mine_clusters, seu$mine_clusters)
+
+    # a run's column stays the run's when applyScLSTM() replaces its reduction: a re-run may
+    # replace it
+    run <- suppressMessages(run_fast(seu, k = 3, seed = 1, reduction.name = "k3",
+                                     reduction.key = "KTHREE_"))
+    expect_identical(Misc(run[["k3"]])$clusters_column, "k3_clusters")
+    reapplied <- applyScLSTM(run, model, reduction.name = "k3", reduction.key = "KTHREE_")
+    expect_identical(Misc(reapplied[["k3"]])$clusters_column, "k3_clusters")
+    rerun <- suppressMessages(run_fast(reapplied, k = 2, seed = 1, reduction.name = "k3",
+                                       reduction.key = "KTHREE_"))
+    expect_identical(levels(rerun$k3_clusters), c("0", "1"))
+    expect_identical(rerun$mine_clusters, seu$mine_clusters)
 })
 
 test_that("an assay without counts is an error naming the assays that have them", {
