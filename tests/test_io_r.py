@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from conftest import dataset_path
 from sclstm.io import read_input
 from sclstm.validation import InputError
 
@@ -53,6 +54,10 @@ def _rscript(*args, timeout=300):
     res = subprocess.run(["Rscript", *map(str, args)], capture_output=True, text=True, timeout=timeout)
     assert res.returncode == 0, f"Rscript {args[0]} failed:\n{res.stdout}\n{res.stderr}"
     return res
+
+
+def _rscript_expr(expr, *args):
+    return _rscript("-e", expr, *args)
 
 
 def _load(name):
@@ -484,6 +489,64 @@ def test_seurat_own_ident_column_is_kept(edge):
         a = read_rds(edge / "seurat_ident_column.rds")
     assert a.obs["ident"].astype(str).tolist() == ["mine1", "mine2"] * 4
     assert a.obs["active.ident"].astype(str).tolist() == ["A"] * 4 + ["B"] * 4
+
+
+@needs_r
+def test_x_from_another_assay_is_written_back_under_its_name(edge, tmp_path):
+    """Before: X read from 'logcounts' came back as the assay 'counts' (log values under the name
+    of counts), and 'logcounts' was gone."""
+    from sclstm.io import read_rds, write_rds
+
+    with pytest.warns(UserWarning, match="no 'counts' assay; X holds the assay 'logcounts'"):
+        a = read_rds(edge / "sce_logcounts_raw.rds")
+    assert list(a.layers) == ["raw"]
+    write_rds(a, tmp_path / "back.rds")
+    res = _rscript_expr("suppressMessages(library(SingleCellExperiment)); x <- readRDS(commandArgs(TRUE)[1]); "
+                        "cat(assayNames(x), names(metadata(x)), sep = ' ')", tmp_path / "back.rds")
+    assert res.stdout.split() == ["logcounts", "raw"]  # and no trace of the record in metadata
+
+
+@needs_r
+def test_na_level_reduction_names_and_ident_order(edge):
+    """A factor with NA as a level read as missing values (before: a pandas traceback);
+    reducedDims PCA and pca both kept (before: one silently lost); Idents equal to a column in
+    another level order kept in obs['ident'] with their own order (before: lost)."""
+    from sclstm.io import read_rds
+
+    a = read_rds(edge / "sce_na_level_pca_case.rds")
+    f = a.obs["with_na"]
+    assert list(f.cat.categories) == ["a", "b"] and f.isna().tolist() == [False, True, False, False] * 2
+    assert f.astype(str).tolist()[:4] == ["a", "nan", "b", "a"]
+    assert a.obsm["X_PCA"].shape == (8, 2) and a.obsm["X_pca"].shape == (8, 3)
+    s = read_rds(edge / "seurat_ident_levels.rds")
+    assert list(s.obs["cl"].cat.categories) == ["y", "x"]
+    assert list(s.obs["ident"].cat.categories) == ["x", "y"]
+
+
+@needs_r
+def test_cli_reads_r_files_as_told_and_checks_names_before_fitting(edge, tmp_path, capsys):
+    """--assay and --cells-in-rows, which the readers' warnings advise, exist on the command
+    line; an .RData saved as .rds is read as file.rds:name; names an .rds output cannot hold
+    are refused before the fit (before: after it, with Python advice)."""
+    from sclstm import cli
+
+    code = cli.main(["cluster", str(edge / "sce_dup_genes.rds"), "--out", str(tmp_path / "o.rds")])
+    err = capsys.readouterr().err
+    assert code == 2 and "gene (var) names are not unique (g1)" in err and "make.unique()" in err
+    assert "Traceback" not in err and "training" not in err
+    code = cli.main(["cluster", str(edge / "two_objects_saved_as.rds"), "--out", str(tmp_path / "o.h5ad")])
+    err = capsys.readouterr().err
+    assert code == 2 and "two_objects_saved_as.rds:x1" in err
+    code = cli.main(["cluster", str(edge / "two_objects_saved_as.rds") + ":x2", "--out", str(tmp_path / "o.h5ad"),
+                     "--cells-in-rows", "--n-steps", "5", "--quiet", "--n-clusters", "2"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert ad.read_h5ad(tmp_path / "o.h5ad").shape == (6, 8)  # rows of x2 taken as the cells
+    code = cli.main(["cluster", str(edge / "seurat_two_assays.rds"), "--out", str(tmp_path / "a.h5ad"),
+                     "--assay", "nope"])
+    assert code == 2 and "no assay 'nope'" in capsys.readouterr().err
+    code = cli.main(["cluster", str(dataset_path("biase")), "--out", str(tmp_path / "b.h5ad"), "--assay", "RNA"])
+    assert code == 2 and "--assay and --cells-in-rows are for R files" in capsys.readouterr().err
 
 
 @needs_r

@@ -112,6 +112,15 @@ def test_nullable_integer_labels_give_integer_predictions(blakeley):
     assert all(type(c) is int for c in a.obs["sclstm_predicted"].cat.categories)
 
 
+def test_predicted_types_keep_the_labels_category_order(blakeley):
+    """As R keeps a factor's levels (before: the model's sorted classes, whatever the column's order)."""
+    a = blakeley.copy()
+    order = list(a.obs["cell_type"].cat.categories)[::-1]
+    a.obs["cell_type"] = a.obs["cell_type"].cat.reorder_categories(order)
+    sclstm.tl.sclstm(a, labels_key="cell_type", n_steps=5)
+    assert list(a.obs["sclstm_predicted"].cat.categories) == order
+
+
 def test_plot_save_is_checked_before_drawing_and_color_none_draws_cells(clustered, tmp_path, monkeypatch):
     with pytest.raises(sclstm.InputError, match="must end in .png, .pdf or .svg"):
         sclstm.pl.embedding(clustered, save=tmp_path / "x.txt")

@@ -27,6 +27,15 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _add_input_options(p: argparse.ArgumentParser) -> None:
+    """--layer for .h5ad, --assay and --cells-in-rows for R files: how the counts are read."""
+    p.add_argument("--layer", default=None, help="use adata.layers[LAYER] instead of X")
+    p.add_argument("--assay", default=None, help="R files: the assay with the counts (default: 'counts', else the "
+                   "first; Seurat: the default assay)")
+    p.add_argument("--cells-in-rows", action="store_true", help="R files holding a bare matrix or data.frame: "
+                   "its rows are cells (default: rows are genes, R's convention)")
+
+
 def _summary_lines(adata, est_summary: dict, seconds: float, key: str) -> list[str]:
     s = est_summary
     k_line = f"k = {s['n_clusters']} ({s['k_method']})"
@@ -59,7 +68,7 @@ def check_model_path(path: str, *others: str) -> None:
 
 
 def cmd_cluster(args) -> int:
-    from .io import check_not_input, check_writable, read_input, write_output
+    from .io import check_names_for_r, check_not_input, check_writable, output_is_r, read_input, write_output
     from .tl import fit_anndata, write_results
 
     check_writable(args.out)
@@ -71,7 +80,9 @@ def cmd_cluster(args) -> int:
 
         check_picture_path(args.plot, "--plot")
     t0 = time.perf_counter()
-    adata = read_input(args.input)
+    adata = read_input(args.input, args.assay, False if args.cells_in_rows else None)
+    if output_is_r(args.out):
+        check_names_for_r(adata)  # before the fit, not after it
     labelled_fraction = args.labelled_fraction
     if args.labelled_fraction is not None and args.labels_key is None:
         raise InputError("--labelled-fraction needs --labels-key (the obs column holding the labels).")
@@ -81,7 +92,7 @@ def cmd_cluster(args) -> int:
                       progress=not args.quiet)
     # an .rds (SingleCellExperiment) has no place for an n × n cell-cell matrix
     write_results(adata, est, "sclstm", layer=args.layer, labels_key=args.labels_key,
-                  store_similarity=not args.no_similarity and Path(args.out).suffix.lower() != ".rds")
+                  store_similarity=not args.no_similarity and not output_is_r(args.out))
     write_output(adata, args.out)
     seconds = time.perf_counter() - t0
     for line in _summary_lines(adata, adata.uns["sclstm"], seconds, "sclstm"):
@@ -104,14 +115,16 @@ def cmd_apply(args) -> int:
     import pandas as pd
 
     from .estimator import ScLSTM
-    from .io import check_not_input, check_writable, read_input, write_output
+    from .io import check_names_for_r, check_not_input, check_writable, output_is_r, read_input, write_output
     from .tl import clear_run, h5ad_safe, named_counts
 
     check_writable(args.out)
     check_not_input(args.out, args.input)
     t0 = time.perf_counter()
     est = ScLSTM.load(args.model)
-    adata = read_input(args.input)
+    adata = read_input(args.input, args.assay, False if args.cells_in_rows else None)
+    if output_is_r(args.out):
+        check_names_for_r(adata)
     X = named_counts(adata, args.layer)
     labelled = getattr(est, "classes_", None) is not None
     emb, prob = est._new_cells(X, args.drop_empty, with_probabilities=labelled)
@@ -241,10 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Cluster cells (rows) of INPUT with ScLSTM and write OUT with obs['sclstm'], "
                                    "obsm['X_sclstm'], uns['sclstm'] and (for .h5ad, unless --no-similarity) "
                                    "obsp['sclstm_similarity'].")
-    c.add_argument("input", help="counts, cells × genes: .h5ad, .rds or .RData[:object]")
+    c.add_argument("input", help="counts: .h5ad (cells × genes), or .rds / .RData[:object] (an R object: "
+                   "genes × cells, R's convention)")
     c.add_argument("--out", required=True, help="output file (.h5ad, or .rds for a SingleCellExperiment)")
     _add_model_options(c)
-    c.add_argument("--layer", default=None, help="use adata.layers[LAYER] instead of X")
+    _add_input_options(c)
     c.add_argument("--labels-key", default=None, metavar="KEY",
                    help="labelled mode: train on the labels in obs[KEY] (missing = unknown)")
     c.add_argument("--labelled-fraction", type=float, default=None, metavar="F",
@@ -266,9 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "one whose label the model trained on are marked in obs['sclstm_labelled'] "
                                    "(score leaves them out); an earlier cluster run's entries are removed.")
     a.add_argument("model", help="a .pt file written by 'sclstm cluster --save-model'")
-    a.add_argument("input", help="counts of new cells, cells × genes: .h5ad, .rds or .RData[:object]")
+    a.add_argument("input", help="counts of new cells: .h5ad (cells × genes), or .rds / .RData[:object] "
+                   "(genes × cells, R's convention)")
     a.add_argument("--out", required=True, help="output file (.h5ad, or .rds for a SingleCellExperiment)")
-    a.add_argument("--layer", default=None, help="use adata.layers[LAYER] instead of X")
+    _add_input_options(a)
     a.add_argument("--drop-empty", action="store_true", help="give all-zero cells, and cells with counts only in "
                    "genes the model does not read, NaN instead of stopping")
     a.set_defaults(func=cmd_apply)
@@ -308,6 +323,10 @@ CLI_SPELLING = {
     "n_steps": "--n-steps",
     "kernel='landmark'": "--kernel landmark",
     "(e.g. layer='counts')": "(e.g. --layer counts)",
+    "genes_by_cells=False": "--cells-in-rows",
+    "assay= and genes_by_cells= are": "--assay and --cells-in-rows are",
+    "use layer= to": "use --layer to",
+    "assay=": "--assay ",
 }
 
 

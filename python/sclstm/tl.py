@@ -171,6 +171,17 @@ def clear_run(adata, key: str = "sclstm") -> list[str]:
     return removed
 
 
+def class_order(adata, labels_key, est) -> list:
+    """The predicted types' categories: the labels column's own category order where it is
+    categorical (as R keeps a factor's levels), else the model's (sorted) classes."""
+    classes = list(est.classes_)
+    column = adata.obs[labels_key] if labels_key is not None and labels_key in adata.obs else None
+    if column is None or not isinstance(column.dtype, pd.CategoricalDtype):
+        return classes
+    ordered = [c for c in column.cat.categories if c in set(classes)]
+    return ordered + [c for c in classes if c not in set(ordered)]
+
+
 def write_results(adata, est: ScLSTM, key_added: str = "sclstm", layer=None, labels_key=None,
                   store_similarity: bool = True) -> None:
     """Put a fitted estimator's results into ``adata`` (cells dropped as empty get NaN).
@@ -196,7 +207,7 @@ def write_results(adata, est: ScLSTM, key_added: str = "sclstm", layer=None, lab
     if est.predicted_labels_ is not None:
         predicted = np.full(n, None, dtype=object)
         predicted[kept] = est.predicted_labels_
-        adata.obs[f"{key_added}_predicted"] = pd.Categorical(predicted, categories=list(est.classes_))
+        adata.obs[f"{key_added}_predicted"] = pd.Categorical(predicted, categories=class_order(adata, labels_key, est))
         confidence = np.full(n, np.nan, dtype=np.float32)
         confidence[kept] = est.predicted_confidence_
         adata.obs[f"{key_added}_predicted_confidence"] = confidence

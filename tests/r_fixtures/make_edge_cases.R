@@ -47,4 +47,26 @@ saveRDS(o, file.path(out, "seurat_two_assays.rds"))
 x <- SingleCellExperiment(assays = list(counts = cnt))
 saveRDS(list(first = x, second = x), file.path(out, "list_of_sce.rds"))
 saveRDS(data.frame(gene = genes, as.data.frame(cnt)), file.path(out, "df_gene_column.rds"))
+# X from an assay not named "counts": written back under its own name
+saveRDS(SingleCellExperiment(assays = list(logcounts = log1p(cnt), raw = cnt)),
+        file.path(out, "sce_logcounts_raw.rds"))
+# NA as a level of a factor (addNA, factor(exclude = NULL)), in the middle of the levels
+x <- SingleCellExperiment(assays = list(counts = cnt))
+x$with_na <- factor(rep(c("a", NA, "b", "a"), 2), levels = c("a", NA, "b"), exclude = NULL)
+reducedDim(x, "PCA") <- matrix(1, 8, 2)
+reducedDim(x, "pca") <- matrix(2, 8, 3)  # names that differ only in case
+saveRDS(x, file.path(out, "sce_na_level_pca_case.rds"))
+# Idents equal to a meta.data column's values, in another level order
+o <- seu()
+o$cl <- factor(rep(c("x", "y"), 4), levels = c("y", "x"))
+Idents(o) <- factor(rep(c("x", "y"), 4), levels = c("x", "y"))
+saveRDS(o, file.path(out, "seurat_ident_levels.rds"))
+# an .RData file with two objects saved under an .rds name
+x1 <- cnt
+x2 <- cnt * 2L
+save(x1, x2, file = file.path(out, "two_objects_saved_as.rds"))
+# duplicated gene names (an SCE allows them)
+d <- cnt
+rownames(d)[2] <- rownames(d)[1]
+saveRDS(SingleCellExperiment(assays = list(counts = d)), file.path(out, "sce_dup_genes.rds"))
 cat("ok\n")

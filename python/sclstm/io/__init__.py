@@ -3,7 +3,8 @@
 ``read_input(path)`` / ``write_output(adata, path)`` choose the format from the file name:
 ``.h5ad`` natively; ``.rds`` / ``.RData`` through rpy2 (optional extra ``sclstm[r]``).
 """
-from ._files import read_input, write_output, check_writable, check_not_input  # noqa: F401
+from ._files import (read_input, write_output, check_writable, check_not_input, check_names_for_r,  # noqa: F401
+                     output_is_r)
 
 
 def __getattr__(name):

@@ -12,18 +12,20 @@ R_SUFFIXES = (".rds", ".rdata", ".rda")
 
 
 def _split_object_name(path: str):
-    """``file.RData:name`` → (``file.RData``, ``name``); any other path → (path, None)."""
+    """``file.RData:name`` → (``file.RData``, ``name``); any other path → (path, None).
+    ``file.rds:name`` too: an .RData file saved under an .rds name is read by its content."""
     p = str(path)
     low = p.lower()
-    for suffix in (".rdata:", ".rda:"):
+    for suffix in (".rdata:", ".rda:", ".rds:"):
         i = low.rfind(suffix)
         if i >= 0:
             return p[: i + len(suffix) - 1], p[i + len(suffix):] or None
     return p, None
 
 
-def read_input(path) -> ad.AnnData:
-    """Read cells × genes data from .h5ad, .rds or .RData[:object]."""
+def read_input(path, assay=None, genes_by_cells=None) -> ad.AnnData:
+    """Read cells × genes data from .h5ad, .rds or .RData[:object]; ``assay`` and
+    ``genes_by_cells`` are for R files only (see :func:`read_rds`)."""
     path, obj = _split_object_name(path)
     path = os.path.expanduser(path)
     if not os.path.exists(path):
@@ -32,6 +34,9 @@ def read_input(path) -> ad.AnnData:
         raise InputError(f"input is a folder, not a file: {path}")
     suffix = Path(path).suffix.lower()
     if suffix == ".h5ad":
+        if assay is not None or genes_by_cells is not None:
+            raise InputError(f"{path} is an .h5ad file, cells × genes with one X: assay= and genes_by_cells= "
+                             "are for R files (.rds, .RData); use layer= to read another matrix.")
         try:
             return ad.read_h5ad(path)
         except Exception as exc:
@@ -39,11 +44,15 @@ def read_input(path) -> ad.AnnData:
     if suffix == ".rds":
         from ._r import read_rds
 
-        return read_rds(path)
+        if obj is not None:  # read by content: an .RData under an .rds name, or the error for an .rds
+            from ._r import read_rdata
+
+            return read_rdata(path, name=obj, assay=assay, genes_by_cells=genes_by_cells)
+        return read_rds(path, assay=assay, genes_by_cells=genes_by_cells)
     if suffix in (".rdata", ".rda"):
         from ._r import read_rdata
 
-        return read_rdata(path, name=obj)
+        return read_rdata(path, name=obj, assay=assay, genes_by_cells=genes_by_cells)
     raise InputError(
         f"unsupported input format {suffix or '(no suffix)'!r} for {path}; use .h5ad, .rds or .RData."
     )
@@ -65,6 +74,22 @@ def check_writable(path) -> None:
         raise InputError(f"cannot write {path}: permission denied.")
 
 
+def check_names_for_r(adata) -> None:
+    """R objects need unique cell and gene names: checked before any work when the output is .rds."""
+    for axis, names in (("cell (obs)", adata.obs_names), ("gene (var)", adata.var_names)):
+        if not names.is_unique:
+            which = "obs" if axis.startswith("cell") else "var"
+            dup = names[names.duplicated()].unique()
+            raise InputError(f"{axis} names are not unique ({', '.join(map(str, dup[:3]))}"
+                             f"{f' and {dup.size - 3} more' if dup.size > 3 else ''}), which the R objects "
+                             f"written as .rds need; make them unique first (Python: adata.{which}_names_make_unique(); "
+                             "R: make.unique()), or write .h5ad.")
+
+
+def output_is_r(path) -> bool:
+    return Path(os.fspath(path)).suffix.lower() == ".rds"
+
+
 def check_not_input(out, input_path) -> None:
     """Refuse an output path that is the input file: the user's data is not overwritten."""
     source, _ = _split_object_name(input_path)
@@ -78,7 +103,7 @@ def write_output(adata: ad.AnnData, path) -> None:
     """Write results as .h5ad, or as .rds (a SingleCellExperiment) through rpy2."""
     check_writable(path)
     path = os.path.expanduser(os.fspath(path))
-    if Path(path).suffix.lower() == ".rds":
+    if output_is_r(path):
         from ._r import write_rds
 
         write_rds(adata, path)

@@ -17,7 +17,7 @@ Mapping (R → Python; the inverse on writing):
   ``obsm["scale.data"]``, a DataFrame over the scaled genes) → layers, meta.data → obs,
   meta.features → var, variable features → ``var["highly_variable"]``, reductions →
   obsm (``"pca"`` → ``"X_pca"``), graphs → obsp, misc → uns, the active identities →
-  ``obs["ident"]`` unless a meta.data column already holds them (``obs["active.ident"]`` when
+  ``obs["ident"]`` unless a meta.data column already holds them, in the same level order (``obs["active.ident"]`` when
   meta.data has another column ``ident``). meta.data rows are matched to cells by name. Other
   assays are not converted (a warning names them).
 - NA in a matrix: NaN (integer and logical matrices become float64), with a warning.
@@ -51,6 +51,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..validation import InputError
+from ._files import check_names_for_r
 
 __all__ = ["read_rds", "read_rdata", "write_rds"]
 
@@ -73,6 +74,11 @@ _DEBIAN = {
 _NA_INT = np.iinfo(np.int32).min
 _CLUSTERS_PY, _CLUSTERS_R = "sclstm", "sclstm_clusters"
 _SEURAT_KEYS = {"pca": "PC_", "umap": "UMAP_", "tsne": "tSNE_", "sclstm": "SCLSTM_", "ica": "IC_"}
+# uns entry that says which assay X was read from, when it was not "counts": write_rds names
+# X's assay after it (a log-normalised "logcounts" must not come back as "counts"), and it is
+# not written into the R object's metadata itself.
+SOURCE_KEY = "sclstm_source"
+
 _SUPPORTED = ("SingleCellExperiment, SummarizedExperiment, Seurat (v3/v4), dgCMatrix or another "
               "sparse Matrix, a numeric matrix or a numeric data.frame")
 
@@ -285,7 +291,7 @@ seurat_parts <- function(x, assay) {
     if (is.null(g)) warning(sprintf("graph '%s' not converted", nm)) else graphs[[nm]] <- g
   }
   mf <- tryCatch(frame(a@meta.features), error = function(e) NULL)
-  list(main = main, assays = an, X = mat(X, sprintf("assay '%s'", main)), layers = layers, scale = scale_part,
+  list(main = main, use_data = use_data, assays = an, X = mat(X, sprintf("assay '%s'", main)), layers = layers, scale = scale_part,
        cells = colnames(X), genes = rownames(X), meta = frame(x@meta.data), features = mf,
        var_features = as.character(a@var.features), reductions = reductions, graphs = graphs,
        idents = as.character(x@active.ident), ident_names = names(x@active.ident),
@@ -566,6 +572,11 @@ def _column(kind, c):
         codes = _array(c["values"])
         codes = np.where(codes == _NA_INT, -1, codes - 1).astype(np.int32 if len(codes) else np.int8)
         cats = _strings(c["levels"])
+        na_level = np.array([v is None for v in cats], dtype=bool)
+        if na_level.any():  # addNA() / factor(exclude = NULL): NA as a level is a missing value here
+            codes = np.where(np.isin(codes, np.flatnonzero(na_level)), -1,
+                             codes - np.cumsum(na_level)[np.maximum(codes, 0)]).astype(codes.dtype)
+            cats = [v for v in cats if v is not None]
         return pd.Categorical.from_codes(codes, categories=cats, ordered=_bool(c["ordered"]))
     if kind == "character":
         vals = _strings(c["values"])
@@ -808,8 +819,12 @@ def _convert(R, obj, where: str, assay, genes_by_cells) -> ad.AnnData:
     return adata
 
 
-def _obsm_name(r_name: str) -> str:
-    return "X_" + r_name.lower()
+def _obsm_names(r_names) -> dict:
+    """R reduction name → obsm key: ``PCA`` → ``X_pca``, scanpy's spelling, except where two
+    names differ only in case (``PCA`` and ``pca``): those keep their case, so neither is lost."""
+    lower = pd.Series([n.lower() for n in r_names])
+    clash = lower.duplicated(keep=False).to_numpy()
+    return {n: "X_" + (n if c else n.lower()) for n, c in zip(r_names, clash)}
 
 
 def _rename_clusters_in(obs: pd.DataFrame) -> pd.DataFrame:
@@ -833,8 +848,12 @@ def _from_se(p: dict, where: str) -> ad.AnnData:
     var = _frame(p["rowdata"], "rowData")
     obs.index = pd.Index(cells, dtype=object)
     var.index = pd.Index(genes, dtype=object)
-    obsm = {_obsm_name(k): np.array(_array(v), order="C") for k, v in _named(p["reduced"]).items()}
+    reduced = _named(p["reduced"])
+    key = _obsm_names(list(reduced))
+    obsm = {key[k]: np.array(_array(v), order="C") for k, v in reduced.items()}
     uns = _uns_from(p["metadata"], "metadata")
+    if main != "counts":  # so that write_rds gives X back its own name, not "counts"
+        uns[SOURCE_KEY] = {"X_assay": main}
     return ad.AnnData(X=X, obs=obs, var=var, layers=layers or None, obsm=obsm or None, uns=uns or None)
 
 
@@ -866,8 +885,16 @@ def _from_seurat(p: dict, where: str) -> ad.AnnData:
         s = pd.Series(pd.Categorical(idents, categories=levels), index=ident_names if ident_names else cells)
         s = s.reindex(obs.index) if s.index.is_unique else s.set_axis(obs.index)
         text = as_text(s)
-        if not any(as_text(obs[c]) == text for c in obs.columns
-                   if isinstance(obs[c].dtype, pd.CategoricalDtype) or obs[c].dtype == object):
+
+        def holds_idents(c):  # the same values and, for a factor, the same level order as Idents
+            column = obs[c]
+            if isinstance(column.dtype, pd.CategoricalDtype):
+                used = [v for v in column.cat.categories if v in set(text)]
+                return as_text(column) == text and [str(v) for v in used] == [v for v in s.cat.categories
+                                                                             if v in set(text)]
+            return column.dtype == object and as_text(column) == text
+
+        if not any(holds_idents(c) for c in obs.columns):
             col = "ident"
             if col in obs.columns:  # meta.data's own 'ident' column is kept
                 col = "active.ident"
@@ -889,7 +916,9 @@ def _from_seurat(p: dict, where: str) -> ad.AnnData:
         var["highly_variable_rank"] = rank
     obsm = {}
     pos = pd.Index(cells)
-    for name, r in _named(p["reductions"]).items():
+    reductions = _named(p["reductions"])
+    key = _obsm_names(list(reductions))
+    for name, r in reductions.items():
         r = _named(r)
         emb = np.array(_array(r["x"]), order="C")
         rc = _strings(r["cells"]) if not _is_null(r["cells"]) else None
@@ -899,7 +928,7 @@ def _from_seurat(p: dict, where: str) -> ad.AnnData:
             ok = idx >= 0
             full[idx[ok]] = emb[ok]
             emb = full
-        obsm[_obsm_name(name)] = emb
+        obsm[key[name]] = emb
     if not _is_null(p["scale"]):
         S, scells, sgenes = _matrix(p["scale"])
         df = pd.DataFrame(S.toarray() if sp.issparse(S) else S, index=scells, columns=sgenes)
@@ -913,6 +942,8 @@ def _from_seurat(p: dict, where: str) -> ad.AnnData:
             warnings.warn(f"graph {name!r} is not over the object's cells in order; not converted", UserWarning,
                           stacklevel=3)
     uns = _uns_from(p["misc"], "misc")
+    if _bool(p["use_data"]):  # the 'data' slot: log-normalised, "logcounts" in a SingleCellExperiment
+        uns[SOURCE_KEY] = {"X_assay": "logcounts"}
     return ad.AnnData(X=X, obs=obs, var=var, layers=layers or None, obsm=obsm or None, obsp=obsp or None,
                       uns=uns or None)
 
@@ -1080,7 +1111,8 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
     """Write ``adata`` to ``path`` (.rds) as a SingleCellExperiment (default) or a Seurat object.
 
     SingleCellExperiment: X → assay ``counts`` (``"X"`` when a layer is already called
-    ``counts``; or ``x_assay``), layers → assays, obs → colData, var → rowData, obsm →
+    ``counts``; the assay X was read from, when :func:`read_rds` read it from another; or
+    ``x_assay``), layers → assays, obs → colData, var → rowData, obsm →
     reducedDims (``X_pca`` → ``"PCA"``, ``X_sclstm`` → ``"SCLSTM"``), uns → metadata.
     Seurat (assay ``RNA``): X → counts, layers ``data`` / ``logcounts`` → data (with a layer
     ``counts``: that layer → counts and X → data, unless a data layer exists), ``scale.data``
@@ -1106,10 +1138,7 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
         raise InputError(f"cannot write {path}: folder {folder} does not exist.")
-    for axis, names in (("cell (obs)", adata.obs_names), ("gene (var)", adata.var_names)):
-        if not names.is_unique:
-            which = "obs" if axis.startswith("cell") else "var"
-            raise InputError(f"{axis} names are not unique, which R objects need; call adata.{which}_names_make_unique().")
+    check_names_for_r(adata)
     R = _R.get()
     cells, genes = [str(c) for c in adata.obs_names], [str(g) for g in adata.var_names]
     rename = {_CLUSTERS_PY: _CLUSTERS_R} if (_CLUSTERS_PY in adata.obs.columns
@@ -1131,9 +1160,14 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
         obsm[key] = np.asarray(val, dtype=np.float64)
 
     skipped: list = []
-    meta = _r_value(R, dict(adata.uns), "uns", skipped, as_list=True)
+    uns = {key: v for key, v in adata.uns.items() if key != SOURCE_KEY}
+    meta = _r_value(R, uns, "uns", skipped, as_list=True)
     if k == "sce":
-        x_name = x_assay or ("X" if "counts" in adata.layers else "counts")
+        source = adata.uns.get(SOURCE_KEY)
+        read_from = source.get("X_assay") if isinstance(source, dict) else None
+        if read_from in adata.layers:
+            read_from = None
+        x_name = x_assay or read_from or ("X" if "counts" in adata.layers else "counts")
         if x_name in adata.layers:
             raise InputError(f"x_assay {x_name!r} is also the name of a layer; choose another.")
         assays = {x_name: _r_matrix(R, adata.X, cells, genes, "X")}
