@@ -108,6 +108,26 @@ def test_a_cell_with_counts_only_in_genes_the_model_does_not_read_is_empty_to_it
     np.testing.assert_allclose(np.delete(E, 5, axis=0), np.delete(fitted_biase.embedding_, 5, axis=0), atol=1e-5)
 
 
+@pytest.mark.parametrize("kernel", ["exact", "landmark"])
+def test_a_cell_with_counts_only_in_rare_genes_is_empty_to_the_fit(biase, kernel):
+    """Counts only in genes expressed in fewer than min_cells cells, which the fit does not read:
+    before, such a cell was clustered from an all-zero profile, silently (transform refused it)."""
+    data = biase.copy()
+    X = data.X.toarray() if hasattr(data.X, "toarray") else np.array(data.X)
+    X[7] = 0
+    rare = np.flatnonzero((X > 0).sum(axis=0) <= 1)[:2]  # genes at most one other cell expresses
+    assert rare.size == 2
+    X[7, rare] = 5  # expressed in at most 2 cells now: below min_cells = 3
+    data.X = X
+    est = ScLSTM(n_clusters=4, n_steps=5, kernel=kernel)
+    with pytest.raises(sclstm.InputError, match=r"1 of \d+ cells have no counts in any of the genes expressed in "
+                                                r"at least 3 cells \(min_cells; the fit reads no others\)"):
+        est.fit(data)
+    est.set_params(drop_empty=True).fit(data)
+    assert not est.kept_cells_[7] and est.kept_cells_.sum() == data.n_obs - 1
+    assert est.summary_["n_empty_cells_dropped"] == 1 and len(est.labels_) == data.n_obs - 1
+
+
 def test_matching_genes_by_position_is_said_when_one_side_has_no_names(biase, fitted_biase):
     """A named model given an unnamed matrix (or the reverse) cannot check the genes: it says so."""
     X = biase.X

@@ -77,7 +77,7 @@ def test_key_added_must_be_a_name_h5ad_can_store(blakeley, key):
 
 def test_key_added_may_not_overwrite_the_labels(blakeley):
     a = blakeley.copy()
-    with pytest.raises(sclstm.InputError, match="is the labels column"):
+    with pytest.raises(sclstm.InputError, match="would overwrite the labels it was trained on"):
         sclstm.tl.sclstm(a, labels_key="cell_type", key_added="cell_type", n_steps=5)
     assert a.obs["cell_type"].equals(blakeley.obs["cell_type"])
 
@@ -112,13 +112,43 @@ def test_nullable_integer_labels_give_integer_predictions(blakeley):
     assert all(type(c) is int for c in a.obs["sclstm_predicted"].cat.categories)
 
 
-def test_predicted_types_keep_the_labels_category_order(blakeley):
-    """As R keeps a factor's levels (before: the model's sorted classes, whatever the column's order)."""
+def test_predicted_types_keep_the_labels_dtype(blakeley):
+    """The labels' own categories (unused ones too), order and ordered flag, as R keeps a
+    factor's levels, so that obs[labels] == obs["sclstm_predicted"] works (before: the model's
+    sorted classes, and that comparison raised pandas' TypeError)."""
     a = blakeley.copy()
-    order = list(a.obs["cell_type"].cat.categories)[::-1]
-    a.obs["cell_type"] = a.obs["cell_type"].cat.reorder_categories(order)
+    order = list(a.obs["cell_type"].cat.categories)[::-1] + ["never seen"]
+    a.obs["cell_type"] = a.obs["cell_type"].cat.set_categories(order, ordered=True)
     sclstm.tl.sclstm(a, labels_key="cell_type", n_steps=5)
-    assert list(a.obs["sclstm_predicted"].cat.categories) == order
+    assert a.obs["sclstm_predicted"].dtype == a.obs["cell_type"].dtype
+    assert 0 <= (a.obs["cell_type"] == a.obs["sclstm_predicted"]).mean() <= 1
+
+
+def test_key_added_never_replaces_what_no_sclstm_run_wrote(blakeley):
+    """Before: key_added='cell_type' replaced the truth labels, key_added='neighbors' scanpy's
+    uns['neighbors'], and labels_key='sclstm_predicted' the labels the run trained on."""
+    a = blakeley.copy()
+    a.uns["neighbors"] = {"params": {"method": "umap"}}
+    for key, slot in (("cell_type", "obs"), ("neighbors", "uns")):
+        with pytest.raises(sclstm.InputError, match=rf"{slot} already has '{key}', which no sclstm run wrote"):
+            sclstm.tl.sclstm(a, key_added=key, n_steps=5)
+    a.obs["sclstm_predicted"] = a.obs["cell_type"]
+    with pytest.raises(sclstm.InputError, match="labels_key='sclstm_predicted' is a column the run"):
+        sclstm.tl.sclstm(a, labels_key="sclstm_predicted", n_steps=5)
+    assert a.obs["cell_type"].equals(blakeley.obs["cell_type"]) and "sclstm" not in a.obs
+
+
+def test_a_rerun_removes_the_reclusters_of_the_run_it_replaces(blakeley):
+    """They were cut from a similarity that is gone (before: kept, ARI 0.13 with a recluster of
+    the new run in the audit's example); another key's reclusters stay."""
+    a = blakeley.copy()
+    sclstm.tl.sclstm(a, n_clusters=3, n_steps=5)
+    sclstm.tl.sclstm(a, n_clusters=3, n_steps=5, key_added="other")
+    sclstm.tl.recluster(a, 4)
+    sclstm.tl.recluster(a, 4, key="other")
+    sclstm.tl.sclstm(a, n_clusters=3, n_steps=5, random_state=1)
+    assert "sclstm_k4" not in a.obs and "sclstm_k4" not in a.uns
+    assert "other_k4" in a.obs and a.uns["other_k4"]["source_key"] == "other"
 
 
 def test_plot_save_is_checked_before_drawing_and_color_none_draws_cells(clustered, tmp_path, monkeypatch):
@@ -220,7 +250,7 @@ def test_dropped_empty_cells_are_named_with_the_subset_that_scanpy_needs(blakele
     X = adata.X.toarray() if hasattr(adata.X, "toarray") else np.array(adata.X)
     X[[0, 5]] = 0
     adata.X = X
-    with pytest.warns(UserWarning, match=r"2 cells with no counts were dropped .*adata\[adata.obs\['sclstm'\].notna\(\)\]"):
+    with pytest.warns(UserWarning, match=r"2 cells with no counts \(in the genes read\) were dropped .*adata\[adata.obs\['sclstm'\].notna\(\)\]"):
         sclstm.tl.sclstm(adata, n_clusters=3, drop_empty=True, n_steps=20)
     assert adata.obs["sclstm"].isna().sum() == 2 and np.isnan(adata.obsm["X_sclstm"][[0, 5]]).all()
     kept = adata[adata.obs["sclstm"].notna()].copy()
@@ -255,7 +285,7 @@ def test_recluster_errors_name_what_is_missing(blakeley):
         sclstm.tl.recluster(adata, 31)
     with pytest.raises(sclstm.InputError, match="would overwrite the run it reclusters"):
         sclstm.tl.recluster(adata, 4, key_added="sclstm")
-    with pytest.raises(sclstm.InputError, match="obs already has a column 'cell_type' that no recluster wrote"):
+    with pytest.raises(sclstm.InputError, match="obs already has 'cell_type', which no sclstm run wrote"):
         sclstm.tl.recluster(adata, 4, key_added="cell_type")  # before: the truth labels were overwritten
     sclstm.tl.recluster(adata, 4)
     sclstm.tl.recluster(adata, 4)  # an earlier recluster's column is replaced

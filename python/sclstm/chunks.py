@@ -21,7 +21,7 @@ from typing import Iterator
 import numpy as np
 import scipy.sparse as sp
 
-from .validation import InputError, as_csr, check_empty_cells, check_two_dimensional
+from .validation import InputError, as_csr, check_empty_cells, check_two_dimensional, check_unread_cells
 
 DEFAULT_CHUNK_CELLS = 8192
 
@@ -163,6 +163,22 @@ class RowSource:
         check_empty_cells(n_empty, self.n_rows, drop_empty)
         self.kept = ~empty
         return n_empty, gene_nnz
+
+    def drop_unread(self, genes: np.ndarray, genes_read: str, drop_empty: bool) -> np.ndarray:
+        """Leave out (``kept`` False) the cells with counts only outside ``genes``, as all-zero
+        cells are (:func:`~sclstm.validation.check_unread_cells`; an error unless ``drop_empty``).
+        One pass; returns each remaining cell's total over ``genes`` (its depth)."""
+        from .preprocessing import _depths
+
+        depths = np.concatenate(self.map_chunks(partial(_depths, genes)))
+        unread = depths == 0
+        rows = np.flatnonzero(self.kept)
+        check_unread_cells(unread, rows, genes_read, drop_empty)
+        if unread.any():
+            self.kept = self.kept.copy()
+            self.kept[rows[unread]] = False
+            depths = depths[~unread]
+        return depths
 
 
 def is_out_of_core(X) -> bool:

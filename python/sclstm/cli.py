@@ -48,7 +48,7 @@ def _summary_lines(adata, est_summary: dict, seconds: float, key: str) -> list[s
         lines.append(f"labels used for training: {s['n_labelled_cells_used']} cells (obs['{key}_labelled']); score the others")
         lines.append(f"predicted type of every cell: obs['{key}_predicted'] (probability: obs['{key}_predicted_confidence'])")
     if s["n_empty_cells_dropped"]:
-        lines.append(f"dropped {s['n_empty_cells_dropped']} all-zero cells (their cluster is empty)")
+        lines.append(f"dropped {s['n_empty_cells_dropped']} cells with no counts in the genes read (their cluster is empty)")
     sizes = adata.obs[key].value_counts().sort_index()
     lines.append("cluster sizes: " + ", ".join(f"{c}:{n}" for c, n in sizes.items()))
     lines.append(f"seconds: {seconds:.1f}")
@@ -116,7 +116,7 @@ def cmd_apply(args) -> int:
 
     from .estimator import ScLSTM
     from .io import check_names_for_r, check_not_input, check_writable, output_is_r, read_input, write_output
-    from .tl import clear_run, h5ad_safe, named_counts
+    from .tl import check_key, clear_run, h5ad_safe, named_counts
 
     check_writable(args.out)
     check_not_input(args.out, args.input)
@@ -125,6 +125,7 @@ def cmd_apply(args) -> int:
     adata = read_input(args.input, args.assay, False if args.cells_in_rows else None)
     if output_is_r(args.out):
         check_names_for_r(adata)
+    check_key("sclstm", None, adata)  # a column of the user's called sclstm is not removed
     X = named_counts(adata, args.layer)
     labelled = getattr(est, "classes_", None) is not None
     emb, prob = est._new_cells(X, args.drop_empty, with_probabilities=labelled)

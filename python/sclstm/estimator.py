@@ -26,6 +26,7 @@ import platform
 import re
 import time
 import warnings
+from dataclasses import replace
 from importlib import metadata
 
 import numpy as np
@@ -40,11 +41,11 @@ from .kernel import ExactKernel, LandmarkKernel
 from . import landmark as lm
 from .model import HEADS, SiameseLSTM
 from .pairs import LANDMARK_TRAINING_VIEWS, TRAINING_VIEWS, VIEWS, PairSource, guard_agreement, informative_views, label_free_views
-from .preprocessing import Preprocessor
+from .preprocessing import Preprocessor, filter_genes
 from .sequences import Sequencer, fit_sequencer
 from .training import class_probabilities, embed, pair_probabilities, train_siamese
 from .validation import (InputError, check_counts, check_fraction, check_labels, check_n_clusters,
-                         check_two_dimensional, reindex_by_name)
+                         check_two_dimensional, drop_unread_cells, reindex_by_name)
 
 log = logging.getLogger("sclstm")
 MODES = ("unsupervised", "labelled")
@@ -433,8 +434,13 @@ class ScLSTM:
             self.predicted_labels_ = self.classes_[prob.argmax(axis=1)]
             self.predicted_confidence_ = prob.max(axis=1).astype(np.float32)
 
+    def _genes_read(self) -> str:
+        return f"the genes expressed in at least {self.min_cells} cells (min_cells; the fit reads no others)"
+
     def _fit_exact(self, X, labels) -> dict:
         counts, _ = read_counts(X, self.drop_empty)
+        counts = drop_unread_cells(counts, filter_genes(counts.X, self.min_cells), self._genes_read(),
+                                   self.drop_empty)
         n = counts.X.shape[0]
         k_given = check_n_clusters(self.n_clusters, n)
         label_values = check_labels(labels, len(counts.kept))[counts.kept] if self.mode == "labelled" else None
@@ -487,12 +493,15 @@ class ScLSTM:
         """The path for many cells (:mod:`sclstm.landmark`): nothing n × n is held."""
         source = RowSource(X)
         n_empty, gene_nnz = source.scan_empty(self.drop_empty)
+        depths = source.drop_unread(np.flatnonzero(gene_nnz >= self.min_cells), self._genes_read(), self.drop_empty)
+        n_empty = int((~source.kept).sum())
         n = source.n_cells
         k_given = check_n_clusters(self.n_clusters, n)
         label_values = check_labels(labels, source.n_rows)[source.kept] if self.mode == "labelled" else None
         log.info(self.kernel_note_)
         device = self._device()
-        self.preprocessor_ = Preprocessor(self.preprocess, self.min_cells, self.n_top_genes).fit_chunks(source, gene_nnz)
+        self.preprocessor_ = Preprocessor(self.preprocess, self.min_cells, self.n_top_genes).fit_chunks(
+            source, gene_nnz, depths)
         landmarks, L_landmarks, sample, L_sample = lm.read_landmarks_and_sample(
             source, self.preprocessor_, self.n_landmarks, self.sample_size, self.random_state)
         self.kernel_ = lm.fit_landmark_kernel(source, self.preprocessor_, landmarks, L_landmarks)
@@ -631,32 +640,15 @@ class ScLSTM:
         self._check_fitted()
         drop_empty = self.drop_empty if drop_empty is None else drop_empty
         counts, gene_names = read_counts(X, drop_empty, min_cells=1)
-        aligned, kept = self._drop_unread_cells(self._align_genes(counts.X, gene_names), counts, drop_empty)
-        L = self.preprocessor_.transform(aligned)
+        genes = self.preprocessor_.genes_kept_
+        counts = drop_unread_cells(replace(counts, X=self._align_genes(counts.X, gene_names)), genes,
+                                   f"the {len(genes)} genes the model reads", drop_empty, min_cells=1)
+        kept = counts.kept
+        L = self.preprocessor_.transform(counts.X)
         seqs = self.sequencer_.transform(self.kernel_.transform(L))
         device = self._device()
         self.model_.to(device)  # trained on another device, or loaded (weights load onto the CPU)
         return embed(self.model_, seqs, device), seqs, kept
-
-    def _drop_unread_cells(self, M: sp.csr_matrix, counts, drop_empty: bool):
-        """Cells with counts only in genes the model does not read are empty to it: every such
-        cell would get the same embedding and a confident type from nothing. They are refused,
-        or dropped (NaN rows) with ``drop_empty``, as all-zero cells are. Returns the rows kept
-        and the mask of the input's cells they are."""
-        reads = np.diff(sp.csr_matrix(M[:, self.preprocessor_.genes_kept_]).indptr) > 0
-        if reads.all():
-            return M, counts.kept
-        n_unread, n_in = int((~reads).sum()), len(counts.kept)
-        names = counts.cell_names[~reads][:3]  # row numbers where the input has no names
-        what = (f"{n_unread} of {n_in} cells have no counts in any of the {len(self.preprocessor_.genes_kept_)} "
-                f"genes the model reads (e.g. {', '.join(map(str, names))}), so nothing places them")
-        if not drop_empty:
-            raise InputError(f"{what}; remove them or pass drop_empty=True (CLI: --drop-empty) to give them NaN rows.")
-        if reads.sum() == 0:
-            raise InputError(f"{what}: none is left; are these the genes the model was fitted on?")
-        kept = counts.kept.copy()
-        kept[np.flatnonzero(kept)[~reads]] = False
-        return M[reads], kept
 
     @staticmethod
     def _one_row_per_cell(E, kept) -> np.ndarray:

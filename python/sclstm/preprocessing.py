@@ -133,19 +133,21 @@ class Preprocessor:
         self.gene_scale_ = self._scale(L.var(axis=0, ddof=1) if L.shape[0] > 1 else np.zeros(L.shape[1]))
         return self._centre_scale(L)
 
-    def fit_chunks(self, source, gene_nnz: np.ndarray) -> "Preprocessor":
+    def fit_chunks(self, source, gene_nnz: np.ndarray, depths: np.ndarray | None = None) -> "Preprocessor":
         """Fit the same recipe from row chunks (:class:`~sclstm.chunks.RowSource`), never
         holding more than one chunk: one pass for depths, one for the gene statistics (each
         chunk's share computed where :meth:`~sclstm.chunks.RowSource.map_chunks` runs it).
 
-        ``gene_nnz`` (non-zero cells per gene) comes from the source's first scan. Gives the
-        same genes, depth target and gene means as :meth:`fit_transform` on the whole matrix.
+        ``gene_nnz`` (non-zero cells per gene) comes from the source's first scan; ``depths``
+        (each kept cell's total over the kept genes), when the caller has them, saves a pass.
+        Gives the same genes, depth target and gene means as :meth:`fit_transform` on the whole
+        matrix.
         """
         kept = np.flatnonzero(gene_nnz >= self.min_cells)
         self._keep_genes(kept, source.n_genes)
         if self.method == "paper":
             return self
-        totals = np.concatenate(source.map_chunks(partial(_depths, kept)))
+        totals = np.concatenate(source.map_chunks(partial(_depths, kept))) if depths is None else depths
         self.target_sum_ = float(np.median(totals[totals > 0]))
         moments = source.map_chunks(partial(_log_moments, kept, self.target_sum_))
         s1 = np.sum([m[0] for m in moments], axis=0)

@@ -70,14 +70,29 @@ def _check_kwargs(kwargs) -> None:
             raise InputError(f"unknown parameter {name!r}; valid ones: {', '.join(sorted(valid))}.")
 
 
-def _check_key(key_added, labels_key) -> None:
+RUN_COLUMNS = ("", "_labelled", "_predicted", "_predicted_confidence")  # obs[key + suffix] of a run
+
+
+def check_key(key_added, labels_key, adata=None) -> None:
     """key_added names obs/obsm/obsp/uns entries: a non-empty string that .h5ad can store
-    (no '/'), and never the labels column the run reads."""
+    (no '/'), never naming the labels column the run reads, and (given ``adata``) never an obs
+    column or uns entry that no sclstm run wrote (the user's labels, scanpy's ``neighbors``)."""
     if not isinstance(key_added, str) or not key_added or "/" in key_added:
         raise InputError(f"key_added must be a non-empty string without '/', got {key_added!r}.")
-    if labels_key is not None and key_added == labels_key:
-        raise InputError(f"key_added={key_added!r} is the labels column; the clusters would overwrite the "
-                         "labels they were trained on; choose another key_added.")
+    if labels_key is not None and labels_key in [key_added + suffix for suffix in RUN_COLUMNS]:
+        raise InputError(f"labels_key={labels_key!r} is a column the run with key_added={key_added!r} writes; it "
+                         "would overwrite the labels it was trained on; choose another key_added.")
+    if adata is None or _is_sclstm_entry(adata.uns.get(key_added)):
+        return
+    for slot, store in (("obs", adata.obs), ("uns", adata.uns)):
+        if key_added in store:
+            raise InputError(f"{slot} already has {key_added!r}, which no sclstm run wrote; choose another key_added "
+                             f"(or remove it first: del adata.{slot}[{key_added!r}]).")
+
+
+def _is_sclstm_entry(entry) -> bool:
+    """uns[key] of an sclstm run (its summary says how k was chosen) or of a recluster."""
+    return hasattr(entry, "get") and ("k_method" in entry or "source_key" in entry)
 
 
 def sclstm(
@@ -120,7 +135,7 @@ def fit_anndata(adata, n_clusters=None, key_added: str = "sclstm", layer=None, l
     the same checks, made before training; the command line keeps the model to save it."""
     if not (hasattr(adata, "obs") and hasattr(adata, "obsm")):
         raise InputError(f"expected an AnnData object, got {type(adata).__name__}; use sclstm.ScLSTM for arrays.")
-    _check_key(key_added, labels_key)
+    check_key(key_added, labels_key, adata)
     _check_kwargs(kwargs)
     if copy and getattr(adata, "isbacked", False):
         raise InputError("copy=True cannot copy an AnnData opened backed (its counts stay on disk); "
@@ -158,11 +173,14 @@ def clear_run(adata, key: str = "sclstm") -> list[str]:
     """Remove an earlier run's results under ``key`` from ``adata``; the names of what was removed.
 
     A labelled run's ``_labelled`` mask or predictions left beside another run's results would be
-    read as that run's (``sclstm score`` would score only the cells the old run did not train on).
+    read as that run's (``sclstm score`` would score only the cells the old run did not train on),
+    and a :func:`recluster` of it would cut a similarity that is gone, so they go too.
     """
     removed = []
-    for slot, names in (("obs", (key, f"{key}_labelled", f"{key}_predicted", f"{key}_predicted_confidence")),
-                        ("obsm", (f"X_{key}",)), ("obsp", (f"{key}_similarity",)), ("uns", (key,))):
+    reclusters = [name for name, entry in adata.uns.items()  # cut from the similarity that goes now
+                  if hasattr(entry, "get") and entry.get("source_key") == key]
+    for slot, names in (("obs", [key + suffix for suffix in RUN_COLUMNS] + reclusters),
+                        ("obsm", (f"X_{key}",)), ("obsp", (f"{key}_similarity",)), ("uns", [key] + reclusters)):
         store = getattr(adata, slot)
         for name in names:
             if name in store:
@@ -171,15 +189,18 @@ def clear_run(adata, key: str = "sclstm") -> list[str]:
     return removed
 
 
-def class_order(adata, labels_key, est) -> list:
-    """The predicted types' categories: the labels column's own category order where it is
-    categorical (as R keeps a factor's levels), else the model's (sorted) classes."""
+def predicted_dtype(adata, labels_key, est) -> pd.CategoricalDtype:
+    """The predicted types' dtype: the labels column's own where it is categorical (all its
+    categories, in its order, ordered or not, as R keeps a factor's levels), so the two compare
+    with ``==``; else the model's (sorted) classes."""
     classes = list(est.classes_)
     column = adata.obs[labels_key] if labels_key is not None and labels_key in adata.obs else None
     if column is None or not isinstance(column.dtype, pd.CategoricalDtype):
-        return classes
-    ordered = [c for c in column.cat.categories if c in set(classes)]
-    return ordered + [c for c in classes if c not in set(ordered)]
+        return pd.CategoricalDtype(classes)
+    if set(classes) <= set(column.cat.categories):
+        return column.dtype
+    return pd.CategoricalDtype(list(column.cat.categories) + [c for c in classes if c not in set(column.cat.categories)],
+                               ordered=column.cat.ordered)
 
 
 def write_results(adata, est: ScLSTM, key_added: str = "sclstm", layer=None, labels_key=None,
@@ -207,7 +228,7 @@ def write_results(adata, est: ScLSTM, key_added: str = "sclstm", layer=None, lab
     if est.predicted_labels_ is not None:
         predicted = np.full(n, None, dtype=object)
         predicted[kept] = est.predicted_labels_
-        adata.obs[f"{key_added}_predicted"] = pd.Categorical(predicted, categories=class_order(adata, labels_key, est))
+        adata.obs[f"{key_added}_predicted"] = pd.Categorical(predicted, dtype=predicted_dtype(adata, labels_key, est))
         confidence = np.full(n, np.nan, dtype=np.float32)
         confidence[kept] = est.predicted_confidence_
         adata.obs[f"{key_added}_predicted_confidence"] = confidence
@@ -215,7 +236,7 @@ def write_results(adata, est: ScLSTM, key_added: str = "sclstm", layer=None, lab
     adata.uns[key_added] = h5ad_safe(summary)
     if not kept.all():  # NaN rows break sc.pp.neighbors(use_rep=...) with an error far from here
         warnings.warn(
-            f"{int((~kept).sum())} cells with no counts were dropped (drop_empty): they have no cluster in "
+            f"{int((~kept).sum())} cells with no counts (in the genes read) were dropped (drop_empty): they have no cluster in "
             f"obs[{key_added!r}] and NaN rows in obsm['X_{key_added}']; before sc.pp.neighbors(adata, "
             f"use_rep='X_{key_added}') keep the others: adata = adata[adata.obs[{key_added!r}].notna()].copy()",
             UserWarning, stacklevel=3)
@@ -224,7 +245,8 @@ def write_results(adata, est: ScLSTM, key_added: str = "sclstm", layer=None, lab
 def recluster(adata, n_clusters, key: str = "sclstm", key_added=None) -> None:
     """Cut the learned similarity of an earlier :func:`sclstm` run at another number of clusters,
     in seconds (2.7 s for 5,685 cells here) and without training again (as ``sc.tl.leiden`` is re-run at another
-    resolution): average linkage on 1 − ``obsp[key + "_similarity"]``, as the fit itself clusters.
+    resolution): average linkage on 1 − ``obsp[key + "_similarity"]``, as the fit clusters by default
+    (``cluster_method="agglomerative"``).
 
     Writes ``obs[key_added]`` (default ``f"{key}_k{n_clusters}"``; categorical "0".."k-1", 0 the
     largest) and ``uns[key_added]``. Cells the run dropped as empty stay unclustered. Needs the
@@ -249,13 +271,12 @@ def recluster(adata, n_clusters, key: str = "sclstm", key_added=None) -> None:
         raise InputError("n_clusters must be given: recluster cuts at a number of clusters you choose "
                          "(the estimate and its curve are in uns[key]['k_curve']).")
     key_added = f"{key}_k{k}" if key_added is None else key_added
-    _check_key(key_added, None)
     if key_added in (key, name):
         raise InputError(f"key_added={key_added!r} would overwrite the run it reclusters; choose another key_added.")
     earlier = adata.uns.get(key_added)
-    if key_added in adata.obs and not (hasattr(earlier, "get") and "source_key" in earlier):
-        raise InputError(f"obs already has a column {key_added!r} that no recluster wrote; choose another "
-                         "key_added (an earlier recluster's column of that name is replaced).")
+    if hasattr(earlier, "get") and "k_method" in earlier:
+        raise InputError(f"key_added={key_added!r} is another sclstm run; choose another key_added.")
+    check_key(key_added, None, adata)  # an earlier recluster's entries are replaced, no one else's
     P = np.asarray(P)
     labels = cluster_similarity(P[np.ix_(kept, kept)], k)
     codes = np.full(adata.n_obs, -1)

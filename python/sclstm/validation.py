@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -135,6 +135,37 @@ def check_empty_cells(n_empty: int, n_cells: int, drop_empty: bool, min_cells: i
         )
     if n_cells - n_empty < min_cells:
         raise InputError(f"at least {min_cells} cells are needed to cluster, got {n_cells - n_empty}.")
+
+
+def check_unread_cells(unread: np.ndarray, names, genes_read: str, drop_empty: bool, min_cells: int = 3) -> None:
+    """Cells with counts only in genes that are not read (``genes_read`` says which are) carry
+    nothing to place them: every one would get the same profile, and a cluster or type from
+    nothing. Like all-zero cells, an error unless ``drop_empty``; at least ``min_cells`` must remain.
+    ``unread`` is a mask over the cells checked, ``names`` their names (or row numbers)."""
+    n_unread, n = int(unread.sum()), len(unread)
+    if not n_unread:
+        return
+    what = (f"{n_unread} of {n} cells have no counts in any of {genes_read} "
+            f"(e.g. {', '.join(map(str, np.asarray(names)[unread][:3]))}), so nothing places them")
+    if not drop_empty:
+        raise InputError(f"{what}; remove them or pass drop_empty=True (CLI: --drop-empty) to leave them out "
+                         "(no cluster or type, NaN embedding rows).")
+    if n - n_unread < min_cells:
+        raise InputError(f"{what}, and fewer than {min_cells} cells are left.")
+
+
+def drop_unread_cells(counts: "CountMatrix", genes: np.ndarray, genes_read: str, drop_empty: bool,
+                      min_cells: int = 3) -> "CountMatrix":
+    """``counts`` without the cells that have counts only outside ``genes`` (see
+    :func:`check_unread_cells`); they count as empty cells and are marked False in ``kept``."""
+    reads = np.diff(sp.csr_matrix(counts.X[:, genes]).indptr) > 0
+    check_unread_cells(~reads, counts.cell_names, genes_read, drop_empty, min_cells)
+    if reads.all():
+        return counts
+    kept = counts.kept.copy()
+    kept[np.flatnonzero(kept)[~reads]] = False
+    return replace(counts, X=counts.X[reads], cell_names=counts.cell_names[reads],
+                   n_empty_cells=counts.n_empty_cells + int((~reads).sum()), kept=kept)
 
 
 def check_n_clusters(n_clusters, n_cells: int):
