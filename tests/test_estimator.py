@@ -177,6 +177,14 @@ def test_min_cells_must_be_a_positive_whole_number(biase, value):
         ScLSTM(min_cells=value).fit(biase)
 
 
+@pytest.mark.parametrize("name, value", [("drop_empty", "no"), ("fallback", "foo"), ("progress", None),
+                                         ("drop_empty", 1)])
+def test_switches_must_be_true_or_false(biase, name, value):
+    """Before: drop_empty="no" (from R, say) acted as True and dropped cells silently."""
+    with pytest.raises(sclstm.InputError, match=f"{name} must be True or False"):
+        ScLSTM(n_steps=5, **{name: value}).fit(biase)
+
+
 def test_k_is_estimated_with_its_curve(biase):
     est = ScLSTM(n_steps=100).fit(biase)
     curve = est.summary_["k_curve"]

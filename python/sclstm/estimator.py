@@ -279,6 +279,10 @@ class ScLSTM:
                 raise InputError(f"{name} must be {what}{extra}, got {v!r}.")
         if self.random_state > MAX_SEED:  # numpy's and scikit-learn's seeds stop there
             raise InputError(f"random_state must be at most {MAX_SEED} (2**32 - 1), got {self.random_state}.")
+        for name in ("drop_empty", "fallback", "progress"):  # "no" or 0.5 would act as True
+            v = getattr(self, name)
+            if not isinstance(v, (bool, np.bool_)):
+                raise InputError(f"{name} must be True or False, got {v!r}.")
         lr = self.learning_rate
         if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)) or not np.isfinite(lr) or lr <= 0:
             raise InputError(f"learning_rate must be a positive number, got {lr!r}.")
