@@ -91,8 +91,9 @@ def check_key(key_added, labels_key, adata=None) -> None:
 
 
 def _is_sclstm_entry(entry) -> bool:
-    """uns[key] of an sclstm run (its summary says how k was chosen) or of a recluster."""
-    return hasattr(entry, "get") and ("k_method" in entry or "source_key" in entry)
+    """uns[key] of an sclstm run or of a recluster: both record n_clusters (scanpy's own entries,
+    such as neighbors, leiden or pca, do not)."""
+    return hasattr(entry, "get") and "n_clusters" in entry
 
 
 def sclstm(
@@ -274,7 +275,7 @@ def recluster(adata, n_clusters, key: str = "sclstm", key_added=None) -> None:
     if key_added in (key, name):
         raise InputError(f"key_added={key_added!r} would overwrite the run it reclusters; choose another key_added.")
     earlier = adata.uns.get(key_added)
-    if hasattr(earlier, "get") and "k_method" in earlier:
+    if _is_sclstm_entry(earlier) and "source_key" not in earlier:
         raise InputError(f"key_added={key_added!r} is another sclstm run; choose another key_added.")
     check_key(key_added, None, adata)  # an earlier recluster's entries are replaced, no one else's
     P = np.asarray(P)
