@@ -36,6 +36,17 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
                    "its rows are cells (default: rows are genes, R's convention)")
 
 
+def _read_counts_file(args):
+    """INPUT as ``cluster`` and ``apply`` read it (--assay, --cells-in-rows), with the names an
+    .rds output needs checked before any work, not after it."""
+    from .io import check_names_for_r, output_is_r, read_input
+
+    adata = read_input(args.input, args.assay, False if args.cells_in_rows else None)
+    if output_is_r(args.out):
+        check_names_for_r(adata)
+    return adata
+
+
 def _summary_lines(adata, est_summary: dict, seconds: float, key: str) -> list[str]:
     s = est_summary
     k_line = f"k = {s['n_clusters']} ({s['k_method']})"
@@ -68,7 +79,7 @@ def check_model_path(path: str, *others: str) -> None:
 
 
 def cmd_cluster(args) -> int:
-    from .io import check_names_for_r, check_not_input, check_writable, output_is_r, read_input, write_output
+    from .io import check_not_input, check_writable, output_is_r, write_output
     from .tl import fit_anndata, write_results
 
     check_writable(args.out)
@@ -80,9 +91,7 @@ def cmd_cluster(args) -> int:
 
         check_picture_path(args.plot, "--plot")
     t0 = time.perf_counter()
-    adata = read_input(args.input, args.assay, False if args.cells_in_rows else None)
-    if output_is_r(args.out):
-        check_names_for_r(adata)  # before the fit, not after it
+    adata = _read_counts_file(args)
     labelled_fraction = args.labelled_fraction
     if args.labelled_fraction is not None and args.labels_key is None:
         raise InputError("--labelled-fraction needs --labels-key (the obs column holding the labels).")
@@ -115,16 +124,14 @@ def cmd_apply(args) -> int:
     import pandas as pd
 
     from .estimator import ScLSTM
-    from .io import check_names_for_r, check_not_input, check_writable, output_is_r, read_input, write_output
+    from .io import check_not_input, check_writable, write_output
     from .tl import check_key, clear_run, h5ad_safe, named_counts
 
     check_writable(args.out)
     check_not_input(args.out, args.input)
     t0 = time.perf_counter()
     est = ScLSTM.load(args.model)
-    adata = read_input(args.input, args.assay, False if args.cells_in_rows else None)
-    if output_is_r(args.out):
-        check_names_for_r(adata)
+    adata = _read_counts_file(args)
     check_key("sclstm", None, adata)  # a column of the user's called sclstm is not removed
     X = named_counts(adata, args.layer)
     labelled = getattr(est, "classes_", None) is not None

@@ -41,7 +41,7 @@ from .kernel import ExactKernel, LandmarkKernel
 from . import landmark as lm
 from .model import HEADS, SiameseLSTM
 from .pairs import LANDMARK_TRAINING_VIEWS, TRAINING_VIEWS, VIEWS, PairSource, guard_agreement, informative_views, label_free_views
-from .preprocessing import Preprocessor, filter_genes
+from .preprocessing import Preprocessor, filter_genes, kept_genes
 from .sequences import Sequencer, fit_sequencer
 from .training import class_probabilities, embed, pair_probabilities, train_siamese
 from .validation import (InputError, check_counts, check_fraction, check_labels, check_n_clusters,
@@ -496,9 +496,9 @@ class ScLSTM:
     def _fit_landmark(self, X, labels) -> dict:
         """The path for many cells (:mod:`sclstm.landmark`): nothing n × n is held."""
         source = RowSource(X)
-        n_empty, gene_nnz = source.scan_empty(self.drop_empty)
-        depths = source.drop_unread(np.flatnonzero(gene_nnz >= self.min_cells), self._genes_read(), self.drop_empty)
-        n_empty = int((~source.kept).sum())
+        _, gene_nnz = source.scan_empty(self.drop_empty)
+        depths = source.drop_unread(kept_genes(gene_nnz, self.min_cells), self._genes_read(), self.drop_empty)
+        n_empty = int((~source.kept).sum())  # all-zero cells and cells with counts only in unread genes
         n = source.n_cells
         k_given = check_n_clusters(self.n_clusters, n)
         label_values = check_labels(labels, source.n_rows)[source.kept] if self.mode == "labelled" else None
@@ -647,12 +647,11 @@ class ScLSTM:
         genes = self.preprocessor_.genes_kept_
         counts = drop_unread_cells(replace(counts, X=self._align_genes(counts.X, gene_names)), genes,
                                    f"the {len(genes)} genes the model reads", drop_empty, min_cells=1)
-        kept = counts.kept
         L = self.preprocessor_.transform(counts.X)
         seqs = self.sequencer_.transform(self.kernel_.transform(L))
         device = self._device()
         self.model_.to(device)  # trained on another device, or loaded (weights load onto the CPU)
-        return embed(self.model_, seqs, device), seqs, kept
+        return embed(self.model_, seqs, device), seqs, counts.kept
 
     @staticmethod
     def _one_row_per_cell(E, kept) -> np.ndarray:

@@ -30,8 +30,12 @@ SCALE_CLIP = 10.0
 def filter_genes(X: sp.csr_matrix, min_cells: int = 3) -> np.ndarray:
     """Indices of genes with a non-zero value in at least ``min_cells`` cells."""
     X = sp.csr_matrix(X)
-    nnz = np.bincount(X.indices[X.data != 0], minlength=X.shape[1])
-    return np.flatnonzero(nnz >= min_cells)
+    return kept_genes(np.bincount(X.indices[X.data != 0], minlength=X.shape[1]), min_cells)
+
+
+def kept_genes(gene_nnz: np.ndarray, min_cells: int) -> np.ndarray:
+    """The expression filter from non-zero cells per gene: indices of genes in ≥ ``min_cells`` cells."""
+    return np.flatnonzero(gene_nnz >= min_cells)
 
 
 def normalise_log(X: sp.csr_matrix, target_sum: float | None = None) -> sp.csr_matrix:
@@ -143,7 +147,7 @@ class Preprocessor:
         Gives the same genes, depth target and gene means as :meth:`fit_transform` on the whole
         matrix.
         """
-        kept = np.flatnonzero(gene_nnz >= self.min_cells)
+        kept = kept_genes(gene_nnz, self.min_cells)
         self._keep_genes(kept, source.n_genes)
         if self.method == "paper":
             return self
