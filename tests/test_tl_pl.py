@@ -222,6 +222,22 @@ def test_embedding_colours_by_its_own_key_and_draws_numbers_on_a_scale(blakeley,
         sclstm.pl.embedding(a, key="other", color=a.var_names[0])
 
 
+def test_embedding_draws_missing_categories_grey_and_refuses_too_few_cells(blakeley):
+    """Before: missing labels became a coloured category "nan", and 2 cells raised
+    scikit-learn's perplexity error from t-SNE."""
+    a = blakeley.copy()
+    sclstm.tl.sclstm(a, n_clusters=3, n_steps=20, store_similarity=False)
+    a.obs["known"] = a.obs["cell_type"].astype(object)
+    a.obs.iloc[:5, a.obs.columns.get_loc("known")] = np.nan
+    fig = sclstm.pl.embedding(a, color="known")
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "nan" not in legend and legend[-1] == "NA"
+    grey = [c for c in fig.axes[0].collections if c.get_label() == "NA"]
+    assert len(grey) == 1 and len(grey[0].get_offsets()) == 5
+    with pytest.raises(sclstm.InputError, match="needs at least 3 cells with an embedding, got 2"):
+        sclstm.pl.embedding(a[:2])
+
+
 def test_a_view_of_a_backed_anndata_is_refused_before_fitting(blakeley, tmp_path, monkeypatch):
     """anndata cannot turn a backed view into an object to write results to; without the check
     that failed with anndata's ValueError after the whole fit."""

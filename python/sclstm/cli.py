@@ -268,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(c)
     _add_input_options(c)
     c.add_argument("--labels-key", default=None, metavar="KEY",
-                   help="labelled mode: train on the labels in obs[KEY] (missing = unknown)")
+                   help="labelled mode: train on the labels in obs[KEY] (missing, empty or blank = unknown)")
     c.add_argument("--labelled-fraction", type=float, default=None, metavar="F",
                    help="labelled mode: use the labels of only this stratified fraction of cells; "
                         "obs['sclstm_labelled'] marks them so the rest can be scored")

@@ -115,7 +115,7 @@ def model_gene_names(gene_names):
         warnings.warn(
             f"{dup.size} gene names occur more than once ({', '.join(dup[:3])}); a saved model matches "
             "new data's genes by name, which then works only for data with the same genes in the same "
-            "order: make them unique first (AnnData: adata.var_names_make_unique()).", UserWarning, stacklevel=4)
+            "order: make them unique first (AnnData: adata.var_names_make_unique()).", UserWarning, stacklevel=5)
     return names.to_numpy()
 
 
@@ -306,8 +306,8 @@ class ScLSTM:
     def fit(self, X, labels=None):
         """Learn the similarity and cluster the cells of X (cells × genes).
 
-        ``labels`` (labelled mode only): one entry per cell, None/NaN for cells whose type
-        is unknown.
+        ``labels`` (labelled mode only): one entry per cell, None/NaN (or an empty or blank
+        string) for cells whose type is unknown.
         """
         t0 = time.perf_counter()
         self._check_params()
@@ -422,6 +422,7 @@ class ScLSTM:
         With ``pseudo_weight`` > 0 (unsupervised) the encoder also learns the ``leiden_pca``
         view's communities (:func:`~sclstm.training.train_siamese`'s ``pseudo_classes``)."""
         classes = views["labels"] if self.mode == "labelled" else None
+        self._warn_oversized_batch(seqs.shape[0])
         self.model_, self.history_ = train_siamese(
             seqs, pairs, head=self.head, n_steps=self.n_steps, batch_size=self.batch_size,
             lr=self.learning_rate, hidden=self.hidden_size, embedding_dim=self.embedding_dim,
@@ -429,6 +430,17 @@ class ScLSTM:
             classes=classes, n_classes=None if classes is None else len(self.classes_),
             pseudo_classes=views.get("leiden_pca"), pseudo_weight=pseudo_weight,
         )
+
+    def _warn_oversized_batch(self, n_training_cells: int) -> None:
+        """Warn when a batch holds more pairs than the training cells have distinct pairs: the
+        steps then repeat pairs, which costs time (it grows with batch_size) and adds nothing.
+        The default batch_size never warns, even on a few cells."""
+        distinct = n_training_cells * (n_training_cells - 1) // 2
+        if self.batch_size > max(distinct, ScLSTM().batch_size):
+            warnings.warn(f"batch_size={self.batch_size} pairs per step exceeds the {distinct:,} distinct pairs of "
+                          f"the {n_training_cells:,} training cells, so every step repeats pairs; training time "
+                          f"grows with batch_size (default {ScLSTM().batch_size}) and gains nothing from them.",
+                          UserWarning, stacklevel=5)
 
     def _set_predictions(self, prob) -> None:
         """Labelled mode: every cell's class and its probability from the class head's
@@ -673,7 +685,7 @@ class ScLSTM:
                 f"the {'model' if fitted is None else 'data'} has no gene names, so genes are matched by "
                 f"position: the data must hold the model's {self.n_genes_in_} genes in the order it was fitted "
                 "on (give both names — an AnnData, a DataFrame or a model fitted on one — to match by name).",
-                UserWarning, stacklevel=4)
+                UserWarning, stacklevel=5)
         if fitted is None or gene_names is None or (len(gene_names) == len(fitted)
                                                      and np.array_equal(gene_names, fitted)):
             self.preprocessor_.check_gene_count(M.shape[1])  # by position

@@ -64,9 +64,18 @@ def _figure(n_panels: int):
     return fig, axes[0]
 
 
+MIN_PROJECTED_CELLS = 3
+MISSING = "NA"  # the legend's name for cells with no value, drawn grey as scanpy draws them
+
+
 def project(emb: np.ndarray, basis: str = "tsne", random_state: int = 0) -> np.ndarray:
     """2-D coordinates of an embedding by t-SNE (scikit-learn) or UMAP (umap-learn, optional)."""
     emb = np.asarray(emb, dtype=np.float64)
+    if basis not in ("tsne", "umap"):
+        raise InputError(f"basis must be 'tsne' or 'umap', got {basis!r}.")
+    if emb.shape[0] < MIN_PROJECTED_CELLS:  # t-SNE's perplexity must stay below the number of cells
+        raise InputError(f"a 2-D picture needs at least {MIN_PROJECTED_CELLS} cells with an embedding, "
+                         f"got {emb.shape[0]}.")
     if basis == "tsne":
         from sklearn.manifold import TSNE
 
@@ -78,7 +87,6 @@ def project(emb: np.ndarray, basis: str = "tsne", random_state: int = 0) -> np.n
         except ImportError:
             raise InputError("basis='umap' needs umap-learn: pip install umap-learn.") from None
         return umap.UMAP(random_state=random_state).fit_transform(emb)
-    raise InputError(f"basis must be 'tsne' or 'umap', got {basis!r}.")
 
 
 def embedding(adata, color=CLUSTERS, key: str = "sclstm", basis: str = "tsne", random_state: int = 0,
@@ -127,11 +135,15 @@ def embedding(adata, color=CLUSTERS, key: str = "sclstm", basis: str = "tsne", r
             ax.set_xticks([])
             ax.set_yticks([])
             continue
-        values = (np.full(n_ok, "cells") if c is None else adata.obs[c].astype(str).to_numpy()[ok])
-        cats = sorted(set(values), key=lambda v: (len(v), v))
+        column = None if c is None else adata.obs[c]
+        missing = np.zeros(n_ok, bool) if c is None else column.isna().to_numpy()[ok]
+        values = (np.full(n_ok, "cells") if c is None else column.astype(str).to_numpy()[ok])
+        cats = sorted(set(values[~missing]), key=lambda v: (len(v), v))
         for i, cat in enumerate(cats):
-            m = values == cat
+            m = (values == cat) & ~missing
             ax.scatter(xy[m, 0], xy[m, 1], s=size, color=cmap(i % 20), label=cat, linewidths=0)
+        if missing.any():
+            ax.scatter(xy[missing, 0], xy[missing, 1], s=size, color="lightgrey", label=MISSING, linewidths=0)
         ax.set_title(f"{c or 'cells'} ({basis.upper()} of {name})")
         ax.set_xticks([])
         ax.set_yticks([])
