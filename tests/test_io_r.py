@@ -767,6 +767,22 @@ def test_seurat_to_anndata_to_seurat(fx, tmp_path):
 
 
 @needs_r
+def test_seurat_idents_and_data_slot_keep_their_r_names_when_written_again(fx, tmp_path):
+    """Before: Idents equal to a meta.data column (cell_type) came back as orig.ident from
+    write_rds(kind="Seurat"), and the data slot became an SCE assay 'data', not 'logcounts'."""
+    from sclstm.io import read_rds, write_rds
+
+    a = read_rds(fx["out"] / "pollen_seurat.rds")
+    write_rds(a, tmp_path / "s.rds", kind="Seurat")
+    write_rds(a, tmp_path / "sce.rds")
+    res = _rscript_expr("suppressMessages({library(SeuratObject); library(SingleCellExperiment)}); "
+                        "s <- readRDS(commandArgs(TRUE)[1]); sce <- readRDS(commandArgs(TRUE)[2]); "
+                        "cat(identical(Idents(s), setNames(s$cell_type, colnames(s))), assayNames(sce), "
+                        "names(metadata(sce)), sep = ' ')", tmp_path / "s.rds", tmp_path / "sce.rds")
+    assert res.stdout.split() == ["TRUE", "counts", "logcounts", "sclstm"]
+
+
+@needs_r
 def test_dense_and_seurat_name_changes(fx, tmp_path):
     from sclstm.io import read_rds, write_rds
 

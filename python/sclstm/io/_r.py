@@ -19,7 +19,10 @@ Mapping (R → Python; the inverse on writing):
   obsm (``"pca"`` → ``"X_pca"``), graphs → obsp, misc → uns, the active identities →
   ``obs["ident"]`` unless a meta.data column already holds them, in the same level order (``obs["active.ident"]`` when
   meta.data has another column ``ident``). meta.data rows are matched to cells by name. Other
-  assays are not converted (a warning names them).
+  assays are not converted (a warning names them). ``uns["sclstm_source"]`` records what
+  :func:`write_rds` needs to give parts their R names back: the assay X came from, that
+  ``layers["data"]`` is the data slot (Bioconductor's ``logcounts``), and the meta.data column
+  holding the identities.
 - NA in a matrix: NaN (integer and logical matrices become float64), with a warning.
 - dgCMatrix (and other sparse Matrix classes), numeric matrix, numeric data.frame: genes ×
   cells (R's convention), transposed to cells × genes; ``genes_by_cells=False`` when rows
@@ -875,7 +878,9 @@ def _from_seurat(p: dict, where: str) -> ad.AnnData:
         obs.index = cell_index
     else:
         obs = obs.reindex(cell_index)
+    source = {}  # uns[SOURCE_KEY]: what write_rds needs to give the parts their R names back
     idents = _strings(p["idents"])
+
     def as_text(col):
         return [None if (v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))) else str(v) for v in col]
 
@@ -894,7 +899,10 @@ def _from_seurat(p: dict, where: str) -> ad.AnnData:
                                                                              if v in set(text)]
             return column.dtype == object and as_text(column) == text
 
-        if not any(holds_idents(c) for c in obs.columns):
+        holding = [c for c in obs.columns if holds_idents(c)]
+        if holding:  # so that write_rds(kind="Seurat") makes that column the identities again
+            source["idents"] = str(holding[0])
+        else:
             col = "ident"
             if col in obs.columns:  # meta.data's own 'ident' column is kept
                 col = "active.ident"
@@ -943,7 +951,11 @@ def _from_seurat(p: dict, where: str) -> ad.AnnData:
                           stacklevel=3)
     uns = _uns_from(p["misc"], "misc")
     if _bool(p["use_data"]):  # the 'data' slot: log-normalised, "logcounts" in a SingleCellExperiment
-        uns[SOURCE_KEY] = {"X_assay": "logcounts"}
+        source["X_assay"] = "logcounts"
+    if "data" in layers:  # the same slot beside counts
+        source["layers"] = {"data": "logcounts"}
+    if source:
+        uns[SOURCE_KEY] = source
     return ad.AnnData(X=X, obs=obs, var=var, layers=layers or None, obsm=obsm or None, obsp=obsp or None,
                       uns=uns or None)
 
@@ -1118,7 +1130,9 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
     ``counts``: that layer → counts and X → data, unless a data layer exists), ``scale.data``
     → scale.data, obs → meta.data, var → meta.features, ``var["highly_variable"]`` →
     variable features, obsm → DimReducs (``X_sclstm`` → ``"sclstm"``, key ``"SCLSTM_"``), uns
-    → misc; the ScLSTM clusters become the identities. In both, ``obs["sclstm"]`` is named
+    → misc; the ScLSTM clusters become the identities (else the meta.data column
+    :func:`read_rds` found them in, ``obs["ident"]`` or ``orig.ident``). A ``data`` layer that
+    :func:`read_rds` took from a Seurat data slot becomes the SCE assay ``logcounts``. In both, ``obs["sclstm"]`` is named
     ``sclstm_clusters`` (the R package's convention). Sparse matrices stay sparse (dgCMatrix).
     """
     if not isinstance(adata, ad.AnnData):
@@ -1171,8 +1185,13 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
         if x_name in adata.layers:
             raise InputError(f"x_assay {x_name!r} is also the name of a layer; choose another.")
         assays = {x_name: _r_matrix(R, adata.X, cells, genes, "X")}
+        layer_names = source.get("layers") if isinstance(source, dict) else None
+        layer_names = layer_names if isinstance(layer_names, dict) else {}
         for name in adata.layers.keys():
-            assays[name] = _r_matrix(R, adata.layers[name], cells, genes, f"layers[{name!r}]")
+            r_name = layer_names.get(name, name)  # Seurat's data slot: Bioconductor's logcounts
+            if r_name in assays or r_name in adata.layers:
+                r_name = name
+            assays[r_name] = _r_matrix(R, adata.layers[name], cells, genes, f"layers[{name!r}]")
         reduced = {}
         for key, val in obsm.items():
             rname = _reduction_name(key).upper()
@@ -1236,9 +1255,14 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
             keys[rname] = R.str_vec([rkey])
         obs = adata.obs
         obs_names = [rename.get(str(c), str(c)) for c in obs.columns]
-        # identities: the ScLSTM clusters; else obs["ident"] (what read_rds makes of them); else orig.ident
+        # identities: the ScLSTM clusters; else the column read_rds found them in, or obs["ident"] (where
+        # read_rds puts them when no column holds them); else orig.ident
+        source = adata.uns.get(SOURCE_KEY)
+        ident_column = source.get("idents") if isinstance(source, dict) else None
         if _CLUSTERS_R in obs_names:
             idents = R.str_vec([_CLUSTERS_R])
+        elif isinstance(ident_column, str) and ident_column in obs.columns:
+            idents = R.str_vec([rename.get(ident_column, ident_column)])
         elif "ident" in obs.columns:
             idents = R.str_vec(["ident"])
         elif "orig.ident" in obs.columns:
