@@ -35,6 +35,8 @@ def test_results_survive_h5ad(clustered, tmp_path):
     assert back.obs["sclstm"].equals(clustered.obs["sclstm"])
     np.testing.assert_array_equal(back.obsm["X_sclstm"], clustered.obsm["X_sclstm"])
     assert back.uns["sclstm"]["n_clusters"] == clustered.uns["sclstm"]["n_clusters"]
+    # k was not given: None, not the text "None" (anndata >= 0.11 writes None)
+    assert back.uns["sclstm"]["params"]["n_clusters"] is None
 
 
 def test_key_added_and_copy(biase):

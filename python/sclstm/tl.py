@@ -1,6 +1,8 @@
 """scanpy-style entry point: ``sclstm.tl.sclstm(adata)`` writes its results into the AnnData."""
 from __future__ import annotations
 
+import functools
+import re
 import warnings
 
 import numpy as np
@@ -12,10 +14,20 @@ from .estimator import ScLSTM
 from .validation import InputError, check_n_clusters
 
 
+@functools.lru_cache(maxsize=1)
+def _anndata_writes_none() -> bool:
+    """anndata 0.11 and newer write None into .h5ad; older ones refuse it."""
+    from importlib.metadata import version
+
+    major, minor = (int(p) for p in re.findall(r"\d+", version("anndata"))[:2])
+    return (major, minor) >= (0, 11)
+
+
 def h5ad_safe(value):
-    """Make a nested summary writable to .h5ad: None → "None", tuples → lists, dict keys → str."""
+    """Make a nested summary writable to .h5ad: tuples → lists, dict keys → str, and None kept
+    (→ "None" only with an anndata older than 0.11, which cannot write None)."""
     if value is None:
-        return "None"
+        return None if _anndata_writes_none() else "None"
     if isinstance(value, dict):
         return {str(k): h5ad_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
