@@ -6,13 +6,22 @@
 #' Note the orientation: like every \code{clusterRows()} method, this clusters the
 #' \emph{rows} of \code{x}, so pass counts with cells in rows and genes in columns,
 #' for example \code{t(counts(sce))}. sclstm needs counts (or non-negative
-#' expression), not principal components. An error about the cells (such as rows with
+#' expression), not principal components. The run's message says how \code{x} was read
+#' (\code{"read as cells x genes: <c> cells in rows, <g> genes in columns"}, recorded
+#' in the details as \code{read_as}), and an error about the cells (such as rows with
 #' no counts, which are usually genes) gives the dimensions \code{x} was read with.
 #'
 #' @param k Number of cell types, or \code{NULL} (default) to estimate it.
 #' @param seed Random seed (non-negative whole number).
 #' @param ... Further arguments for the Python estimator \code{sclstm.ScLSTM}, by
-#'   name (for example \code{n_steps = 200}); an unnamed one is an error.
+#'   name (for example \code{n_steps = 200}), each a single value, as for
+#'   \code{\link{runScLSTM}}. They are checked when the object is built: an unnamed
+#'   one is an error, and so are a name the estimator does not have (the error lists
+#'   those it has) and a value that is not a single one (\code{NULL}, \code{NA}, a
+#'   vector of several). The names come from Python, which building an
+#'   \code{ScLSTMParam} with such arguments therefore starts (see
+#'   \code{\link{sclstmPython}}); when it is not available (\code{sclstmAvailable()}
+#'   is \code{FALSE}), the checks that need it wait for \code{clusterRows()}.
 #' @param x A cells × genes count matrix (dense or sparse).
 #' @param BLUSPARAM An \code{ScLSTMParam}.
 #' @param full Return the embedding and details too?
@@ -61,9 +70,12 @@ setValidity("ScLSTMParam", function(object) {
 ScLSTMParam <- function(k = NULL, seed = 0, ...) {
     k <- .check_k(k)
     extra <- list(...)
-    # checked here, not at clusterRows(): an unnamed one would reach the fit as labels
-    .check_named(extra, after = "k and seed")
-    .check_no_clash(extra)
+    # checked here, not at clusterRows(): an unnamed one would reach the fit as labels, and
+    # an unknown one, or one that is not a single value, would fail only there. The names
+    # are the estimator's, which Python lists: without Python (not installed yet), those
+    # checks wait for clusterRows().
+    python <- if (length(extra) && isTRUE(sclstmAvailable())) sclstmPython()
+    .check_estimator_arguments(extra, "ScLSTMParam()", sclstm = python)
     new("ScLSTMParam", k = if (is.null(k)) NA_integer_ else k,
         seed = .check_seed(seed), extra = extra)
 }
@@ -90,12 +102,17 @@ setMethod("show", "ScLSTMParam", function(object) {
 #' @export
 setMethod("clusterRows", c("ANY", "ScLSTMParam"), function(x, BLUSPARAM, full = FALSE) {
     k <- if (is.na(BLUSPARAM@k)) NULL else BLUSPARAM@k
+    # what ScLSTMParam() left unchecked, Python not being available then
+    .check_estimator_arguments(BLUSPARAM@extra, "ScLSTMParam()")
+    read_as <- sprintf("cells x genes: %d cells in rows, %d genes in columns", nrow(x), ncol(x))
     res <- .with_orientation_hint(
         do.call(.run_core, c(list(x, k = k, seed = BLUSPARAM@seed,
                                   cells_in_columns = FALSE), BLUSPARAM@extra)),
         sprintf(paste0("clusterRows() clusters the rows of x: here %d cells in rows, %d genes ",
-                       "in columns; if the genes are the rows, pass t(x)"), nrow(x), ncol(x))
+                       "in columns; if the genes are the rows, pass t(x)"), nrow(x), ncol(x)),
+        read_as = paste0(read_as, " (if the genes are the rows, pass t(x))")
     )
+    res$details$read_as <- read_as
     clusters <- unname(res$clusters)
     if (full) {
         list(clusters = clusters,

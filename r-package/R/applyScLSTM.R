@@ -35,11 +35,35 @@
 #'     \code{classes_}) and \code{colData(x)$sclstm_predicted_confidence}; what was done
 #'     in \code{metadata(x)$sclstm_apply}, with the assay read by name.}
 #'   \item{Seurat}{\code{x} with the \code{DimReduc} \code{reduction.name} and, for a
-#'     labelled model, the two meta.data columns; details in
-#'     \code{Misc(x, "sclstm_apply")}.}
+#'     labelled model, the meta.data columns \code{sclstm_predicted} and
+#'     \code{sclstm_predicted_confidence} (for an unsupervised model, those columns are
+#'     removed if an earlier labelled run left them); details in
+#'     \code{Misc(x, "sclstm_apply")} and in the DimReduc's \code{misc}. See below for
+#'     what is left of an earlier \code{runScLSTM()}.}
 #'   \item{matrix}{a list with \code{embedding}, \code{details} and, for a labelled
 #'     model, \code{predicted} and \code{predicted_confidence}.}
 #' }
+#'
+#' @section Seurat objects with a runScLSTM() result:
+#' \code{applyScLSTM()} writes the embedding and, for a labelled model, the
+#' predictions, but no clusters. So on a Seurat object that already holds a
+#' \code{runScLSTM()} result under the same \code{reduction.name} (by default
+#' \code{"sclstm"}), the earlier fit's \code{DimReduc} is replaced by the model's
+#' embedding, while the meta.data column \code{sclstm_clusters} (and
+#' \code{<reduction.name>_clusters}, the same column for the default name) is left in
+#' place: it still holds the earlier fit's clusters, which were not computed from the
+#' new embedding. \code{Misc(x, "sclstm")} and the command in \code{x@commands} also
+#' stay the earlier fit's. The columns written by \code{applyScLSTM()} are
+#' \code{sclstm_predicted} and \code{sclstm_predicted_confidence} (labelled model
+#' only). \code{Idents(x)} change only with \code{set.ident = TRUE} and a labelled
+#' model, to the predicted types; otherwise they stay as they were (the earlier fit's
+#' clusters, if it set them). To keep the earlier fit's embedding beside the model's,
+#' give \code{applyScLSTM()} another \code{reduction.name} and \code{reduction.key};
+#' to drop the earlier clusters, remove the column
+#' (\code{x[["sclstm_clusters"]] <- NULL}). A later \code{runScLSTM()} under the name
+#' replaces the clusters column as usual. A SingleCellExperiment is treated alike:
+#' \code{reducedDim(x, "SCLSTM")} is replaced, while \code{colData(x)$sclstm_clusters}
+#' and \code{metadata(x)$sclstm} stay the earlier fit's.
 #' @examples
 #' if (sclstmAvailable()) {
 #'     set.seed(1)

@@ -77,8 +77,10 @@
 }
 
 # Estimator parameters that runScLSTM() and ScLSTMParam() set from their own arguments.
+.SET_BY_R <- c("n_clusters", "random_state", "mode")
+
 .check_no_clash <- function(extra) {
-    clash <- intersect(names(extra), c("n_clusters", "random_state", "mode", "X"))
+    clash <- intersect(names(extra), c(.SET_BY_R, "X"))
     if (length(clash)) {
         stop("pass the number of clusters as k, the seed as seed and labels as labels ",
              "(the mode follows from labels), not as ", paste(clash, collapse = ", "), ".",
@@ -87,22 +89,96 @@
     invisible()
 }
 
-# Arguments in ... go to the Python estimator by name; an unnamed or unknown one is an
-# R error naming it, not a Python TypeError.
-.check_estimator_arguments <- function(extra, sclstm) {
+# What each caller takes in `...` besides the estimator's parameters: `after` names the
+# arguments before them (for the error about an unnamed one), `also` the arguments passed
+# on to .run_core() rather than to Python, which checks them itself (labels, save.model).
+.EXTRA_ARGUMENTS <- list(
+    "runScLSTM()" = list(after = "k, seed and labels", also = "save.model"),
+    "ScLSTMParam()" = list(after = "k and seed", also = c("labels", "save.model"))
+)
+
+# The estimator's parameters and their defaults, as Python lists them (ScLSTM().get_params()),
+# so that R holds no copy of the list.
+.estimator_defaults <- function(sclstm) {
+    .to_r(sclstm$ScLSTM()$get_params())
+}
+
+# A value in R's words, for errors: NULL, NA, "a numeric vector of length 2".
+.describe_value <- function(value) {
+    if (is.null(value)) {
+        "NULL"
+    } else if (is.atomic(value) && length(value) == 1L) {
+        if (is.integer(value) && !is.na(value)) as.character(value) # 400, not 400L
+        else paste(deparse(value), collapse = " ")
+    } else if (is.atomic(value)) {
+        kind <- if (is.factor(value)) "factor" else if (is.character(value)) "character"
+            else if (is.logical(value)) "logical" else if (is.numeric(value)) "numeric"
+            else typeof(value)
+        sprintf("a %s vector of length %d", kind, length(value))
+    } else if (is.list(value) && !is.object(value)) {
+        sprintf("a list of length %d", length(value))
+    } else {
+        sprintf("an object of class '%s'", class(value)[1])
+    }
+}
+
+# Every parameter of the Python estimator is a single value (a number, a string, TRUE or
+# FALSE); NULL only where its default is None (labelled_fraction), which says "not set".
+# The problem with `value` for the parameter `name`, or NULL. `defaults` NULL (Python not
+# available yet): whether NULL is allowed is left to the fit.
+.single_value_problem <- function(name, value, defaults) {
+    known <- !is.null(defaults) && name %in% names(defaults)
+    default <- if (known) defaults[[name]]
+    if (is.null(value) && (!known || is.null(default))) {
+        return(NULL)
+    }
+    if (!is.null(value) && is.atomic(value) && length(value) == 1L && !is.na(value)) {
+        return(NULL)
+    }
+    missing <- is.null(value) || (is.atomic(value) && length(value) == 1L)
+    paste0("'", name, "' must be a single value, got ", .describe_value(value),
+           if (missing && known) {
+               paste0(" (leave it out for the default, ", .describe_value(default), ")")
+           })
+}
+
+# Arguments in ... go to the Python estimator by name, checked in R before any work, so
+# that a mistake is an R error in R's words rather than a Python TypeError or a message
+# with Python's values ("got None", "got [10.0, 20.0]"): each named, once; not one of
+# those set from k, seed and labels; a parameter of the estimator (the names come from
+# Python) or one of the caller's own (.EXTRA_ARGUMENTS); and a single value each. `caller`
+# words the errors. With `sclstm` NULL (Python not available: ScLSTMParam() built before it
+# is), only what R can check alone; the rest waits for the fit.
+.check_estimator_arguments <- function(extra, caller = "runScLSTM()", sclstm = sclstmPython()) {
+    spec <- .EXTRA_ARGUMENTS[[caller]]
+    .check_named(extra, after = spec$after)
     if (!length(extra)) {
         return(invisible())
     }
-    .check_named(extra)
+    .check_no_clash(extra)
     nm <- names(extra)
-    valid <- setdiff(names(.to_r(sclstm$ScLSTM()$get_params())),
-                     c("n_clusters", "random_state", "mode"))
-    unknown <- setdiff(nm, valid)
-    if (length(unknown)) {
-        stop("unknown argument", if (length(unknown) > 1) "s", " ",
-             paste0("'", unknown, "'", collapse = ", "), "; runScLSTM() takes k, seed, ",
-             "labels and the estimator's parameters: ", paste(valid, collapse = ", "), ".",
-             call. = FALSE)
+    twice <- unique(nm[duplicated(nm)])
+    if (length(twice)) {
+        stop(paste0("'", twice, "'", collapse = ", "), " given more than once; give each ",
+             "argument once.", call. = FALSE)
+    }
+    defaults <- if (!is.null(sclstm)) .estimator_defaults(sclstm)
+    if (!is.null(defaults)) {
+        valid <- setdiff(names(defaults), .SET_BY_R)
+        unknown <- setdiff(nm, c(valid, spec$also))
+        if (length(unknown)) {
+            stop("unknown argument", if (length(unknown) > 1) "s", " ",
+                 paste0("'", unknown, "'", collapse = ", "), "; ", caller, " takes k, seed, ",
+                 "labels, save.model and the estimator's parameters: ",
+                 paste(valid, collapse = ", "), ".", call. = FALSE)
+        }
+    }
+    to_python <- setdiff(nm, spec$also)
+    problems <- unlist(lapply(to_python, function(name) {
+        .single_value_problem(name, extra[[name]], defaults)
+    }))
+    if (length(problems)) {
+        stop(paste(problems, collapse = "; "), ".", call. = FALSE)
     }
     invisible()
 }
@@ -169,16 +245,33 @@
         setequal(recorded, classes)) recorded else classes
 }
 
-# For a matrix, whose orientation is the caller's choice: an input error about the cells
-# also says how x was read (all-zero "cells" are usually genes of a transposed matrix, and
+# A message of sclstm's (class sclstm_note), which .with_orientation_hint() can complete.
+.note <- function(text) {
+    structure(class = c("sclstm_note", "message", "condition"),
+              list(message = paste0(text, "\n"), call = NULL))
+}
+
+# For a matrix, whose orientation is the caller's choice and which nothing in it tells:
+# the run's note says how it was read (`read_as`, e.g. "genes x cells: 30 genes in rows,
+# 100 cells in columns (if ...)"), so that a transposed matrix whose fit succeeds (its genes
+# clustered) does not pass silently; and an input error about the cells also says how x
+# was read (`hint`: all-zero "cells" are usually genes of a transposed matrix, and
 # drop_empty = TRUE would then cluster the genes).
-.with_orientation_hint <- function(expr, hint) {
-    tryCatch(expr, sclstm_input_error = function(e) {
-        if (grepl("\\bcells?\\b", conditionMessage(e))) {
-            e$message <- paste0(sub("[.]$", "", conditionMessage(e)), " (", hint, ").")
-        }
-        stop(e)
-    })
+.with_orientation_hint <- function(expr, hint, read_as = NULL) {
+    withCallingHandlers(
+        tryCatch(expr, sclstm_input_error = function(e) {
+            if (grepl("\\bcells?\\b", conditionMessage(e))) {
+                e$message <- paste0(sub("[.]$", "", conditionMessage(e)), " (", hint, ").")
+            }
+            stop(e)
+        }),
+        sclstm_note = function(m) {
+            if (!is.null(read_as)) {
+                message(.note(paste0(sub("\n$", "", conditionMessage(m)), "; read as ",
+                                     read_as)))
+                invokeRestart("muffleMessage")
+            }
+        })
 }
 
 # Python lists of scalars come back as R lists; make them vectors where possible.
@@ -259,11 +352,15 @@ NULL
 # embedding (cells × d, rownames = cells) and details (the Python summary_); in
 # labelled mode also predicted (factor of classes named by cell: the class head's
 # prediction for every cell) and predicted_confidence (its probability).
+# `...` are the estimator's parameters, which the callers check with
+# .check_estimator_arguments() before any work: there, a name such as cells_in_columns
+# is refused, which here would silently become .run_core()'s own argument.
 .run_core <- function(counts, k = NULL, seed = 0, labels = NULL, ..., save.model = NULL,
                       cells_in_columns = TRUE) {
     k <- .check_k(k)
     seed <- .check_seed(seed)
     save.model <- .check_model_path(save.model)
+    extra <- list(...)
     cell_names <- if (cells_in_columns) colnames(counts) else rownames(counts)
     n_cells <- if (cells_in_columns) ncol(counts) else nrow(counts)
     if (!is.null(labels) && length(labels) != n_cells) {
@@ -272,16 +369,14 @@ NULL
              call. = FALSE)
     }
     labels <- .labels_in_cell_order(labels, cell_names)
+    sclstm <- sclstmPython()
+    extra <- .python_kwargs(extra)
     genes <- if (cells_in_columns) rownames(counts) else colnames(counts)
     if (!is.null(save.model)) {
         .check_model_genes(genes, if (cells_in_columns) "row names" else "column names")
     }
-    sclstm <- sclstmPython()
     X <- .counts_to_python(counts, cells_in_columns = cells_in_columns)
     mode <- if (is.null(labels)) "unsupervised" else "labelled"
-    extra <- .python_kwargs(list(...))
-    .check_no_clash(extra)
-    .check_estimator_arguments(extra, sclstm)
     if (is.null(extra$progress)) {
         extra$progress <- FALSE
     }
@@ -340,7 +435,7 @@ NULL
         .py_call(est$save(save.model))
         details$model_file <- save.model
     }
-    message(.to_r(est$kernel_note_))
+    message(.note(.to_r(est$kernel_note_)))
     out <- list(clusters = clusters, embedding = embedding, details = details)
     if (!is.null(predicted_kept)) {
         predicted <- rep(NA_character_, n_cells)

@@ -159,13 +159,14 @@ sclstmAvailable <- function() {
 
 # Python's advice in R's spelling: the option the message names is an argument of
 # runScLSTM() here (drop_empty = TRUE, not drop_empty=True or --drop-empty; k, not
-# n_clusters; NULL, not None; assay.type, not layer=). Applied in this order.
+# n_clusters; NULL, not None; TRUE, not True; assay.type, not layer=). Applied in this order.
 .R_SPELLING <- c(
     "drop_empty=True (CLI: --drop-empty)" = "drop_empty = TRUE",
     "leave it out (None) to estimate it" = "leave k = NULL to estimate it",
     "n_clusters=" = "k = ",
     "n_clusters" = "k",
     "or None" = "or NULL",
+    "must be True or False" = "must be TRUE or FALSE",
     "(e.g. layer='counts')" =
         paste0("(for a SingleCellExperiment, e.g. assay.type = \"counts\"; for a Seurat ",
                "object, an assay = whose counts slot holds the raw counts)")
@@ -175,6 +176,12 @@ sclstmAvailable <- function() {
     for (from in names(.R_SPELLING)) {
         line <- gsub(from, .R_SPELLING[[from]], line, fixed = TRUE)
     }
+    # a Python tuple of choices: "one of ('auto', 'exact'), got" -> "one of 'auto', 'exact', got"
+    line <- gsub("\\bone of \\(('[^()]*')\\), got\\b", "one of \\1, got", line, perl = TRUE)
+    # the value a message quotes, when it is Python's True, False or None: R's TRUE, FALSE, NULL
+    line <- gsub("\\bgot True\\b", "got TRUE", line, perl = TRUE)
+    line <- gsub("\\bgot False\\b", "got FALSE", line, perl = TRUE)
+    line <- gsub("\\bgot None\\b", "got NULL", line, perl = TRUE)
     # any other keyword advice: kernel='landmark' -> kernel = "landmark"
     gsub("\\b([A-Za-z_][A-Za-z0-9_]*)='([^']*)'", "\\1 = \"\\2\"", line, perl = TRUE)
 }

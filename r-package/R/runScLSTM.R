@@ -4,25 +4,44 @@
 #' then hierarchical clustering) on the counts of a
 #' \linkS4class{SingleCellExperiment}, a \code{Seurat} object, or a genes × cells
 #' matrix, and returns the object with the clusters, the learned embedding and the
-#' parameters used.
+#' parameters used. \strong{A matrix is read as genes × cells} (genes in rows, cells in
+#' columns): pass \code{t(x)} for one with cells in rows (see Details).
+#'
+#' A matrix is read as genes × cells: genes in rows, cells in columns, R's
+#' convention (as in \code{counts(sce)} and Seurat's assays). Nothing in a matrix says
+#' which way round it is, so a cells × genes matrix would have its genes clustered as
+#' if they were cells; pass \code{t(x)} for one with cells in rows. No rule on the
+#' shape or the names tells the two apart reliably (a dataset may have more cells than
+#' genes or fewer; names follow no fixed pattern), so rather than warn on a guess,
+#' \code{runScLSTM()} says how it read the matrix: the message it gives on every run
+#' (the kernel chosen and the memory it needs) ends, for a matrix, with
+#' \code{"read as genes x cells: <g> genes in rows, <c> cells in columns"}, and the
+#' details record the same as \code{read_as}. An error about the cells (such as columns
+#' with no counts) also gives the dimensions the matrix was read with, as a transposed
+#' matrix is the usual cause. A SingleCellExperiment or Seurat object has no such
+#' ambiguity.
 #'
 #' @param x A \linkS4class{SingleCellExperiment}, a \code{Seurat} object, or a
-#'   genes × cells count matrix (base \code{matrix} or any sparse \pkg{Matrix},
-#'   e.g. a \code{dgCMatrix}). Counts are raw (or non-negative expression such as
-#'   FPKM); sparse counts are passed to Python as sparse, never densified. For a
-#'   matrix, an error about the cells (such as columns with no counts) also gives the
-#'   dimensions it was read with, as a transposed matrix is the usual cause.
+#'   \strong{genes × cells} count matrix (base \code{matrix} or any sparse
+#'   \pkg{Matrix}, e.g. a \code{dgCMatrix}; use \code{t(x)} for cells in rows). Counts
+#'   are raw (or non-negative expression such as FPKM); sparse counts are passed to
+#'   Python as sparse, never densified.
 #' @param k Number of cell types, or \code{NULL} (default) to estimate it; the
 #'   estimate and its curve are kept in the details.
 #' @param seed Random seed (a non-negative whole number). The same counts, \code{k}
 #'   and \code{seed} give the same clusters, from R or from Python.
 #' @param labels \code{NULL} (unsupervised, default) or, for the labelled mode, the
 #'   name of a \code{colData} (SingleCellExperiment) or \code{meta.data} (Seurat)
-#'   column holding known cell types, \code{NA} for the cells to predict. A vector
-#'   with one label per cell is accepted too (the only form for matrices).
+#'   column holding known cell types, \code{NA} (or an empty string) for the cells to
+#'   predict. A vector with one label per cell is accepted too (the only form for
+#'   matrices).
 #' @param ... Further arguments passed to the Python estimator
-#'   \code{sclstm.ScLSTM}, by name (for example \code{n_steps}); an unknown name is
-#'   an error. \code{drop_empty = TRUE} drops all-zero cells instead of stopping:
+#'   \code{sclstm.ScLSTM}, by name (for example \code{n_steps = 200}), each a single
+#'   value (a number, a string, \code{TRUE} or \code{FALSE}; \code{NULL} only where
+#'   it is the parameter's default, as for \code{labelled_fraction}). They are checked
+#'   before any work: a name the estimator does not have (the error lists those it
+#'   has), an unnamed argument, or a value that is \code{NULL}, \code{NA} or a vector
+#'   of several is an error. \code{drop_empty = TRUE} drops all-zero cells instead of stopping:
 #'   they get \code{NA} clusters and \code{NA} embedding rows (in a Seurat object
 #'   also \code{NA} Idents when \code{set.ident = TRUE}). \code{save.model = "model.pt"}
 #'   also saves the fitted model to that file (the path is checked before the fit, and
@@ -75,8 +94,9 @@
 #'     and the command logged in \code{x@commands} as Seurat logs its own.}
 #'   \item{matrix}{a list with \code{clusters} (factor named by cell),
 #'     \code{embedding} (cells × dimensions) and \code{details} (as in
-#'     \code{metadata(x)$sclstm}); in labelled mode also \code{predicted} and
-#'     \code{predicted_confidence}.}
+#'     \code{metadata(x)$sclstm}, with \code{read_as}: how the matrix was read, e.g.
+#'     \code{"genes x cells: 200 genes in rows, 60 cells in columns"}); in labelled mode
+#'     also \code{predicted} and \code{predicted_confidence}.}
 #' }
 #'
 #' @section Python:
@@ -131,12 +151,18 @@ setMethod("runScLSTM", "ANY", function(x, k = NULL, seed = 0, labels = NULL, ...
         stop("runScLSTM() needs a SingleCellExperiment, a Seurat object or a genes x ",
              "cells matrix, got an object of class '", class(x)[1], "'.", call. = FALSE)
     }
-    .with_orientation_hint(
+    .check_estimator_arguments(list(...), "runScLSTM()")
+    # nothing in a matrix says which way round it is, and no rule on its shape or names
+    # tells reliably: the run's message and details say how it was read
+    read_as <- sprintf("genes x cells: %d genes in rows, %d cells in columns", nrow(x), ncol(x))
+    res <- .with_orientation_hint(
         .run_core(x, k = k, seed = seed, labels = labels, ...),
-        sprintf(paste0("runScLSTM() reads a matrix as genes x cells: here %d genes in rows, ",
-                       "%d cells in columns; if the cells are the rows, pass t(x)"),
-                nrow(x), ncol(x))
+        paste0("runScLSTM() reads a matrix as ", sub(": ", ": here ", read_as),
+               "; if the cells are the rows, pass t(x)"),
+        read_as = paste0(read_as, " (if the cells are the rows, pass t(x))")
     )
+    res$details$read_as <- read_as
+    res
 })
 
 #' @rdname runScLSTM
@@ -149,6 +175,7 @@ setMethod("runScLSTM", "SingleCellExperiment",
           function(x, k = NULL, seed = 0, labels = NULL, ..., assay.type = "counts") {
     assay_name <- .sce_assay_type(x, assay.type)
     labels <- .resolve_labels(labels, colData(x), ncol(x), "colData(x)")
+    .check_estimator_arguments(list(...), "runScLSTM()")
     res <- .run_core(assay(x, assay.type, withDimnames = TRUE), k = k, seed = seed,
                      labels = labels, ...)
     res$details$assay.type <- assay_name
@@ -174,6 +201,7 @@ setMethod("runScLSTM", "Seurat",
     assay <- .seurat_assay(x, assay)
     .check_reduction(x, reduction.name, reduction.key)
     .check_clusters_column(x, reduction.name)
+    .check_estimator_arguments(list(...), "runScLSTM()")
     counts <- .seurat_assay_counts(x, assay, "runScLSTM()")
     labels_arg <- labels
     labels <- .resolve_labels(labels, x[[]], ncol(x), "the meta.data")

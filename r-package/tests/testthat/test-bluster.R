@@ -39,3 +39,28 @@ test_that("clusterRows() with genes in rows: the error says how x was read", {
     expect_error(bluster::clusterRows(d$counts, p),
                  "clusters the rows of x: here 23794 cells in rows, 30 genes in columns; if the genes are the rows, pass t\\(x\\)")
 })
+
+test_that("ScLSTMParam() refuses an unknown or non-single argument when built, in R's words", {
+    skip_if_no_sclstm()
+    # it used to be built, and to fail only at clusterRows()
+    valid <- setdiff(names(sclstmPython()$ScLSTM()$get_params()), c("n_clusters", "random_state", "mode"))
+    expect_error(ScLSTMParam(k = 3, foo = 1, n_steps = 20),
+                 paste0("^unknown argument 'foo'; ScLSTMParam\\(\\) takes k, seed, labels, save.model ",
+                        "and the estimator's parameters: ", paste(valid, collapse = ", "), "\\.$"))
+    expect_error(ScLSTMParam(k = 3, n_steps = NULL),
+                 "^'n_steps' must be a single value, got NULL \\(leave it out for the default, 400\\)\\.$")
+    expect_error(ScLSTMParam(k = 3, batch_size = 1:2),
+                 "^'batch_size' must be a single value, got a numeric vector of length 2\\.$")
+    # labels and save.model go to the run, not to the estimator: a vector is fine
+    expect_s4_class(ScLSTMParam(k = 3, labels = letters, labelled_fraction = NULL), "ScLSTMParam")
+})
+
+test_that("clusterRows() says how it read x", {
+    d <- load_dataset("blakeley")
+    p <- ScLSTMParam(k = 3, seed = 6, n_steps = test_steps(), batch_size = test_batch())
+    expect_message(full <- bluster::clusterRows(Matrix::t(d$counts), p, full = TRUE),
+                   paste0("; read as cells x genes: 30 cells in rows, 23794 genes in columns ",
+                          "\\(if the genes are the rows, pass t\\(x\\)\\)\\s*$"))
+    expect_identical(full$objects$details$read_as,
+                     "cells x genes: 30 cells in rows, 23794 genes in columns")
+})

@@ -32,6 +32,13 @@ test_that("SCLSTM_PYTHON pointing nowhere says what to install and how", {
     expect_match(out, "-m pip install /path/to/sclstm", fixed = TRUE)
     expect_match(out, "make venv", fixed = TRUE)
     expect_match(out, "Sys.setenv(SCLSTM_PYTHON", fixed = TRUE)
+    # without Python, ScLSTMParam() is built; the names are checked at clusterRows()
+    out <- run_in_fresh_r(paste(
+        "p <- sclstm::ScLSTMParam(k = 2, foo = 1)", "cat('BUILT:', class(p), '\\n')",
+        "r <- tryCatch(bluster::clusterRows(matrix(1, 4, 4), p), error = function(e) conditionMessage(e))",
+        "cat('RESULT:', r, '\\n')", sep = "; "), "SCLSTM_PYTHON=/nonexistent/bin/python")
+    expect_match(out, "BUILT: ScLSTMParam", fixed = TRUE)
+    expect_match(out, "RESULT: SCLSTM_PYTHON is set to '/nonexistent/bin/python'", fixed = TRUE)
 })
 
 test_that("a Python without sclstm gives the install instructions", {
@@ -100,6 +107,14 @@ test_that("Python's advice is rewritten in R's spelling", {
                      "k = 40 is larger than the number of cells (30)")
     expect_identical(sclstm:::.r_spelling("device must be 'auto', 'cpu' or 'cuda', got 'gpu'."),
                      "device must be 'auto', 'cpu' or 'cuda', got 'gpu'.")  # quotes alone stay
+    # Python's True, False, None and tuples of choices
+    expect_identical(sclstm:::.r_spelling("fallback must be True or False, got None."),
+                     "fallback must be TRUE or FALSE, got NULL.")
+    expect_identical(sclstm:::.r_spelling("n_steps must be a positive whole number, got False."),
+                     "n_steps must be a positive whole number, got FALSE.")
+    expect_identical(sclstm:::.r_spelling("head must be one of ('absdiff', 'concat'), got 'x'."),
+                     "head must be one of 'absdiff', 'concat', got 'x'.")
+    expect_identical(sclstm:::.r_spelling("None of the genes"), "None of the genes") # prose stays
 })
 
 test_that("a Python whose numpy reticulate cannot use is refused up front, with the fix", {

@@ -164,6 +164,43 @@ test_that("bad input gives one clear line, from R or from Python", {
     expect_error(runScLSTM(sce, 3, 0, NULL, 200), "must be named")
 })
 
+test_that("estimator arguments are single values, refused in R's words before any work", {
+    d <- load_dataset("blakeley")
+    sce <- make_sce(d)
+    # Python used to answer "got None" and "got [10.0, 20.0]"
+    expect_error(runScLSTM(sce, k = 3, n_steps = NULL),
+                 "^'n_steps' must be a single value, got NULL \\(leave it out for the default, 400\\)\\.$")
+    expect_error(runScLSTM(sce, k = 3, n_steps = c(10, 20)),
+                 "^'n_steps' must be a single value, got a numeric vector of length 2\\.$")
+    expect_error(runScLSTM(d$counts, k = 3, kernel = NA, device = list("cpu")),
+                 paste0("^'kernel' must be a single value, got NA \\(leave it out for the default, ",
+                        "\"auto\"\\); 'device' must be a single value, got a list of length 1\\.$"))
+    expect_error(runScLSTM(sce, k = 3, n_steps = 10, n_steps = 20), "'n_steps' given more than once")
+    # Python's own checks of single values, in R's spelling: TRUE, not True; no tuple
+    expect_error(runScLSTM(sce, k = 3, n_steps = TRUE),
+                 "^n_steps must be a positive whole number, got TRUE\\.$")
+    expect_error(runScLSTM(sce, k = 3, drop_empty = "no"),
+                 "^drop_empty must be TRUE or FALSE, got 'no'\\.$")
+    expect_error(runScLSTM(sce, k = 3, kernel = "dense"),
+                 "^kernel must be one of 'auto', 'exact', 'landmark', got 'dense'\\.$")
+    # an unknown argument is refused before any work: no warning about the counts first
+    unnamed <- d$counts
+    rownames(unnamed) <- NULL
+    expect_no_warning(expect_error(
+        runScLSTM(unnamed, k = 3, save.model = tempfile(fileext = ".pt"), foo = 1),
+        "unknown argument 'foo'"))
+    # nor does a name reach the R side's own internals (it used to read the matrix as cells
+    # x genes, silently)
+    expect_error(runScLSTM(d$counts, k = 3, cells_in_columns = FALSE),
+                 "unknown argument 'cells_in_columns'; runScLSTM\\(\\) takes k")
+    expect_error(runScLSTM(sce, k = 3, cells_in_columns = FALSE), "unknown argument 'cells_in_columns'")
+    # NULL where it is the parameter's default (labelled_fraction's is None) stays allowed
+    lab <- d$cell_type
+    lab[c(1, 10, 20)] <- NA
+    out <- suppressMessages(run_fast(sce, labels = lab, labelled_fraction = NULL))
+    expect_identical(metadata(out)$sclstm$mode, "labelled")
+})
+
 test_that("Python warnings reach R as warnings, in R's spelling", {
     d <- load_dataset("blakeley")
     sce <- make_sce(d)
@@ -232,6 +269,28 @@ test_that("a transposed matrix: the error about empty cells says how the matrix 
     # an SCE's orientation is fixed: no such hint
     sce <- make_sce(d)
     expect_error(runScLSTM(sce, k = 40), "number of cells \\(30\\); choose k < 30\\.$")
+})
+
+test_that("a matrix run says how it read the matrix, so a transposed one that fits is not silent", {
+    d <- load_dataset("blakeley")
+    # cells x genes, of genes that every cell expresses: no "cell" is empty, so the fit
+    # succeeds and clusters the genes; the run's message says which way the matrix was read
+    everywhere <- which(Matrix::rowSums(d$counts > 0) == ncol(d$counts))[1:100]
+    transposed <- Matrix::t(d$counts[everywhere, ])
+    expect_message(res <- run_fast(transposed, k = 3),
+                   paste0("^sclstm: exact kernel for 100 cells, estimated peak memory .* GiB ",
+                          "\\(beyond the input\\); read as genes x cells: 30 genes in rows, 100 ",
+                          "cells in columns \\(if the cells are the rows, pass t\\(x\\)\\)\\s*$"))
+    expect_identical(res$details$read_as, "genes x cells: 30 genes in rows, 100 cells in columns")
+    expect_length(res$clusters, 100L)
+    # the right way round, the same words
+    expect_message(right <- run_fast(d$counts, k = 3),
+                   "; read as genes x cells: 23794 genes in rows, 30 cells in columns")
+    expect_identical(right$details$read_as, "genes x cells: 23794 genes in rows, 30 cells in columns")
+    # an object's orientation is fixed: its note says nothing of it
+    expect_message(out <- run_fast(make_sce(d), k = 3),
+                   "exact kernel for 30 cells, estimated peak memory .* GiB \\(beyond the input\\)\\s*$")
+    expect_null(metadata(out)$sclstm$read_as)
 })
 
 test_that("assay.type by index is recorded by name, and a fractional index is refused", {

@@ -164,6 +164,12 @@ test_that("a DimReduc of applyScLSTM() does not make a user's <name>_clusters co
     expect_identical(Misc(run[["k3"]])$clusters_column, "k3_clusters")
     reapplied <- applyScLSTM(run, model, reduction.name = "k3", reduction.key = "KTHREE_")
     expect_identical(Misc(reapplied[["k3"]])$clusters_column, "k3_clusters")
+    # as ?applyScLSTM says: the DimReduc is the model's, the run's clusters columns and
+    # details stay
+    expect_identical(Misc(reapplied[["k3"]])$sclstm$model_file, model)
+    expect_identical(reapplied$k3_clusters, run$k3_clusters)
+    expect_identical(reapplied$sclstm_clusters, run$sclstm_clusters)
+    expect_identical(Misc(reapplied, "sclstm"), Misc(run, "sclstm"))
     rerun <- suppressMessages(run_fast(reapplied, k = 2, seed = 1, reduction.name = "k3",
                                        reduction.key = "KTHREE_"))
     expect_identical(levels(rerun$k3_clusters), c("0", "1"))
