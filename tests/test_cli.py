@@ -196,6 +196,26 @@ def test_cluster_refuses_to_overwrite_its_input(tmp_path, capsys):
     assert src.read_bytes() == before
 
 
+def test_a_write_stopped_midway_leaves_the_earlier_output_whole(tmp_path, monkeypatch):
+    """Before: sclstm cluster wrote onto --out directly, and a run killed while writing left a
+    96-byte file in place of an earlier good result (audit of 2026-12-06)."""
+    from sclstm.io import write_output
+
+    out = tmp_path / "result.h5ad"
+    earlier = ad.read_h5ad(dataset_path("biase"))
+    write_output(earlier, out)
+    before = out.read_bytes()
+
+    def stopped(self, path, **kw):
+        Path(path).write_bytes(b"truncated")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ad.AnnData, "write_h5ad", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        write_output(earlier, out)
+    assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["result.h5ad"]
+
+
 def test_bad_counts_get_one_line_and_no_plan(tmp_path):
     """The kernel/memory note is printed only once the counts pass their checks."""
     bad = ad.read_h5ad(dataset_path("biase"))
