@@ -148,6 +148,9 @@ def test_backed_file_and_dask_array_give_the_same_clusters(pollen, fitted_landma
     est = sclstm.ScLSTM(n_clusters=11, **SMALL).fit(backed)
     np.testing.assert_array_equal(est.labels_, fitted_landmark.labels_)
     backed.file.close()
+    # a COO matrix has no row slicing (before: scipy's TypeError from the chunk reader)
+    est = sclstm.ScLSTM(n_clusters=11, **SMALL).fit(sp.coo_matrix(pollen.X))
+    np.testing.assert_array_equal(est.labels_, fitted_landmark.labels_)
 
     da = pytest.importorskip("dask.array")
     X = da.from_array(sp.csr_matrix(pollen.X).toarray(), chunks=(100, -1))

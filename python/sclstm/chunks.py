@@ -83,6 +83,8 @@ class RowSource:
         if isinstance(X, (list, tuple)):
             X = np.asarray(X)
         check_two_dimensional(len(X.shape) if hasattr(X, "shape") else None)
+        if sp.issparse(X) and X.format in ("coo", "dia", "bsr"):  # no row slicing: read as CSR (a copy)
+            X = X.tocsr()
         self.X = X
         self.n_rows, self.n_genes = (int(s) for s in X.shape)
         if self.n_rows == 0 or self.n_genes == 0:
