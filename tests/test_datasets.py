@@ -38,6 +38,10 @@ def test_same_seed_same_counts(small_ref, sim):
     np.testing.assert_array_equal(again.obs["cell_type"], sim.obs["cell_type"])
     other = simulate(3000, n_types=6, reference=small_ref, n_genes=50, random_state=4)
     assert (other.X != sim.X).nnz > 0
+    # the same arguments name the cells alike; another simulation's cells share no name with them
+    # (before: cell_0, cell_1, ... in every file, so apply took new cells for trained-on ones)
+    assert list(again.obs_names) == list(sim.obs_names)
+    assert not set(other.obs_names) & set(sim.obs_names)
 
 
 def test_shapes_labels_counts(small_ref, sim):
@@ -87,6 +91,9 @@ def test_written_file_equals_in_memory(tmp_path, small_ref, sim):
     np.testing.assert_array_equal(back.obs["cell_type"], sim.obs["cell_type"])
     assert list(back.obs_names) == list(sim.obs_names) and list(back.var_names) == list(sim.var_names)
     assert back.uns["simulation"]["n_cells"] == 3000
+    # one index dtype, as scipy makes it (before: int64 indptr, int32 indices, and tocoo() failed)
+    assert back.X.indptr.dtype == back.X.indices.dtype
+    assert back.X.tocoo().nnz == sim.X.nnz
     backed = ad.read_h5ad(path, backed="r")
     try:
         assert backed.shape == (3000, 50)

@@ -136,7 +136,9 @@ def simulate(
     Returns
     -------
     AnnData (``path=None``) or the path written, as a string. ``X`` holds integer-valued
-    counts as CSR float32; ``obs["cell_type"]`` the planted type (categorical);
+    counts as CSR float32 (int32 indices while the matrix could hold no more than 2³¹ − 1
+    values, else int64); cells named ``sim<tag>_cell_<i>``, the tag a hash of the arguments
+    (two different simulations share no cell name); ``obs["cell_type"]`` the planted type (categorical);
     ``uns["simulation"]`` the parameters, the type sizes and each type's source.
 
     Difficulty, tuned once (scanpy 1.11 standard pipeline: normalize_total, log1p, 2000
@@ -396,8 +398,19 @@ def _obs(plan: dict) -> pd.DataFrame:
     # object-dtype categories: pandas 3 would make them its string dtype, which anndata 0.11 refuses to write
     names = pd.Index(_type_names(plan["n_types"]), dtype=object)
     cat = pd.Categorical.from_codes(plan["cell_types"], categories=names)
-    index = pd.Index([f"cell_{i}" for i in range(plan["n_cells"])], dtype=object)
+    index = pd.Index([f"{_file_tag(plan)}_cell_{i}" for i in range(plan["n_cells"])], dtype=object)
     return pd.DataFrame({"cell_type": cat}, index=index)
+
+
+def _file_tag(plan: dict) -> str:
+    """A tag of the simulation's parameters for its cell names ("sim1a2b3c"): cells of two
+    different simulations never share a name (which would make ``sclstm apply`` take cells of
+    one for cells a model trained on in the other), while the same arguments give the same names."""
+    import hashlib
+
+    record = _record(plan)
+    text = repr([(k, np.asarray(v).tolist() if isinstance(v, np.ndarray) else v) for k, v in sorted(record.items())])
+    return "sim" + hashlib.sha1(text.encode()).hexdigest()[:6]
 
 
 def _var(plan: dict) -> pd.DataFrame:
@@ -440,8 +453,11 @@ def _write_h5ad(plan: dict, path: Path, chunk_size: int, compression) -> str:
         g.attrs["encoding-version"] = "0.1.0"
         g.attrs["shape"] = (0, n_genes)
         data = g.create_dataset("data", shape=(0,), maxshape=(None,), dtype=np.float32, chunks=(1 << 18,), **kw)
-        indices = g.create_dataset("indices", shape=(0,), maxshape=(None,), dtype=np.int32, chunks=(1 << 18,), **kw)
-        indptr = g.create_dataset("indptr", shape=(1,), maxshape=(None,), dtype=np.int64, chunks=(1 << 16,), **kw)
+        # one index dtype for both, as scipy keeps it: int32 while every value fits, else int64
+        # (before: int64 indptr beside int32 indices, which broke scipy's tocoo() on the file read back)
+        index_dtype = np.int32 if plan["n_cells"] * n_genes <= np.iinfo(np.int32).max else np.int64
+        indices = g.create_dataset("indices", shape=(0,), maxshape=(None,), dtype=index_dtype, chunks=(1 << 18,), **kw)
+        indptr = g.create_dataset("indptr", shape=(1,), maxshape=(None,), dtype=index_dtype, chunks=(1 << 16,), **kw)
         indptr[0] = 0
         nnz, rows = 0, 0
         for X in _chunks(plan, chunk_size):
@@ -451,7 +467,7 @@ def _write_h5ad(plan: dict, path: Path, chunk_size: int, compression) -> str:
             indices.resize((nnz + k,))
             indices[nnz:] = X.indices
             indptr.resize((rows + X.shape[0] + 1,))
-            indptr[rows + 1:] = X.indptr[1:].astype(np.int64) + nnz
+            indptr[rows + 1:] = X.indptr[1:].astype(np.int64) + nnz  # stored as index_dtype, which holds it
             nnz += k
             rows += X.shape[0]
         g.attrs["shape"] = (rows, n_genes)
