@@ -300,3 +300,19 @@ def test_auto_chooses_by_size_not_by_where_the_counts_are(biase, tmp_path):
     backed.file.close()
     assert on_disk.summary_["kernel"] == "exact"
     np.testing.assert_array_equal(on_disk.labels_, sclstm.ScLSTM(**params).fit(biase).labels_)
+
+
+def test_a_k_above_the_micro_clusters_is_refused_before_the_fit(pollen, monkeypatch):
+    """Before: refused by the fit's last step (38 s on 40,000 cells), advising kernel='exact'
+    even for cells too many for it."""
+    import sclstm.estimator as estimator
+
+    monkeypatch.setattr(lm, "DEFAULT_MICRO", 50)
+    monkeypatch.setattr(estimator, "MAX_EXACT_CELLS", 250)
+    monkeypatch.setattr(estimator.ScLSTM, "_fit_landmark", lambda *a, **k: pytest.fail("fitted before refusing"))
+    with pytest.raises(InputError, match="k = 60 is more than the 50 micro-clusters the landmark path merges; "
+                                         "that is the most it gives, and these cells are too many for the exact"):
+        sclstm.ScLSTM(n_clusters=60, **SMALL).fit(pollen)
+    monkeypatch.setattr(estimator, "MAX_EXACT_CELLS", 30_000)
+    with pytest.raises(InputError, match="use kernel='exact' for so many clusters"):
+        sclstm.ScLSTM(n_clusters=60, **SMALL).fit(pollen)

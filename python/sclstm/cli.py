@@ -330,6 +330,7 @@ CLI_SPELLING = {
     "labelled_fraction": "--labelled-fraction",
     "n_steps": "--n-steps",
     "kernel='landmark'": "--kernel landmark",
+    "kernel='exact'": "--kernel exact",
     "(e.g. layer='counts')": "(e.g. --layer counts; for an R file, --assay counts)",
     "genes_by_cells=False": "--cells-in-rows",
     "assay= and genes_by_cells= are": "--assay and --cells-in-rows are",

@@ -374,6 +374,9 @@ class ScLSTM:
         else:
             memory = lm.memory_estimate(n_rows, min(n_genes, self.n_top_genes), self.n_landmarks,
                                         self.sample_size, lm.DEFAULT_MICRO, DEFAULT_CHUNK_CELLS)
+            if (isinstance(self.n_clusters, (int, np.integer)) and not isinstance(self.n_clusters, bool)
+                    and self.n_clusters <= n_rows):  # refused before the fit, not by its last step
+                lm.check_k_fits(int(self.n_clusters), min(lm.DEFAULT_MICRO, n_rows), n_rows <= MAX_EXACT_CELLS)
         # kept as kernel_note_ too, for callers that show it their own way (the R package's message());
         # logged once the counts have passed their checks, so bad input gets its one line alone
         self.kernel_note_ = (f"sclstm: {kernel} kernel for {n_rows} cells, estimated peak memory "
@@ -567,6 +570,7 @@ class ScLSTM:
     def _cluster(self, P, E, k) -> np.ndarray:
         if self.cluster_method == "agglomerative":
             if hasattr(self, "merge_"):  # landmark path: cut the micro-cluster merge tree
+                lm.check_k_fits(k, len(self.merge_.sizes_), len(self.merge_.micro_) <= MAX_EXACT_CELLS)
                 return self.merge_.cut(k)
             return cluster_similarity(P, k)
         if self.cluster_method == "kmeans":

@@ -46,6 +46,15 @@ from .validation import InputError, warn_if_log_scale
 DEFAULT_LANDMARKS = 1024
 DEFAULT_SAMPLE = 5000
 DEFAULT_MICRO = 500
+
+
+def check_k_fits(k: int, n_micro: int, exact_possible: bool) -> None:
+    """The landmark path's clusters are unions of its ``n_micro`` micro-clusters: no more than
+    that many. ``exact_possible``: whether the exact kernel could take these cells instead."""
+    if k > n_micro:
+        advice = ("use kernel='exact' for so many clusters" if exact_possible else
+                  "that is the most it gives, and these cells are too many for the exact kernel")
+        raise InputError(f"k = {k} is more than the {n_micro} micro-clusters the landmark path merges; {advice}.")
 PSEUDO_CLASS_WEIGHT = 0.3
 """Unsupervised: weight of the class loss on the ``leiden_pca`` view's communities of the training
 sample, added to the pair loss (:func:`~sclstm.training.train_siamese`'s ``pseudo_classes``), so
@@ -150,9 +159,8 @@ class MicroClusterMerge:
 
     def cut(self, k: int) -> np.ndarray:
         c = len(self.sizes_)
-        if k > c:
-            raise InputError(f"k = {k} is more than the {c} micro-clusters the landmark path merges; "
-                             "use kernel='exact' for so many clusters.")
+        if k > c:  # the estimator says why first (check_k_fits)
+            raise ValueError(f"k = {k} is more than the {c} micro-clusters.")
         if k == c:
             return relabel_by_size(self.micro_)
         return relabel_by_size(cut_tree(self.tree_, k)[self.micro_])
