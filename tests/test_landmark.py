@@ -283,7 +283,11 @@ def test_labelled_landmark_mode_keeps_a_class_whose_labels_miss_the_training_sam
     sample = set(lm.sample_cells(pollen.n_obs, 200, 0))
     rare = sorted(set(labels))[-1]  # the last class: the head's width would come up one short
     labels[[i for i in range(len(labels)) if labels[i] == rare and i in sample]] = None
-    est = sclstm.ScLSTM(mode="labelled", n_steps=30, **SMALL).fit(pollen, labels)
+    # such a class cannot be predicted: a warning names it and k leaves it out (before: silently
+    # counted, so k had a cluster for a class the network never saw)
+    with pytest.warns(UserWarning, match=rf"1 class\(es\) have no labelled cell in the training sample of 200 cells \({rare}\)"):
+        est = sclstm.ScLSTM(mode="labelled", n_steps=30, **SMALL).fit(pollen, labels)
+    assert est.n_clusters_ == len(set(labels) - {None}) - 1
     assert rare in set(est.classes_) and est.model_.classifier.out_features == len(est.classes_)
     est.save(tmp_path / "m.pt")
     np.testing.assert_array_equal(sclstm.ScLSTM.load(tmp_path / "m.pt").predicted_labels_, est.predicted_labels_)
@@ -316,3 +320,21 @@ def test_a_k_above_the_micro_clusters_is_refused_before_the_fit(pollen, monkeypa
     monkeypatch.setattr(estimator, "MAX_EXACT_CELLS", 30_000)
     with pytest.raises(InputError, match="use kernel='exact' for so many clusters"):
         sclstm.ScLSTM(n_clusters=60, **SMALL).fit(pollen)
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(n_landmarks=8), r"n_landmarks \(8\) must be at least sequence_length \(16\)"),
+    (dict(sample_size=1), r"sample_size \(1\) must be at least 50"),
+    (dict(sample_size=10), r"sample_size \(10\) must be at least 50"),
+])
+def test_landmark_settings_it_cannot_work_with_are_refused(pollen, params, message):
+    """Before: sample_size=1 raised scipy's error from the linkage, sample_size=10 clustered
+    Pollen's 299 cells into 298 + 1 (ARI 0.00), and n_landmarks=1 ran silently (ARI 0.51)."""
+    with pytest.raises(InputError, match=message):
+        sclstm.ScLSTM(n_clusters=11, **{**SMALL, **params}).fit(pollen)
+    sclstm.ScLSTM(kernel="exact", n_landmarks=8, sample_size=1)._check_params()  # not read by the exact path
+
+
+def test_no_training_pairs_on_the_landmark_path_names_the_sample(pollen):
+    with pytest.raises(InputError, match=r"one group among the 50 cells of the training sample \(sample_size\)"):
+        sclstm.ScLSTM(n_clusters=50, **{**SMALL, "sample_size": 50}).fit(pollen)

@@ -277,6 +277,15 @@ class ScLSTM:
                 what = {0: "a non-negative whole number", 1: "a positive whole number"}.get(least, f"a whole number ≥ {least}")
                 extra = " (a fixed seed is what makes results reproducible)" if name == "random_state" else ""
                 raise InputError(f"{name} must be {what}{extra}, got {v!r}.")
+        if self.kernel != "exact":  # values with which the landmark path cannot work (see the README)
+            if self.n_landmarks < self.sequence_length:
+                raise InputError(f"n_landmarks ({self.n_landmarks}) must be at least sequence_length "
+                                 f"({self.sequence_length}), so that each step of the LSTM reads a landmark "
+                                 f"(default {lm.DEFAULT_LANDMARKS}).")
+            if self.sample_size < lm.MIN_SAMPLE:
+                raise InputError(f"sample_size ({self.sample_size}) must be at least {lm.MIN_SAMPLE}: the training "
+                                 f"views cluster {lm.MIN_SAMPLE} principal components of the sample "
+                                 f"(default {lm.DEFAULT_SAMPLE}).")
         if self.random_state > MAX_SEED:  # numpy's and scikit-learn's seeds stop there
             raise InputError(f"random_state must be at most {MAX_SEED} (2**32 - 1), got {self.random_state}.")
         for name in ("drop_empty", "fallback", "progress"):  # "no" or 0.5 would act as True
@@ -392,6 +401,18 @@ class ScLSTM:
         codes = np.where(used, pd.Categorical(label_values, categories=classes).codes, -1).astype(np.int64)
         return codes, used, len(classes)
 
+    def _classes_in_sample(self, sample_codes: np.ndarray, n_sample: int) -> int:
+        """Landmark path, labelled mode: the classes the training sample holds labels of. A class
+        outside it cannot be learned or predicted, so it is not counted in k, and a warning names it."""
+        present = np.unique(sample_codes)
+        absent = [str(c) for i, c in enumerate(self.classes_) if i not in set(present.tolist())]
+        if absent:
+            warnings.warn(f"{len(absent)} class(es) have no labelled cell in the training sample of {n_sample} "
+                          f"cells ({', '.join(absent[:3])}{', …' if len(absent) > 3 else ''}): they cannot be "
+                          f"predicted and are not counted in k; raise sample_size to take them in.",
+                          UserWarning, stacklevel=4)
+        return int(len(present))
+
     @staticmethod
     def _choose_k(k_given, n: int, n_classes, estimate) -> tuple[int, str, dict]:
         """k given; else, in labelled mode, the number of classes in the labels used; else
@@ -415,8 +436,10 @@ class ScLSTM:
                     f"{int((sizes > 0).sum())} classes, and pairs of the same type need a class with "
                     "at least 2 labelled cells; label more cells (or raise labelled_fraction)."
                 ) from None
+            sample = (f" among the {self.sample_size} cells of the training sample (sample_size)"
+                      if hasattr(self, "kernel_") and isinstance(self.kernel_, LandmarkKernel) else "")
             raise InputError(
-                "no training pairs: every cell is its own group or all cells are one group; "
+                f"no training pairs: every cell is its own group or all cells are one group{sample}; "
                 "check n_clusters and the labels."
             ) from None
 
@@ -534,6 +557,7 @@ class ScLSTM:
             in_sample[sample] = True
             self.labelled_mask_ = used & in_sample  # only the sample's labels reach training
             views = {"labels": np.where(self.labelled_mask_, codes, -1)[sample]}
+            n_classes = self._classes_in_sample(codes[self.labelled_mask_], len(sample))
         k, k_method, k_curve = self._choose_k(k_given, n, n_classes,
                                               lambda: lm.estimate_k_on_sample(L_sample, self.k_max))
         if self.mode != "labelled":

@@ -46,6 +46,7 @@ from .validation import InputError, warn_if_log_scale
 DEFAULT_LANDMARKS = 1024
 DEFAULT_SAMPLE = 5000
 DEFAULT_MICRO = 500
+MIN_SAMPLE = 50  # the training views cluster 50 principal components of the sample (pairs.py)
 
 
 def check_k_fits(k: int, n_micro: int, exact_possible: bool) -> None:
