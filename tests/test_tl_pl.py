@@ -3,6 +3,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 import sclstm
 
@@ -308,7 +309,22 @@ def test_recluster_errors_name_what_is_missing(blakeley):
     sclstm.tl.recluster(adata, 4)
     sclstm.tl.recluster(adata, 4)  # an earlier recluster's column is replaced
     assert adata.obs["sclstm_k4"].nunique() == 4
-    import scipy.sparse as sp
     adata.obsp["sclstm_similarity"] = sp.csr_matrix(adata.obsp["sclstm_similarity"])
     with pytest.raises(sclstm.InputError, match="landmark path's sparse neighbour similarity"):
         sclstm.tl.recluster(adata, 4)
+
+
+def test_counts_in_adata_raw_are_read_with_layer_raw(biase):
+    """scanpy leaves the counts in adata.raw under a log-normalised X. Before: --layer counts and
+    --layer raw both failed with 'not in adata.layers (found: none)', and nothing named .raw."""
+    logged = biase.copy()
+    logged.raw = biase.copy()
+    X = np.asarray(sp.csr_matrix(biase.X).todense())
+    logged.X = np.log1p(X / X.sum(axis=1, keepdims=True) * 1e4)
+    with pytest.raises(sclstm.InputError, match=r"layer 'counts' is not in adata.layers \(found: none; adata.raw "
+                                                r"holds \d+ genes: layer='raw' reads them\)"):
+        sclstm.tl.sclstm(logged, layer="counts")
+    sclstm.tl.sclstm(logged, layer="raw", n_clusters=4, n_steps=60)
+    direct = sclstm.tl.sclstm(biase, n_clusters=4, n_steps=60, copy=True)
+    np.testing.assert_array_equal(logged.obs["sclstm"], direct.obs["sclstm"])
+    assert logged.uns["sclstm"]["layer"] == "raw"

@@ -29,7 +29,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     """--layer for .h5ad, --assay and --cells-in-rows for R files: how the counts are read."""
-    p.add_argument("--layer", default=None, help="use adata.layers[LAYER] instead of X")
+    p.add_argument("--layer", default=None, help="use adata.layers[LAYER] instead of X ('raw': adata.raw.X, "
+                   "where scanpy keeps the counts, unless a layer has that name)")
     p.add_argument("--assay", default=None, help="R files: the assay with the counts (default: 'counts', else the "
                    "first; Seurat: the default assay)")
     p.add_argument("--cells-in-rows", action="store_true", help="R files holding a bare matrix or data.frame: "
@@ -270,7 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--labels-key", default=None, metavar="KEY",
                    help="labelled mode: train on the labels in obs[KEY] (missing, empty or blank = unknown)")
     c.add_argument("--labelled-fraction", type=float, default=None, metavar="F",
-                   help="labelled mode: use the labels of only this stratified fraction of cells; "
+                   help="labelled mode: use the labels of only this stratified fraction of cells (on the "
+                        "landmark path, of those only the ones in its training sample); "
                         "obs['sclstm_labelled'] marks them so the rest can be scored")
     c.add_argument("--drop-empty", action="store_true", help="drop all-zero cells instead of stopping")
     c.add_argument("--no-similarity", action="store_true", help="do not store the learned similarity in obsp (n × n; sparse kNN with the landmark kernel)")

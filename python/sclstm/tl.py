@@ -40,26 +40,40 @@ def h5ad_safe(value):
     return value
 
 
+RAW = "raw"  # layer=RAW reads adata.raw.X (where scanpy keeps the counts) when no layer has that name
+
+
+def _reads_raw(adata, layer) -> bool:
+    return layer == RAW and layer not in adata.layers and getattr(adata, "raw", None) is not None
+
+
 def _matrix(adata, layer):
+    raw_hint = (f"; adata.raw holds {adata.raw.n_vars} genes: layer={RAW!r} reads them"
+                if getattr(adata, "raw", None) is not None else "")
     if layer is None:
         if adata.X is None:  # e.g. an AnnData built from layers only
             raise InputError(f"adata.X is empty (None); pass layer= naming the counts "
-                             f"(layers: {', '.join(adata.layers) or 'none'}).")
+                             f"(layers: {', '.join(adata.layers) or 'none'}{raw_hint}).")
         return adata.X
+    if _reads_raw(adata, layer):
+        return adata.raw.X
     if layer not in adata.layers:
-        raise InputError(f"layer {layer!r} is not in adata.layers (found: {', '.join(adata.layers) or 'none'}).")
+        raise InputError(f"layer {layer!r} is not in adata.layers (found: {', '.join(adata.layers) or 'none'}"
+                         f"{raw_hint}).")
     return adata.layers[layer]
 
 
 def named_counts(adata, layer):
     """The counts to fit or apply, carrying the cells' and genes' names so that a saved model
-    matches genes by name: ``adata`` itself (backed too) for X, else an AnnData of the layer."""
+    matches genes by name: ``adata`` itself (backed too) for X, else an AnnData of the layer
+    (of ``adata.raw`` for ``layer="raw"``, with its own genes)."""
     X = _matrix(adata, layer)
     if layer is None:
         return adata
     import anndata as ad
 
-    return ad.AnnData(X=X, obs=pd.DataFrame(index=adata.obs_names), var=pd.DataFrame(index=adata.var_names))
+    genes = adata.raw.var_names if _reads_raw(adata, layer) else adata.var_names
+    return ad.AnnData(X=X, obs=pd.DataFrame(index=adata.obs_names), var=pd.DataFrame(index=genes))
 
 
 def _labels(adata, labels_key):
@@ -121,7 +135,8 @@ def sclstm(
     store_similarity: bool = True,
     **kwargs,
 ):
-    """Cluster the cells of ``adata`` (counts in ``X`` or ``layers[layer]``) with ScLSTM.
+    """Cluster the cells of ``adata`` (counts in ``X`` or ``layers[layer]``; ``layer="raw"``:
+    ``adata.raw.X``, unless a layer has that name) with ScLSTM.
 
     Writes ``obs[key_added]`` (categorical cluster ids "0".."k-1", 0 the largest),
     ``obsm["X_" + key_added]`` (the embedding), ``obsp[key_added + "_similarity"]`` (the
