@@ -32,7 +32,7 @@ def test_cluster_then_score(tmp_path, name, k, floor):
     res = run("cluster", dataset_path(name), "--out", out, "--n-clusters", k, "--seed", 0, "--plot", png)
     assert "mode: unsupervised" in res.stdout and f"k = {k} (given)" in res.stdout
     assert "seconds:" in res.stdout and "genes in:" in res.stdout
-    assert png.stat().st_size > 10_000
+    assert png.stat().st_size > 10_000 and f"wrote {png} (t-SNE: " in res.stdout  # its own time
     result = ad.read_h5ad(out)
     assert result.obs["sclstm"].nunique() == k
     scored = run("score", out, "--truth-key", "cell_type")
