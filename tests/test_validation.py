@@ -207,3 +207,13 @@ def test_a_batch_larger_than_the_distinct_pairs_warns_and_the_default_does_not(b
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ScLSTM(n_clusters=2, n_steps=2).fit(X[:20])
+
+
+def test_an_exact_kernel_larger_than_the_available_memory_warns(blakeley, monkeypatch):
+    """Forcing kernel='exact' on 10,000-30,000 cells could exhaust the machine without a word."""
+    import sclstm.estimator as estimator
+
+    monkeypatch.setattr(estimator, "available_memory_bytes", lambda: 1000)
+    with pytest.warns(UserWarning, match=r"the exact kernel needs about 0.0 GiB, more than the 0.0 GiB this machine "
+                                         r"has available now; kernel='landmark'"):
+        ScLSTM(n_clusters=2, n_steps=2, kernel="exact").fit(small_counts(blakeley))

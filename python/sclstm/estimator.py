@@ -64,6 +64,18 @@ def exact_memory_bytes(n_cells: int) -> int:
     return 24 * n_cells * n_cells
 
 
+def available_memory_bytes():
+    """Memory the system can give a process now (Linux's MemAvailable), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 def package_versions() -> dict:
     out = {"sclstm": __version__, "python": platform.python_version()}
     for name in ("torch", "numpy", "scipy", "scikit-learn", "pandas", "anndata"):
@@ -380,6 +392,11 @@ class ScLSTM:
                     f"{n_rows} cells: the exact kernel would need about {memory / 2**30:.1f} GiB; "
                     f"it handles up to {MAX_EXACT_CELLS} cells — use kernel='landmark' (or 'auto')."
                 )
+            free = available_memory_bytes()
+            if free is not None and memory > free:  # said before the fit, not by the system killing it
+                warnings.warn(f"{n_rows} cells: the exact kernel needs about {memory / 2**30:.1f} GiB, more than the "
+                              f"{free / 2**30:.1f} GiB this machine has available now; kernel='landmark' (or "
+                              f"'auto') bounds it.", UserWarning, stacklevel=3)
         else:
             memory = lm.memory_estimate(n_rows, min(n_genes, self.n_top_genes), self.n_landmarks,
                                         self.sample_size, lm.DEFAULT_MICRO, DEFAULT_CHUNK_CELLS)
