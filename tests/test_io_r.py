@@ -524,6 +524,22 @@ def test_na_level_reduction_names_and_ident_order(edge):
 
 
 @needs_r
+def test_reductions_whose_names_differ_only_in_case_are_both_written(edge, tmp_path):
+    """Read as X_PCA and X_pca, they were written to R as one name, and one was dropped with a
+    warning (both to an SCE and to Seurat); now both round-trip."""
+    from sclstm.io import read_rds, write_rds
+
+    a = read_rds(edge / "sce_na_level_pca_case.rds")
+    for kind in ("SingleCellExperiment", "Seurat"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            write_rds(a, tmp_path / f"{kind}.rds", kind=kind)
+        back = read_rds(tmp_path / f"{kind}.rds")
+        np.testing.assert_array_equal(back.obsm["X_PCA"], a.obsm["X_PCA"])
+        np.testing.assert_array_equal(back.obsm["X_pca"], a.obsm["X_pca"])
+
+
+@needs_r
 def test_cli_reads_r_files_as_told_and_checks_names_before_fitting(edge, tmp_path, capsys):
     """--assay and --cells-in-rows, which the readers' warnings advise, exist on the command
     line; an .RData saved as .rds is read as file.rds:name; names an .rds output cannot hold

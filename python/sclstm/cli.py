@@ -276,7 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="labelled mode: use the labels of only this stratified fraction of cells (on the "
                         "landmark path, of those only the ones in its training sample); "
                         "obs['sclstm_labelled'] marks them so the rest can be scored")
-    c.add_argument("--drop-empty", action="store_true", help="drop all-zero cells instead of stopping")
+    c.add_argument("--drop-empty", action="store_true", help="drop all-zero cells, and cells with counts only in "
+                   "genes below min_cells, instead of stopping (they get no cluster)")
     c.add_argument("--no-similarity", action="store_true", help="do not store the learned similarity in obsp (n × n; sparse kNN with the landmark kernel)")
     c.add_argument("--plot", default=None, metavar="PNG", help="also write a t-SNE picture of the embedding "
                    "(of every cell: minutes above about 10,000 cells)")

@@ -1119,6 +1119,16 @@ def _reduction_name(key: str) -> str:
     return key[2:] if key.startswith("X_") else key
 
 
+def _r_reduction_names(keys, upper: bool) -> dict:
+    """obsm key → R reduction name, upper case for a SingleCellExperiment (``X_pca`` → ``PCA``),
+    lower for Seurat, except where two keys would meet in one name (``X_PCA`` and ``X_pca``, as
+    :func:`_obsm_names` reads them): those keep their own case, so neither is lost."""
+    names = [_reduction_name(k) for k in keys]
+    cased = [n.upper() if upper else n.lower() for n in names]
+    clash = pd.Series(cased).duplicated(keep=False).to_numpy()
+    return {k: (n if c else m) for k, n, m, c in zip(keys, names, cased, clash)}
+
+
 def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_assay=None) -> None:
     """Write ``adata`` to ``path`` (.rds) as a SingleCellExperiment (default) or a Seurat object.
 
@@ -1193,8 +1203,9 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
                 r_name = name
             assays[r_name] = _r_matrix(R, adata.layers[name], cells, genes, f"layers[{name!r}]")
         reduced = {}
+        r_names = _r_reduction_names(list(obsm), upper=True)
         for key, val in obsm.items():
-            rname = _reduction_name(key).upper()
+            rname = r_names[key]
             if rname in reduced:
                 left_out.append(f"obsm[{key!r}] (reducedDim {rname!r} taken)")
                 continue
@@ -1243,12 +1254,18 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
             var_features = R.num_vec((order + 1).astype(np.int32))
             var = var.drop(columns="highly_variable")
         reductions, keys = {}, {}
+        r_names = _r_reduction_names(list(obsm), upper=False)
+        used_keys: set = set()
         for key, val in obsm.items():
-            rname = _reduction_name(key).lower()
+            rname = r_names[key]
             if rname in reductions:
                 left_out.append(f"obsm[{key!r}] (reduction {rname!r} taken)")
                 continue
             rkey = _SEURAT_KEYS.get(rname) or (re.sub(r"[^A-Za-z0-9]", "", rname.upper()) or "DR") + "_"
+            base, n = rkey[:-1], 2
+            while rkey in used_keys:  # Seurat's keys must differ between reductions
+                rkey, n = f"{base}{n}_", n + 1
+            used_keys.add(rkey)
             reductions[rname] = R("make_dense", R.num_vec(np.asfortranarray(val).ravel(order="F")),
                                   R.ri.IntSexpVector([val.shape[0]]), R.ri.IntSexpVector([val.shape[1]]),
                                   R.str_vec(cells), R.ri.NULL, context=f"writing obsm[{key!r}]")
