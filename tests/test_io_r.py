@@ -694,6 +694,7 @@ def test_roundtrip_sce_and_r_reads_it(fx, tmp_path):
     f = tmp_path / "biase_out.rds"
     with pytest.warns(UserWarning, match=r"not written .*obsp\['sclstm_similarity'\]"):
         write_rds(a, f)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["biase_out.rds"]  # written whole, then renamed
     b = read_rds(f)
     _check_roundtrip(a, b)
     assert list(b.layers.keys()) == ["logcounts"]
@@ -942,3 +943,4 @@ def test_cli_cluster_on_rds(fx, tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert res.returncode != 0 and "holds 2 objects" in res.stderr
     assert len([line for line in res.stderr.splitlines() if line.strip()]) == 1, res.stderr
+

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import anndata as ad
@@ -103,26 +102,20 @@ def check_not_input(out, input_path) -> None:
 def write_output(adata: ad.AnnData, path) -> None:
     """Write results as .h5ad, or as .rds (a SingleCellExperiment) through rpy2.
 
-    Written to a hidden file beside ``path``, then renamed onto it: a run stopped while
-    writing leaves an earlier file at ``path`` as it was, not truncated."""
+    Written to a hidden file beside ``path``, then renamed onto it (:func:`write_rds` does the
+    same): a run stopped while writing leaves an earlier file at ``path`` as it was."""
     check_writable(path)
     path = os.path.expanduser(os.fspath(path))
-    folder, name = os.path.split(path)
-    suffix = os.path.splitext(name)[1]
-    partial = os.path.join(folder, f".{name}.{os.getpid()}.part{suffix}")
-    caught: list = []
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            if output_is_r(path):
-                from ._r import write_rds
+    if output_is_r(path):
+        from ._r import write_rds
 
-                write_rds(adata, partial)
-            else:
-                adata.write_h5ad(partial, compression="gzip")
+        write_rds(adata, path)
+        return
+    folder, name = os.path.split(path)
+    partial = os.path.join(folder, f".{name}.{os.getpid()}.part.h5ad")
+    try:
+        adata.write_h5ad(partial, compression="gzip")
         os.replace(partial, path)
     finally:
-        for w in caught:  # in the output's name, not the hidden file's
-            warnings.warn_explicit(str(w.message).replace(partial, path), w.category, w.filename, w.lineno)
         if os.path.exists(partial):
             os.remove(partial)

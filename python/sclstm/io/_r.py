@@ -380,7 +380,13 @@ build_seurat <- function(counts, data, scale, meta, features, reductions, keys, 
   obj
 }
 check_sce <- function(path) {x <- readRDS(path); validObject(x); TRUE}
-save_rds <- function(obj, path) { saveRDS(obj, path); TRUE }
+save_rds <- function(obj, path) {  # to a hidden file, then renamed: a stopped write leaves path as it was
+  part <- file.path(dirname(path), paste0(".", basename(path), ".", Sys.getpid(), ".part"))
+  on.exit(if (file.exists(part)) unlink(part))
+  saveRDS(obj, part)
+  if (!file.rename(part, path)) stop("could not rename the written file onto ", path)
+  TRUE
+}
 """
 
 
