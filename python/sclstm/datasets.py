@@ -398,7 +398,8 @@ def _obs(plan: dict) -> pd.DataFrame:
     # object-dtype categories: pandas 3 would make them its string dtype, which anndata 0.11 refuses to write
     names = pd.Index(_type_names(plan["n_types"]), dtype=object)
     cat = pd.Categorical.from_codes(plan["cell_types"], categories=names)
-    index = pd.Index([f"{_file_tag(plan)}_cell_{i}" for i in range(plan["n_cells"])], dtype=object)
+    tag = _file_tag(plan)
+    index = pd.Index([f"{tag}_cell_{i}" for i in range(plan["n_cells"])], dtype=object)
     return pd.DataFrame({"cell_type": cat}, index=index)
 
 
