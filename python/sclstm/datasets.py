@@ -437,11 +437,13 @@ def _write_h5ad(plan: dict, path: Path, chunk_size: int, compression) -> str:
     import h5py
     from anndata.io import write_elem
 
+    from .io._files import written_beside
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
     n_genes = plan["n_genes"]
     kw = dict(compression=compression) if compression else {}
-    with h5py.File(tmp, "w") as f:
+    # the h5py file closes first, then the whole file is renamed onto path
+    with written_beside(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["encoding-type"] = "anndata"
         f.attrs["encoding-version"] = "0.1.0"
         write_elem(f, "obs", _obs(plan))
@@ -472,5 +474,4 @@ def _write_h5ad(plan: dict, path: Path, chunk_size: int, compression) -> str:
             nnz += k
             rows += X.shape[0]
         g.attrs["shape"] = (rows, n_genes)
-    os.replace(tmp, path)
     return str(path)

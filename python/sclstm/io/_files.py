@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import anndata as ad
@@ -111,10 +112,19 @@ def write_output(adata: ad.AnnData, path) -> None:
 
         write_rds(adata, path)
         return
-    folder, name = os.path.split(path)
-    partial = os.path.join(folder, f".{name}.{os.getpid()}.part.h5ad")
-    try:
+    with written_beside(path, ".h5ad") as partial:
         adata.write_h5ad(partial, compression="gzip")
+
+
+@contextmanager
+def written_beside(path, suffix: str = ""):
+    """A hidden file name beside ``path`` to write to; renamed onto ``path`` when the block
+    ends normally, removed when it does not, so that a write stopped midway leaves an earlier
+    file at ``path`` whole. ``suffix`` for writers that go by the file name (anndata: .h5ad)."""
+    folder, name = os.path.split(os.fspath(path))
+    partial = os.path.join(folder, f".{name}.{os.getpid()}.part{suffix}")
+    try:
+        yield partial
         os.replace(partial, path)
     finally:
         if os.path.exists(partial):
