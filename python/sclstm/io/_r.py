@@ -77,9 +77,10 @@ _DEBIAN = {
 _NA_INT = np.iinfo(np.int32).min
 _CLUSTERS_PY, _CLUSTERS_R = "sclstm", "sclstm_clusters"
 _SEURAT_KEYS = {"pca": "PC_", "umap": "UMAP_", "tsne": "tSNE_", "sclstm": "SCLSTM_", "ica": "IC_"}
-# uns entry that says which assay X was read from, when it was not "counts": write_rds names
-# X's assay after it (a log-normalised "logcounts" must not come back as "counts"), and it is
-# not written into the R object's metadata itself.
+# uns entry in which read_rds records what write_rds needs to give parts their R names back:
+# the assay X was read from when not "counts" (a log-normalised "logcounts" must not come back
+# as "counts"), that layers["data"] is Seurat's data slot, and the meta.data column holding the
+# Idents. It is not written into the R object's metadata itself.
 SOURCE_KEY = "sclstm_source"
 
 _SUPPORTED = ("SingleCellExperiment, SummarizedExperiment, Seurat (v3/v4), dgCMatrix or another "
@@ -828,12 +829,17 @@ def _convert(R, obj, where: str, assay, genes_by_cells) -> ad.AnnData:
     return adata
 
 
+def _fold_case(names, fold) -> list:
+    """``fold(name)`` for each name (``str.lower``, ``str.upper``), except where two names differ
+    only in case (``PCA`` and ``pca``): those keep their own case, so that neither is lost."""
+    folded = [fold(n) for n in names]
+    clash = pd.Series(folded).duplicated(keep=False).to_numpy()
+    return [n if c else f for n, f, c in zip(names, folded, clash)]
+
+
 def _obsm_names(r_names) -> dict:
-    """R reduction name → obsm key: ``PCA`` → ``X_pca``, scanpy's spelling, except where two
-    names differ only in case (``PCA`` and ``pca``): those keep their case, so neither is lost."""
-    lower = pd.Series([n.lower() for n in r_names])
-    clash = lower.duplicated(keep=False).to_numpy()
-    return {n: "X_" + (n if c else n.lower()) for n, c in zip(r_names, clash)}
+    """R reduction name → obsm key: ``PCA`` → ``X_pca``, scanpy's spelling (see :func:`_fold_case`)."""
+    return {n: "X_" + f for n, f in zip(r_names, _fold_case(r_names, str.lower))}
 
 
 def _rename_clusters_in(obs: pd.DataFrame) -> pd.DataFrame:
@@ -896,13 +902,14 @@ def _from_seurat(p: dict, where: str) -> ad.AnnData:
         s = pd.Series(pd.Categorical(idents, categories=levels), index=ident_names if ident_names else cells)
         s = s.reindex(obs.index) if s.index.is_unique else s.set_axis(obs.index)
         text = as_text(s)
+        present = set(text)
+        ident_order = [v for v in s.cat.categories if v in present]
 
         def holds_idents(c):  # the same values and, for a factor, the same level order as Idents
             column = obs[c]
             if isinstance(column.dtype, pd.CategoricalDtype):
-                used = [v for v in column.cat.categories if v in set(text)]
-                return as_text(column) == text and [str(v) for v in used] == [v for v in s.cat.categories
-                                                                             if v in set(text)]
+                used = [str(v) for v in column.cat.categories if v in present]
+                return as_text(column) == text and used == ident_order
             return column.dtype == object and as_text(column) == text
 
         holding = [c for c in obs.columns if holds_idents(c)]
@@ -1127,12 +1134,9 @@ def _reduction_name(key: str) -> str:
 
 def _r_reduction_names(keys, upper: bool) -> dict:
     """obsm key → R reduction name, upper case for a SingleCellExperiment (``X_pca`` → ``PCA``),
-    lower for Seurat, except where two keys would meet in one name (``X_PCA`` and ``X_pca``, as
-    :func:`_obsm_names` reads them): those keep their own case, so neither is lost."""
+    lower for Seurat; ``X_PCA`` and ``X_pca`` (as :func:`_obsm_names` reads them) keep their case."""
     names = [_reduction_name(k) for k in keys]
-    cased = [n.upper() if upper else n.lower() for n in names]
-    clash = pd.Series(cased).duplicated(keep=False).to_numpy()
-    return {k: (n if c else m) for k, n, m, c in zip(keys, names, cased, clash)}
+    return dict(zip(keys, _fold_case(names, str.upper if upper else str.lower)))
 
 
 def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_assay=None) -> None:
@@ -1192,16 +1196,17 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
     skipped: list = []
     uns = {key: v for key, v in adata.uns.items() if key != SOURCE_KEY}
     meta = _r_value(R, uns, "uns", skipped, as_list=True)
+    source = adata.uns.get(SOURCE_KEY)
+    source = source if isinstance(source, dict) else {}
     if k == "sce":
-        source = adata.uns.get(SOURCE_KEY)
-        read_from = source.get("X_assay") if isinstance(source, dict) else None
+        read_from = source.get("X_assay")
         if read_from in adata.layers:
             read_from = None
         x_name = x_assay or read_from or ("X" if "counts" in adata.layers else "counts")
         if x_name in adata.layers:
             raise InputError(f"x_assay {x_name!r} is also the name of a layer; choose another.")
         assays = {x_name: _r_matrix(R, adata.X, cells, genes, "X")}
-        layer_names = source.get("layers") if isinstance(source, dict) else None
+        layer_names = source.get("layers")
         layer_names = layer_names if isinstance(layer_names, dict) else {}
         for name in adata.layers.keys():
             r_name = layer_names.get(name, name)  # Seurat's data slot: Bioconductor's logcounts
@@ -1280,8 +1285,7 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
         obs_names = [rename.get(str(c), str(c)) for c in obs.columns]
         # identities: the ScLSTM clusters; else the column read_rds found them in, or obs["ident"] (where
         # read_rds puts them when no column holds them); else orig.ident
-        source = adata.uns.get(SOURCE_KEY)
-        ident_column = source.get("idents") if isinstance(source, dict) else None
+        ident_column = source.get("idents")
         if _CLUSTERS_R in obs_names:
             idents = R.str_vec([_CLUSTERS_R])
         elif isinstance(ident_column, str) and ident_column in obs.columns:
