@@ -421,14 +421,14 @@ class ScLSTM:
     def _classes_in_sample(self, sample_codes: np.ndarray, n_sample: int) -> int:
         """Landmark path, labelled mode: the classes the training sample holds labels of. A class
         outside it cannot be learned or predicted, so it is not counted in k, and a warning names it."""
-        present = np.unique(sample_codes)
-        absent = [str(c) for i, c in enumerate(self.classes_) if i not in set(present.tolist())]
+        present = set(np.unique(sample_codes).tolist())
+        absent = [str(c) for i, c in enumerate(self.classes_) if i not in present]
         if absent:
             warnings.warn(f"{len(absent)} class(es) have no labelled cell in the training sample of {n_sample} "
                           f"cells ({', '.join(absent[:3])}{', …' if len(absent) > 3 else ''}): they cannot be "
                           f"predicted and are not counted in k; raise sample_size to take them in.",
                           UserWarning, stacklevel=4)
-        return int(len(present))
+        return len(present)
 
     @staticmethod
     def _choose_k(k_given, n: int, n_classes, estimate) -> tuple[int, str, dict]:
@@ -479,10 +479,11 @@ class ScLSTM:
         steps then repeat pairs, which costs time (it grows with batch_size) and adds nothing.
         The default batch_size never warns, even on a few cells."""
         distinct = n_training_cells * (n_training_cells - 1) // 2
-        if self.batch_size > max(distinct, ScLSTM().batch_size):
+        default = ScLSTM().batch_size
+        if self.batch_size > max(distinct, default):
             warnings.warn(f"batch_size={self.batch_size} pairs per step exceeds the {distinct:,} distinct pairs of "
                           f"the {n_training_cells:,} training cells, so every step repeats pairs; training time "
-                          f"grows with batch_size (default {ScLSTM().batch_size}) and gains nothing from them.",
+                          f"grows with batch_size (default {default}) and gains nothing from them.",
                           UserWarning, stacklevel=5)
 
     def _set_predictions(self, prob) -> None:

@@ -47,6 +47,11 @@ DEFAULT_LANDMARKS = 1024
 DEFAULT_SAMPLE = 5000
 DEFAULT_MICRO = 500
 MIN_SAMPLE = 50  # the training views cluster 50 principal components of the sample (pairs.py)
+PSEUDO_CLASS_WEIGHT = 0.3
+"""Unsupervised: weight of the class loss on the ``leiden_pca`` view's communities of the training
+sample, added to the pair loss (:func:`~sclstm.training.train_siamese`'s ``pseudo_classes``), so
+that the encoder keeps more of the groups its teacher shows it. Adopted on simulated tuning files
+by a rule written before the runs (benchmarks/results/pseudo_classes/decision.md)."""
 
 
 def check_k_fits(k: int, n_micro: int, exact_possible: bool) -> None:
@@ -56,11 +61,6 @@ def check_k_fits(k: int, n_micro: int, exact_possible: bool) -> None:
         advice = ("use kernel='exact' for so many clusters" if exact_possible else
                   "that is the most it gives, and these cells are too many for the exact kernel")
         raise InputError(f"k = {k} is more than the {n_micro} micro-clusters the landmark path merges; {advice}.")
-PSEUDO_CLASS_WEIGHT = 0.3
-"""Unsupervised: weight of the class loss on the ``leiden_pca`` view's communities of the training
-sample, added to the pair loss (:func:`~sclstm.training.train_siamese`'s ``pseudo_classes``), so
-that the encoder keeps more of the groups its teacher shows it. Adopted on simulated tuning files
-by a rule written before the runs (benchmarks/results/pseudo_classes/decision.md)."""
 
 
 def sample_cells(n_cells: int, size: int, random_state: int) -> np.ndarray:

@@ -225,9 +225,10 @@ def predicted_dtype(adata, labels_key, est) -> pd.CategoricalDtype:
     column = adata.obs[labels_key] if labels_key is not None and labels_key in adata.obs else None
     if column is None or not isinstance(column.dtype, pd.CategoricalDtype):
         return pd.CategoricalDtype(classes)
-    if set(classes) <= set(column.cat.categories):
+    categories = set(column.cat.categories)
+    if set(classes) <= categories:
         return column.dtype
-    return pd.CategoricalDtype(list(column.cat.categories) + [c for c in classes if c not in set(column.cat.categories)],
+    return pd.CategoricalDtype(list(column.cat.categories) + [c for c in classes if c not in categories],
                                ordered=column.cat.ordered)
 
 
