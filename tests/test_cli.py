@@ -7,6 +7,8 @@ import anndata as ad
 import numpy as np
 import pytest
 
+import sclstm
+import sclstm.pl
 from sclstm import cli
 from conftest import dataset_path
 
@@ -214,6 +216,51 @@ def test_a_write_stopped_midway_leaves_the_earlier_output_whole(tmp_path, monkey
     with pytest.raises(KeyboardInterrupt):
         write_output(earlier, out)
     assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["result.h5ad"]
+
+
+def _no_write_permission_in(folder, monkeypatch):
+    """As a user without write permission in ``folder`` sees it (the tests may run as root,
+    for whom os.access is always true)."""
+    import os
+
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: (False if Path(p).resolve() == Path(folder).resolve()
+                                                             else real(p, mode, **kw)))
+
+
+def test_a_folder_that_cannot_be_written_in_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    """Output is written beside --out and renamed onto it, so the folder must be writable even
+    where --out exists. Before: only the existing file was checked, and the run failed after the
+    fit with h5py's PermissionError."""
+    out = tmp_path / "result.h5ad"
+    out.write_bytes(b"an earlier result")
+    _no_write_permission_in(tmp_path, monkeypatch)
+    monkeypatch.setattr("sclstm.tl.sclstm", lambda *a, **k: pytest.fail("the fit started"))
+    code = cli.main(["cluster", str(dataset_path("biase")), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and f"no permission to write in the folder {tmp_path}" in err and "Traceback" not in err
+    for check in (lambda: cli.check_model_path(str(tmp_path / "m.pt")),
+                  lambda: sclstm.pl.check_picture_path(tmp_path / "p.png")):
+        with pytest.raises(sclstm.InputError, match="no permission to write in the folder"):
+            check()
+
+
+def test_a_file_where_the_folder_should_be_is_named_as_a_file(tmp_path, capsys):
+    """Before: "folder X does not exist" for a path whose folder is a file."""
+    (tmp_path / "afile").write_text("x")
+    code = cli.main(["cluster", str(dataset_path("biase")), "--out", str(tmp_path / "afile" / "o.h5ad")])
+    assert code == 2 and f"{tmp_path / 'afile'} is a file, not a folder" in capsys.readouterr().err
+
+
+def test_a_read_only_output_file_is_not_replaced(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "result.h5ad"
+    out.write_bytes(b"protected")
+    import os
+
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if Path(p) == out else real(p, mode, **kw))
+    code = cli.main(["cluster", str(dataset_path("biase")), "--out", str(out)])
+    assert code == 2 and "the file is read-only" in capsys.readouterr().err and out.read_bytes() == b"protected"
 
 
 def test_bad_counts_get_one_line_and_no_plan(tmp_path):

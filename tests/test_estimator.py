@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -404,6 +406,25 @@ def test_predict_proba_is_what_predict_reads(blakeley):
     with_empty = est.predict_proba(pd.DataFrame(X, columns=blakeley.var_names), drop_empty=True)
     assert np.isnan(with_empty[0]).all() and not np.isnan(with_empty[1:]).any()
     assert est.predict(pd.DataFrame(X, columns=blakeley.var_names), drop_empty=True)[0] is None
+
+
+def test_a_save_stopped_midway_leaves_the_earlier_model_whole(fitted_biase, tmp_path, monkeypatch):
+    """Before: torch.save wrote onto the path, so a save stopped midway destroyed the earlier
+    model (minutes of training)."""
+    import torch
+
+    path = tmp_path / "m.pt"
+    fitted_biase.save(path)
+    before = path.read_bytes()
+
+    def stopped(obj, f, *a, **k):
+        Path(f).write_bytes(b"truncated")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        fitted_biase.save(path)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["m.pt"]
 
 
 def test_save_and_load_say_what_is_wrong_with_the_path_or_format(fitted_biase, tmp_path):

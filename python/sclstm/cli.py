@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 from . import __version__
+from .io._files import check_folder
 from .validation import InputError
 
 
@@ -73,8 +74,7 @@ def check_model_path(path: str, *others: str) -> None:
     target = Path(path).expanduser()
     if target.suffix.lower() != ".pt":
         raise InputError(f"--save-model {path}: name the model file with the .pt suffix (a torch file).")
-    if not target.resolve().parent.is_dir():
-        raise InputError(f"--save-model {path}: the folder {target.resolve().parent} does not exist.")
+    check_folder(target, f"--save-model {path}")
     if any(target.resolve() == Path(o).expanduser().resolve() for o in others):
         raise InputError(f"--save-model {path} names the input or output file; give the model its own file.")
 

@@ -37,6 +37,7 @@ import torch
 from . import __version__
 from .clustering import CLUSTER_METHODS, cluster_features, cluster_similarity, estimate_k, relabel_by_size
 from .chunks import DEFAULT_CHUNK_CELLS, RowSource, counts_of, is_out_of_core
+from .io._files import check_folder, written_beside
 from .kernel import ExactKernel, LandmarkKernel
 from . import landmark as lm
 from .model import HEADS, SiameseLSTM
@@ -762,9 +763,7 @@ class ScLSTM:
         from pathlib import Path
 
         path = Path(path).expanduser()  # checked and written at the same place
-        folder = path.resolve().parent
-        if not folder.is_dir():  # torch's own message is a RuntimeError deep in its writer
-            raise InputError(f"cannot save the model to {path}: the folder {folder} does not exist.")
+        check_folder(path, f"cannot save the model to {path}")  # torch's own: a RuntimeError deep in its writer
         ref = self.kernel_.reference_
         state = {
             "format": MODEL_FORMAT,
@@ -793,7 +792,8 @@ class ScLSTM:
             "preprocessor": {k: (torch.from_numpy(np.asarray(v)) if isinstance(v, np.ndarray) else v)
                              for k, v in self.preprocessor_.get_state().items()},
         }
-        torch.save(state, path)
+        with written_beside(path) as partial:  # a save stopped midway leaves an earlier model whole
+            torch.save(state, partial)
 
     @classmethod
     def load(cls, path) -> "ScLSTM":

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .io._files import check_folder
 from .validation import InputError
 
 
@@ -19,9 +20,7 @@ def check_picture_path(path, what: str = "save") -> None:
     p = Path(path)
     if p.suffix.lower() not in PICTURE_SUFFIXES:
         raise InputError(f"{what} must end in .png, .pdf or .svg, got {path}.")
-    folder = p.parent if str(p.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError(f"cannot write {path}: folder {folder} does not exist.")
+    check_folder(path)
 
 
 class _Clusters:

@@ -59,20 +59,33 @@ def read_input(path, assay=None, genes_by_cells=None) -> ad.AnnData:
     )
 
 
+def check_folder(path, what: str | None = None) -> None:
+    """Fail before any work if the folder ``path`` is to be written in is missing, is a file, or
+    may not be written in: every file is written beside ``path`` and renamed onto it
+    (:func:`written_beside`), so the folder needs write permission even where ``path`` exists.
+    ``what`` begins the message (default "cannot write PATH")."""
+    what = what or f"cannot write {path}"
+    folder = Path(os.fspath(path)).expanduser().absolute().parent
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{what}: {folder} is a file, not a folder.")
+    if not folder.is_dir():
+        raise InputError(f"{what}: the folder {folder} does not exist.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{what}: no permission to write in the folder {folder}.")
+
+
 def check_writable(path) -> None:
-    """Fail before any work if ``path`` cannot be written (missing folder, no permission, bad suffix)."""
+    """Fail before any work if ``path`` cannot be written (bad suffix, folder as in
+    :func:`check_folder`, a folder or a read-only file at ``path``)."""
     p = Path(path).expanduser()
     suffix = p.suffix.lower()
     if suffix not in (".h5ad", ".rds"):
         raise InputError(f"unsupported output format {suffix or '(no suffix)'!r} for {path}; use .h5ad or .rds.")
-    folder = p.parent if str(p.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError(f"cannot write {path}: folder {folder} does not exist.")
+    check_folder(path)
     if p.is_dir():
         raise InputError(f"cannot write {path}: it is a folder.")
-    target = p if p.exists() else folder
-    if not os.access(target, os.W_OK):
-        raise InputError(f"cannot write {path}: permission denied.")
+    if p.exists() and not os.access(p, os.W_OK):  # replaced by a rename, but the user protected it
+        raise InputError(f"cannot write {path}: the file is read-only.")
 
 
 def check_names_for_r(adata) -> None:

@@ -54,7 +54,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..validation import InputError
-from ._files import check_names_for_r
+from ._files import check_folder, check_names_for_r
 
 __all__ = ["read_rds", "read_rdata", "write_rds"]
 
@@ -1169,9 +1169,7 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
     if adata.isbacked:
         raise InputError("the AnnData is backed (on disk); load it with adata.to_memory() first.")
     path = os.path.abspath(os.path.expanduser(os.fspath(path)))
-    folder = os.path.dirname(path)
-    if not os.path.isdir(folder):
-        raise InputError(f"cannot write {path}: folder {folder} does not exist.")
+    check_folder(path)
     check_names_for_r(adata)
     R = _R.get()
     cells, genes = [str(c) for c in adata.obs_names], [str(g) for g in adata.var_names]
