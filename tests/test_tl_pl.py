@@ -127,6 +127,21 @@ def test_predicted_types_keep_the_labels_dtype(blakeley):
     assert 0 <= (a.obs["cell_type"] == a.obs["sclstm_predicted"]).mean() <= 1
 
 
+@pytest.mark.parametrize("slot, name, key", [("obs", "sclstm_predicted", "sclstm"), ("obs", "sclstm_labelled", "sclstm"),
+                                             ("obsm", "X_pca", "pca"), ("obsp", "sclstm_similarity", "sclstm")])
+def test_no_entry_a_run_writes_or_removes_is_taken_from_the_user(blakeley, slot, name, key):
+    """Before: only obs[key_added] and uns[key_added] were checked, so a run deleted the user's
+    obs['sclstm_predicted'] and replaced a PCA read from Seurat (obsm['X_pca'], no uns['pca'])
+    with key_added='pca' (audit of 2026-12-07)."""
+    a = blakeley.copy()
+    value = {"obs": lambda: np.ones(a.n_obs), "obsm": lambda: np.ones((a.n_obs, 3)),
+             "obsp": lambda: sp.identity(a.n_obs, format="csr")}[slot]()
+    getattr(a, slot)[name] = value
+    with pytest.raises(sclstm.InputError, match=rf"{slot} already has '{name}', which no sclstm run wrote"):
+        sclstm.tl.sclstm(a, key_added=key, n_clusters=3, n_steps=5)
+    assert name in getattr(a, slot) and key not in a.obs
+
+
 def test_key_added_never_replaces_what_no_sclstm_run_wrote(blakeley):
     """Before: key_added='cell_type' replaced the truth labels, key_added='neighbors' scanpy's
     uns['neighbors'], and labels_key='sclstm_predicted' the labels the run trained on."""
@@ -306,6 +321,7 @@ def test_recluster_errors_name_what_is_missing(blakeley):
         sclstm.tl.recluster(adata, 4, key_added="sclstm")
     with pytest.raises(sclstm.InputError, match="obs already has 'cell_type', which no sclstm run wrote"):
         sclstm.tl.recluster(adata, 4, key_added="cell_type")  # before: the truth labels were overwritten
+    adata.obsm["X_sclstm_k4"] = np.ones((adata.n_obs, 2))  # a recluster writes no obsm: not in its way
     sclstm.tl.recluster(adata, 4)
     sclstm.tl.recluster(adata, 4)  # an earlier recluster's column is replaced
     assert adata.obs["sclstm_k4"].nunique() == 4

@@ -89,3 +89,19 @@ def test_without_pseudo_class_weight_training_is_unchanged(weight):
     again, _ = train_siamese(seqs, PairSource([merged]), **extra, **common)
     for name, value in plain.state_dict().items():
         torch.testing.assert_close(again.state_dict()[name], value, rtol=0, atol=0)
+
+
+def test_training_leaves_the_callers_torch_generator_as_it_was():
+    """Before: train_siamese called torch.manual_seed(random_state) on the global generator, so a
+    user's own torch work after a fit restarted from that seed (audit of 2026-12-07). The fit
+    itself still depends on random_state only."""
+    seqs, group, merged = _three_groups_two_views()
+    common = dict(n_steps=5, batch_size=32, hidden=8, embedding_dim=4, random_state=3)
+    torch.manual_seed(7)
+    state = torch.get_rng_state().clone()
+    first, _ = train_siamese(seqs, PairSource([merged]), **common)
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.rand(100)  # another caller state: the same weights
+    again, _ = train_siamese(seqs, PairSource([merged]), **common)
+    for name, value in first.state_dict().items():
+        torch.testing.assert_close(again.state_dict()[name], value, rtol=0, atol=0)

@@ -99,10 +99,18 @@ def _check_kwargs(kwargs) -> None:
 RUN_COLUMNS = ("", "_labelled", "_predicted", "_predicted_confidence")  # obs[key + suffix] of a run
 
 
-def check_key(key_added, labels_key, adata=None) -> None:
+def run_entries(key: str) -> dict[str, list[str]]:
+    """Slot → names of what a run under ``key`` writes, and what a re-run under it removes."""
+    return {"obs": [key + suffix for suffix in RUN_COLUMNS], "obsm": [f"X_{key}"],
+            "obsp": [f"{key}_similarity"], "uns": [key]}
+
+
+def check_key(key_added, labels_key, adata=None, entries=None) -> None:
     """key_added names obs/obsm/obsp/uns entries: a non-empty string that .h5ad can store
-    (no '/'), never naming the labels column the run reads, and (given ``adata``) never an obs
-    column or uns entry that no sclstm run wrote (the user's labels, scanpy's ``neighbors``)."""
+    (no '/'), never naming the labels column the run reads, and (given ``adata``) never an
+    entry that no sclstm run wrote (the user's labels or ``X_pca``, scanpy's ``neighbors``).
+    ``entries`` (slot → names): what the call writes or removes, by default a run's
+    (:func:`run_entries`); they belong to sclstm where ``uns[key_added]`` is an sclstm run."""
     if not isinstance(key_added, str) or not key_added or "/" in key_added:
         raise InputError(f"key_added must be a non-empty string without '/', got {key_added!r}.")
     if labels_key is not None and labels_key in [key_added + suffix for suffix in RUN_COLUMNS]:
@@ -110,10 +118,12 @@ def check_key(key_added, labels_key, adata=None) -> None:
                          "would overwrite the labels it was trained on; choose another key_added.")
     if adata is None or _is_sclstm_entry(adata.uns.get(key_added)):
         return
-    for slot, store in (("obs", adata.obs), ("uns", adata.uns)):
-        if key_added in store:
-            raise InputError(f"{slot} already has {key_added!r}, which no sclstm run wrote; choose another key_added "
-                             f"(or remove it first: del adata.{slot}[{key_added!r}]).")
+    for slot, names in (run_entries(key_added) if entries is None else entries).items():
+        store = getattr(adata, slot)
+        for name in names:
+            if name in store:
+                raise InputError(f"{slot} already has {name!r}, which no sclstm run wrote; choose another key_added "
+                                 f"(or remove it first: del adata.{slot}[{name!r}]).")
 
 
 def _is_sclstm_entry(entry) -> bool:
@@ -207,8 +217,10 @@ def clear_run(adata, key: str = "sclstm") -> list[str]:
     removed = []
     reclusters = [name for name, entry in adata.uns.items()  # cut from the similarity that goes now
                   if hasattr(entry, "get") and entry.get("source_key") == key]
-    for slot, names in (("obs", [key + suffix for suffix in RUN_COLUMNS] + reclusters),
-                        ("obsm", (f"X_{key}",)), ("obsp", (f"{key}_similarity",)), ("uns", [key] + reclusters)):
+    entries = run_entries(key)
+    entries["obs"] += reclusters
+    entries["uns"] += reclusters
+    for slot, names in entries.items():
         store = getattr(adata, slot)
         for name in names:
             if name in store:
@@ -305,7 +317,7 @@ def recluster(adata, n_clusters, key: str = "sclstm", key_added=None) -> None:
     earlier = adata.uns.get(key_added)
     if _is_sclstm_entry(earlier) and "source_key" not in earlier:
         raise InputError(f"key_added={key_added!r} is another sclstm run; choose another key_added.")
-    check_key(key_added, None, adata)  # an earlier recluster's entries are replaced, no one else's
+    check_key(key_added, None, adata, {"obs": [key_added], "uns": [key_added]})  # an earlier recluster's are replaced, no one else's
     P = np.asarray(P)
     labels = cluster_similarity(P[np.ix_(kept, kept)], k)
     codes = np.full(adata.n_obs, -1)

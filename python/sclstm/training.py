@@ -1,6 +1,7 @@
 """Training the siamese LSTM on pairs, and reading out embeddings and P(same).
 
-Everything random is drawn from generators seeded by ``random_state``, and cuDNN (on a GPU)
+Everything random is drawn from generators seeded by ``random_state`` (torch's forked from the
+caller's, which is left as it was: :func:`own_torch_rng`), and cuDNN (on a GPU)
 runs the LSTM deterministically in float32 (:func:`float32_lstm`), so the same inputs and seed
 give the same weights on one device, and CPU and GPU agree to float error at inference.
 """
@@ -39,6 +40,20 @@ def float32_lstm(fn):
     return wrapper
 
 
+def own_torch_rng(fn):
+    """Decorator: run ``fn`` on torch's random generators forked from the caller's and restored
+    after, so that the seed ``fn`` sets (for the weights' first values) does not reseed the
+    user's own torch work that follows."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+        with torch.random.fork_rng(devices=cuda):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@own_torch_rng
 @float32_lstm
 def train_siamese(
     seqs: np.ndarray,
