@@ -37,6 +37,27 @@ def test_non_numeric_matrix():
         ScLSTM(**FAST).fit(np.array([["a", "b"], ["c", "d"], ["e", "f"]]))
 
 
+def test_boolean_matrices_are_refused_dense_or_sparse(blakeley):
+    """Before: a dense boolean matrix was refused, the same matrix sparse was fitted as 0/1 counts."""
+    present = small_counts(blakeley) > 0
+    for X in (present, sp.csr_matrix(present)):
+        with pytest.raises(InputError, match="must be numeric, got dtype bool"):
+            ScLSTM(**FAST).fit(X)
+
+
+def test_a_nullable_integer_frame_is_read_as_its_numbers(blakeley):
+    """Before: pandas' Int64 columns were refused as "dtype object"; a missing value is named."""
+    import pandas as pd
+
+    X = small_counts(blakeley)
+    plain = pd.DataFrame(X.astype(np.int64))
+    nullable = plain.astype("Int64")
+    np.testing.assert_array_equal(ScLSTM(**FAST).fit(nullable).labels_, ScLSTM(**FAST).fit(plain).labels_)
+    nullable.iloc[0, 0] = pd.NA
+    with pytest.raises(InputError, match="1 NaN or infinite value"):
+        ScLSTM(**FAST).fit(nullable)
+
+
 @pytest.mark.parametrize("kernel", ["exact", "landmark"])
 def test_matrix_of_wrong_dimension(blakeley, kernel, caplog):
     X = small_counts(blakeley)

@@ -46,7 +46,7 @@ from .preprocessing import Preprocessor, filter_genes, kept_genes
 from .sequences import Sequencer, fit_sequencer
 from .training import class_probabilities, embed, pair_probabilities, train_siamese
 from .validation import (InputError, check_counts, check_fraction, check_labels, check_n_clusters,
-                         check_two_dimensional, drop_unread_cells, reindex_by_name)
+                         check_two_dimensional, drop_unread_cells, frame_values, reindex_by_name)
 
 log = logging.getLogger("sclstm")
 MODES = ("unsupervised", "labelled")
@@ -101,7 +101,7 @@ def matrix_of(X):
     cell_names, gene_names = names_of(X)
     if cell_names is None:
         return X, None, None
-    return (X.to_numpy() if isinstance(X, pd.DataFrame) else X.X), cell_names, gene_names
+    return (frame_values(X) if isinstance(X, pd.DataFrame) else X.X), cell_names, gene_names
 
 
 def read_counts(X, drop_empty: bool, min_cells: int = 3):

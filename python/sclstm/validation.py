@@ -36,20 +36,34 @@ def check_two_dimensional(ndim) -> None:
                          f"got {'no' if ndim is None else ndim} dimension(s).")
 
 
+def frame_values(df: pd.DataFrame) -> np.ndarray:
+    """A DataFrame's values: floats where every column is numeric, pandas' nullable Int64 and
+    Float64 too (a missing value becomes NaN, refused by name later; before, such a frame was
+    refused as "dtype object"); else as they are, to be refused as not numeric."""
+    if df.shape[1] and all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t)
+                           for t in df.dtypes):
+        return df.to_numpy(dtype=np.float64, na_value=np.nan)
+    return df.to_numpy()
+
+
+def check_numeric(dtype) -> None:
+    """Counts are numbers: object, string and boolean matrices are refused, dense or sparse alike."""
+    if dtype == object or dtype == bool or not np.issubdtype(dtype, np.number):
+        raise InputError(f"the expression matrix must be numeric, got dtype {dtype}; pass counts as numbers.")
+
+
 def as_csr(X) -> sp.csr_matrix:
     """A float64 CSR copy of a numeric 2-D matrix (sparse, DataFrame or array-like)."""
     if sp.issparse(X):
+        check_numeric(X.dtype)
         return sp.csr_matrix(X, dtype=np.float64, copy=True)
     if isinstance(X, pd.DataFrame):
-        X = X.to_numpy()
+        X = frame_values(X)
     try:
         arr = np.asarray(X)
     except Exception as exc:  # pragma: no cover - exotic array-likes
         raise InputError(f"could not read the expression matrix as an array ({exc}).") from None
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise InputError(
-            f"the expression matrix must be numeric, got dtype {arr.dtype}; pass counts as numbers."
-        )
+    check_numeric(arr.dtype)
     check_two_dimensional(arr.ndim)
     return sp.csr_matrix(arr.astype(np.float64))
 
