@@ -29,7 +29,6 @@ import datetime
 import json
 import os
 import shlex
-import subprocess
 import sys
 import time
 import traceback
@@ -121,18 +120,12 @@ def run_unit(cache: Path, dataset: str, unit: str, seed: int, data, fresh: bool)
 
 
 def header_line(argv, threads=0) -> str:
-    try:
-        commit = subprocess.run(["git", "-C", str(HERE.parent), "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(HERE.parent), "status", "--porcelain", "python/sclstm"],
-                               capture_output=True, text=True).stdout.strip()
-    except OSError:
-        commit, dirty = "?", ""
     import sclstm
+    from provenance import git_version
 
     cmd = "python benchmarks/bench_accuracy.py" + ("" if not argv else " " + " ".join(shlex.quote(a) for a in argv))
     return (f"# {datetime.date.today().isoformat()}  command: {cmd}  (sclstm {sclstm.__version__}, "
-            f"git {commit}{' + uncommitted changes in python/sclstm' if dirty else ''}, {os.cpu_count()} CPU cores, "
+            f"{git_version()}, {os.cpu_count()} CPU cores, "
             f"torch threads {threads or 'default'})")
 
 

@@ -23,6 +23,8 @@ from pathlib import Path
 import anndata as ad
 import numpy as np
 
+from provenance import git_version
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 DATA = Path(os.environ.get("SCLSTM_DATA", REPO.parent / "shared" / "data"))
@@ -153,10 +155,12 @@ def memory_rows():
 
 
 def write_tsv(rows, path: Path, command: str, digits: int = 3) -> None:
-    """Rows (dicts) as a TSV whose first line holds the date, the command and the thread count."""
+    """Rows (dicts) as a TSV whose first line holds the date, the command, the code's commit and
+    the thread count."""
     cols = list(dict.fromkeys(c for r in rows for c in r))
     with open(path, "w") as fh:
-        fh.write(f"# {datetime.date.today().isoformat()}  command: {command}  (2-core CPU, torch threads={__import__('torch').get_num_threads()})\n")
+        fh.write(f"# {datetime.date.today().isoformat()}  command: {command}  ({git_version()}, {os.cpu_count()}-core CPU, "
+                 f"torch threads={__import__('torch').get_num_threads()})\n")
         fh.write("\t".join(cols) + "\n")
         for r in rows:
             fh.write("\t".join(f"{r[c]:.{digits}f}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in cols) + "\n")
