@@ -22,6 +22,14 @@
 #'   \code{ScLSTMParam} with such arguments therefore starts (see
 #'   \code{\link{sclstmPython}}); when it is not available (\code{sclstmAvailable()}
 #'   is \code{FALSE}), the checks that need it wait for \code{clusterRows()}.
+#'   \code{labels =} (a vector with one known cell type per cell, \code{NA} or an empty
+#'   string for the cells to predict) selects the labelled mode, as for
+#'   \code{\link{runScLSTM}}; it must be in the row order of the matrix given to
+#'   \code{clusterRows()} (a vector named by cell is matched to the row names instead).
+#'   It is stored in the \code{ScLSTMParam} as given, so it does not follow a subset of
+#'   that matrix: for a subset of the cells, build the \code{ScLSTMParam} again with
+#'   the labels of those cells. \code{save.model =} saves the model, as for
+#'   \code{\link{runScLSTM}}.
 #' @param x A cells × genes count matrix (dense or sparse).
 #' @param BLUSPARAM An \code{ScLSTMParam}.
 #' @param full Return the embedding and details too?

@@ -15,8 +15,16 @@
 #' counts \code{x} without row names) they are matched by position: \code{x} must then
 #' hold the model's genes, in the model's order.
 #'
+#' The prediction columns (\code{sclstm_predicted}, \code{sclstm_predicted_confidence})
+#' are written for a labelled model and removed for an unsupervised one; as for
+#' \code{\link{runScLSTM}}, columns by these names that no sclstm run wrote are the
+#' user's, and are refused (before any work) rather than replaced or deleted. The details
+#' record the columns written as \code{columns_written}.
+#'
 #' @param x A \linkS4class{SingleCellExperiment}, a \code{Seurat} object, or a
-#'   genes × cells count matrix, as for \code{\link{runScLSTM}}.
+#'   genes × cells count matrix, as for \code{\link{runScLSTM}} (a plain
+#'   \code{SummarizedExperiment} is refused: convert it with
+#'   \code{as(x, "SingleCellExperiment")}).
 #' @param model Path of the model file (\code{.pt}).
 #' @param drop_empty Give all-zero cells \code{NA} instead of stopping?
 #' @param assay.type For a SingleCellExperiment: the assay holding the counts, by name
@@ -126,21 +134,14 @@ setGeneric("applyScLSTM", function(x, model, ...) standardGeneric("applyScLSTM")
 }
 
 # Counts (genes × cells) to Python as an AnnData carrying the gene and cell names, so
-# that the model matches genes by name; without gene names, the bare matrix.
+# that the model matches genes by name (and Python's errors name the cells as R does);
+# without gene names, the bare matrix, as the model then matches genes by position.
 .counts_with_names <- function(counts) {
+    if (is.null(rownames(counts))) {
+        return(.counts_to_python(counts, cells_in_columns = TRUE))
+    }
     X <- .counts_to_python(counts, cells_in_columns = TRUE)
-    genes <- rownames(counts)
-    if (is.null(genes)) {
-        return(X)
-    }
-    cells <- colnames(counts)
-    if (is.null(cells)) {
-        cells <- as.character(seq_len(ncol(counts)))
-    }
-    anndata <- reticulate::import("anndata", convert = FALSE)
-    pd <- reticulate::import("pandas", convert = FALSE)
-    anndata$AnnData(X = X, obs = pd$DataFrame(index = pd$Index(as.list(cells))),
-                    var = pd$DataFrame(index = pd$Index(as.list(genes))))
+    .anndata_of(X, .names_for_python(colnames(counts), ncol(counts)), rownames(counts))
 }
 
 .no_extra <- function(...) {
@@ -156,6 +157,7 @@ setGeneric("applyScLSTM", function(x, model, ...) standardGeneric("applyScLSTM")
 #' @export
 setMethod("applyScLSTM", "ANY", function(x, model, drop_empty = FALSE, ...) {
     .no_extra(...)
+    .refuse_summarized_experiment(x, "applyScLSTM()")
     if (is.null(dim(x)) || length(dim(x)) != 2L) {
         stop("applyScLSTM() needs a SingleCellExperiment, a Seurat object or a genes x ",
              "cells matrix, got an object of class '", class(x)[1], "'.", call. = FALSE)
@@ -174,15 +176,13 @@ setMethod("applyScLSTM", "SingleCellExperiment",
           function(x, model, drop_empty = FALSE, ..., assay.type = "counts") {
     .no_extra(...)
     assay_name <- .sce_assay_type(x, assay.type)
+    present <- colnames(colData(x))
+    .check_own_columns(present, .PREDICTION_COLUMNS, .sce_columns_written(x), "colData(x)",
+                       "applyScLSTM()")
     res <- .apply_core(assay(x, assay.type, withDimnames = TRUE), model, drop_empty)
     res$details$assay.type <- assay_name
-    reducedDim(x, "SCLSTM") <- res$embedding
     # an unsupervised model must not leave an earlier labelled run's predictions behind
-    for (column in .PREDICTION_COLUMNS) {
-        colData(x)[[column]] <- if (!is.null(res$predicted)) unname(res[[.result_of(column)]])
-    }
-    metadata(x)$sclstm_apply <- res$details
-    x
+    .store_in_sce(x, res, "sclstm_apply", .written_columns(res), present)
 })
 
 #' @rdname applyScLSTM
@@ -193,12 +193,15 @@ setMethod("applyScLSTM", "Seurat",
     .no_extra(...)
     assay <- .seurat_assay(x, assay)
     .check_reduction(x, reduction.name, reduction.key)
+    .check_own_columns(colnames(x[[]]), .PREDICTION_COLUMNS, .seurat_columns_written(x),
+                       "the meta.data of x", "applyScLSTM()")
     res <- .apply_core(.seurat_assay_counts(x, assay, "applyScLSTM()"), model, drop_empty)
     res$details$assay <- assay
     # the embedding only: a clusters column an earlier runScLSTM() wrote under this name
     # stays sclstm's, to be replaced by a later run under the name
     x <- .store_in_seurat(x, res, assay, reduction.name, reduction.key, "sclstm_apply",
-                          clusters.column = .recorded_clusters_column(x, reduction.name))
+                          clusters.column = .recorded_clusters_column(x, reduction.name),
+                          written = .written_columns(res))
     if (isTRUE(set.ident)) {
         if (is.null(res$predicted)) {
             warning("set.ident = TRUE needs a labelled model (predicted types); Idents left ",

@@ -59,11 +59,53 @@
         stop("the counts must be numeric, got a matrix of type '", typeof(counts), "'.",
              call. = FALSE)
     }
+    .check_no_na(counts)
     if (is.matrix(counts) && is.integer(counts)) {
         storage.mode(counts) <- "double"
     }
     py <- reticulate::r_to_py(counts)
     if (cells_in_columns) py$T else py
+}
+
+# NA (and NaN) in the counts, in R's words: Python would call them "NaN or infinite values".
+# Cheap: a sparse matrix is checked on its stored values only, and anyNA() stops at the first.
+.check_no_na <- function(counts) {
+    values <- if (is(counts, "dgCMatrix")) counts@x else counts
+    if (anyNA(values)) {
+        stop("the counts have ", sum(is.na(values)), " NA/NaN value(s); remove or impute ",
+             "them first.", call. = FALSE)
+    }
+    invisible()
+}
+
+# Names to give Python for the cells (or genes): `names` when there are such, and unique
+# (a name must say which one it means), else R's 1-based positions. Python's messages name
+# cells by these ("e.g. GSM1377863"); given no names, it would count from 0.
+.names_for_python <- function(names, n) {
+    if (is.null(names) || anyNA(names) || anyDuplicated(names)) {
+        as.character(seq_len(n))
+    } else {
+        as.character(names)
+    }
+}
+
+# Counts to Python as an AnnData, cells × genes, whose obs and var names are the cells' and
+# genes' (.names_for_python()), so that Python's errors name cells as R does. X is the
+# matrix .counts_to_python() gives (still sparse where the counts are), not a copy.
+.counts_to_anndata <- function(counts, cells_in_columns = TRUE) {
+    X <- .counts_to_python(counts, cells_in_columns = cells_in_columns)
+    cells <- if (cells_in_columns) colnames(counts) else rownames(counts)
+    genes <- if (cells_in_columns) rownames(counts) else colnames(counts)
+    n_cells <- if (cells_in_columns) ncol(counts) else nrow(counts)
+    n_genes <- if (cells_in_columns) nrow(counts) else ncol(counts)
+    .anndata_of(X, .names_for_python(cells, n_cells), .names_for_python(genes, n_genes))
+}
+
+.anndata_of <- function(X, cells, genes) {
+    anndata <- reticulate::import("anndata", convert = FALSE)
+    pd <- reticulate::import("pandas", convert = FALSE)
+    anndata$AnnData(X = X, obs = pd$DataFrame(index = pd$Index(as.list(cells))),
+                    var = pd$DataFrame(index = pd$Index(as.list(genes))))
 }
 
 # Arguments in ... must be named: an unnamed one would otherwise be taken by position
@@ -96,6 +138,56 @@
     "runScLSTM()" = list(after = "k, seed and labels", also = "save.model"),
     "ScLSTMParam()" = list(after = "k and seed", also = c("labels", "save.model"))
 )
+
+# Each runScLSTM() method's own arguments (besides k, seed, labels and those in `...`), by
+# the kind of object it is for; and, for an argument of one kind, what the other calls it.
+.METHOD_ARGUMENTS <- list(
+    "SingleCellExperiment" = "assay.type",
+    "Seurat object" = c("assay", "set.ident", "reduction.name", "reduction.key"),
+    "matrix" = character(0)
+)
+.ANALOGUE <- c(assay = "assay.type", assay.type = "assay")
+
+# The unknown arguments that are another method's own: for each, which kind of object it
+# is for, and what `object`'s method calls it if it has the like.
+.other_method_hints <- function(unknown, object) {
+    if (is.null(object)) {
+        return(character(0))
+    }
+    own <- .METHOD_ARGUMENTS[[object]]
+    unlist(lapply(unknown, function(name) {
+        kinds <- names(.METHOD_ARGUMENTS)[vapply(.METHOD_ARGUMENTS, function(a) name %in% a,
+                                                 logical(1))]
+        if (!length(kinds)) {
+            return(NULL)
+        }
+        like <- .ANALOGUE[name]
+        paste0(name, " is for a ", paste(kinds, collapse = " or "),
+               if (!is.na(like) && like %in% own) {
+                   paste0("; for a ", object, ", use ", like, " =")
+               })
+    }))
+}
+
+# A whole number too large for R's integer type, for a parameter Python takes as an integer
+# (its default is one): .python_kwargs() could not make it an integer, and Python would refuse
+# it in its own words ("got 10000000000.0"). The problem, or NULL.
+.integer_range_problem <- function(name, value, defaults) {
+    default <- if (!is.null(defaults) && name %in% names(defaults)) defaults[[name]]
+    if (!(is.integer(default) && is.double(value) && length(value) == 1L && !is.na(value))) {
+        return(NULL)
+    }
+    if (is.infinite(value)) {
+        return(paste0("'", name, "' must be a whole number, got ", .describe_value(value)))
+    }
+    if (value != round(value) || abs(value) <= .Machine$integer.max) {
+        return(NULL)
+    }
+    paste0(name, " = ", .describe_value(value), " is too ",
+           if (value > 0) "large" else "small", ": whole-number parameters must be ",
+           if (value > 0) "at most .Machine$integer.max (" else
+               "at least -.Machine$integer.max (-", .Machine$integer.max, ")")
+}
 
 # The estimator's parameters and their defaults, as Python lists them (ScLSTM().get_params()),
 # so that R holds no copy of the list.
@@ -149,7 +241,10 @@
 # Python) or one of the caller's own (.EXTRA_ARGUMENTS); and a single value each. `caller`
 # words the errors. With `sclstm` NULL (Python not available: ScLSTMParam() built before it
 # is), only what R can check alone; the rest waits for the fit.
-.check_estimator_arguments <- function(extra, caller = "runScLSTM()", sclstm = sclstmPython()) {
+# `object` (a name of .METHOD_ARGUMENTS, or NULL) is the kind of object a runScLSTM() method
+# was given: the error about an unknown argument lists that method's own arguments too.
+.check_estimator_arguments <- function(extra, caller = "runScLSTM()", sclstm = sclstmPython(),
+                                       object = NULL) {
     spec <- .EXTRA_ARGUMENTS[[caller]]
     .check_named(extra, after = spec$after)
     if (!length(extra)) {
@@ -167,15 +262,21 @@
         valid <- setdiff(names(defaults), .SET_BY_R)
         unknown <- setdiff(nm, c(valid, spec$also))
         if (length(unknown)) {
+            hints <- .other_method_hints(unknown, object)
+            own <- if (!is.null(object)) .METHOD_ARGUMENTS[[object]]
             stop("unknown argument", if (length(unknown) > 1) "s", " ",
-                 paste0("'", unknown, "'", collapse = ", "), "; ", caller, " takes k, seed, ",
-                 "labels, save.model and the estimator's parameters: ",
-                 paste(valid, collapse = ", "), ".", call. = FALSE)
+                 paste0("'", unknown, "'", collapse = ", "),
+                 if (length(hints)) paste0(" (", paste(hints, collapse = "; "), ")"), "; ",
+                 caller, if (!is.null(object)) paste0(" on a ", object), " takes ",
+                 paste(c("k", "seed", "labels", "save.model", own), collapse = ", "),
+                 " and the estimator's parameters: ", paste(valid, collapse = ", "), ".",
+                 call. = FALSE)
         }
     }
     to_python <- setdiff(nm, spec$also)
     problems <- unlist(lapply(to_python, function(name) {
-        .single_value_problem(name, extra[[name]], defaults)
+        c(.single_value_problem(name, extra[[name]], defaults),
+          .integer_range_problem(name, extra[[name]], defaults))
     }))
     if (length(problems)) {
         stop(paste(problems, collapse = "; "), ".", call. = FALSE)
@@ -369,13 +470,19 @@ NULL
              call. = FALSE)
     }
     labels <- .labels_in_cell_order(labels, cell_names)
+    if (is.null(labels) && !is.null(extra$labelled_fraction)) {
+        stop("labelled_fraction applies only with labels = (the labelled mode, which trains ",
+             "on that fraction of the known labels); without labels the run is unsupervised.",
+             call. = FALSE)
+    }
     sclstm <- sclstmPython()
     extra <- .python_kwargs(extra)
     genes <- if (cells_in_columns) rownames(counts) else colnames(counts)
     if (!is.null(save.model)) {
         .check_model_genes(genes, if (cells_in_columns) "row names" else "column names")
     }
-    X <- .counts_to_python(counts, cells_in_columns = cells_in_columns)
+    # an AnnData named as in R, so that Python's errors name the cells by their names
+    X <- .counts_to_anndata(counts, cells_in_columns = cells_in_columns)
     mode <- if (is.null(labels)) "unsupervised" else "labelled"
     if (is.null(extra$progress)) {
         extra$progress <- FALSE
@@ -420,13 +527,14 @@ NULL
     classes <- if (!is.null(predicted_kept)) {
         .class_levels(labels, as.character(unlist(.to_r(est$classes_))))
     }
+    # the genes' names the model keeps, so that applyScLSTM() matches new data to them by
+    # name: the counts' own names; none where they have none (the AnnData's are then
+    # positions, which must not be matched as names) or, without save.model, duplicated ones
+    # (.check_model_genes() refuses them with save.model)
+    reticulate::py_set_attr(est, "gene_names_", if (!is.null(genes) && !anyDuplicated(genes)) {
+        reticulate::import("numpy", convert = FALSE)$asarray(as.character(genes))
+    })
     if (!is.null(save.model)) {
-        # the fit read the counts by position; the saved model names its genes so that
-        # applyScLSTM() matches new data to them by name
-        if (!is.null(genes)) {
-            reticulate::py_set_attr(est, "gene_names_",
-                                    reticulate::import("numpy", convert = FALSE)$asarray(genes))
-        }
         # and the order of the predicted levels here, which applyScLSTM() gives too
         if (!is.null(classes)) {
             reticulate::py_set_item(reticulate::py_get_attr(est, "summary_"),

@@ -159,9 +159,11 @@ sclstmAvailable <- function() {
 
 # Python's advice in R's spelling: the option the message names is an argument of
 # runScLSTM() here (drop_empty = TRUE, not drop_empty=True or --drop-empty; k, not
-# n_clusters; NULL, not None; TRUE, not True; assay.type, not layer=). Applied in this order.
+# n_clusters; NULL, not None; TRUE, not True; assay.type, not layer=; the NA rows R gives
+# dropped cells, not NaN). Applied in this order.
 .R_SPELLING <- c(
     "drop_empty=True (CLI: --drop-empty)" = "drop_empty = TRUE",
+    "NaN embedding rows" = "NA embedding rows",
     "leave it out (None) to estimate it" = "leave k = NULL to estimate it",
     "n_clusters=" = "k = ",
     "n_clusters" = "k",

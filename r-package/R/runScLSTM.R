@@ -21,15 +21,43 @@
 #' matrix is the usual cause. A SingleCellExperiment or Seurat object has no such
 #' ambiguity.
 #'
+#' \strong{Columns of the user's are never replaced.} A run writes the column
+#' \code{sclstm_clusters} (for a Seurat object also \code{<reduction.name>_clusters})
+#' and, in labelled mode, \code{sclstm_predicted} and
+#' \code{sclstm_predicted_confidence}; an unsupervised run removes these two, so that an
+#' earlier labelled run's predictions are not left beside its clusters. A column by one of
+#' these names that no earlier sclstm run (\code{runScLSTM()} or
+#' \code{\link{applyScLSTM}}) wrote is the user's: the run refuses it, before the fit, with
+#' an error naming it and how to remove it (e.g. \code{x$sclstm_predicted <- NULL}), rather
+#' than replace or delete it. Each run records the columns it wrote in its details
+#' (\code{columns_written}, see Value), so a re-run on a result replaces the earlier run's
+#' columns as before; details written before this record was kept are read by what such a
+#' run always wrote (the clusters, and the predictions of a labelled run).
+#'
+#' \strong{Threads.} The Python side (torch and numpy) uses all the machine's cores. The
+#' only control is the environment variable \env{OMP_NUM_THREADS}, read when Python starts:
+#' set it before the first sclstm call of the R session, e.g.
+#' \code{Sys.setenv(OMP_NUM_THREADS = 1)}; changing it later has no effect until R is
+#' restarted.
+#'
 #' @param x A \linkS4class{SingleCellExperiment}, a \code{Seurat} object, or a
 #'   \strong{genes × cells} count matrix (base \code{matrix} or any sparse
 #'   \pkg{Matrix}, e.g. a \code{dgCMatrix}; use \code{t(x)} for cells in rows). Counts
-#'   are raw (or non-negative expression such as FPKM); sparse counts are passed to
-#'   Python as sparse, never densified.
+#'   are raw (or non-negative expression such as FPKM; \code{NA} is an error); sparse
+#'   counts are passed to Python as sparse, never densified. A plain
+#'   \code{SummarizedExperiment} is refused (it has no \code{reducedDim()} for the
+#'   embedding): convert it first with \code{as(x, "SingleCellExperiment")}, which keeps
+#'   its assays and \code{colData}. Errors about particular cells (such as cells with no
+#'   counts in the genes the fit reads) name them by their column names (row names for
+#'   \code{\link{ScLSTMParam}}), or by their positions (counting from 1) where these are
+#'   missing or not unique.
 #' @param k Number of cell types, or \code{NULL} (default) to estimate it; the
 #'   estimate and its curve are kept in the details.
-#' @param seed Random seed (a non-negative whole number). The same counts, \code{k}
-#'   and \code{seed} give the same clusters, from R or from Python.
+#' @param seed Random seed (a non-negative whole number; default 0). The same counts,
+#'   \code{k} and \code{seed} give the same clusters, from R or from Python. The fit uses
+#'   this seed only: R's \code{set.seed()} has no effect on it (nor does the run change
+#'   R's random numbers). To see how stable a result is, run again with other values of
+#'   \code{seed =}.
 #' @param labels \code{NULL} (unsupervised, default) or, for the labelled mode, the
 #'   name of a \code{colData} (SingleCellExperiment) or \code{meta.data} (Seurat)
 #'   column holding known cell types, \code{NA} (or an empty string) for the cells to
@@ -41,9 +69,14 @@
 #'   it is the parameter's default, as for \code{labelled_fraction}). They are checked
 #'   before any work: a name the estimator does not have (the error lists those it
 #'   has), an unnamed argument, or a value that is \code{NULL}, \code{NA} or a vector
-#'   of several is an error. \code{drop_empty = TRUE} drops all-zero cells instead of stopping:
-#'   they get \code{NA} clusters and \code{NA} embedding rows (in a Seurat object
-#'   also \code{NA} Idents when \code{set.ident = TRUE}). \code{save.model = "model.pt"}
+#'   of several is an error (so is a whole number beyond \code{.Machine$integer.max},
+#'   such as \code{n_steps = 1e10}); the error for an unknown name lists, besides the
+#'   estimator's parameters, the arguments of the method for the class of \code{x} (and
+#'   says which class an argument such as \code{set.ident} or \code{assay.type} is for).
+#'   \code{labelled_fraction} applies only with \code{labels =}.
+#'   \code{drop_empty = TRUE} drops all-zero cells instead of stopping: they get
+#'   \code{NA} clusters and \code{NA} embedding rows (in a Seurat object also
+#'   \code{NA} Idents when \code{set.ident = TRUE}). \code{save.model = "model.pt"}
 #'   also saves the fitted model to that file (the path is checked before the fit, and
 #'   kept in the details as \code{model_file}), for \code{\link{applyScLSTM}} on new
 #'   cells; the model records the genes' names (the row names), so they must be unique
@@ -75,11 +108,14 @@
 #'     \code{reducedDim(x, "SCLSTM")} (cells × dimensions, rows named and ordered as
 #'     the cells) and \code{metadata(x)$sclstm} (mode, number of clusters, how it was
 #'     chosen and the curve used to estimate it, training history, parameters, seed,
-#'     versions). In labelled mode also \code{colData(x)$sclstm_predicted} (every
-#'     cell's predicted type, a factor with the label classes as levels, in the
-#'     order of the labels' own levels when they are a factor, else in the order
-#'     \code{factor()} gives) and
-#'     \code{colData(x)$sclstm_predicted_confidence} (its probability).}
+#'     versions; and \code{columns_written}, the colData columns the run wrote). In
+#'     labelled mode also \code{colData(x)$sclstm_predicted} (every cell's predicted
+#'     type, a factor with the label classes as levels, in the order of the labels' own
+#'     levels when they are a factor, else in the order \code{factor()} gives; levels of a
+#'     labels factor that no cell has are dropped, as the model learns only the classes it
+#'     sees, whereas \code{\link{applyScLSTM}} gives all the model's classes as levels,
+#'     predicted or not) and \code{colData(x)$sclstm_predicted_confidence} (its
+#'     probability).}
 #'   \item{Seurat}{\code{x} with the clusters in the meta.data column
 #'     \code{sclstm_clusters} (the latest run) and in
 #'     \code{<reduction.name>_clusters} (the same column for the default name; a run
@@ -88,7 +124,8 @@
 #'     \code{sclstm_predicted_confidence} (the latest run's), as for a
 #'     SingleCellExperiment. A \code{DimReduc} named \code{reduction.name}
 #'     (\code{"sclstm"}) with key \code{reduction.key} (\code{"SCLSTM_"}), the latest
-#'     run's details in \code{Misc(x, "sclstm")} (and each run's in its DimReduc's
+#'     run's details in \code{Misc(x, "sclstm")}, with the meta.data columns it wrote as
+#'     \code{columns_written} (and each run's in its DimReduc's
 #'     \code{misc} slot, with the clusters column it wrote as \code{clusters_column}),
 #'     \code{Idents} set when \code{set.ident = TRUE},
 #'     and the command logged in \code{x@commands} as Seurat logs its own.}
@@ -124,6 +161,77 @@ setGeneric("runScLSTM", function(x, ...) standardGeneric("runScLSTM"))
 .PREDICTION_COLUMNS <- c("sclstm_predicted", "sclstm_predicted_confidence")
 .result_of <- function(column) sub("^sclstm_", "", column)
 
+# The colData / meta.data columns a run writes or removes: its clusters and, written in
+# labelled mode and removed otherwise, the predictions (applyScLSTM(): the predictions only).
+.RUN_COLUMNS <- c("sclstm_clusters", .PREDICTION_COLUMNS)
+
+# Where a call's details (metadata(x)$sclstm and $sclstm_apply of a SingleCellExperiment;
+# Misc(x, "sclstm") and Misc(x, "sclstm_apply") of a Seurat object) record the columns it
+# wrote: columns sclstm wrote, which a later call may replace or remove.
+.COLUMNS_WRITTEN <- "columns_written"
+
+# The columns the call whose details these are wrote. Details without the record (written
+# before this package kept one) are read by what such a call always wrote: a run (its
+# details have n_clusters) its clusters, and a labelled run or model the predictions.
+.columns_written <- function(details) {
+    if (is.null(details)) {
+        return(character(0))
+    }
+    if (!is.null(details[[.COLUMNS_WRITTEN]])) {
+        return(as.character(unlist(details[[.COLUMNS_WRITTEN]])))
+    }
+    labelled <- identical(details$mode, "labelled") || identical(details$model_mode, "labelled")
+    c(if (!is.null(details$n_clusters)) "sclstm_clusters", if (labelled) .PREDICTION_COLUMNS)
+}
+
+# Details whose record no longer lists the columns a later call removed (so that a column of
+# the user's by the same name, made after, is not taken for sclstm's); NULL stays NULL.
+.forget_columns <- function(details, removed) {
+    if (is.null(details) || !length(removed)) {
+        return(details)
+    }
+    details[[.COLUMNS_WRITTEN]] <- setdiff(.columns_written(details), removed)
+    details
+}
+
+# Checked before the fit: of the `columns` a call writes or removes, those `present` in `where`
+# (the table of x) must have been written by sclstm (`written`: .columns_written() of the
+# object's records); a column of the user's is never replaced or deleted.
+.check_own_columns <- function(present, columns, written, where, caller) {
+    theirs <- setdiff(intersect(columns, present), written)
+    if (length(theirs)) {
+        several <- length(theirs) > 1L
+        stop(where, " already has the column", if (several) "s", " ",
+             paste0("'", theirs, "'", collapse = ", "), ", which ", caller, " would replace ",
+             "or remove and no sclstm run wrote; rename ", if (several) "them" else "it",
+             " or remove ", if (several) "them" else "it", " first (",
+             paste0("x$", theirs, " <- NULL", collapse = "; "), ").", call. = FALSE)
+    }
+    invisible()
+}
+
+# Of the prediction columns `present` before a call, those it removed (it wrote `written`).
+.removed_columns <- function(present, written) {
+    setdiff(intersect(.PREDICTION_COLUMNS, present), written)
+}
+
+# The columns a call writes: a run's clusters (`clusters`: its column or columns) and, when it
+# predicted types, the prediction columns.
+.written_columns <- function(res, clusters = NULL) {
+    unique(c(clusters, if (!is.null(res$predicted)) .PREDICTION_COLUMNS))
+}
+
+# A SummarizedExperiment that is not a SingleCellExperiment has no reducedDims for the
+# embedding: refused with the conversion, before its assay is read as a matrix (which fails).
+.refuse_summarized_experiment <- function(x, caller) {
+    if (is(x, "SummarizedExperiment") && !is(x, "SingleCellExperiment")) {
+        stop(caller, " needs a SingleCellExperiment, not a ", class(x)[1], ", which has no ",
+             "reducedDim() for the embedding; convert it first: ",
+             "x <- as(x, \"SingleCellExperiment\").", call. = FALSE)
+    }
+    invisible()
+}
+
 # colData/meta.data column (or a per-cell vector) to labels.
 .resolve_labels <- function(labels, table, n_cells, where) {
     if (is.null(labels)) {
@@ -147,11 +255,12 @@ setGeneric("runScLSTM", function(x, ...) standardGeneric("runScLSTM"))
 #' @rdname runScLSTM
 #' @export
 setMethod("runScLSTM", "ANY", function(x, k = NULL, seed = 0, labels = NULL, ...) {
+    .refuse_summarized_experiment(x, "runScLSTM()")
     if (is.null(dim(x)) || length(dim(x)) != 2L) {
         stop("runScLSTM() needs a SingleCellExperiment, a Seurat object or a genes x ",
              "cells matrix, got an object of class '", class(x)[1], "'.", call. = FALSE)
     }
-    .check_estimator_arguments(list(...), "runScLSTM()")
+    .check_estimator_arguments(list(...), "runScLSTM()", object = "matrix")
     # nothing in a matrix says which way round it is, and no rule on its shape or names
     # tells reliably: the run's message and details say how it was read
     read_as <- sprintf("genes x cells: %d genes in rows, %d cells in columns", nrow(x), ncol(x))
@@ -175,19 +284,44 @@ setMethod("runScLSTM", "SingleCellExperiment",
           function(x, k = NULL, seed = 0, labels = NULL, ..., assay.type = "counts") {
     assay_name <- .sce_assay_type(x, assay.type)
     labels <- .resolve_labels(labels, colData(x), ncol(x), "colData(x)")
-    .check_estimator_arguments(list(...), "runScLSTM()")
+    .check_estimator_arguments(list(...), "runScLSTM()", object = "SingleCellExperiment")
+    present <- colnames(colData(x))
+    .check_own_columns(present, .RUN_COLUMNS, .sce_columns_written(x), "colData(x)",
+                       "runScLSTM()")
     res <- .run_core(assay(x, assay.type, withDimnames = TRUE), k = k, seed = seed,
                      labels = labels, ...)
     res$details$assay.type <- assay_name
-    colData(x)$sclstm_clusters <- unname(res$clusters)
-    # an unsupervised re-run must not leave an earlier labelled run's predictions behind
+    .store_in_sce(x, res, "sclstm", .written_columns(res, "sclstm_clusters"), present)
+})
+
+# The columns of a SingleCellExperiment that sclstm wrote, as its runs' details record them.
+.sce_columns_written <- function(x) {
+    c(.columns_written(metadata(x)$sclstm), .columns_written(metadata(x)$sclstm_apply))
+}
+
+# Results into a SingleCellExperiment (runScLSTM(), `record` "sclstm", and applyScLSTM(),
+# "sclstm_apply"): the clusters when there are some; the labelled mode's columns, removed when
+# there are none (an unsupervised re-run must not leave an earlier labelled run's predictions
+# behind; .check_own_columns() made sure they are sclstm's); the embedding; the details in
+# metadata(x)[[record]], with the columns written, and the other record forgetting the
+# columns removed. `present`: the columns before the call.
+.store_in_sce <- function(x, res, record, written, present) {
+    if (!is.null(res$clusters)) {
+        colData(x)$sclstm_clusters <- unname(res$clusters)
+    }
     for (column in .PREDICTION_COLUMNS) {
         colData(x)[[column]] <- if (!is.null(res$predicted)) unname(res[[.result_of(column)]])
     }
     reducedDim(x, "SCLSTM") <- res$embedding
-    metadata(x)$sclstm <- res$details
+    res$details[[.COLUMNS_WRITTEN]] <- written
+    metadata(x)[[record]] <- res$details
+    other <- setdiff(c("sclstm", "sclstm_apply"), record)
+    if (!is.null(metadata(x)[[other]])) {
+        metadata(x)[[other]] <- .forget_columns(metadata(x)[[other]],
+                                                .removed_columns(present, written))
+    }
     x
-})
+}
 
 #' @rdname runScLSTM
 #' @importClassesFrom SeuratObject Seurat SeuratCommand
@@ -201,7 +335,9 @@ setMethod("runScLSTM", "Seurat",
     assay <- .seurat_assay(x, assay)
     .check_reduction(x, reduction.name, reduction.key)
     .check_clusters_column(x, reduction.name)
-    .check_estimator_arguments(list(...), "runScLSTM()")
+    .check_estimator_arguments(list(...), "runScLSTM()", object = "Seurat object")
+    .check_own_columns(colnames(x[[]]), .RUN_COLUMNS, .seurat_columns_written(x),
+                       "the meta.data of x", "runScLSTM()")
     counts <- .seurat_assay_counts(x, assay, "runScLSTM()")
     labels_arg <- labels
     labels <- .resolve_labels(labels, x[[]], ncol(x), "the meta.data")
@@ -209,10 +345,14 @@ setMethod("runScLSTM", "Seurat",
     res$details$assay <- assay
     # as FindClusters keeps seurat_clusters and one column per resolution: the latest run in
     # sclstm_clusters, and each reduction.name's run in its own column
+    present <- colnames(x[[]])
     x[["sclstm_clusters"]] <- res$clusters[colnames(x)]
     x[[.clusters_column(reduction.name)]] <- res$clusters[colnames(x)]
     x <- .store_in_seurat(x, res, assay, reduction.name, reduction.key, "sclstm",
-                          clusters.column = .clusters_column(reduction.name))
+                          clusters.column = .clusters_column(reduction.name),
+                          written = .written_columns(res, c("sclstm_clusters",
+                                                            .clusters_column(reduction.name))),
+                          present = present)
     if (isTRUE(set.ident)) {
         Idents(x) <- "sclstm_clusters"
     }
@@ -291,14 +431,23 @@ setMethod("runScLSTM", "Seurat",
 }
 
 # Results into a Seurat object: the labelled mode's meta.data columns (removed when
-# there are none, so that an earlier labelled run's predictions are not left behind),
+# there are none, so that an earlier labelled run's predictions are not left behind;
+# .check_own_columns() made sure they are sclstm's), the columns written (`written`; `present`:
+# the columns before the call) recorded in the details,
 # the DimReduc (misc$sclstm marks it as sclstm's, so a re-run may replace it;
 # misc$clusters_column names the meta.data column of clusters sclstm wrote for it, which
 # a later run under the name may replace) and the details in x@misc[[misc.name]]
 # (Misc(x, misc.name) reads them; set through the slot because Misc<- warns on every
 # re-run).
 .store_in_seurat <- function(x, res, assay, reduction.name, reduction.key, misc.name,
-                             clusters.column = NULL) {
+                             clusters.column = NULL, written = character(0),
+                             present = colnames(x[[]])) {
+    # the columns written, in the details; the other record forgets those removed
+    res$details[[.COLUMNS_WRITTEN]] <- written
+    other <- setdiff(c("sclstm", "sclstm_apply"), misc.name)
+    if (!is.null(x@misc[[other]])) {
+        x@misc[[other]] <- .forget_columns(x@misc[[other]], .removed_columns(present, written))
+    }
     for (column in .PREDICTION_COLUMNS) {
         if (!is.null(res$predicted)) {
             x[[column]] <- res[[.result_of(column)]][colnames(x)]
@@ -371,6 +520,17 @@ setMethod("runScLSTM", "Seurat",
     }
     misc <- Misc(x[[name]])
     if (is.null(misc$sclstm)) NULL else misc$clusters_column
+}
+
+# The meta.data columns of a Seurat object that sclstm wrote: as the latest run's and
+# applyScLSTM()'s details record them, and each run's clusters column, as its DimReduc
+# records it.
+.seurat_columns_written <- function(x) {
+    by_reduction <- unlist(lapply(Reductions(x), function(name) {
+        .recorded_clusters_column(x, name)
+    }))
+    unique(c(.columns_written(x@misc[["sclstm"]]), .columns_written(x@misc[["sclstm_apply"]]),
+             by_reduction))
 }
 
 # Checked before the fit: the run's own clusters column may replace the one an earlier run

@@ -153,3 +153,34 @@ test_that("assay.type takes a name or an index, as for runScLSTM()", {
                      "is not an assay of this SingleCellExperiment; give the name or index of one of its assays: counts")
     }
 })
+
+test_that("applyScLSTM() never replaces or deletes a prediction column of the user's", {
+    d <- load_dataset("blakeley")
+    lab <- d$cell_type
+    lab[c(1, 10, 20)] <- NA
+    model <- tempfile(fileext = ".pt")
+    ref <- suppressMessages(run_fast(make_sce(d), labels = lab, seed = 0, save.model = model))
+    sce <- make_sce(d)
+    sce$sclstm_predicted <- "mine"
+    expect_error(applyScLSTM(sce, model),
+                 paste0("^colData\\(x\\) already has the column 'sclstm_predicted', which ",
+                        "applyScLSTM\\(\\) would replace or remove and no sclstm run wrote; rename ",
+                        "it or remove it first \\(x\\$sclstm_predicted <- NULL\\)\\.$"))
+    seu <- make_seurat(d)
+    seu$sclstm_predicted_confidence <- 1
+    expect_error(applyScLSTM(seu, model),
+                 "^the meta.data of x already has the column 'sclstm_predicted_confidence'")
+    # a run's predictions are sclstm's: replaced, and the columns recorded
+    out <- applyScLSTM(ref, model)
+    expect_identical(metadata(out)$sclstm_apply$columns_written,
+                     c("sclstm_predicted", "sclstm_predicted_confidence"))
+    # an unsupervised model removes them, and the run's record forgets them
+    unsupervised <- tempfile(fileext = ".pt")
+    suppressMessages(run_fast(d$counts, k = 3, seed = 0, save.model = unsupervised))
+    plain <- applyScLSTM(ref, unsupervised)
+    expect_false("sclstm_predicted" %in% colnames(colData(plain)))
+    expect_identical(metadata(plain)$sclstm$columns_written, "sclstm_clusters")
+    plain$sclstm_predicted <- "mine"
+    expect_error(run_fast(plain, k = 3), "already has the column 'sclstm_predicted'")
+    expect_error(applyScLSTM(plain, model), "already has the column 'sclstm_predicted'")
+})

@@ -115,6 +115,9 @@ test_that("Python's advice is rewritten in R's spelling", {
     expect_identical(sclstm:::.r_spelling("head must be one of ('absdiff', 'concat'), got 'x'."),
                      "head must be one of 'absdiff', 'concat', got 'x'.")
     expect_identical(sclstm:::.r_spelling("None of the genes"), "None of the genes") # prose stays
+    # the rows R gives dropped cells are NA
+    expect_identical(sclstm:::.r_spelling("(no cluster or type, NaN embedding rows)."),
+                     "(no cluster or type, NA embedding rows).")
 })
 
 test_that("a Python whose numpy reticulate cannot use is refused up front, with the fix", {

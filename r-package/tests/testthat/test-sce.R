@@ -160,7 +160,8 @@ test_that("bad input gives one clear line, from R or from Python", {
     expect_error(runScLSTM(sce, k = 1), "k must be at least 2, got 1; leave k = NULL to estimate it")
     expect_error(runScLSTM(sce, k = 40), "^k = 40 is larger than the number of cells")
     # an argument the estimator does not have is an R error naming it, not a Python TypeError
-    expect_error(runScLSTM(sce, k = 3, foo = 1), "unknown argument 'foo'; runScLSTM\\(\\) takes k")
+    expect_error(runScLSTM(sce, k = 3, foo = 1),
+                 "unknown argument 'foo'; runScLSTM\\(\\) on a SingleCellExperiment takes k")
     expect_error(runScLSTM(sce, 3, 0, NULL, 200), "must be named")
 })
 
@@ -192,7 +193,7 @@ test_that("estimator arguments are single values, refused in R's words before an
     # nor does a name reach the R side's own internals (it used to read the matrix as cells
     # x genes, silently)
     expect_error(runScLSTM(d$counts, k = 3, cells_in_columns = FALSE),
-                 "unknown argument 'cells_in_columns'; runScLSTM\\(\\) takes k")
+                 "unknown argument 'cells_in_columns'; runScLSTM\\(\\) on a matrix takes k")
     expect_error(runScLSTM(sce, k = 3, cells_in_columns = FALSE), "unknown argument 'cells_in_columns'")
     # NULL where it is the parameter's default (labelled_fraction's is None) stays allowed
     lab <- d$cell_type
@@ -299,4 +300,117 @@ test_that("assay.type by index is recorded by name, and a fractional index is re
     out <- suppressMessages(run_fast(sce, k = 3, assay.type = 1))
     expect_identical(metadata(out)$sclstm$assay.type, SummarizedExperiment::assayNames(sce)[1])
     expect_error(run_fast(sce, k = 3, assay.type = 1.5), "is not an assay of this SingleCellExperiment")
+})
+
+test_that("a run never replaces or deletes a colData column of the user's", {
+    d <- load_dataset("biase")
+    sce <- make_sce(d)
+    # an unsupervised run used to delete the first two, and every run replaced the third
+    for (column in c("sclstm_predicted", "sclstm_predicted_confidence", "sclstm_clusters")) {
+        mine <- sce
+        mine[[column]] <- "mine"
+        expect_error(run_fast(mine, k = 4),
+                     paste0("^colData\\(x\\) already has the column '", column, "', which ",
+                            "runScLSTM\\(\\) would replace or remove and no sclstm run wrote; ",
+                            "rename it or remove it first \\(x\\$", column, " <- NULL\\)\\.$"))
+    }
+    # an earlier run's columns are sclstm's: a re-run replaces or removes them
+    lab <- d$cell_type
+    lab[seq(3, 56, by = 3)] <- NA
+    labelled <- suppressMessages(run_fast(sce, labels = lab, seed = 0))
+    expect_identical(metadata(labelled)$sclstm$columns_written,
+                     c("sclstm_clusters", "sclstm_predicted", "sclstm_predicted_confidence"))
+    again <- suppressMessages(run_fast(labelled, k = 4, seed = 0))
+    expect_false(any(c("sclstm_predicted", "sclstm_predicted_confidence") %in%
+                     colnames(colData(again))))
+    expect_identical(metadata(again)$sclstm$columns_written, "sclstm_clusters")
+    # a column the user makes after, under a name a run removed, is the user's
+    theirs <- again
+    theirs$sclstm_predicted <- "mine"
+    expect_error(run_fast(theirs, k = 4), "already has the column 'sclstm_predicted'")
+    # details written before the record was kept: read as such a run wrote
+    earlier <- labelled
+    metadata(earlier)$sclstm$columns_written <- NULL
+    rerun <- suppressMessages(run_fast(earlier, k = 4, seed = 0))
+    expect_false("sclstm_predicted" %in% colnames(colData(rerun)))
+    expect_identical(rerun$sclstm_clusters, again$sclstm_clusters)
+})
+
+test_that("errors name the cells by their names or R's positions, not Python's", {
+    d <- load_dataset("biase")
+    m <- as.matrix(d$counts)
+    # the 5th cell has counts only in a gene too rare to be read (min_cells = 3)
+    m[, 5] <- 0
+    m[1, ] <- 0
+    m[1, 5] <- 10
+    expect_identical(colnames(m)[5], "GSM1377863")
+    expect_error(run_fast(SingleCellExperiment(list(counts = m)), k = 4),
+                 paste0("^1 of 56 cells have no counts in any of the genes expressed in at least 3 ",
+                        "cells .*\\(e\\.g\\. GSM1377863\\), so nothing places them; remove them or ",
+                        "pass drop_empty = TRUE to leave them out \\(no cluster or type, NA ",
+                        "embedding rows\\)\\.$"))
+    expect_error(bluster::clusterRows(t(m), ScLSTMParam(k = 4, n_steps = test_steps())),
+                 "\\(e\\.g\\. GSM1377863\\), so nothing places them")
+    # no names, or names that do not say which cell: R's positions, from 1 (Python's 4)
+    expect_error(run_fast(unname(m), k = 4), "\\(e\\.g\\. 5\\), so nothing places them")
+    dup <- m
+    colnames(dup)[2] <- colnames(dup)[1]
+    expect_error(run_fast(dup, k = 4), "\\(e\\.g\\. 5\\), so nothing places them")
+    expect_error(run_fast(make_sce(d), k = 4, min_cells = 1000),
+                 "\\(e\\.g\\. GSM1377859, GSM1377860, GSM1377861\\)")
+})
+
+test_that("the cells' and genes' names reach Python without changing the result", {
+    d <- load_dataset("biase")
+    named <- suppressMessages(run_fast(d$counts, k = 4, seed = 0))
+    unnamed <- suppressMessages(run_fast(unname(as.matrix(d$counts)), k = 4, seed = 0))
+    expect_identical(unname(named$clusters), unname(unnamed$clusters))
+    expect_identical(unname(named$embedding), unname(unnamed$embedding))
+    expect_identical(names(named$clusters), colnames(d$counts))
+})
+
+test_that("argument mistakes are explained in R's terms, for the class given", {
+    d <- load_dataset("blakeley")
+    sce <- make_sce(d)
+    expect_error(runScLSTM(sce, assay_type = "counts"),
+                 paste0("^unknown argument 'assay_type'; runScLSTM\\(\\) on a SingleCellExperiment ",
+                        "takes k, seed, labels, save.model, assay.type and the estimator's ",
+                        "parameters: .*n_steps"))
+    expect_error(runScLSTM(sce, set.ident = TRUE),
+                 "^unknown argument 'set.ident' \\(set.ident is for a Seurat object\\); runScLSTM")
+    expect_error(runScLSTM(sce, assay = "RNA"),
+                 "\\(assay is for a Seurat object; for a SingleCellExperiment, use assay.type =\\)")
+    expect_error(runScLSTM(d$counts, assay.type = "counts"),
+                 paste0("\\(assay.type is for a SingleCellExperiment\\); runScLSTM\\(\\) on a matrix ",
+                        "takes k, seed, labels, save.model and the estimator's parameters"))
+    # R has no mode argument: the labelled mode is labels =
+    expect_error(runScLSTM(sce, k = 3, labelled_fraction = 0.5),
+                 "^labelled_fraction applies only with labels = ")
+    # a whole number, too large for R's integers (Python said "got 10000000000.0")
+    expect_error(runScLSTM(sce, k = 3, n_steps = 1e10),
+                 paste0("^n_steps = 1e\\+10 is too large: whole-number parameters must be at most ",
+                        "\\.Machine\\$integer\\.max \\(2147483647\\)\\.$"))
+    # NA, in R's words (Python said "NaN or infinite")
+    na <- d$counts
+    na[5, 3] <- NA
+    expect_error(runScLSTM(na, k = 3),
+                 "^the counts have 1 NA/NaN value\\(s\\); remove or impute them first\\.$")
+    dense <- as.matrix(d$counts)
+    dense[5, 3] <- NaN
+    expect_error(runScLSTM(SingleCellExperiment(list(counts = dense)), k = 3),
+                 "^the counts have 1 NA/NaN value\\(s\\)")
+})
+
+test_that("a SummarizedExperiment is refused with the conversion to a SingleCellExperiment", {
+    d <- load_dataset("blakeley")
+    se <- SummarizedExperiment::SummarizedExperiment(list(counts = d$counts))
+    # it used to fail with "no method for coercing this S4 class to a vector"
+    expect_error(runScLSTM(se, k = 3),
+                 paste0("^runScLSTM\\(\\) needs a SingleCellExperiment, not a SummarizedExperiment, ",
+                        "which has no reducedDim\\(\\) for the embedding; convert it first: ",
+                        "x <- as\\(x, \"SingleCellExperiment\"\\)\\.$"))
+    expect_error(applyScLSTM(se, "model.pt"),
+                 "^applyScLSTM\\(\\) needs a SingleCellExperiment, not a SummarizedExperiment")
+    # the conversion it gives keeps the counts
+    expect_identical(counts(as(se, "SingleCellExperiment")), d$counts)
 })

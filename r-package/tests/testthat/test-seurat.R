@@ -206,3 +206,48 @@ test_that("log values in a Seurat assay's counts get advice in Seurat's terms", 
     seu <- make_seurat(list(counts = lognorm, cell_type = d$cell_type))
     expect_warning(run_fast(seu, k = 3), "look log-transformed.*for a Seurat object, an assay =")
 })
+
+test_that("a run never replaces or deletes a meta.data column of the user's", {
+    d <- load_dataset("blakeley")
+    seu <- make_seurat(d)
+    for (column in c("sclstm_predicted", "sclstm_predicted_confidence", "sclstm_clusters")) {
+        mine <- seu
+        mine[[column]] <- "mine"
+        expect_error(run_fast(mine, k = 3),
+                     paste0("^the meta.data of x already has the column '", column, "', which ",
+                            "runScLSTM\\(\\) would replace or remove and no sclstm run wrote; ",
+                            "rename it or remove it first \\(x\\$", column, " <- NULL\\)\\.$"))
+    }
+    # every run writes sclstm_clusters, whatever its reduction.name
+    mine <- seu
+    mine$sclstm_clusters <- "mine"
+    expect_error(run_fast(mine, k = 3, reduction.name = "k3", reduction.key = "KTHREE_"),
+                 "already has the column 'sclstm_clusters'")
+    # a run's own columns: replaced or removed by a re-run, under any name
+    seu$partial <- seu$cell_type
+    seu$partial[c(1, 10, 20)] <- NA
+    labelled <- suppressMessages(run_fast(seu, labels = "partial", seed = 0))
+    expect_identical(Misc(labelled, "sclstm")$columns_written,
+                     c("sclstm_clusters", "sclstm_predicted", "sclstm_predicted_confidence"))
+    again <- suppressMessages(run_fast(labelled, k = 3, seed = 0, reduction.name = "k3",
+                                       reduction.key = "KTHREE_"))
+    expect_false("sclstm_predicted" %in% colnames(again[[]]))
+    expect_identical(Misc(again, "sclstm")$columns_written, c("sclstm_clusters", "k3_clusters"))
+    again$sclstm_predicted <- "mine"
+    expect_error(run_fast(again, k = 3), "already has the column 'sclstm_predicted'")
+    # details written before the record was kept: read as such a run wrote
+    earlier <- labelled
+    earlier@misc$sclstm$columns_written <- NULL
+    rerun <- suppressMessages(run_fast(earlier, k = 3, seed = 0))
+    expect_false("sclstm_predicted" %in% colnames(rerun[[]]))
+})
+
+test_that("an argument of another class's method is named as such", {
+    d <- load_dataset("blakeley")
+    seu <- make_seurat(d)
+    expect_error(runScLSTM(seu, assay.type = "counts"),
+                 paste0("^unknown argument 'assay.type' \\(assay.type is for a SingleCellExperiment; ",
+                        "for a Seurat object, use assay =\\); runScLSTM\\(\\) on a Seurat object takes ",
+                        "k, seed, labels, save.model, assay, set.ident, reduction.name, reduction.key ",
+                        "and the estimator's parameters: "))
+})
