@@ -235,6 +235,6 @@ def test_an_exact_kernel_larger_than_the_available_memory_warns(blakeley, monkey
     import sclstm.estimator as estimator
 
     monkeypatch.setattr(estimator, "available_memory_bytes", lambda: 1000)
-    with pytest.warns(UserWarning, match=r"the exact kernel needs about 0.0 GiB, more than the 0.0 GiB this machine "
+    with pytest.warns(UserWarning, match=r"the exact kernel needs about 1.2 GiB, more than the 0.0 GiB this machine "
                                          r"has available now; kernel='landmark'"):
         ScLSTM(n_clusters=2, n_steps=2, kernel="exact").fit(small_counts(blakeley))
