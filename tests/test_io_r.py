@@ -800,6 +800,27 @@ def test_seurat_idents_and_data_slot_keep_their_r_names_when_written_again(fx, t
 
 
 @needs_r
+@pytest.mark.parametrize("fixture, idents_are", [("pollen_seurat.rds", "s$cell_type"),
+                                                 ("pollen_seurat_idents.rds", "Idents(readRDS(commandArgs(TRUE)[2]))")])
+def test_seurat_idents_read_from_r_are_not_replaced_by_sclstm_clusters(fx, tmp_path, fixture, idents_are):
+    """Before: write_rds(kind="Seurat") made sclstm_clusters the identities whenever the AnnData had
+    ScLSTM clusters, so a read → write round trip of a Seurat object with a runScLSTM() result
+    and its own Idents replaced them (audit of 2026-12-07). runScLSTM() itself leaves Idents
+    unless set.ident = TRUE."""
+    from sclstm.io import read_rds, write_rds
+
+    a = read_rds(fx["out"] / fixture)
+    a.obs["sclstm"] = pd.Categorical(np.arange(a.n_obs) % 3).astype(str)  # as a run would leave them
+    write_rds(a, tmp_path / "s.rds", kind="Seurat")
+    res = _rscript_expr("suppressMessages(library(SeuratObject)); s <- readRDS(commandArgs(TRUE)[1]); "
+                        f"want <- {idents_are}; "
+                        "cat(identical(as.character(Idents(s)), as.character(want)), "
+                        "identical(levels(Idents(s)), levels(want)), 'sclstm_clusters' %in% colnames(s[[]]))",
+                        tmp_path / "s.rds", fx["out"] / fixture)
+    assert res.stdout.split() == ["TRUE", "TRUE", "TRUE"]
+
+
+@needs_r
 def test_dense_and_seurat_name_changes(fx, tmp_path):
     from sclstm.io import read_rds, write_rds
 

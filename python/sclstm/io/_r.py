@@ -922,6 +922,7 @@ def _from_seurat(p: dict, where: str) -> ad.AnnData:
                 warnings.warn(f"{where}: meta.data has its own 'ident' column; the active identities (Idents) "
                               f"are in obs[{col!r}]", UserWarning, stacklevel=3)
             obs[col] = s
+            source["idents"] = col
     obs = _rename_clusters_in(obs)
     if _is_null(p["features"]):
         var = pd.DataFrame(index=pd.Index(genes, dtype=object))
@@ -1281,13 +1282,15 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
             keys[rname] = R.str_vec([rkey])
         obs = adata.obs
         obs_names = [rename.get(str(c), str(c)) for c in obs.columns]
-        # identities: the ScLSTM clusters; else the column read_rds found them in, or obs["ident"] (where
-        # read_rds puts them when no column holds them); else orig.ident
+        # identities: those of the Seurat object read_rds read (the column it found them in, or
+        # obs["ident"] where it put them), kept as runScLSTM() keeps them unless set.ident = TRUE
+        # (before: the ScLSTM clusters took their place, even when nothing had been run since the
+        # read); else the ScLSTM clusters; else obs["ident"], orig.ident
         ident_column = source.get("idents")
-        if _CLUSTERS_R in obs_names:
-            idents = R.str_vec([_CLUSTERS_R])
-        elif isinstance(ident_column, str) and ident_column in obs.columns:
+        if isinstance(ident_column, str) and ident_column in obs.columns:
             idents = R.str_vec([rename.get(ident_column, ident_column)])
+        elif _CLUSTERS_R in obs_names:
+            idents = R.str_vec([_CLUSTERS_R])
         elif "ident" in obs.columns:
             idents = R.str_vec(["ident"])
         elif "orig.ident" in obs.columns:
