@@ -120,7 +120,9 @@
 #'     \code{sclstm_clusters} (the latest run) and in
 #'     \code{<reduction.name>_clusters} (the same column for the default name; a run
 #'     under another name keeps its own, as \code{FindClusters} keeps one column per
-#'     resolution). In labelled mode also \code{sclstm_predicted} and
+#'     resolution). So a run under another name replaces the default-name run's clusters,
+#'     with a warning: copy them first to keep both
+#'     (\code{x$sclstm_first <- x$sclstm_clusters}). In labelled mode also \code{sclstm_predicted} and
 #'     \code{sclstm_predicted_confidence} (the latest run's), as for a
 #'     SingleCellExperiment. A \code{DimReduc} named \code{reduction.name}
 #'     (\code{"sclstm"}) with key \code{reduction.key} (\code{"SCLSTM_"}), the latest
@@ -346,6 +348,7 @@ setMethod("runScLSTM", "Seurat",
     # as FindClusters keeps seurat_clusters and one column per resolution: the latest run in
     # sclstm_clusters, and each reduction.name's run in its own column
     present <- colnames(x[[]])
+    x <- .release_default_clusters(x, reduction.name)
     x[["sclstm_clusters"]] <- res$clusters[colnames(x)]
     x[[.clusters_column(reduction.name)]] <- res$clusters[colnames(x)]
     x <- .store_in_seurat(x, res, assay, reduction.name, reduction.key, "sclstm",
@@ -505,6 +508,26 @@ setMethod("runScLSTM", "Seurat",
              "another key.", call. = FALSE)
     }
     invisible()
+}
+
+# A run under another reduction.name replaces sclstm_clusters (the latest run's), which is
+# also the own column of the run under the default name "sclstm": said in a warning, and that
+# run's DimReduc stops recording the column as its clusters (before: silently, and its misc
+# still named a column holding another run's clusters).
+.release_default_clusters <- function(x, reduction.name) {
+    if (reduction.name == "sclstm" ||
+        !identical(.recorded_clusters_column(x, "sclstm"), "sclstm_clusters") ||
+        !"sclstm_clusters" %in% colnames(x[[]])) {
+        return(x)
+    }
+    warning("sclstm_clusters held the clusters of the run in the DimReduc 'sclstm' and now holds ",
+            "this run's (reduction.name = '", reduction.name, "'), as it holds the latest run's; ",
+            "to keep both, copy them before such a run (x$sclstm_first <- x$sclstm_clusters).",
+            call. = FALSE)
+    reduction <- x[["sclstm"]]
+    reduction@misc$clusters_column <- NULL
+    x[["sclstm"]] <- reduction
+    x
 }
 
 # The meta.data column holding the clusters of the run stored under reduction.name

@@ -123,20 +123,25 @@ test_that("reduction.name and reduction.key are checked before the fit; nothing 
     expect_identical(Key(again[["pca"]]), "PC_")
 })
 
-test_that("runs under two reduction names keep both clusterings, as FindClusters keeps resolutions", {
+test_that("runs under two reduction names: each its DimReduc and column, sclstm_clusters the latest", {
     d <- load_dataset("blakeley")
     seu <- make_seurat(d)
     first <- run_fast(seu, k = 3, seed = 1)
-    both <- run_fast(first, k = 2, seed = 1, reduction.name = "sclstm_k2", reduction.key = "SCLSTMK2_")
+    # the default run's own column is sclstm_clusters, which the latest run takes: said, not
+    # silent, and the default run's DimReduc no longer claims it (before: it still named it)
+    expect_warning(
+        both <- run_fast(first, k = 2, seed = 1, reduction.name = "sclstm_k2", reduction.key = "SCLSTMK2_"),
+        "sclstm_clusters held the clusters of the run in the DimReduc 'sclstm' and now holds this run's")
     expect_identical(both$sclstm_k2_clusters, both$sclstm_clusters) # the latest run in sclstm_clusters
     expect_identical(levels(both$sclstm_k2_clusters), c("0", "1"))
     expect_identical(unname(Embeddings(both[["sclstm"]])), unname(Embeddings(first[["sclstm"]])))
     expect_identical(as.integer(Misc(both[["sclstm"]])$sclstm$n_clusters), 3L)
     # each run's DimReduc records the clusters column it wrote
     expect_identical(Misc(both[["sclstm_k2"]])$clusters_column, "sclstm_k2_clusters")
-    expect_identical(Misc(both[["sclstm"]])$clusters_column, "sclstm_clusters")
-    # the first run's clusters stay reachable by its reduction's name
-    first_only <- run_fast(both, k = 3, seed = 1, reduction.name = "sclstm_k2", reduction.key = "SCLSTMK2_")
+    expect_null(Misc(both[["sclstm"]])$clusters_column)
+    # a second run under the same other name: no default run's column to release, no warning
+    expect_warning(first_only <- run_fast(both, k = 3, seed = 1, reduction.name = "sclstm_k2",
+                                          reduction.key = "SCLSTMK2_"), NA)
     expect_identical(nlevels(first_only$sclstm_k2_clusters), 3L) # a re-run under a name replaces its column
     # a column of the user's is never the target
     seu$mine_clusters <- seu$cell_type
@@ -229,8 +234,9 @@ test_that("a run never replaces or deletes a meta.data column of the user's", {
     labelled <- suppressMessages(run_fast(seu, labels = "partial", seed = 0))
     expect_identical(Misc(labelled, "sclstm")$columns_written,
                      c("sclstm_clusters", "sclstm_predicted", "sclstm_predicted_confidence"))
-    again <- suppressMessages(run_fast(labelled, k = 3, seed = 0, reduction.name = "k3",
-                                       reduction.key = "KTHREE_"))
+    expect_warning(again <- suppressMessages(run_fast(labelled, k = 3, seed = 0, reduction.name = "k3",
+                                                      reduction.key = "KTHREE_")),
+                   "now holds this run's")
     expect_false("sclstm_predicted" %in% colnames(again[[]]))
     expect_identical(Misc(again, "sclstm")$columns_written, c("sclstm_clusters", "k3_clusters"))
     again$sclstm_predicted <- "mine"
