@@ -167,6 +167,7 @@ def test_output_folder_checked_before_any_work(monkeypatch, capsys, tmp_path):
     (lambda p: p / "missing.h5ad", "input file not found"),
     (lambda p: (p / "junk.h5ad").write_text("not hdf5") and p / "junk.h5ad", "could not read"),
     (lambda p: (p / "data.xlsx").write_text("x") and p / "data.xlsx", "unsupported input format"),
+    (lambda p: (p / "k.zarr").mkdir() or p / "k.zarr", "a Zarr store is read in Python, not by the command line"),
 ])
 def test_unreadable_inputs(tmp_path, capsys, make_input, message):
     code = cli.main(["cluster", str(make_input(tmp_path)), "--out", str(tmp_path / "o.h5ad")])

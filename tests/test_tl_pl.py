@@ -326,6 +326,11 @@ def test_recluster_errors_name_what_is_missing(blakeley):
     sclstm.tl.recluster(adata, 4)  # an earlier recluster's column is replaced
     assert adata.obs["sclstm_k4"].nunique() == 4
     adata.obsp["sclstm_similarity"] = sp.csr_matrix(adata.obsp["sclstm_similarity"])
+    # sparse but not a landmark run's (anndata.concat of two runs makes such a block matrix);
+    # before, the message blamed the landmark path
+    with pytest.raises(sclstm.InputError, match="not one run's dense similarity .*anndata.concat"):
+        sclstm.tl.recluster(adata, 4)
+    adata.uns["sclstm"]["kernel"] = "landmark"
     with pytest.raises(sclstm.InputError, match="landmark path's sparse neighbour similarity"):
         sclstm.tl.recluster(adata, 4)
 

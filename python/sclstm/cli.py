@@ -31,7 +31,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     """--layer for .h5ad, --assay and --cells-in-rows for R files: how the counts are read."""
     p.add_argument("--layer", default=None, help="use adata.layers[LAYER] instead of X ('raw': adata.raw.X, "
-                   "where scanpy keeps the counts, unless a layer has that name)")
+                   "where some workflows keep the counts, unless a layer has that name)")
     p.add_argument("--assay", default=None, help="R files: the assay with the counts (default: 'counts', else the "
                    "first; Seurat: the default assay)")
     p.add_argument("--cells-in-rows", action="store_true", help="R files holding a bare matrix or data.frame: "

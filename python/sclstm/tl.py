@@ -40,7 +40,7 @@ def h5ad_safe(value):
     return value
 
 
-RAW = "raw"  # layer=RAW reads adata.raw.X (where scanpy keeps the counts) when no layer has that name
+RAW = "raw"  # layer=RAW reads adata.raw.X (where some workflows keep the counts) when no layer has that name
 
 
 def _reads_raw(adata, layer) -> bool:
@@ -304,8 +304,14 @@ def recluster(adata, n_clusters, key: str = "sclstm", key_added=None) -> None:
                          f"run sclstm.tl.sclstm(adata, key_added={key!r}) first (store_similarity=True).")
     P = adata.obsp[name]
     if sp.issparse(P):
-        raise InputError(f"obsp[{name!r}] is the landmark path's sparse neighbour similarity; its clusters come "
-                         "from a merge tree that is not stored; refit with sclstm.tl.sclstm(adata, n_clusters=...).")
+        run = adata.uns.get(key)
+        if hasattr(run, "get") and run.get("kernel") == "landmark":
+            raise InputError(f"obsp[{name!r}] is the landmark path's sparse neighbour similarity; its clusters come "
+                             "from a merge tree that is not stored; refit with sclstm.tl.sclstm(adata, n_clusters=...).")
+        # e.g. anndata.concat of two runs' results: a block matrix, no one run's similarity
+        raise InputError(f"obsp[{name!r}] is sparse, and uns[{key!r}] does not say it is a landmark run's: it is not "
+                         "one run's dense similarity (anndata.concat of two runs' results gives such a block "
+                         "matrix); refit on these cells with sclstm.tl.sclstm(adata, n_clusters=...).")
     kept = adata.obs[key].notna().to_numpy()
     k = check_n_clusters(n_clusters, int(kept.sum()))
     if k is None:

@@ -32,7 +32,9 @@ def read_input(path, assay=None, genes_by_cells=None) -> ad.AnnData:
     if not os.path.exists(path):
         raise InputError(f"input file not found: {path}")
     if os.path.isdir(path):
-        raise InputError(f"input is a folder, not a file: {path}")
+        zarr_hint = ("; a Zarr store is read in Python, not by the command line: see the README's "
+                     "out-of-core example" if path.rstrip("/").lower().endswith(".zarr") else "")
+        raise InputError(f"input is a folder, not a file: {path}{zarr_hint}")
     suffix = Path(path).suffix.lower()
     if suffix == ".h5ad":
         if assay is not None or genes_by_cells is not None:

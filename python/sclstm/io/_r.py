@@ -1303,6 +1303,6 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
     if skipped:
         left_out += skipped
     if left_out:
-        warnings.warn(f"write_rds: not written to {path} (no R counterpart here): {', '.join(left_out)}",
+        warnings.warn(f"write_rds: not written to {path} (write_rds does not convert these): {', '.join(left_out)}",
                       UserWarning, stacklevel=2)
     R("save_rds", obj, R.str_vec([path]), context=f"writing {path}")
