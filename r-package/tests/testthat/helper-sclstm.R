@@ -128,3 +128,16 @@ python_fit <- function(d, k, seed, ...) {
 py_score <- function(truth, pred) {
     sclstm::sclstmPython()$metrics$score(as.character(truth), as.character(pred))
 }
+
+# A run on `x` refuses each column a run writes or removes when the user made it, with the
+# error naming it (`where`: "colData\\(x\\)" or "the meta.data of x", as a regex).
+expect_user_columns_refused <- function(x, where, k) {
+    for (column in c("sclstm_predicted", "sclstm_predicted_confidence", "sclstm_clusters")) {
+        mine <- x
+        mine[[column]] <- "mine"
+        expect_error(run_fast(mine, k = k),
+                     paste0("^", where, " already has the column '", column, "', which ",
+                            "runScLSTM\\(\\) would replace or remove and no sclstm run wrote; ",
+                            "rename it or remove it first \\(x\\$", column, " <- NULL\\)\\.$"))
+    }
+}

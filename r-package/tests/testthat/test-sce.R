@@ -306,14 +306,7 @@ test_that("a run never replaces or deletes a colData column of the user's", {
     d <- load_dataset("biase")
     sce <- make_sce(d)
     # an unsupervised run used to delete the first two, and every run replaced the third
-    for (column in c("sclstm_predicted", "sclstm_predicted_confidence", "sclstm_clusters")) {
-        mine <- sce
-        mine[[column]] <- "mine"
-        expect_error(run_fast(mine, k = 4),
-                     paste0("^colData\\(x\\) already has the column '", column, "', which ",
-                            "runScLSTM\\(\\) would replace or remove and no sclstm run wrote; ",
-                            "rename it or remove it first \\(x\\$", column, " <- NULL\\)\\.$"))
-    }
+    expect_user_columns_refused(sce, "colData\\(x\\)", k = 4)
     # an earlier run's columns are sclstm's: a re-run replaces or removes them
     lab <- d$cell_type
     lab[seq(3, 56, by = 3)] <- NA

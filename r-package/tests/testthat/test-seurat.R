@@ -215,14 +215,7 @@ test_that("log values in a Seurat assay's counts get advice in Seurat's terms", 
 test_that("a run never replaces or deletes a meta.data column of the user's", {
     d <- load_dataset("blakeley")
     seu <- make_seurat(d)
-    for (column in c("sclstm_predicted", "sclstm_predicted_confidence", "sclstm_clusters")) {
-        mine <- seu
-        mine[[column]] <- "mine"
-        expect_error(run_fast(mine, k = 3),
-                     paste0("^the meta.data of x already has the column '", column, "', which ",
-                            "runScLSTM\\(\\) would replace or remove and no sclstm run wrote; ",
-                            "rename it or remove it first \\(x\\$", column, " <- NULL\\)\\.$"))
-    }
+    expect_user_columns_refused(seu, "the meta.data of x", k = 3)
     # every run writes sclstm_clusters, whatever its reduction.name
     mine <- seu
     mine$sclstm_clusters <- "mine"
