@@ -94,11 +94,10 @@
 # matrix .counts_to_python() gives (still sparse where the counts are), not a copy.
 .counts_to_anndata <- function(counts, cells_in_columns = TRUE) {
     X <- .counts_to_python(counts, cells_in_columns = cells_in_columns)
-    cells <- if (cells_in_columns) colnames(counts) else rownames(counts)
-    genes <- if (cells_in_columns) rownames(counts) else colnames(counts)
-    n_cells <- if (cells_in_columns) ncol(counts) else nrow(counts)
-    n_genes <- if (cells_in_columns) nrow(counts) else ncol(counts)
-    .anndata_of(X, .names_for_python(cells, n_cells), .names_for_python(genes, n_genes))
+    cell_dim <- if (cells_in_columns) 2L else 1L
+    gene_dim <- 3L - cell_dim
+    .anndata_of(X, .names_for_python(dimnames(counts)[[cell_dim]], dim(counts)[cell_dim]),
+                .names_for_python(dimnames(counts)[[gene_dim]], dim(counts)[gene_dim]))
 }
 
 .anndata_of <- function(X, cells, genes) {
