@@ -144,6 +144,16 @@ def test_cuda_asked_without_a_gpu(blakeley):
         ScLSTM(device="cuda", **FAST).fit(small_counts(blakeley))
 
 
+def test_a_gpu_number_torch_does_not_see_is_named(blakeley, monkeypatch):
+    """cuda:1 on a one-GPU machine: our message, before torch's "invalid device ordinal" mid-fit."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(InputError, match=r"device='cuda:1' but torch sees 1 CUDA GPU\(s\), numbered from 0"):
+        ScLSTM(device="cuda:1", **FAST).fit(small_counts(blakeley))
+
+
 def test_labels_must_be_one_dimensional(blakeley):
     lab = blakeley.obs["cell_type"].to_numpy()
     with pytest.raises(InputError, match="labels must be one-dimensional"):

@@ -329,8 +329,13 @@ class ScLSTM:
             return "cuda" if torch.cuda.is_available() else "cpu"
         if not (isinstance(self.device, str) and re.fullmatch(r"cpu|cuda(:\d+)?", self.device)):
             raise InputError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}.")
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
+        if self.device == "cpu":
+            return self.device
+        if not torch.cuda.is_available():
             raise InputError(f"device={self.device!r} but torch sees no CUDA GPU; use device='auto' or 'cpu'.")
+        if int(self.device.partition(":")[2] or 0) >= torch.cuda.device_count():
+            raise InputError(f"device={self.device!r} but torch sees {torch.cuda.device_count()} CUDA GPU(s), "
+                             f"numbered from 0; use device='cuda:0' or 'auto'.")
         return self.device
 
     # fitting --------------------------------------------------------------------------
