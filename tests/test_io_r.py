@@ -752,6 +752,42 @@ def test_roundtrip_seurat_and_r_reads_it(fx, tmp_path):
 
 
 @needs_r
+def test_cell_graphs_travel_between_obsp_and_seurat_graphs_or_sce_colpairs(fx, tmp_path):
+    """Sparse obsp (scanpy's neighbour graphs) → Seurat graphs / SCE colPairs, and back; R's
+    own graphs → obsp. Before: every obsp was left out, and an SCE's colPairs were not read."""
+    from sklearn.neighbors import kneighbors_graph
+    from sclstm.io import read_rds, write_rds
+
+    a = fx["biase"].copy()
+    a.obsp["distances"] = kneighbors_graph(np.log1p(sp.csr_matrix(a.X).toarray()), 5, mode="distance")
+    a.obsp["connectivities"] = (a.obsp["distances"] > 0).astype(np.float32)
+    a.obsp["sclstm_similarity"] = np.full((a.n_obs, a.n_obs), 0.5)  # dense: no graph
+    a.obsp["cell_type"] = a.obsp["connectivities"].copy()  # a meta.data column's name in Seurat
+    sce, seu = tmp_path / "sce.rds", tmp_path / "seu.rds"
+    with pytest.warns(UserWarning, match=r"obsp\['sclstm_similarity'\] \(dense: only sparse graphs are written\)"):
+        write_rds(a, sce)
+    with pytest.warns(UserWarning, match=r"obsp\['cell_type'\] \(name taken\)"):
+        write_rds(a, seu, kind="Seurat")
+    # R sees them as its own kinds, and adds graphs of its own (the distances transposed)
+    res = _rscript_expr(
+        "suppressMessages({library(SeuratObject); library(SingleCellExperiment)}); a <- commandArgs(TRUE); "
+        "s <- readRDS(a[1]); sce <- readRDS(a[2]); g <- s[['distances']]; "
+        "cat(Graphs(s), class(g), DefaultAssay(g), identical(colnames(g), colnames(s)), "
+        "colPairNames(sce), length(colPair(sce, 'distances')), sep = ' '); "
+        "t_dist <- t(as(g, 'dgCMatrix')); snn <- as.Graph(t_dist); DefaultAssay(snn) <- 'RNA'; "
+        "s[['RNA_snn']] <- snn; saveRDS(s, a[1]); colPair(sce, 'knn') <- unname(t_dist); saveRDS(sce, a[2])", seu, sce)
+    assert res.stdout.split() == ["distances", "connectivities", "Graph", "RNA", "TRUE",
+                                  "distances", "connectivities", "cell_type", str(a.obsp["distances"].nnz)]
+    for f, want in ((seu, ["distances", "connectivities", "RNA_snn"]),
+                    (sce, ["distances", "connectivities", "cell_type", "knn"])):
+        b = read_rds(f)
+        assert list(b.obsp.keys()) == want
+        for key in want:
+            expected = a.obsp["distances"].T if key in ("RNA_snn", "knn") else a.obsp[key]
+            _same_csr(b.obsp[key], sp.csr_matrix(expected).astype(np.float64))
+
+
+@needs_r
 def test_seurat_details_only_in_the_dimreduc_are_read(fx, tmp_path):
     """Older R package versions kept the run's details only in the sclstm DimReduc's misc."""
     from sclstm.io import read_rds, write_rds

@@ -11,7 +11,7 @@ Mapping (R → Python; the inverse on writing):
 
 - SingleCellExperiment / SummarizedExperiment: the ``counts`` assay (or the first, or
   ``assay=``) → X, other assays → layers, colData → obs, rowData → var, reducedDims →
-  obsm (``"PCA"`` → ``"X_pca"``), metadata → uns.
+  obsm (``"PCA"`` → ``"X_pca"``), colPairs → obsp (sparse), metadata → uns.
 - Seurat (v3/v4 assays): counts of the default assay (or ``assay=``) → X, ``data`` (when
   it differs from counts) and ``scale.data`` (when it covers every gene; otherwise
   ``obsm["scale.data"]``, a DataFrame over the scaled genes) → layers, meta.data → obs,
@@ -230,6 +230,7 @@ se_parts <- function(x, assay) {
   }
   assays <- assays[!vapply(assays, is.null, NA)]
   rd <- list()
+  pairs <- list()
   alt <- character()
   if (methods::is(x, "SingleCellExperiment")) {
     need("SingleCellExperiment", "a SingleCellExperiment")
@@ -241,10 +242,18 @@ se_parts <- function(x, assay) {
     }
     alt <- SingleCellExperiment::altExpNames(x)
     if (length(alt)) warning(sprintf("altExps not converted: %s", paste(alt, collapse = ", ")))
+    for (nm in SingleCellExperiment::colPairNames(x)) {  # cell-cell graphs: to obsp, as Seurat's graphs
+      g <- tryCatch({
+        g <- SingleCellExperiment::colPair(x, nm, asSparse = TRUE)
+        dimnames(g) <- list(colnames(x), colnames(x))  # a colPair's cells are the object's, in order
+        mat(g, sprintf("colPair '%s'", nm))
+      }, error = function(e) NULL)
+      if (is.null(g)) warning(sprintf("colPair '%s' not converted", nm)) else pairs[[nm]] <- g
+    }
   }
   list(main = main, assays = assays, rownames = rownames(x), colnames = colnames(x),
        dim = dim(x), coldata = frame(SummarizedExperiment::colData(x)),
-       rowdata = frame(SummarizedExperiment::rowData(x)), reduced = rd,
+       rowdata = frame(SummarizedExperiment::rowData(x)), reduced = rd, pairs = pairs,
        metadata = S4Vectors::metadata(x))
 }
 
@@ -336,17 +345,20 @@ make_df <- function(values, kinds, levels, ordered, names, rownames) {
   names(cols) <- names
   structure(cols, class = "data.frame", row.names = rownames)
 }
-build_sce <- function(assays, coldata, rowdata, reduced, metadata) {
+build_sce <- function(assays, coldata, rowdata, reduced, metadata, graphs) {
   need("SingleCellExperiment", "a SingleCellExperiment")
   for (nm in names(reduced))  # columns named as the R package names them: SCLSTM_1, SCLSTM_2, ...
     colnames(reduced[[nm]]) <- paste0(nm, "_", seq_len(ncol(reduced[[nm]])))
-  SingleCellExperiment::SingleCellExperiment(
+  sce <- SingleCellExperiment::SingleCellExperiment(
     assays = assays, colData = S4Vectors::DataFrame(coldata, check.names = FALSE),
     rowData = S4Vectors::DataFrame(rowdata, check.names = FALSE),
     reducedDims = reduced, metadata = metadata)
+  for (nm in names(graphs))  # unnamed: colPair<- cannot take a matrix with dimnames
+    SingleCellExperiment::colPair(sce, nm) <- unname(graphs[[nm]])
+  sce
 }
 build_seurat <- function(counts, data, scale, meta, features, reductions, keys, misc, idents, var_features,
-                         scale_rows) {
+                         scale_rows, graphs) {
   need("SeuratObject", "a Seurat object")
   obj <- if (ncol(meta) > 0)
     SeuratObject::CreateSeuratObject(counts = counts, assay = "RNA", meta.data = meta, project = "sclstm")
@@ -372,6 +384,11 @@ build_seurat <- function(counts, data, scale, meta, features, reductions, keys, 
     dr_misc <- if (!is.null(misc[[nm]])) stats::setNames(list(misc[[nm]]), nm) else list()
     obj[[nm]] <- SeuratObject::CreateDimReducObject(embeddings = emb, key = keys[[nm]], assay = "RNA",
                                                     misc = dr_misc)
+  }
+  for (nm in names(graphs)) {
+    g <- SeuratObject::as.Graph(graphs[[nm]])
+    SeuratObject::DefaultAssay(g) <- "RNA"
+    obj[[nm]] <- g
   }
   if (!is.null(idents)) {
     SeuratObject::Idents(obj) <- idents
@@ -866,10 +883,26 @@ def _from_se(p: dict, where: str) -> ad.AnnData:
     reduced = _named(p["reduced"])
     key = _obsm_names(list(reduced))
     obsm = {key[k]: np.array(_array(v), order="C") for k, v in reduced.items()}
+    obsp = _graphs_to_obsp(p["pairs"], cells, "colPair")
     uns = _uns_from(p["metadata"], "metadata")
     if main != "counts":  # so that write_rds gives X back its own name, not "counts"
         uns[SOURCE_KEY] = {"X_assay": main}
-    return ad.AnnData(X=X, obs=obs, var=var, layers=layers or None, obsm=obsm or None, uns=uns or None)
+    return ad.AnnData(X=X, obs=obs, var=var, layers=layers or None, obsm=obsm or None, obsp=obsp or None,
+                      uns=uns or None)
+
+
+def _graphs_to_obsp(graphs, cells, what: str) -> dict:
+    """Cell × cell graphs (Seurat's graphs, a SingleCellExperiment's colPairs) → obsp, each kept
+    only where its rows and columns are the object's cells in order."""
+    obsp = {}
+    for name, g in _named(graphs).items():
+        G, rows, cols = _matrix(g, genes_by_cells=False)
+        if rows == list(cells) and cols == list(cells):
+            obsp[name] = G
+        else:
+            warnings.warn(f"{what} {name!r} is not over the object's cells in order; not converted", UserWarning,
+                          stacklevel=4)
+    return obsp
 
 
 def _from_seurat(p: dict, where: str) -> ad.AnnData:
@@ -955,14 +988,7 @@ def _from_seurat(p: dict, where: str) -> ad.AnnData:
         S, scells, sgenes = _matrix(p["scale"])
         df = pd.DataFrame(S.toarray() if sp.issparse(S) else S, index=scells, columns=sgenes)
         obsm["scale.data"] = df.reindex(pd.Index(cells, dtype=object))
-    obsp = {}
-    for name, g in _named(p["graphs"]).items():
-        G, gr, gc = _matrix(g, genes_by_cells=False)
-        if gr == list(cells) and gc == list(cells):
-            obsp[name] = G
-        else:
-            warnings.warn(f"graph {name!r} is not over the object's cells in order; not converted", UserWarning,
-                          stacklevel=3)
+    obsp = _graphs_to_obsp(p["graphs"], cells, "graph")
     uns = _uns_from(p["misc"], "misc")
     if _bool(p["use_data"]):  # the 'data' slot: log-normalised, "logcounts" in a SingleCellExperiment
         source["X_assay"] = "logcounts"
@@ -1003,6 +1029,13 @@ def _r_matrix(R, X, rownames_cells, genes, what):
     # R's column-major genes × cells is numpy's row-major cells × genes: the same bytes
     return R("make_dense", R.num_vec(np.ascontiguousarray(arr).ravel()), R.ri.IntSexpVector([n_genes]),
              R.ri.IntSexpVector([n_cells]), rg, rc, context=f"writing {what}")
+
+
+def _r_graphs(R, graphs: dict, cells: list):
+    """Sparse cell × cell obsp matrices → a named R list of dgCMatrix, rows and columns the cells."""
+    # _r_matrix writes its argument's transpose, so G.T gives G itself
+    return R.list_({key: _r_matrix(R, G.T.astype(np.float64), cells, cells, f"obsp[{key!r}]")
+                    for key, G in graphs.items()})
 
 
 def _r_column(R, s: pd.Series, name: str):
@@ -1146,12 +1179,13 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
     SingleCellExperiment: X → assay ``counts`` (``"X"`` when a layer is already called
     ``counts``; the assay X was read from, when :func:`read_rds` read it from another; or
     ``x_assay``), layers → assays, obs → colData, var → rowData, obsm →
-    reducedDims (``X_pca`` → ``"PCA"``, ``X_sclstm`` → ``"SCLSTM"``), uns → metadata.
+    reducedDims (``X_pca`` → ``"PCA"``, ``X_sclstm`` → ``"SCLSTM"``), sparse obsp → colPairs,
+    uns → metadata.
     Seurat (assay ``RNA``): X → counts, layers ``data`` / ``logcounts`` → data (with a layer
     ``counts``: that layer → counts and X → data, unless a data layer exists), ``scale.data``
     → scale.data, obs → meta.data, var → meta.features, ``var["highly_variable"]`` →
     variable features, obsm → DimReducs (``X_sclstm`` → ``"sclstm"``, key ``"SCLSTM_"``), uns
-    → misc; the ScLSTM clusters become the identities (else the meta.data column
+    → misc, sparse obsp → graphs (assay ``RNA``); the ScLSTM clusters become the identities (else the meta.data column
     :func:`read_rds` found them in, ``obs["ident"]`` or ``orig.ident``). A ``data`` layer that
     :func:`read_rds` took from a Seurat data slot becomes the SCE assay ``logcounts``. In both, ``obs["sclstm"]`` is named
     ``sclstm_clusters`` (the R package's convention). Sparse matrices stay sparse (dgCMatrix).
@@ -1176,8 +1210,15 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
     cells, genes = [str(c) for c in adata.obs_names], [str(g) for g in adata.var_names]
     rename = {_CLUSTERS_PY: _CLUSTERS_R} if (_CLUSTERS_PY in adata.obs.columns
                                              and _CLUSTERS_R not in adata.obs.columns) else {}
-    left_out = [f"obsp[{k!r}]" for k in adata.obsp.keys()] + [f"varm[{k!r}]" for k in adata.varm.keys()]
+    left_out = [f"varm[{k!r}]" for k in adata.varm.keys()]
     left_out += [f"varp[{k!r}]" for k in adata.varp.keys()] + (["raw"] if adata.raw is not None else [])
+    graphs = {}  # sparse obsp (neighbour graphs) → Seurat graphs / colPairs; a dense one is no graph
+    for key in adata.obsp.keys():
+        G = adata.obsp[key]
+        if sp.issparse(G):
+            graphs[key] = G
+        else:
+            left_out.append(f"obsp[{key!r}] (dense: only sparse graphs are written)")
 
     obsm = {}
     for key in adata.obsm.keys():
@@ -1223,7 +1264,7 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
                                R.ri.IntSexpVector([val.shape[0]]), R.ri.IntSexpVector([val.shape[1]]),
                                R.str_vec(cells), R.ri.NULL, context=f"writing obsm[{key!r}]")
         obj = R("build_sce", R.list_(assays), _r_frame(R, adata.obs, "obs", rename), _r_frame(R, adata.var, "var"),
-                R.list_(reduced), meta, context="building the SingleCellExperiment")
+                R.list_(reduced), meta, _r_graphs(R, graphs, cells), context="building the SingleCellExperiment")
     else:
         data_key = next((n for n in ("data", "logcounts") if n in adata.layers), None)
         if "counts" in adata.layers:
@@ -1297,9 +1338,12 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
             idents = R.str_vec(["orig.ident"])
         else:
             idents = R.ri.NULL
+        taken = set(obs_names) | set(reductions) | {"RNA"}  # a Seurat object's [[ ]] names are one namespace
+        left_out += [f"obsp[{key!r}] (name taken)" for key in graphs if key in taken]
+        graphs = {key: G for key, G in graphs.items() if key not in taken}
         obj = R("build_seurat", counts, data, scale, _r_frame(R, obs, "obs", rename), _r_frame(R, var, "var"),
                 R.list_(reductions), R.list_(keys), meta, idents, var_features, scale_rows,
-                context="building the Seurat object")
+                _r_graphs(R, graphs, cells), context="building the Seurat object")
     if skipped:
         left_out += skipped
     if left_out:
