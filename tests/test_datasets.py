@@ -156,6 +156,7 @@ def test_n_cells_equal_n_types(small_ref):
         (dict(n_cells=10, depth=True), "depth must be a positive number"),
         (dict(n_cells=10, random_state=2**64), r"random_state must be at most 2\*\*63 - 1"),
         (dict(n_cells=10, path=123), "path must be a file name"),
+        (dict(n_cells=10, path="cells.zarr"), r"writes an \.h5ad file; name it so \(got 'cells.zarr'\)"),
         (dict(n_cells=10, perturb_genes=2), "perturb_genes must be a fraction"),
         (dict(n_cells=10, compression="zstd"), "compression must be"),
     ],

@@ -13,6 +13,8 @@ import scipy.sparse as sp
 
 from .validation import InputError
 
+__all__ = ["load_demo", "demo_path", "simulate", "reference_types"]
+
 #: ``simulate(path=None)`` refuses when the count matrix it would hold in memory is
 #: estimated to exceed this many GiB (pass ``path=`` to write a file instead).
 IN_MEMORY_LIMIT_GIB = 4.0
@@ -32,6 +34,7 @@ MAX_SEED = 2**63 - 1
 
 
 def demo_path() -> str:
+    """Path of the shipped demo file (Pollen et al. 2014, counts, ``obs["cell_type"]``)."""
     return str(resources.files("sclstm") / "data" / "pollen_demo.h5ad")
 
 
@@ -114,8 +117,9 @@ def simulate(
         Negative-binomial dispersion φ (variance = μ + φμ²), one number or one per gene.
         0 gives Poisson counts.
     path
-        If given, the .h5ad is written there chunk by chunk (memory bounded by one chunk,
-        whatever ``n_cells``) and the path is returned. Otherwise an AnnData is returned;
+        If given (a name ending in .h5ad), the file is written there chunk by chunk (memory
+        bounded by one chunk, whatever ``n_cells``; missing folders are created) and the
+        path is returned. Otherwise an AnnData is returned;
         it must fit in :data:`IN_MEMORY_LIMIT_GIB`.
     chunk_size
         Cells held (as sparse counts) and written at a time. Dense values exist only for
@@ -159,6 +163,8 @@ def simulate(
                                depth, perturb_genes, perturb_sd, compression)
     if path is not None and not isinstance(path, (str, os.PathLike)):
         raise InputError(f"simulate: path must be a file name (str or Path), got {type(path).__name__}.")
+    if path is not None and Path(os.fspath(path)).suffix.lower() != ".h5ad":
+        raise InputError(f"simulate writes an .h5ad file; name it so (got {os.fspath(path)!r}).")
     n_cells, n_types, n_genes, chunk_size, seed = (cfg[k] for k in ("n_cells", "n_types", "n_genes", "chunk_size", "seed"))
     if reference is None and cfg["depth"] is None:
         cfg["depth"] = DEMO_DEPTH
@@ -435,7 +441,11 @@ def _record(plan: dict) -> dict:
 def _write_h5ad(plan: dict, path: Path, chunk_size: int, compression) -> str:
     """Write the .h5ad chunk by chunk: obs/var/uns first, then X appended one chunk at a time."""
     import h5py
-    from anndata.io import write_elem
+
+    try:
+        from anndata.io import write_elem
+    except ImportError:  # anndata < 0.11
+        from anndata.experimental import write_elem
 
     from .io._files import written_beside
 

@@ -14,7 +14,8 @@ and Ward on PCA) and keeps the better one; ``summary_["partition_from"]`` says w
 ``"labelled"`` trains on the labels of some cells (the paper's protocol); ``labelled_mask_``
 marks the cells whose labels were used — score only the others. A class head trained with
 the pairs gives every cell a predicted class, ``predicted_labels_`` (label transfer), with
-its softmax probability in ``predicted_confidence_``.
+its probability in ``predicted_confidence_``: a cell's class probabilities are the mean of
+the class head's softmax and a class-balanced logistic regression on the cell's kernel row.
 """
 from __future__ import annotations
 
@@ -184,7 +185,9 @@ class ScLSTM:
     Parameters
     ----------
     n_clusters : int or None
-        Number of cell types; ``None`` estimates it (eigengap of the kernel's kNN graph).
+        Number of cell types. ``None``: in labelled mode the number of classes among the
+        labels used; otherwise estimated (eigengap of the kernel's 5-NN graph, at most
+        ``k_max``).
     mode : {"unsupervised", "labelled"}
         Where training pairs come from (see module docs). Unsupervised never reads labels.
     random_state : int
@@ -193,6 +196,10 @@ class ScLSTM:
         ``"scaled"``: depth-normalised log expression of the most variable genes, each gene
         scaled to unit variance; ``"normalised"`` centres without scaling; ``"paper"`` is
         log(A+1) of all kept genes, exactly as Jiang et al. (:mod:`sclstm.preprocessing`).
+    n_top_genes : int
+        Most variable genes kept by ``"scaled"`` and ``"normalised"`` (2,000).
+    min_cells : int
+        Genes expressed in fewer cells are dropped before anything else (3).
     head : {"absdiff", "concat"}
         Pair head; ``"concat"`` is the paper's. ``"absdiff"`` measured better (README).
     labelled_fraction : float or None
@@ -212,6 +219,24 @@ class ScLSTM:
         ``"auto"``: exact up to 10,000 cells (counts on disk or in Dask are then read into
         memory), landmark above. The choice and its estimated memory are in
         ``summary_["kernel"]`` and ``summary_["memory_estimate_gib"]``.
+    n_landmarks, sample_size : int
+        Landmark path: landmark cells (1,024), and cells in the seeded training sample (5,000).
+    n_steps, batch_size, learning_rate : int, int, float
+        Training: optimiser steps (400), cell pairs per step (256), Adam's learning rate (1e-3).
+    hidden_size, embedding_dim : int
+        LSTM hidden units (64) and the size of the embedding, ``obsm["X_sclstm"]`` (32).
+    sequence_length, max_columns : int
+        A cell's kernel row is read by the LSTM as ``sequence_length`` steps (16) over at most
+        ``max_columns`` kernel columns (512, exact path; the landmark path reads all landmarks).
+    k_max : int
+        Largest k the estimator considers (30).
+    drop_empty : bool
+        Cells with no counts in the genes read are refused (False), or left out of the fit
+        with NaN in every per-cell result (True).
+    device : {"auto", "cpu", "cuda", "cuda:N"}
+        Where torch trains and embeds; ``"auto"``: CUDA when torch sees a GPU, else the CPU.
+    progress : bool
+        Show a progress bar while training.
     """
 
     def __init__(
@@ -268,9 +293,11 @@ class ScLSTM:
 
     # scikit-learn conventions -------------------------------------------------------
     def get_params(self, deep: bool = True) -> dict:
+        """The constructor's parameters and their values (scikit-learn's convention)."""
         return {k: getattr(self, k) for k in inspect.signature(type(self).__init__).parameters if k != "self"}
 
     def set_params(self, **params):
+        """Change parameters by name; an unknown name is refused. Returns the estimator."""
         valid = self.get_params()
         for k, v in params.items():
             if k not in valid:
@@ -658,6 +685,7 @@ class ScLSTM:
             self.cluster_method = saved
 
     def fit_predict(self, X, labels=None) -> np.ndarray:
+        """Fit, and return the cluster of every cell (``labels_``)."""
         return self.fit(X, labels).labels_
 
     def _check_fitted(self):

@@ -16,6 +16,8 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from .validation import InputError, check_not_continuous, reindex_by_name
 
+__all__ = ["score", "ari", "nmi", "accuracy", "balanced_accuracy"]
+
 
 def _codes(x) -> np.ndarray:
     return pd.factorize(pd.Series(np.asarray(x, dtype=object)).astype(str))[0]
@@ -92,21 +94,25 @@ def _matched_hits(table: np.ndarray, match: np.ndarray) -> np.ndarray:
 
 
 def accuracy(truth, pred) -> float:
+    """ACC: the fraction of cells whose cluster is the one matched to their class."""
     table, match = matched_confusion(truth, pred)
     return float(_matched_hits(table, match).sum() / table.sum())
 
 
 def balanced_accuracy(truth, pred) -> float:
+    """BAS: that fraction within each class, averaged over the classes (rare types count as much)."""
     table, match = matched_confusion(truth, pred)
     return float(np.mean(_matched_hits(table, match) / table.sum(axis=1)))
 
 
 def ari(truth, pred) -> float:
+    """Adjusted Rand index (scikit-learn's); 0 for chance, 1 for the same partition."""
     t, p = _check_pair(truth, pred)
     return float(adjusted_rand_score(t, p))
 
 
 def nmi(truth, pred) -> float:
+    """Normalised mutual information (scikit-learn's, arithmetic mean normalisation)."""
     t, p = _check_pair(truth, pred)
     return float(normalized_mutual_info_score(t, p))
 

@@ -9,6 +9,8 @@ import numpy as np
 from .io._files import check_folder
 from .validation import InputError
 
+__all__ = ["embedding", "k_curve"]
+
 
 PICTURE_SUFFIXES = (".png", ".pdf", ".svg")
 

@@ -13,6 +13,8 @@ from .clustering import cluster_similarity
 from .estimator import ScLSTM
 from .validation import InputError, check_n_clusters
 
+__all__ = ["sclstm", "recluster"]  # the rest serves the command line and the R package
+
 
 @functools.lru_cache(maxsize=1)
 def _anndata_writes_none() -> bool:
@@ -156,9 +158,11 @@ def sclstm(
     ``labelled_fraction`` of them — and ``obs[key_added + "_labelled"]`` marks the cells
     whose labels were used; score only the others. Labelled mode also writes every cell's
     class predicted by the network, ``obs[key_added + "_predicted"]``, and its probability,
-    ``obs[key_added + "_predicted_confidence"]``. Returns a new AnnData if ``copy``,
-    otherwise modifies ``adata`` in place and returns None. Extra keywords go to
-    :class:`~sclstm.ScLSTM`.
+    ``obs[key_added + "_predicted_confidence"]``. ``mode`` defaults to ``"labelled"`` when
+    ``labels_key`` is given, else ``"unsupervised"``; ``random_state`` seeds every random
+    choice. ``store_similarity=False`` leaves out the obsp similarity (n × n on the exact path);
+    :func:`recluster` needs it. Returns a new AnnData if ``copy``, otherwise modifies
+    ``adata`` in place and returns None. Extra keywords go to :class:`~sclstm.ScLSTM`.
     """
     est = fit_anndata(adata, n_clusters, key_added, layer, labels_key, copy, random_state, mode,
                       labelled_fraction, **kwargs)

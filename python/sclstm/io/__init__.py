@@ -7,10 +7,18 @@ from ._files import (read_input, write_output, check_writable, check_not_input, 
                      output_is_r)
 
 
+_R_CONVERTERS = ("read_rds", "read_rdata", "write_rds")
+__all__ = ["read_input", "write_output", *_R_CONVERTERS]
+
+
 def __getattr__(name):
     # R converters load lazily: importing sclstm must not need R or rpy2.
-    if name in ("read_rds", "read_rdata", "write_rds"):
+    if name in _R_CONVERTERS:
         from . import _r
 
         return getattr(_r, name)
     raise AttributeError(name)
+
+
+def __dir__():  # so that help() and tab completion show the lazily loaded converters
+    return sorted(set(globals()) | set(_R_CONVERTERS))

@@ -103,6 +103,7 @@ def check_names_for_r(adata) -> None:
 
 
 def output_is_r(path) -> bool:
+    """Whether an output path asks for an R file (.rds), written through rpy2."""
     return Path(os.fspath(path)).suffix.lower() == ".rds"
 
 
