@@ -118,6 +118,13 @@ def test_apply_with_an_unsupervised_model_gives_the_embedding_only(tmp_path):
     fitted = ad.read_h5ad(tmp_path / "b.h5ad")
     assert "sclstm_predicted" not in out.obs and "sclstm" not in out.obs
     np.testing.assert_allclose(out.obsm["X_sclstm"], fitted.obsm["X_sclstm"], atol=1e-5)
+    # apply's output can be applied to and clustered again: its entries are sclstm's (uns["sclstm_apply"]).
+    # Before: "obsm already has 'X_sclstm', which no sclstm run wrote; choose another key_added"
+    res = run("apply", model, tmp_path / "b2.h5ad", "--out", tmp_path / "b3.h5ad")
+    assert "removed an earlier run's obsm['X_sclstm'], uns['sclstm_apply']" in res.stdout
+    run("cluster", tmp_path / "b3.h5ad", "--out", tmp_path / "b4.h5ad", "--n-steps", "20", "--quiet")
+    again = ad.read_h5ad(tmp_path / "b4.h5ad")
+    assert "sclstm_apply" not in again.uns and again.uns["sclstm"]["params"]["n_steps"] == 20
 
 
 @pytest.mark.parametrize("name, message", [("model.txt", "with the .pt suffix"),
@@ -286,6 +293,60 @@ def test_score_says_what_to_do(tmp_path):
     res = run("score", out, "--truth-key", "cell_type", check=False)
     assert res.returncode == 2
     assert "every labelled cell's label was used in training" in res.stderr and "--all-cells" in res.stderr
+    # the cluster run said so too (before: "score the others", of which there were none)
+    fitted = run("cluster", dataset_path("blakeley"), "--out", tmp_path / "again.h5ad", "--labels-key", "cell_type",
+                 "--n-steps", "20", "--quiet")
+    assert "no cell is left to score honestly" in fitted.stdout and "score the others" not in fitted.stdout
+    # predicted types asked of an unsupervised result: a labelled fit writes them (before: "cluster the file first")
+    run("cluster", dataset_path("blakeley"), "--out", tmp_path / "u.h5ad", "--n-steps", "20", "--quiet")
+    res = run("score", tmp_path / "u.h5ad", "--truth-key", "cell_type", "--key", "sclstm_predicted", check=False)
+    assert res.returncode == 2 and "a labelled fit writes it" in res.stderr
+
+
+def test_score_leaves_out_cells_with_an_empty_or_blank_truth_label():
+    """As --labels-key reads labels: empty and blank are no label. Before: a class of their own,
+    scored (ARI 0 on cells whose truth was only "")."""
+    import pandas as pd
+
+    a = ad.AnnData(np.ones((6, 2)), obs=pd.DataFrame({"truth": ["A", "A", "B", "B", "", " "],
+                                                      "sclstm": pd.Categorical(["0", "0", "1", "1", "0", "1"])},
+                                                     index=[f"c{i}" for i in range(6)]))
+    metrics, n, _ = cli.score_adata(a, "truth")
+    assert n == 4 and metrics["ARI"] == 1.0
+
+
+def test_demo_out_dir_checked_before_the_fit(tmp_path, monkeypatch, capsys):
+    """Before: a file in the way gave FileExistsError's traceback; a read-only folder failed after the fit."""
+    monkeypatch.setattr("sclstm.datasets.load_demo", lambda: pytest.fail("the demo started"))
+    (tmp_path / "afile").write_text("x")
+    for out_dir, message in ((tmp_path / "afile", "cannot make that folder"),
+                             (tmp_path / "afile" / "sub", "cannot make that folder")):
+        code = cli.main(["demo", "--out-dir", str(out_dir)])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and "Traceback" not in err
+    _no_write_permission_in(tmp_path, monkeypatch)
+    code = cli.main(["demo", "--out-dir", str(tmp_path)])
+    assert code == 2 and "no permission to write in the folder" in capsys.readouterr().err
+
+
+def test_a_user_column_named_as_the_run_gets_command_line_advice(tmp_path, capsys):
+    """The CLI always writes under 'sclstm' and has no key_added: say to rename the column."""
+    a = ad.read_h5ad(dataset_path("biase"))
+    a.obs["sclstm"] = "mine"
+    code = cli.main(["cluster", str(_write(a, tmp_path / "mine.h5ad")), "--out", str(tmp_path / "o.h5ad")])
+    err = capsys.readouterr().err
+    assert code == 2 and "the command line writes under 'sclstm': rename or remove it first" in err
+    assert "choose another key_added" not in err
+
+
+def test_ctrl_c_is_one_line(monkeypatch, capsys, tmp_path):
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("sclstm.tl.fit_anndata", interrupted)
+    code = cli.main(["cluster", str(dataset_path("biase")), "--out", str(tmp_path / "o.h5ad")])
+    assert code == 130 and capsys.readouterr().err.strip() == "sclstm: interrupted"
+    assert not (tmp_path / "o.h5ad").exists()
 
 
 def test_warnings_are_one_line_in_the_options_names(tmp_path):

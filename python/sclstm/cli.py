@@ -58,7 +58,9 @@ def _summary_lines(adata, est_summary: dict, seconds: float, key: str) -> list[s
         f"kernel: {s['kernel_choice']}   estimated memory: {s['memory_estimate_gib']:.2f} GiB",
     ]
     if s["mode"] == "labelled":
-        lines.append(f"labels used for training: {s['n_labelled_cells_used']} cells (obs['{key}_labelled']); score the others")
+        others = int((~adata.obs[f"{key}_labelled"].to_numpy(dtype=bool)).sum())
+        advice = f"score the other {others}" if others else "no cell is left to score honestly"
+        lines.append(f"labels used for training: {s['n_labelled_cells_used']} cells (obs['{key}_labelled']); {advice}")
         lines.append(f"predicted type of every cell: obs['{key}_predicted'] (probability: obs['{key}_predicted_confidence'])")
     if s["n_empty_cells_dropped"]:
         lines.append(f"dropped {s['n_empty_cells_dropped']} cells with no counts in the genes read (their cluster is empty)")
@@ -189,12 +191,17 @@ def trained_on(est, cell_names) -> "np.ndarray":
 def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = False):
     """Metrics of obs[key] against obs[truth_key]; in labelled mode only on cells whose labels were not used."""
     from .metrics import score
+    from .validation import missing_labels
 
     for k in (truth_key, key):
         if k not in adata.obs:
-            hint = "; cluster the file first (sclstm cluster)" if k == key else ""
+            hint = ""
+            if k == key:
+                hint = ("; a labelled fit writes it (sclstm cluster --labels-key KEY, or sclstm apply with a "
+                        "labelled model)" if key.endswith("_predicted") else "; cluster the file first (sclstm cluster)")
             raise InputError(f"obs has no column {k!r} (columns: {', '.join(adata.obs.columns) or 'none'}){hint}.")
-    mask = adata.obs[truth_key].notna().to_numpy() & adata.obs[key].notna().to_numpy()
+    # an empty or blank truth label is no label, as --labels-key reads it (before: a class of its own)
+    mask = ~missing_labels(adata.obs[truth_key]) & adata.obs[key].notna().to_numpy()
     scope = "all cells with a truth label"
     # the mask of cells whose labels were used sits beside the clusters: obs["sclstm_labelled"]
     # serves obs["sclstm"] and the class head's obs["sclstm_predicted"] alike
@@ -227,11 +234,16 @@ def cmd_score(args) -> int:
 
 def cmd_demo(args) -> int:
     from .datasets import demo_path, load_demo
-    from .pl import embedding
+    from .pl import check_picture_path, embedding
     from .tl import sclstm as run
 
     out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file in the way, a read-only parent
+        raise InputError(f"--out-dir {args.out_dir}: cannot make that folder ({exc.strerror}).") from None
+    png = out / "demo_embedding.png"
+    check_picture_path(png, "--out-dir")  # before the fit, not after it
     adata = load_demo()
     n_types = adata.obs["cell_type"].nunique()
     print(f"demo data: {demo_path()}")
@@ -246,7 +258,6 @@ def cmd_demo(args) -> int:
           f"k {adata.uns['sclstm']['k_method']} = {adata.uns['sclstm']['n_clusters']}, published {n_types}):")
     for name, value in metrics.items():
         print(f"  {name} {value:.3f}")
-    png = out / "demo_embedding.png"
     embedding(adata, color=["cell_type", "sclstm"], save=png)
     print(f"picture: {png.resolve()}")
     return 0
@@ -319,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the metrics against its published labels and write a picture.")
     d.add_argument("--out-dir", default="sclstm_demo_output", help="folder for the picture (default sclstm_demo_output)")
     d.add_argument("--n-clusters", type=int, default=None, metavar="K", help="number of types (default: estimated)")
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=cmd_demo)
     return parser
@@ -341,6 +352,11 @@ CLI_SPELLING = {
     "genes_by_cells=False": "--cells-in-rows",
     "assay= and genes_by_cells= are": "--assay and --cells-in-rows are",
     "use layer= to": "use --layer to",
+    "pass layer= naming": "pass --layer naming",
+    "kernel='auto'": "--kernel auto",
+    "choose another key_added (or remove it first: ": "the command line writes under 'sclstm': rename or remove "
+                                                      "it first (in Python: ",
+    "choose another key_added.": "rename that column in the file (the command line writes under 'sclstm').",
     "assay=": "--assay ",
 }
 
@@ -364,6 +380,9 @@ def main(argv=None) -> int:
         except InputError as exc:
             print(f"sclstm: error: {cli_spelling(str(exc))}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:  # Ctrl-C: one line, not torch's traceback (outputs are renamed into place whole)
+            print("sclstm: interrupted", file=sys.stderr)
+            return 130
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -102,9 +102,10 @@ RUN_COLUMNS = ("", "_labelled", "_predicted", "_predicted_confidence")  # obs[ke
 
 
 def run_entries(key: str) -> dict[str, list[str]]:
-    """Slot → names of what a run under ``key`` writes, and what a re-run under it removes."""
+    """Slot → names of what a run under ``key`` writes, and what a re-run under it removes
+    (``uns[key + "_apply"]``: the record of a saved model applied, ``sclstm apply``)."""
     return {"obs": [key + suffix for suffix in RUN_COLUMNS], "obsm": [f"X_{key}"],
-            "obsp": [f"{key}_similarity"], "uns": [key]}
+            "obsp": [f"{key}_similarity"], "uns": [key, f"{key}_apply"]}
 
 
 def check_key(key_added, labels_key, adata=None, entries=None) -> None:
@@ -118,7 +119,8 @@ def check_key(key_added, labels_key, adata=None, entries=None) -> None:
     if labels_key is not None and labels_key in [key_added + suffix for suffix in RUN_COLUMNS]:
         raise InputError(f"labels_key={labels_key!r} is a column the run with key_added={key_added!r} writes; it "
                          "would overwrite the labels it was trained on; choose another key_added.")
-    if adata is None or _is_sclstm_entry(adata.uns.get(key_added)):
+    if adata is None or _is_sclstm_entry(adata.uns.get(key_added)) or \
+            _is_apply_record(adata.uns.get(f"{key_added}_apply")):
         return
     for slot, names in (run_entries(key_added) if entries is None else entries).items():
         store = getattr(adata, slot)
@@ -132,6 +134,11 @@ def _is_sclstm_entry(entry) -> bool:
     """uns[key] of an sclstm run or of a recluster: both record n_clusters (scanpy's own entries,
     such as neighbors, leiden or pca, do not)."""
     return hasattr(entry, "get") and "n_clusters" in entry
+
+
+def _is_apply_record(entry) -> bool:
+    """uns[key + "_apply"] of ``sclstm apply`` (or R's applyScLSTM): it records n_cells_fitted."""
+    return hasattr(entry, "get") and "n_cells_fitted" in entry
 
 
 def sclstm(

@@ -223,6 +223,11 @@ def reindex_by_name(values: pd.Series, names: pd.Index, what: str, other: str, a
     return values.reindex(names)
 
 
+def missing_labels(values: pd.Series) -> np.ndarray:
+    """Where a label is missing: None, NaN, NA, or an empty or blank string (no type known)."""
+    return values.isna().to_numpy() | (values.astype(str).str.strip() == "").to_numpy()
+
+
 def check_labels(labels, n_cells: int) -> np.ndarray:
     """Labels for the labelled mode: one entry per cell, missing (None/NaN/"") = unknown.
 
@@ -245,7 +250,7 @@ def check_labels(labels, n_cells: int) -> np.ndarray:
         raise InputError(
             f"labels have length {len(values)} but there are {n_cells} cells; give one label per cell."
         )
-    missing = values.isna().to_numpy() | (values.astype(str).str.strip() == "").to_numpy()
+    missing = missing_labels(values)
     if missing.all():
         raise InputError("all labels are missing; give labels for at least some cells.")
     out = values.astype(object).to_numpy(copy=True)  # written to below; pandas 3 hands out read-only views
