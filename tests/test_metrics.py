@@ -65,6 +65,13 @@ def test_missing_predictions_are_refused_not_counted_as_a_cluster():
         score(["a", "b", "a"], pd.Categorical(["0", None, "0"]))
 
 
+@pytest.mark.parametrize("truth", [["a", None, "a"], ["a", "", "a"], ["a", "  ", "a"]])
+def test_missing_truth_labels_are_refused_not_counted_as_a_class(truth):
+    """An empty or blank truth label is no label, as the labelled mode reads labels (before: a class "")."""
+    with pytest.raises(InputError, match="truth labels contain 1 missing value"):
+        score(truth, [0, 1, 0])
+
+
 def test_two_series_are_paired_by_cell_not_by_position(pollen):
     """A clustering Series in another cell order is scored against the right cells."""
     truth = pollen.obs["cell_type"]

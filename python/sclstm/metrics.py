@@ -14,7 +14,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from .validation import InputError, check_not_continuous, reindex_by_name
+from .validation import InputError, check_not_continuous, missing_labels, reindex_by_name
 
 __all__ = ["score", "ari", "nmi", "accuracy", "balanced_accuracy"]
 
@@ -57,8 +57,10 @@ def _check_pair(truth, pred):
         )
     if truth.shape[0] == 0:
         raise InputError("no cells to score.")
-    if pd.isna(truth).any():
-        raise InputError("truth labels contain missing values; score only cells with a label.")
+    missing = missing_labels(pd.Series(truth))
+    if missing.any():  # as the labelled mode reads labels: an empty or blank one is no label
+        raise InputError(f"truth labels contain {int(missing.sum())} missing value(s) (None, NaN, or an empty or "
+                         "blank string); score only cells with a label.")
     check_not_continuous(truth, "truth labels")
     check_not_continuous(pred, "the clustering's labels")
     if pd.isna(pred).any():
