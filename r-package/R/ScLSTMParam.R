@@ -38,7 +38,9 @@
 #' @return \code{ScLSTMParam()}: an \code{ScLSTMParam} object. \code{clusterRows()}:
 #'   a factor of clusters, one per row of \code{x}; with \code{full = TRUE}, a list
 #'   with \code{clusters} and \code{objects} (a list with \code{embedding} and
-#'   \code{details}).
+#'   \code{details}; in labelled mode also \code{predicted}, the predicted type of every
+#'   cell as a factor, and \code{predicted_confidence}, its probability, both named by
+#'   the row names of \code{x}, as for \code{\link{runScLSTM}} on a matrix).
 #'
 #' @examples
 #' p <- ScLSTMParam(k = 3, seed = 1)
@@ -123,8 +125,10 @@ setMethod("clusterRows", c("ANY", "ScLSTMParam"), function(x, BLUSPARAM, full = 
     res$details$read_as <- read_as
     clusters <- unname(res$clusters)
     if (full) {
-        list(clusters = clusters,
-             objects = list(embedding = res$embedding, details = res$details))
+        # the labelled mode's predicted types (NULL, so left out, in the unsupervised mode)
+        objects <- c(list(embedding = res$embedding, details = res$details),
+                     res[c("predicted", "predicted_confidence")])
+        list(clusters = clusters, objects = Filter(Negate(is.null), objects))
     } else {
         clusters
     }

@@ -9,6 +9,10 @@
         stop("k must be NULL (estimate the number of cell types) or a single whole ",
              "number, got ", paste(deparse(k), collapse = " "), ".", call. = FALSE)
     }
+    # as Python says it (in R's words), so that runScLSTM() and ScLSTMParam() say the same
+    if (k < 2) {
+        stop("k must be at least 2, got ", k, "; leave k = NULL to estimate it.", call. = FALSE)
+    }
     as.integer(k)
 }
 

@@ -27,13 +27,15 @@
 # reticulate's own discovery (which prefers a Python where 'sclstm' is installed,
 # because .onLoad registers it as the delay-loaded module).
 .configure_python <- function() {
-    if (reticulate::py_available(initialize = FALSE)) {
-        return(invisible(NULL))
-    }
+    path <- Sys.getenv("SCLSTM_PYTHON")
     if (nzchar(Sys.getenv("RETICULATE_PYTHON"))) {
         return(invisible(NULL))
     }
-    path <- Sys.getenv("SCLSTM_PYTHON")
+    if (reticulate::py_available(initialize = FALSE)) {
+        # too late to choose: remember an SCLSTM_PYTHON that lost, for the errors to name
+        .sclstm_env$ignored_python <- if (.is_other_python(path, .python_path())) path
+        return(invisible(NULL))
+    }
     if (nzchar(path)) {
         if (!file.exists(path)) {
             stop("SCLSTM_PYTHON is set to '", path, "', but no such file exists. ",
@@ -42,6 +44,33 @@
         reticulate::use_python(path, required = TRUE)
     }
     invisible(NULL)
+}
+
+# Is `path` (SCLSTM_PYTHON, "" when unset) set and another interpreter than `running`?
+# Symbolic links are not followed: a virtual environment's python links to the system's,
+# yet is another environment. The same folder's python and python3 are the same one.
+.is_other_python <- function(path, running) {
+    if (!nzchar(path)) {
+        return(FALSE)
+    }
+    same_folder <- identical(normalizePath(dirname(path), mustWork = FALSE),
+                             normalizePath(dirname(running), mustWork = FALSE))
+    !(same_folder && (basename(path) == basename(running) ||
+                      identical(normalizePath(path, mustWork = FALSE),
+                                normalizePath(running, mustWork = FALSE))))
+}
+
+# Part of the errors about the Python found: why SCLSTM_PYTHON was not the one used, when
+# Python had been started before sclstm could choose it (by another package, say).
+.ignored_python_note <- function() {
+    path <- .sclstm_env$ignored_python
+    if (is.null(path)) {
+        return("")
+    }
+    paste0("SCLSTM_PYTHON ('", path, "') was ignored because R had already started ",
+           .python_path(), " (another package or a reticulate call started Python ",
+           "first); restart R and load sclstm, with SCLSTM_PYTHON or RETICULATE_PYTHON ",
+           "set, before anything starts Python. ")
 }
 
 .python_path <- function() {
@@ -66,7 +95,9 @@
 #' The Python interpreter is chosen the way R users expect: \env{RETICULATE_PYTHON}
 #' if set; otherwise \env{SCLSTM_PYTHON} (path to a python executable, e.g.
 #' \file{.venv/bin/python} of a source checkout after \code{make venv}); otherwise
-#' reticulate's own discovery. Set these before Python is first used in the R session.
+#' reticulate's own discovery. Set these before Python is first used in the R session:
+#' once another package has started Python, that interpreter stays, and an error about
+#' it says when \env{SCLSTM_PYTHON} was ignored for that reason.
 #'
 #' @return \code{sclstmPython()}: the Python module (a reticulate object).
 #'   \code{sclstmAvailable()}: \code{TRUE} or \code{FALSE}, with the reason as
@@ -91,17 +122,19 @@ sclstmPython <- function() {
     )
     if (!isTRUE(found)) {
         stop("the Python module 'sclstm' (>= ", required, ") is not installed in the ",
-             "Python that R uses (", .python_path(), "). ", .install_hint(), call. = FALSE)
+             "Python that R uses (", .python_path(), "). ", .ignored_python_note(),
+             .install_hint(), call. = FALSE)
     }
     mod <- tryCatch(reticulate::import("sclstm"), error = function(e) {
         stop("the Python module 'sclstm' failed to import in ", .python_path(), ": ",
-             .clean_python_message(conditionMessage(e)), ". ", .install_hint(),
-             call. = FALSE)
+             .clean_python_message(conditionMessage(e)), ". ", .ignored_python_note(),
+             .install_hint(), call. = FALSE)
     })
     version <- tryCatch(as.character(mod$`__version__`), error = function(e) "unknown")
     if (!.version_ok(version, required) || !reticulate::py_has_attr(mod, "ScLSTM")) {
         stop("the Python module 'sclstm' in ", .python_path(), " is version ", version,
-             ", but this R package needs >= ", required, ". Upgrade it with `",
+             ", but this R package needs >= ", required, ". ", .ignored_python_note(),
+             "Upgrade it with `",
              .python_path(), " -m pip install --upgrade /path/to/sclstm` from an up-to-date ",
              "source checkout (or `make venv` there).", call. = FALSE)
     }

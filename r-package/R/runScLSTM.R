@@ -130,7 +130,9 @@
 #'     \code{columns_written} (and each run's in its DimReduc's
 #'     \code{misc} slot, with the clusters column it wrote as \code{clusters_column}),
 #'     \code{Idents} set when \code{set.ident = TRUE},
-#'     and the command logged in \code{x@commands} as Seurat logs its own.}
+#'     and the command logged in \code{x@commands} as Seurat logs its own, as
+#'     \code{runScLSTM.<assay>} (\code{runScLSTM.<assay>.<reduction.name>} for a
+#'     \code{reduction.name} other than \code{"sclstm"}, so that each run keeps its entry).}
 #'   \item{matrix}{a list with \code{clusters} (factor named by cell),
 #'     \code{embedding} (cells × dimensions) and \code{details} (as in
 #'     \code{metadata(x)$sclstm}, with \code{read_as}: how the matrix was read, e.g.
@@ -368,7 +370,7 @@ setMethod("runScLSTM", "Seurat",
                      set.ident = set.ident, reduction.name = reduction.name,
                      reduction.key = reduction.key),
                 list(...))
-    .log_seurat_command(x, assay, params)
+    .log_seurat_command(x, assay, reduction.name, params)
 })
 
 # The assay of a SingleCellExperiment to read, by name or by index (a whole number within
@@ -582,8 +584,11 @@ setMethod("runScLSTM", "Seurat",
 }
 
 # Record the call the way Seurat's LogSeuratCommand() does (name "<command>.<assay>",
-# time stamp, call string, parameters) so that x@commands shows it.
-.log_seurat_command <- function(x, assay, params) {
+# time stamp, call string, parameters) so that x@commands shows it. A run under another
+# reduction.name than the default is logged as "runScLSTM.<assay>.<reduction.name>", as
+# Seurat names a command by its reduction, so that it does not replace the default run's
+# entry; the default's name stays "runScLSTM.<assay>", as in objects made before.
+.log_seurat_command <- function(x, assay, reduction.name, params) {
     calls <- sys.calls()
     hits <- Filter(function(cl) {
         f <- cl[[1]]
@@ -594,7 +599,11 @@ setMethod("runScLSTM", "Seurat",
     } else {
         "runScLSTM(x)"
     }
-    command <- new("SeuratCommand", name = paste0("runScLSTM.", assay),
+    name <- paste0("runScLSTM.", assay)
+    if (!identical(reduction.name, "sclstm")) {
+        name <- paste0(name, ".", reduction.name)
+    }
+    command <- new("SeuratCommand", name = name,
                    time.stamp = Sys.time(), assay.used = assay,
                    call.string = call_string, params = params)
     x[[command@name]] <- command

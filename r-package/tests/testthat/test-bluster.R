@@ -6,7 +6,10 @@ test_that("ScLSTMParam is a BlusterParam that validates its arguments", {
     expect_output(show(p), "k: 3")
     expect_output(show(ScLSTMParam()), "k: estimated")
     expect_error(ScLSTMParam(k = "a"), "k must be NULL")
-    expect_error(ScLSTMParam(k = 1), "k.*at least 2")
+    # in runScLSTM()'s words (it used to be the class's validity error)
+    expect_error(ScLSTMParam(k = 1),
+                 "^k must be at least 2, got 1; leave k = NULL to estimate it\\.$")
+    expect_error(ScLSTMParam(k = 0), "^k must be at least 2, got 0;")
     expect_error(ScLSTMParam(seed = NA), "seed must be")
 })
 
@@ -23,6 +26,25 @@ test_that("clusterRows() with ScLSTMParam matches runScLSTM() on the same counts
     expect_identical(full$clusters, cl)
     expect_identical(rownames(full$objects$embedding), rownames(cells_by_genes))
     expect_identical(as.integer(full$objects$details$n_clusters), 3L)
+})
+
+test_that("clusterRows() in labelled mode returns the predicted types with full = TRUE", {
+    d <- load_dataset("biase")
+    cells_by_genes <- Matrix::t(d$counts)
+    known <- d$cell_type
+    known[c(1, 10, 20)] <- NA
+    p <- ScLSTMParam(seed = 0, labels = known, n_steps = test_steps(), batch_size = test_batch())
+    full <- suppressMessages(bluster::clusterRows(cells_by_genes, p, full = TRUE))
+    # they used to be dropped: objects had only the embedding and the details
+    expect_identical(names(full$objects),
+                     c("embedding", "details", "predicted", "predicted_confidence"))
+    expect_true(is.factor(full$objects$predicted))
+    expect_setequal(levels(full$objects$predicted), unique(d$cell_type))
+    expect_identical(names(full$objects$predicted), rownames(cells_by_genes))
+    expect_identical(names(full$objects$predicted_confidence), rownames(cells_by_genes))
+    expect_true(all(full$objects$predicted_confidence >= 0 &
+                    full$objects$predicted_confidence <= 1))
+    expect_true(is.factor(full$clusters) && is.null(names(full$clusters)))
 })
 
 test_that("ScLSTMParam refuses unnamed extra arguments; show() abbreviates long ones", {

@@ -18,6 +18,17 @@ skip_if_not_installed_package <- function() {
     }
 }
 
+# A python that lacks the module: the system one, when it has no sclstm; NULL if none.
+python_without_sclstm <- function() {
+    candidates <- unique(Sys.which(c("python3", "python")))
+    candidates <- c("/usr/bin/python3", candidates[nzchar(candidates)])
+    lacking <- Filter(function(p) {
+        file.exists(p) && system2(p, c("-c", shQuote("import sclstm")), stdout = FALSE,
+                                  stderr = FALSE) != 0
+    }, candidates)
+    if (length(lacking)) lacking[[1]]
+}
+
 fit_snippet <- paste(
     "m <- matrix(rpois(400, 3), 20, 20)",
     "r <- tryCatch(sclstm::runScLSTM(m, k = 2), error = function(e) conditionMessage(e))",
@@ -43,20 +54,42 @@ test_that("SCLSTM_PYTHON pointing nowhere says what to install and how", {
 
 test_that("a Python without sclstm gives the install instructions", {
     skip_if_not_installed_package()
-    # A python that lacks the module: the system one, when it has no sclstm.
-    candidates <- unique(Sys.which(c("python3", "python")))
-    candidates <- c("/usr/bin/python3", candidates[nzchar(candidates)])
-    lacking <- Filter(function(p) {
-        file.exists(p) && system2(p, c("-c", shQuote("import sclstm")), stdout = FALSE,
-                                  stderr = FALSE) != 0
-    }, candidates)
-    if (!length(lacking)) {
+    lacking <- python_without_sclstm()
+    if (is.null(lacking)) {
         testthat::skip("no Python without sclstm on this machine to test the message with")
     }
-    out <- run_in_fresh_r(fit_snippet, paste0("SCLSTM_PYTHON=", lacking[[1]]))
+    out <- run_in_fresh_r(fit_snippet, paste0("SCLSTM_PYTHON=", lacking))
     expect_match(out, "RESULT: the Python module 'sclstm' \\(>= 0\\.1\\.0\\) is not installed")
-    expect_match(out, lacking[[1]], fixed = TRUE)
+    expect_match(out, lacking, fixed = TRUE)
+    expect_no_match(out, "was ignored", fixed = TRUE) # SCLSTM_PYTHON was the one used
     expect_match(out, "-m pip install /path/to/sclstm", fixed = TRUE)
+})
+
+test_that("SCLSTM_PYTHON ignored because Python was already started: the error says so", {
+    skip_if_not_installed_package()
+    skip_if_no_sclstm()
+    other <- python_without_sclstm()
+    if (is.null(other)) {
+        testthat::skip("no Python without sclstm on this machine to test the message with")
+    }
+    wanted <- reticulate::py_config()$python
+    # another package starts Python first, with another interpreter; it used to say only
+    # that sclstm is not installed there
+    started_first <- sprintf("reticulate::use_python('%s', required = TRUE); %s; ", other,
+                             "reticulate::py_run_string('x = 1')")
+    out <- run_in_fresh_r(paste0(started_first, fit_snippet), paste0("SCLSTM_PYTHON=", wanted))
+    expect_match(out, "is not installed in the Python that R uses", fixed = TRUE)
+    expect_match(out, paste0("SCLSTM_PYTHON ('", wanted, "') was ignored because R had ",
+                             "already started ", other), fixed = TRUE)
+    expect_match(out, "restart R and load sclstm", fixed = TRUE)
+})
+
+test_that("SCLSTM_PYTHON names another interpreter only when it is in another place", {
+    expect_false(sclstm:::.is_other_python("", "/usr/bin/python3"))
+    expect_false(sclstm:::.is_other_python("/usr/bin/python3", "/usr/bin/python3"))
+    expect_false(sclstm:::.is_other_python("/usr/bin//python3", "/usr/bin/python3"))
+    # a virtual environment's python links to the system's, yet is another environment
+    expect_true(sclstm:::.is_other_python("/opt/venv/bin/python", "/usr/bin/python3"))
 })
 
 test_that("a too old sclstm says which version is needed and how to upgrade", {

@@ -139,6 +139,9 @@ test_that("runs under two reduction names: each its DimReduc and column, sclstm_
     # each run's DimReduc records the clusters column it wrote
     expect_identical(Misc(both[["sclstm_k2"]])$clusters_column, "sclstm_k2_clusters")
     expect_null(Misc(both[["sclstm"]])$clusters_column)
+    # each run keeps its command log entry (the second used to replace the first's)
+    expect_identical(both@commands[["runScLSTM.RNA"]]@params$k, 3)
+    expect_identical(both@commands[["runScLSTM.RNA.sclstm_k2"]]@params$k, 2)
     # a second run under the same other name: no default run's column to release, no warning
     expect_warning(first_only <- run_fast(both, k = 3, seed = 1, reduction.name = "sclstm_k2",
                                           reduction.key = "SCLSTMK2_"), NA)
