@@ -359,3 +359,22 @@ def test_warnings_are_one_line_in_the_options_names(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("sclstm: warning: the expression values look log-transformed")
     assert "--layer counts" in lines[0] and "layer='counts'" not in res.stderr
     assert "UserWarning" not in res.stderr and "warn_if_log_scale" not in res.stderr
+
+
+def test_apply_does_not_match_cells_by_row_numbers(tmp_path):
+    """A model fitted on an AnnData made from an array (cells "0", "1", ...) cannot tell which new
+    cells it trained on: it says so. Before: all 16 new cells, named "0".."15", were marked as
+    trained on, and `score` left them out."""
+    import pandas as pd
+
+    b = ad.read_h5ad(dataset_path("biase"))
+    X = np.asarray(b.X.todense() if hasattr(b.X, "todense") else b.X)
+    fit = ad.AnnData(X[:40], obs=pd.DataFrame({"cell_type": b.obs["cell_type"].to_numpy()[:40]},
+                                              index=[str(i) for i in range(40)]))
+    new = ad.AnnData(X[40:], obs=pd.DataFrame(index=[str(i) for i in range(len(X) - 40)]))
+    model = tmp_path / "m.pt"
+    run("cluster", _write(fit, tmp_path / "fit.h5ad"), "--out", tmp_path / "fit_out.h5ad", "--labels-key",
+        "cell_type", "--labelled-fraction", "0.8", "--n-steps", "20", "--quiet", "--save-model", model)
+    res = run("apply", model, _write(new, tmp_path / "new.h5ad"), "--out", tmp_path / "new_out.h5ad")
+    assert "which of these cells it trained on cannot be told" in res.stdout
+    assert "sclstm_labelled" not in ad.read_h5ad(tmp_path / "new_out.h5ad").obs

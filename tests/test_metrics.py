@@ -105,3 +105,9 @@ def test_series_of_different_cells_are_refused(pollen):
     other = pd.Series(truth.to_numpy(), index=[f"cell{i}" for i in range(len(truth))])
     with pytest.raises(InputError, match="indexed by different cells"):
         score(truth, other)
+
+
+def test_labels_are_classes_by_value_not_by_text():
+    """1 and 1.0 are one class (before: two, ARI 0.57 for a perfect clustering)."""
+    truth = pd.Series([1, 1.0, 2, 2], dtype=object).to_numpy()
+    assert score(truth, [0, 0, 1, 1])["ARI"] == 1.0

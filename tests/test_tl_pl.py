@@ -189,6 +189,42 @@ def test_plot_errors_are_clear(biase, clustered):
         sclstm.pl.embedding(clustered, basis="pca")
 
 
+def test_pictures_say_what_is_wrong_with_their_input(clustered):
+    """Before: TypeError for color=5, AttributeError for a uns entry that is no run's record,
+    scikit-learn's PCA error for a one-dimensional embedding."""
+    with pytest.raises(sclstm.InputError, match="color must be an obs column's name"):
+        sclstm.pl.embedding(clustered, color=5)
+    odd = clustered.copy()
+    odd.uns["sclstm"] = "x"
+    with pytest.raises(sclstm.InputError, match=r"uns\['sclstm'\] is a str, not an sclstm run's record"):
+        sclstm.pl.k_curve(odd)
+    odd.obsm["X_sclstm"] = odd.obsm["X_sclstm"][:, :1]
+    with pytest.raises(sclstm.InputError, match="1 dimension"):
+        sclstm.pl.embedding(odd)
+
+
+def test_score_of_a_recluster_leaves_out_the_cells_the_run_trained_on(biase):
+    """A recluster of a labelled run (obs['sclstm_k3']) is scored on the cells whose labels were
+    not used, as obs['sclstm'] is. Before: on every cell, the trained-on ones too."""
+    from sclstm.cli import score_adata
+
+    a = sclstm.tl.sclstm(biase, labels_key="cell_type", labelled_fraction=0.5, copy=True, n_steps=30)
+    sclstm.tl.recluster(a, 3)
+    unseen = int((~a.obs["sclstm_labelled"]).sum())
+    assert score_adata(a, "cell_type", "sclstm")[1] == unseen
+    assert score_adata(a, "cell_type", "sclstm_k3")[1] == unseen < a.n_obs
+
+
+def test_a_logger_level_set_before_import_is_kept():
+    import subprocess
+    import sys
+
+    code = ("import logging; logging.getLogger('sclstm').setLevel(logging.WARNING); import sclstm; "
+            "print(logging.getLogger('sclstm').level)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == str(30)  # before: reset to INFO (20), and the notes printed
+
+
 def test_k_curve_refuses_when_k_was_given(biase):
     a = sclstm.tl.sclstm(biase, n_clusters=4, copy=True, n_steps=30)
     with pytest.raises(sclstm.InputError, match="not estimated"):

@@ -248,3 +248,72 @@ def test_an_exact_kernel_larger_than_the_available_memory_warns(blakeley, monkey
     with pytest.warns(UserWarning, match=r"the exact kernel needs about 1.2 GiB, more than the 0.0 GiB this machine "
                                          r"has available now; kernel='landmark'"):
         ScLSTM(n_clusters=2, n_steps=2, kernel="exact").fit(small_counts(blakeley))
+
+
+# ---- found by the code review of 2026-12-07; each failed (or passed silently) before ----
+
+def test_a_failed_refit_leaves_the_fitted_estimator_as_it_was(blakeley):
+    """Before: fit() set the new data's gene names before failing, and transform() of the first
+    data then gave other embeddings (max |Δ| 0.69) without a word."""
+    import pandas as pd
+
+    df = pd.DataFrame(small_counts(blakeley), index=blakeley.obs_names, columns=blakeley.var_names)
+    est = ScLSTM(n_clusters=3, **FAST).fit(df)
+    before, genes = est.transform(df), est.gene_names_.copy()
+    with pytest.raises(InputError, match="n_clusters"):
+        est.set_params(n_clusters=1000).fit(df.iloc[:, ::-1])
+    np.testing.assert_array_equal(est.gene_names_, genes)
+    np.testing.assert_array_equal(est.transform(df), before)
+    assert est.n_clusters == 1000  # the parameter asked for stays: only the fitted state is restored
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_complex_counts_are_refused(blakeley, dtype):
+    """Before: accepted, and the imaginary part dropped."""
+    X = small_counts(blakeley).astype(dtype)
+    with pytest.raises(InputError, match="must be numeric"):
+        ScLSTM(**FAST).fit(X)
+    with pytest.raises(InputError, match="must be numeric"):
+        ScLSTM(**FAST).fit(sp.csr_matrix(X))
+
+
+def test_bad_preprocess_is_refused_before_the_counts_are_read():
+    with pytest.raises(InputError, match="preprocess must be one of"):
+        ScLSTM(preprocess="log").fit(None)  # before: "no expression matrix was given" came first
+
+
+def test_transform_drop_empty_must_be_a_switch(blakeley):
+    est = ScLSTM(n_clusters=3, **FAST).fit(small_counts(blakeley))
+    with pytest.raises(InputError, match="drop_empty must be True, False or None"):
+        est.transform(small_counts(blakeley), drop_empty="no")  # before: acted as True
+
+
+def test_load_says_what_is_wrong_with_the_file(tmp_path):
+    import torch
+    from sclstm.estimator import MODEL_FORMAT
+
+    with pytest.raises(InputError, match="the model file's name"):
+        ScLSTM.load(None)
+    torch.save({"format": MODEL_FORMAT}, tmp_path / "cut.pt")
+    with pytest.raises(InputError, match="incomplete sclstm model: it lacks 'params'"):
+        ScLSTM.load(tmp_path / "cut.pt")
+
+
+def test_a_model_saved_on_a_gpu_loads_on_a_cpu_machine(blakeley, tmp_path, monkeypatch):
+    """Before: device='cuda' came back with the model, and every transform was refused."""
+    import torch
+
+    est = ScLSTM(n_clusters=3, **FAST).fit(small_counts(blakeley))
+    est.device = "cuda"  # as a model trained on a GPU is saved
+    est.save(tmp_path / "gpu.pt")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    back = ScLSTM.load(tmp_path / "gpu.pt")
+    assert back.device == "auto"
+    np.testing.assert_allclose(back.transform(small_counts(blakeley)), est.embedding_, atol=1e-5)
+
+
+def test_layer_and_labels_key_must_be_names(blakeley):
+    with pytest.raises(InputError, match="layer must be the name of one layer"):
+        sclstm.tl.sclstm(blakeley.copy(), layer=["counts"], **FAST)
+    with pytest.raises(InputError, match="labels_key must be the name of one obs column"):
+        sclstm.tl.sclstm(blakeley.copy(), labels_key=["cell_type"], **FAST)

@@ -18,7 +18,8 @@ if not _log.handlers:
     _handler = _logging.StreamHandler()
     _handler.setFormatter(_logging.Formatter("%(message)s"))
     _log.addHandler(_handler)
-    _log.setLevel(_logging.INFO)
+    if _log.level == _logging.NOTSET:  # a level the application set before importing stays
+        _log.setLevel(_logging.INFO)
 
 from . import metrics, validation  # noqa: E402
 from .estimator import ScLSTM  # noqa: E402

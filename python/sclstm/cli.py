@@ -155,7 +155,10 @@ def cmd_apply(args) -> int:
         confidence[kept] = prob[kept].max(axis=1)
         adata.obs["sclstm_predicted_confidence"] = confidence
         seen = trained_on(est, adata.obs_names)
-        if seen.any():  # so that `sclstm score --key sclstm_predicted` leaves them out
+        if seen is None:
+            lines.append("the model's cells had no names (row numbers), so which of these cells it trained on "
+                         "cannot be told: score only cells you know it never saw")
+        elif seen.any():  # so that `sclstm score --key sclstm_predicted` leaves them out
             adata.obs["sclstm_labelled"] = seen
             lines.append(f"{int(seen.sum())} cells have the name of a cell whose label the model trained on: "
                          "obs['sclstm_labelled'] marks them and `sclstm score` leaves them out")
@@ -178,14 +181,18 @@ def cmd_apply(args) -> int:
     return 0
 
 
-def trained_on(est, cell_names) -> "np.ndarray":
-    """Mask of the cells named as a cell whose label a labelled model trained on (all False for a
-    model fitted without cell names: its names are row numbers that would match by chance)."""
+def trained_on(est, cell_names) -> "np.ndarray | None":
+    """Mask of the cells named as a cell whose label a labelled model trained on; None when the
+    model's cells had no names (an array, or an AnnData made from one: "0", "1", ...), whose
+    row numbers would match any other file's by chance (before: 16 of 16 new cells marked)."""
     import numpy as np
 
-    if est.labelled_mask_ is None or est.gene_names_ is None:
+    if est.labelled_mask_ is None:
         return np.zeros(len(cell_names), dtype=bool)
-    return np.isin(np.asarray(cell_names).astype(str), np.asarray(est.cell_names_)[est.labelled_mask_].astype(str))
+    fitted = np.asarray(est.cell_names_).astype(str)
+    if est.gene_names_ is None or all(name.isdigit() for name in fitted):
+        return None
+    return np.isin(np.asarray(cell_names).astype(str), fitted[est.labelled_mask_])
 
 
 def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = False):
@@ -204,9 +211,13 @@ def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = Fa
     mask = ~missing_labels(adata.obs[truth_key]) & adata.obs[key].notna().to_numpy()
     scope = "all cells with a truth label"
     # the mask of cells whose labels were used sits beside the clusters: obs["sclstm_labelled"]
-    # serves obs["sclstm"] and the class head's obs["sclstm_predicted"] alike
-    used_key = next((k for k in (f"{key}_labelled", key.removesuffix("_predicted") + "_labelled")
-                     if k in adata.obs), f"{key}_labelled")
+    # serves obs["sclstm"], the class head's obs["sclstm_predicted"] and a recluster of the run,
+    # obs["sclstm_k3"] (its uns names the run it was cut from; before: every cell was scored)
+    record = adata.uns.get(key)
+    source_key = record.get("source_key") if hasattr(record, "get") else None
+    candidates = [f"{key}_labelled", key.removesuffix("_predicted") + "_labelled"]
+    candidates += [f"{source_key}_labelled"] if isinstance(source_key, str) else []
+    used_key = next((k for k in candidates if k in adata.obs), f"{key}_labelled")
     if used_key in adata.obs and not all_cells:
         mask &= ~adata.obs[used_key].to_numpy(dtype=bool)
         scope = f"cells whose labels were not used in training (obs['{used_key}'] == False)"

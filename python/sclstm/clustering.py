@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from scipy.cluster.hierarchy import linkage
 from scipy.sparse.csgraph import laplacian
 from scipy.sparse.linalg import eigsh
-from sklearn.cluster import KMeans, SpectralClustering
+from sklearn.cluster import KMeans
 
 from .graph import symmetric_graph
 from .validation import InputError
@@ -80,19 +80,13 @@ def agglomerative(D: np.ndarray, k: int, linkage_method: str) -> np.ndarray:
 
 
 def cluster_features(Z: np.ndarray, k: int, method: str = "agglomerative", random_state: int = 0):
-    """Cluster rows of a feature matrix (Ward linkage for agglomerative)."""
+    """Cluster rows of a feature matrix: Ward linkage ("agglomerative") or k-means ("kmeans").
+    (Spectral clustering runs on the learned similarity instead: ``ScLSTM._cluster``.)"""
     if method == "agglomerative":
         return agglomerative(euclidean_distances(Z), k, "ward")
-    elif method == "kmeans":
-        labels = KMeans(n_clusters=k, n_init=10, random_state=random_state).fit_predict(Z)
-    elif method == "spectral":
-        labels = SpectralClustering(
-            n_clusters=k, affinity="nearest_neighbors", n_neighbors=min(10, Z.shape[0] - 1),
-            random_state=random_state, assign_labels="cluster_qr",
-        ).fit_predict(Z)
-    else:
-        raise InputError(f"cluster_method must be one of {CLUSTER_METHODS}, got {method!r}.")
-    return relabel_by_size(labels)
+    if method != "kmeans":
+        raise InputError(f"features are clustered by 'agglomerative' or 'kmeans', got {method!r}.")
+    return relabel_by_size(KMeans(n_clusters=k, n_init=10, random_state=random_state).fit_predict(Z))
 
 
 def similarity_distances(P: np.ndarray) -> np.ndarray:
@@ -173,7 +167,6 @@ def weighted_average_linkage(D: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     np.fill_diagonal(D, np.inf)
     size = np.asarray(sizes, dtype=np.float64).copy()
     node = np.arange(c)  # scipy id of the cluster held in each slot
-    active = np.ones(c, dtype=bool)
     Z = np.empty((c - 1, 4))
     for step in range(c - 1):
         flat = int(np.argmin(D))
@@ -185,7 +178,6 @@ def weighted_average_linkage(D: np.ndarray, sizes: np.ndarray) -> np.ndarray:
         D[a, :], D[:, a] = merged, merged
         D[a, a] = np.inf
         D[b, :], D[:, b] = np.inf, np.inf
-        active[b] = False
         size[a] += size[b]
         node[a] = c + step
     return Z

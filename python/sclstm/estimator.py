@@ -43,10 +43,10 @@ from .kernel import ExactKernel, LandmarkKernel
 from . import landmark as lm
 from .model import HEADS, SiameseLSTM
 from .pairs import LANDMARK_TRAINING_VIEWS, TRAINING_VIEWS, VIEWS, PairSource, guard_agreement, informative_views, label_free_views
-from .preprocessing import Preprocessor, filter_genes, kept_genes
+from .preprocessing import PREPROCESS_METHODS, Preprocessor, filter_genes, kept_genes
 from .sequences import Sequencer, fit_sequencer
 from .training import class_probabilities, embed, pair_probabilities, train_siamese
-from .validation import (InputError, check_counts, check_fraction, check_labels, check_n_clusters,
+from .validation import (InputError, first_line, check_counts, check_fraction, check_labels, check_n_clusters,
                          check_two_dimensional, drop_unread_cells, frame_values, reindex_by_name)
 
 log = logging.getLogger("sclstm")
@@ -210,7 +210,8 @@ class ScLSTM:
         embedding, spectral on P.
     fallback : bool
         Unsupervised only: keep the kernel's partition when the learned one agrees less
-        with the independent views (see module docs). Exact kernel only.
+        with the independent views (see module docs). Exact kernel and agglomerative
+        clustering only (``summary_["guard"]`` is None otherwise).
     kernel : {"auto", "exact", "landmark"}
         ``"exact"``: every cell against every cell (n × n; up to 30,000 cells).
         ``"landmark"``: every cell against ``n_landmarks`` seeded landmark cells, training on a
@@ -318,6 +319,8 @@ class ScLSTM:
             raise InputError(f"cluster_method must be one of {CLUSTER_METHODS}, got {self.cluster_method!r}.")
         if self.kernel not in KERNEL_CHOICES:
             raise InputError(f"kernel must be one of {KERNEL_CHOICES}, got {self.kernel!r}.")
+        if self.preprocess not in PREPROCESS_METHODS:  # here, before the counts are read (twice, on the landmark path)
+            raise InputError(f"preprocess must be one of {PREPROCESS_METHODS}, got {self.preprocess!r}.")
         for name, least in (("n_steps", 1), ("batch_size", 1), ("sequence_length", 1), ("max_columns", 1),
                             ("n_top_genes", 1), ("min_cells", 1), ("n_landmarks", 1), ("sample_size", 1), ("hidden_size", 1),
                             ("embedding_dim", 1), ("k_max", 2), ("random_state", 0)):
@@ -370,8 +373,18 @@ class ScLSTM:
         """Learn the similarity and cluster the cells of X (cells × genes).
 
         ``labels`` (labelled mode only): one entry per cell, None/NaN (or an empty or blank
-        string) for cells whose type is unknown.
+        string) for cells whose type is unknown. A fit that fails (bad input, Ctrl-C) leaves
+        an estimator fitted before as it was.
         """
+        before = dict(self.__dict__)
+        try:
+            return self._fit(X, labels)
+        except BaseException:  # before: the new genes' names beside the old model gave wrong embeddings
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+    def _fit(self, X, labels):
         t0 = time.perf_counter()
         self._check_params()
         if self.mode == "unsupervised" and labels is not None:
@@ -387,7 +400,7 @@ class ScLSTM:
             if not _is_out_of_memory(exc):
                 raise
             raise InputError(
-                f"out of memory on {self._device()} while fitting ({_first_line(exc)}); memory grows with "
+                f"out of memory on {self._device()} while fitting ({first_line(exc, limit=160)}); memory grows with "
                 f"the cells on the exact kernel (kernel='landmark' bounds it) and, in training, with batch_size "
                 f"(now {self.batch_size}), hidden_size ({self.hidden_size}) and sequence_length "
                 f"({self.sequence_length}).") from None
@@ -649,7 +662,8 @@ class ScLSTM:
                 "pseudo_class_loss": ({"view": "leiden_pca", "weight": pseudo} if pseudo > 0 else None),
                 "n_landmarks": int(len(self.kernel_.columns_)), "training_sample": int(len(sample)),
                 "n_micro_clusters": int(len(self.merge_.sizes_)),
-                "similarity": "learned P(same) on each cell's 15 approximate nearest neighbours (sparse)"}
+                "similarity": "learned P(same) on each cell's 15 nearest neighbours in the embedding (sparse; "
+                              "exact up to 50,000 cells, approximate above)"}
 
     def _cluster(self, P, E, k) -> np.ndarray:
         if self.cluster_method == "agglomerative":
@@ -732,6 +746,8 @@ class ScLSTM:
         probabilities (None otherwise): one row per cell, NaN rows for dropped all-zero cells.
         One pass serves both (``sclstm apply`` writes both)."""
         self._check_fitted()
+        if drop_empty is not None and not isinstance(drop_empty, (bool, np.bool_)):  # "no" would act as True
+            raise InputError(f"drop_empty must be True, False or None (the model's setting), got {drop_empty!r}.")
         if with_probabilities and (getattr(self, "classes_", None) is None or self.model_.classifier is None):
             raise InputError("predict needs a model fitted with mode='labelled' (it predicts the types of "
                              "the labels it learned); this one is unsupervised: use transform(X) for the "
@@ -839,7 +855,10 @@ class ScLSTM:
 
     @classmethod
     def load(cls, path) -> "ScLSTM":
-        """Read a model written by :meth:`save`."""
+        """Read a model written by :meth:`save`. A model saved with ``device="cuda"`` loads on a
+        machine without a GPU with ``device="auto"`` (its weights are read onto the CPU)."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise InputError(f"load needs the model file's name (str or Path), got {type(path).__name__}.")
         path = os.path.expanduser(os.fspath(path))
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
@@ -853,7 +872,17 @@ class ScLSTM:
                              f"reads {MODEL_FORMAT!r}; load it with the sclstm version that wrote it.")
         if fmt != MODEL_FORMAT:
             raise InputError(f"{path} is not an sclstm model file.")
-        est = cls(**json.loads(state["params"]))
+        try:
+            return cls._from_state(state)
+        except KeyError as exc:  # a file cut short or put together by hand
+            raise InputError(f"{path} is an incomplete sclstm model: it lacks {exc}.") from None
+
+    @classmethod
+    def _from_state(cls, state: dict) -> "ScLSTM":
+        params = json.loads(state["params"])
+        if str(params.get("device", "auto")).startswith("cuda") and not torch.cuda.is_available():
+            params["device"] = "auto"  # before: every transform refused, naming an option the CLI lacks
+        est = cls(**params)
         est.summary_ = json.loads(state["summary"])
         est.history_ = est.summary_["history"]
         est.n_clusters_ = est.summary_["n_clusters"]
@@ -904,11 +933,6 @@ def _is_out_of_memory(exc: BaseException) -> bool:
     oom = getattr(torch, "OutOfMemoryError", ())
     return (isinstance(exc, (MemoryError, oom)) or "can't allocate memory" in str(exc)
             or "out of memory" in str(exc))
-
-
-def _first_line(exc: BaseException, limit: int = 160) -> str:
-    line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return line if len(line) <= limit else line[:limit] + "…"
 
 
 def _plain(x):

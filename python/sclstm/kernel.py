@@ -1,11 +1,11 @@
 """The "improved sigmoid kernel" of Jiang et al.: S = tanh((I − min I) / (max I − min I)), I = L Lᵀ.
 
-Kernels share one interface so that callers never depend on which one they hold:
-``fit_transform(L)`` returns the n × c matrix of similarities of every cell to the c
-*column cells* (``columns_``, row indices into L), ``transform(L_new)`` the same for new
-cells with the fitted scaling, and ``is_exact`` says whether c = n. :class:`ExactKernel` is
-the paper's n × n kernel; a landmark kernel (n × m against m chosen cells) can implement
-the same interface for large data without touching callers.
+Both kernels share one interface: ``fit_transform(L)`` returns the n × c matrix of
+similarities of every cell to the c *column cells* (``columns_``, row indices into L), and
+``transform(L_new)`` the same for new cells with the fitted scaling. :class:`ExactKernel` is
+the paper's n × n kernel; :class:`LandmarkKernel` (n × m against m landmark cells, chosen in
+:mod:`sclstm.landmark`) serves large data, whose path differs beyond the kernel (training
+sample, sparse similarity, micro-cluster merge).
 """
 from __future__ import annotations
 
@@ -53,7 +53,6 @@ class _FittedKernel:
 class ExactKernel(_FittedKernel):
     """Every cell against every cell (n × n, 4n² bytes in float32)."""
 
-    is_exact = True
     name = "exact"
 
     def fit_transform(self, L) -> np.ndarray:
@@ -84,7 +83,6 @@ class LandmarkKernel(_FittedKernel):
     product, after which :meth:`transform` gives any chunk's kernel rows with those bounds.
     """
 
-    is_exact = False
     name = "landmark"
 
     def __init__(self, landmark_rows, landmark_cells: np.ndarray):

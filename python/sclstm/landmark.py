@@ -169,7 +169,8 @@ class MicroClusterMerge:
 
 @torch.no_grad()
 def knn_similarity(model, emb: np.ndarray, n_neighbors: int, device: str) -> sp.csr_matrix:
-    """Sparse symmetric learned P(same) on each cell's approximate nearest neighbours."""
+    """Sparse symmetric learned P(same) on each cell's nearest neighbours (graph.nearest_neighbours:
+    exact up to 50,000 cells, approximate above)."""
     rows, cols = neighbour_pairs(emb, n_neighbors)
     E = torch.from_numpy(emb).to(device)
     vals = np.concatenate([

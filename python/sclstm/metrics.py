@@ -20,7 +20,9 @@ __all__ = ["score", "ari", "nmi", "accuracy", "balanced_accuracy"]
 
 
 def _codes(x) -> np.ndarray:
-    return pd.factorize(pd.Series(np.asarray(x, dtype=object)).astype(str))[0]
+    """One code per distinct label, by value: 1 and 1.0 are one class (before, coded by their
+    text, they were two)."""
+    return pd.factorize(pd.Series(np.asarray(x, dtype=object), dtype=object))[0]
 
 
 def _aligned(truth, pred):

@@ -41,7 +41,7 @@ def label_free_views(L: np.ndarray, S: np.ndarray, k: int, random_state: int = 0
     * ``average_cosine``: average linkage with k clusters on cosine distance of L;
     * ``ward_pca``: Ward with k clusters on the principal components.
 
-    Pairs on which such views agree were the best training source found (DESIGN.md §2.6).
+    Pairs on which such views agree were the best training source found (../shared/DESIGN.md §2.6).
     """
     unknown = set(names) - set(VIEWS)
     if unknown:
@@ -104,7 +104,8 @@ class PairSource:
         return int(len(self._pos_anchor))
 
     def sample(self, rng: np.random.Generator, n_pairs: int):
-        """Return arrays (a, b, same) with half positive and half negative pairs."""
+        """Return arrays (a, b, same): half the pairs positive, half negative, less the negatives
+        still joined by some view after ``max_tries`` redraws (dropped, not kept as wrong)."""
         n_pos = n_pairs // 2
         n_neg = n_pairs - n_pos
         a_pos = rng.choice(self._pos_anchor, size=n_pos)

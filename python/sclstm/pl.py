@@ -74,6 +74,9 @@ def project(emb: np.ndarray, basis: str = "tsne", random_state: int = 0) -> np.n
     emb = np.asarray(emb, dtype=np.float64)
     if basis not in ("tsne", "umap"):
         raise InputError(f"basis must be 'tsne' or 'umap', got {basis!r}.")
+    if emb.ndim != 2 or emb.shape[1] < 2:  # e.g. embedding_dim=1: nothing to project (before: sklearn's error)
+        raise InputError(f"the embedding has {emb.shape[1] if emb.ndim == 2 else emb.ndim} dimension(s); a 2-D "
+                         "picture of it needs at least 2 (fit with embedding_dim >= 2, or plot it directly).")
     if emb.shape[0] < MIN_PROJECTED_CELLS:  # t-SNE's perplexity must stay below the number of cells
         raise InputError(f"a 2-D picture needs at least {MIN_PROJECTED_CELLS} cells with an embedding, "
                          f"got {emb.shape[0]}.")
@@ -106,6 +109,8 @@ def embedding(adata, color=CLUSTERS, key: str = "sclstm", basis: str = "tsne", r
         check_picture_path(save)
     if color is CLUSTERS:
         color = key
+    if not (color is None or isinstance(color, str) or np.iterable(color)):
+        raise InputError(f"color must be an obs column's name, a list of them, or None; got {color!r}.")
     colors = [None] if color is None else [color] if isinstance(color, str) else list(color)
     if not colors:
         raise InputError("color is an empty list; give an obs column, a list of them, or None.")
@@ -158,6 +163,8 @@ def k_curve(adata, key: str = "sclstm", save=None):
     info = adata.uns.get(key)
     if info is None:
         raise InputError(f"adata.uns has no {key!r}; run sclstm.tl.sclstm first.")
+    if not hasattr(info, "get"):
+        raise InputError(f"adata.uns[{key!r}] is a {type(info).__name__}, not an sclstm run's record.")
     curve = info.get("k_curve")
     if not isinstance(curve, dict) or "k" not in curve:
         raise InputError(f"k was {info.get('k_method', 'given')}, not estimated: there is no curve to plot.")

@@ -6,7 +6,7 @@ Three recipes:
   normalisation to the median depth, log1p, the ``n_top_genes`` most variable genes
   (dispersion z-scored within mean bins, as Seurat/scanpy), then every gene centred and
   scaled to unit variance, clipped at ±10 (Seurat's ScaleData, scanpy's ``pp.scale``).
-  Inner products of raw log counts are dominated by sequencing depth (DESIGN.md §2.2);
+  Inner products of raw log counts are dominated by sequencing depth (../shared/DESIGN.md §2.2);
   normalisation removes that, and scaling stops a few highly expressed genes from
   deciding the kernel. Kernel alone, Ward, true k, ARI over the 7 datasets in
   ``../shared/data``: mean 0.831 scaled against 0.779 centred only (README).

@@ -3,7 +3,7 @@
 The columns of the kernel (similarities to the column cells) are reduced to at most
 ``max_columns`` landmark columns, chosen by a seeded random draw, and put in the leaf
 order of an average-linkage tree of the landmarks, so that one step of the sequence holds
-similarities to a group of mutually similar cells (DESIGN.md §2.7: the sequence axis
+similarities to a group of mutually similar cells (../shared/DESIGN.md §2.7: the sequence axis
 should mean something). The row is then standardised per column and cut into ``n_steps``
 chunks of equal width (zero padded), so the sequence length does not depend on n.
 """

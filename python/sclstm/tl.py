@@ -52,6 +52,8 @@ def _reads_raw(adata, layer) -> bool:
 def _matrix(adata, layer):
     raw_hint = (f"; adata.raw holds {adata.raw.n_vars} genes: layer={RAW!r} reads them"
                 if getattr(adata, "raw", None) is not None else "")
+    if layer is not None and not isinstance(layer, str):  # before: "unhashable type" from a list
+        raise InputError(f"layer must be the name of one layer (a string), got {layer!r}.")
     if layer is None:
         if adata.X is None:  # e.g. an AnnData built from layers only
             raise InputError(f"adata.X is empty (None); pass layer= naming the counts "
@@ -81,6 +83,8 @@ def named_counts(adata, layer):
 def _labels(adata, labels_key):
     if labels_key is None:
         return None
+    if not isinstance(labels_key, str):
+        raise InputError(f"labels_key must be the name of one obs column (a string), got {labels_key!r}.")
     if labels_key not in adata.obs:
         raise InputError(f"labels_key {labels_key!r} is not a column of adata.obs (columns: {', '.join(adata.obs.columns)}).")
     # as objects: a nullable Int64 column with pd.NA would become floats (0.0, 1.0) with to_numpy()

@@ -29,6 +29,17 @@ class CountMatrix:
     kept: np.ndarray  # boolean, over the input cells: False for dropped all-zero cells
 
 
+def first_line(error, limit: int | None = None) -> str:
+    """The first line of an error (an exception or its text), for a one-line message: the
+    exception's type when it has no text; cut to ``limit`` characters when given."""
+    text = str(error).strip()
+    if text:
+        line = text.splitlines()[0].strip()
+    else:
+        line = type(error).__name__ if isinstance(error, BaseException) else "unknown error"
+    return line if limit is None or len(line) <= limit else line[:limit] + "…"
+
+
 def check_two_dimensional(ndim) -> None:
     """Refuse a matrix that is not cells × genes (``ndim`` None: it has no shape at all)."""
     if ndim != 2:
@@ -47,8 +58,9 @@ def frame_values(df: pd.DataFrame) -> np.ndarray:
 
 
 def check_numeric(dtype) -> None:
-    """Counts are numbers: object, string and boolean matrices are refused, dense or sparse alike."""
-    if dtype == object or dtype == bool or not np.issubdtype(dtype, np.number):
+    """Counts are real numbers: object, string, boolean and complex matrices are refused, dense or
+    sparse alike (before: complex values lost their imaginary part without a word)."""
+    if dtype == object or dtype == bool or not np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.complexfloating):
         raise InputError(f"the expression matrix must be numeric, got dtype {dtype}; pass counts as numbers.")
 
 

@@ -9,8 +9,6 @@ import anndata as ad
 
 from ..validation import InputError
 
-R_SUFFIXES = (".rds", ".rdata", ".rda")
-
 
 def _split_object_name(path: str):
     """``file.RData:name`` → (``file.RData``, ``name``); any other path → (path, None).

@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..validation import InputError
+from ..validation import InputError, first_line
 from ._files import check_folder, check_names_for_r
 
 __all__ = ["read_rds", "read_rdata", "write_rds"]
@@ -425,8 +425,7 @@ class _R:
 
             ri.initr_simple()
         except Exception as exc:  # ImportError, R not found, R libraries not loadable
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(f"reading and writing R files needs R and rpy2 ({msg}): {_INSTALL}.") from None
+            raise InputError(f"reading and writing R files needs R and rpy2 ({first_line(exc)}): {_INSTALL}.") from None
         finally:
             if ld_library_path is None:
                 os.environ.pop("LD_LIBRARY_PATH", None)
@@ -452,7 +451,7 @@ class _R:
         try:
             res = _named(self.env["call"](self.env[fname], *args))
         except self.RRuntimeError as exc:  # pragma: no cover - `call` catches R errors itself
-            raise InputError(f"R failed {context}: {_first_line(str(exc))}") from None
+            raise InputError(f"R failed {context}: {first_line(str(exc))}") from None
         for w in _strings(res["warnings"]):
             warnings.warn(f"R: {w}", UserWarning, stacklevel=3)
         if not _bool(res["ok"]):
@@ -490,11 +489,6 @@ class _R:
         return ri.FloatSexpVector([float(v)])
 
 
-def _first_line(s: str) -> str:
-    s = s.strip()
-    return s.splitlines()[0].strip() if s else "unknown error"
-
-
 def _r_error(msg: str, context: str) -> InputError:
     msg = msg.strip()
     if msg.startswith("sclstm: NEEDPKG "):
@@ -505,10 +499,10 @@ def _r_error(msg: str, context: str) -> InputError:
     if msg.startswith("sclstm: SEURAT5 "):
         return InputError(f"{context}: {msg[len('sclstm: SEURAT5 '):]}.")
     if msg.startswith("sclstm: "):
-        return InputError(f"{context}: {_first_line(msg[len('sclstm: '):])}.")
+        return InputError(f"{context}: {first_line(msg[len('sclstm: '):])}.")
     hint = ("; the file looks truncated or damaged (an interrupted copy or download?)"
             if "error reading from connection" in msg or "unknown input format" in msg else "")
-    return InputError(f"R failed {context}: {_first_line(msg)}{hint}")
+    return InputError(f"R failed {context}: {first_line(msg)}{hint}")
 
 
 # ---- R values → Python ---------------------------------------------------------------
