@@ -645,8 +645,9 @@ class ScLSTM:
         self.embedding_, prob = lm.embed_all(source, self.preprocessor_, self.kernel_, self.sequencer_,
                                              self.model_, device)
         self._set_predictions(prob)
-        self.merge_ = lm.MicroClusterMerge(self.model_, self.embedding_, lm.DEFAULT_MICRO, 8, self.random_state, device)
-        self.similarity_ = lm.knn_similarity(self.model_, self.embedding_, 15, device)
+        self.merge_ = lm.MicroClusterMerge(self.model_, self.embedding_, lm.DEFAULT_MICRO, lm.MICRO_MEMBERS,
+                                           self.random_state, device)
+        self.similarity_ = lm.knn_similarity(self.model_, self.embedding_, lm.SIMILARITY_NEIGHBOURS, device)
         self.labels_ = self._cluster(self.similarity_, self.embedding_, k)
         self.n_clusters_ = int(k)
         self.n_cells_, self.n_genes_in_ = n, source.n_genes
@@ -662,7 +663,8 @@ class ScLSTM:
                 "pseudo_class_loss": ({"view": "leiden_pca", "weight": pseudo} if pseudo > 0 else None),
                 "n_landmarks": int(len(self.kernel_.columns_)), "training_sample": int(len(sample)),
                 "n_micro_clusters": int(len(self.merge_.sizes_)),
-                "similarity": "learned P(same) on each cell's 15 nearest neighbours in the embedding (sparse; "
+                "similarity": f"learned P(same) on each cell's {lm.SIMILARITY_NEIGHBOURS} nearest neighbours in the "
+                              "embedding (sparse; "
                               "exact up to 50,000 cells, approximate above)"}
 
     def _cluster(self, P, E, k) -> np.ndarray:

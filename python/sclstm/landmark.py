@@ -46,6 +46,8 @@ from .validation import InputError, warn_if_log_scale
 DEFAULT_LANDMARKS = 1024
 DEFAULT_SAMPLE = 5000
 DEFAULT_MICRO = 500
+SIMILARITY_NEIGHBOURS = 15  # the learned P(same) kept for each cell's nearest neighbours
+MICRO_MEMBERS = 8  # cells of each micro-cluster (at most) whose pairs score two micro-clusters in the merge
 MIN_SAMPLE = 50  # the training views cluster 50 principal components of the sample (pairs.py)
 PSEUDO_CLASS_WEIGHT = 0.3
 """Unsupervised: weight of the class loss on the ``leiden_pca`` view's communities of the training
@@ -190,8 +192,8 @@ def memory_estimate(n_cells: int, n_genes: int, n_landmarks: int, sample: int,
                     n_micro: int, chunk: int) -> int:
     """Bytes the landmark path holds at its peak, roughly (the input itself not counted)."""
     s = min(sample, n_cells)
-    per_cell = 4 * 32 + 3 * 12 * 15 + 8 * 4  # embedding, kNN graph, labels/bookkeeping
+    per_cell = 4 * 32 + 3 * 12 * SIMILARITY_NEIGHBOURS + 8 * 4  # embedding, kNN graph, labels/bookkeeping
     sample_bytes = 8 * s * s * 3 + 4 * s * (n_genes + n_landmarks)
     chunk_bytes = chunk * (8 * n_genes + 8 * n_landmarks) * 2
-    micro = 8 * n_micro * n_micro * 2 + 8 * (8 * n_micro) ** 2
+    micro = 8 * n_micro * n_micro * 2 + 8 * (MICRO_MEMBERS * n_micro) ** 2
     return int(n_cells * per_cell + sample_bytes + chunk_bytes + micro + 4 * n_landmarks * n_genes)
