@@ -8,23 +8,33 @@ import warnings
 from pathlib import Path
 
 from . import __version__
+from .estimator import AUTO_EXACT_MAX_CELLS, KERNEL_CHOICES, MAX_EXACT_CELLS, ScLSTM
 from .io._files import check_folder
+from .model import HEADS
+from .preprocessing import PREPROCESS_METHODS
 from .validation import InputError
+
+DEFAULTS = ScLSTM().get_params()  # the options' defaults are the estimator's, never typed twice
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
+    d = DEFAULTS
     p.add_argument("--n-clusters", type=int, default=None, metavar="K",
                    help="number of cell types (default: estimated from the data)")
-    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same clusters (default 0)")
-    p.add_argument("--n-steps", type=int, default=400, help="training steps of the siamese LSTM (default 400)")
-    p.add_argument("--head", choices=["absdiff", "concat"], default="absdiff",
-                   help="pair head: absdiff (default, measured better) or concat (the paper's)")
-    p.add_argument("--preprocess", choices=["scaled", "normalised", "paper"], default="scaled",
-                   help="scaled (default: normalised log expression of variable genes, each gene scaled to unit "
-                        "variance), normalised (centred, not scaled) or paper: log(A+1) of all kept genes as Jiang et al.")
-    p.add_argument("--kernel", choices=["auto", "exact", "landmark"], default="auto",
-                   help="exact (n × n, up to 30,000 cells), landmark (n × 1024 landmarks, memory linear in n) "
-                        "or auto (default: exact up to 10,000 cells, landmark above)")
+    p.add_argument("--seed", type=int, default=d["random_state"],
+                   help=f"random seed; the same seed gives the same clusters (default {d['random_state']})")
+    p.add_argument("--n-steps", type=int, default=d["n_steps"],
+                   help=f"training steps of the siamese LSTM (default {d['n_steps']})")
+    p.add_argument("--head", choices=HEADS, default=d["head"],
+                   help=f"pair head: absdiff (measured better) or concat (the paper's); default {d['head']}")
+    p.add_argument("--preprocess", choices=PREPROCESS_METHODS, default=d["preprocess"],
+                   help="scaled (normalised log expression of variable genes, each gene scaled to unit variance), "
+                        "normalised (centred, not scaled) or paper: log(A+1) of all kept genes as Jiang et al.; "
+                        f"default {d['preprocess']}")
+    p.add_argument("--kernel", choices=KERNEL_CHOICES, default=d["kernel"],
+                   help=f"exact (n × n, up to {MAX_EXACT_CELLS:,} cells), landmark (n × {d['n_landmarks']} "
+                        f"landmarks, memory linear in n) or auto (exact up to {AUTO_EXACT_MAX_CELLS:,} cells, "
+                        f"landmark above); default {d['kernel']}")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -341,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the metrics against its published labels and write a picture.")
     d.add_argument("--out-dir", default="sclstm_demo_output", help="folder for the picture (default sclstm_demo_output)")
     d.add_argument("--n-clusters", type=int, default=None, metavar="K", help="number of types (default: estimated)")
-    d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    d.add_argument("--seed", type=int, default=DEFAULTS["random_state"], help=f"random seed (default {DEFAULTS['random_state']})")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=cmd_demo)
     return parser
