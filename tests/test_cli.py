@@ -303,6 +303,16 @@ def test_score_says_what_to_do(tmp_path):
     assert res.returncode == 2 and "a labelled fit writes it" in res.stderr
 
 
+def test_a_k_other_than_the_number_of_classes_is_noted(tmp_path):
+    """Labelled mode with --n-clusters 2 and 4 classes: 2 clusters, 4 predicted types; said
+    (before: silently, two answers of different sizes side by side)."""
+    res = run("cluster", dataset_path("biase"), "--out", tmp_path / "o.h5ad", "--labels-key", "cell_type",
+              "--labelled-fraction", "0.5", "--n-clusters", "2", "--n-steps", "20", "--quiet")
+    assert "note: 2 clusters (--n-clusters) for 4 classes in the labels used" in res.stdout
+    out = ad.read_h5ad(tmp_path / "o.h5ad")
+    assert out.obs["sclstm"].nunique() == 2 and out.obs["sclstm_predicted"].nunique() == 4
+
+
 def test_score_leaves_out_cells_with_an_empty_or_blank_truth_label():
     """As --labels-key reads labels: empty and blank are no label. Before: a class of their own,
     scored (ARI 0 on cells whose truth was only "")."""

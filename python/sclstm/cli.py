@@ -119,6 +119,10 @@ def cmd_cluster(args) -> int:
     seconds = time.perf_counter() - t0
     for line in _summary_lines(adata, adata.uns["sclstm"], seconds, "sclstm"):
         print(line)
+    classes = getattr(est, "classes_", None)
+    if classes is not None and est.n_clusters_ != len(classes):  # allowed, but say it: two answers differ
+        print(f"note: {est.n_clusters_} clusters (--n-clusters) for {len(classes)} classes in the labels used; "
+              f"obs['sclstm_predicted'] holds the {len(classes)} classes")
     print(f"wrote {args.out}")
     if args.save_model:
         est.save(args.save_model)
