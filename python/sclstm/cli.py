@@ -12,7 +12,7 @@ from .estimator import AUTO_EXACT_MAX_CELLS, KERNEL_CHOICES, MAX_EXACT_CELLS, Sc
 from .io._files import check_folder
 from .model import HEADS
 from .preprocessing import PREPROCESS_METHODS
-from .validation import InputError
+from .validation import InputError, missing_labels
 
 DEFAULTS = ScLSTM().get_params()  # the options' defaults are the estimator's, never typed twice
 
@@ -212,7 +212,6 @@ def trained_on(est, cell_names) -> "np.ndarray | None":
 def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = False):
     """Metrics of obs[key] against obs[truth_key]; in labelled mode only on cells whose labels were not used."""
     from .metrics import score
-    from .validation import missing_labels
 
     for k in (truth_key, key):
         if k not in adata.obs:

@@ -43,7 +43,7 @@ from .kernel import ExactKernel, LandmarkKernel
 from . import landmark as lm
 from .model import HEADS, SiameseLSTM
 from .pairs import LANDMARK_TRAINING_VIEWS, TRAINING_VIEWS, VIEWS, PairSource, guard_agreement, informative_views, label_free_views
-from .preprocessing import PREPROCESS_METHODS, Preprocessor, filter_genes, kept_genes
+from .preprocessing import Preprocessor, filter_genes, kept_genes, check_method as check_preprocess
 from .sequences import Sequencer, fit_sequencer
 from .training import class_probabilities, embed, pair_probabilities, train_siamese
 from .validation import (InputError, first_line, check_counts, check_fraction, check_labels, check_n_clusters,
@@ -319,8 +319,7 @@ class ScLSTM:
             raise InputError(f"cluster_method must be one of {CLUSTER_METHODS}, got {self.cluster_method!r}.")
         if self.kernel not in KERNEL_CHOICES:
             raise InputError(f"kernel must be one of {KERNEL_CHOICES}, got {self.kernel!r}.")
-        if self.preprocess not in PREPROCESS_METHODS:  # here, before the counts are read (twice, on the landmark path)
-            raise InputError(f"preprocess must be one of {PREPROCESS_METHODS}, got {self.preprocess!r}.")
+        check_preprocess(self.preprocess)  # here, before the counts are read (twice, on the landmark path)
         for name, least in (("n_steps", 1), ("batch_size", 1), ("sequence_length", 1), ("max_columns", 1),
                             ("n_top_genes", 1), ("min_cells", 1), ("n_landmarks", 1), ("sample_size", 1), ("hidden_size", 1),
                             ("embedding_dim", 1), ("k_max", 2), ("random_state", 0)):
@@ -664,8 +663,7 @@ class ScLSTM:
                 "n_landmarks": int(len(self.kernel_.columns_)), "training_sample": int(len(sample)),
                 "n_micro_clusters": int(len(self.merge_.sizes_)),
                 "similarity": f"learned P(same) on each cell's {lm.SIMILARITY_NEIGHBOURS} nearest neighbours in the "
-                              "embedding (sparse; "
-                              "exact up to 50,000 cells, approximate above)"}
+                              "embedding (sparse; exact up to 50,000 cells, approximate above)"}
 
     def _cluster(self, P, E, k) -> np.ndarray:
         if self.cluster_method == "agglomerative":

@@ -99,12 +99,17 @@ def _log_moments(kept: np.ndarray, target_sum: float, M: sp.csr_matrix, first: i
     return np.asarray(logX.sum(axis=0)).ravel(), np.asarray(logX.multiply(logX).sum(axis=0)).ravel()
 
 
+def check_method(method) -> None:
+    """``preprocess`` names one of the recipes (checked by the estimator before any counts are read)."""
+    if method not in PREPROCESS_METHODS:
+        raise InputError(f"preprocess must be one of {PREPROCESS_METHODS}, got {method!r}.")
+
+
 class Preprocessor:
     """Fitted preprocessing: remembers genes, depth target and gene means to apply to new cells."""
 
     def __init__(self, method: str = "scaled", min_cells: int = 3, n_top_genes: int = 2000):
-        if method not in PREPROCESS_METHODS:
-            raise InputError(f"preprocess must be one of {PREPROCESS_METHODS}, got {method!r}.")
+        check_method(method)
         self.method = method
         self.min_cells = min_cells
         self.n_top_genes = n_top_genes

@@ -60,7 +60,7 @@ def frame_values(df: pd.DataFrame) -> np.ndarray:
 def check_numeric(dtype) -> None:
     """Counts are real numbers: object, string, boolean and complex matrices are refused, dense or
     sparse alike (before: complex values lost their imaginary part without a word)."""
-    if dtype == object or dtype == bool or not np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.complexfloating):
+    if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):  # bool is neither
         raise InputError(f"the expression matrix must be numeric, got dtype {dtype}; pass counts as numbers.")
 
 
