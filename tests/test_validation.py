@@ -1,5 +1,6 @@
 """Every bad input gets a one-line InputError naming the problem; nothing the user gave is modified."""
 import numpy as np
+import pandas as pd
 import warnings
 import pytest
 import scipy.sparse as sp
@@ -16,10 +17,15 @@ def small_counts(blakeley):
 
 @pytest.mark.parametrize("bad, message", [(np.nan, "NaN or infinite"), (np.inf, "NaN or infinite"), (-1.0, "negative value")])
 def test_non_finite_and_negative_values(blakeley, bad, message):
+    """Counted and located, in memory as in chunks (one check serves both): the first cell is named."""
     X = small_counts(blakeley)
     X[2, 5] = bad
-    with pytest.raises(InputError, match=message):
+    X[7, 1] = bad
+    with pytest.raises(InputError, match=rf"has 2 {message}.*\(the first in cell 2\)"):
         ScLSTM(**FAST).fit(X)
+    named = pd.DataFrame(X, index=[f"cell_{i}" for i in range(len(X))])
+    with pytest.raises(InputError, match=r"\(the first in cell 'cell_2'\)"):  # by name where cells have names
+        ScLSTM(**FAST).fit(named)
 
 
 def test_empty_matrix():

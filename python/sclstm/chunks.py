@@ -21,7 +21,7 @@ from typing import Iterator
 import numpy as np
 import scipy.sparse as sp
 
-from .validation import InputError, as_csr, check_empty_cells, check_two_dimensional, check_unread_cells
+from .validation import InputError, as_csr, check_empty_cells, check_values, check_two_dimensional, check_unread_cells
 
 DEFAULT_CHUNK_CELLS = 8192
 
@@ -35,25 +35,10 @@ def counts_of(X):
     return X.X if hasattr(X, "obs_names") and hasattr(X, "X") else X
 
 
-def check_chunk(M: sp.csr_matrix, start: int) -> None:
-    """Reject NaN/inf and negative values, naming the first offending cell."""
-    if M.data.size == 0:
-        return
-    bad = ~np.isfinite(M.data)
-    if bad.any():
-        row = int(np.searchsorted(M.indptr, np.flatnonzero(bad)[0], side="right") - 1)
-        raise InputError(f"the expression matrix has NaN or infinite values (first in cell {start + row}); "
-                         "remove or impute them first.")
-    if M.data.min() < 0:
-        row = int(np.searchsorted(M.indptr, np.flatnonzero(M.data < 0)[0], side="right") - 1)
-        raise InputError(f"the expression matrix has negative values (first in cell {start + row}); sclstm "
-                         "expects raw counts (or non-negative expression), not scaled or centred data.")
-
-
 def _checked_rows(block, start: int, keep: np.ndarray) -> sp.csr_matrix:
     """A block of rows as a checked float64 CSR copy, restricted to the rows in ``keep``."""
     M = as_csr(block)
-    check_chunk(M, start)
+    check_values(M, start, whole=False)
     return M if keep.all() else M[keep]
 
 

@@ -95,6 +95,26 @@ def warn_if_log_scale(values: np.ndarray) -> None:
                       "(e.g. layer='counts').", UserWarning, stacklevel=2)
 
 
+def check_values(M: sp.csr_matrix, first_cell: int = 0, whole: bool = True, cell_names=None) -> None:
+    """Refuse NaN/inf and negative values, counting them and naming the first offending cell
+    (by its name when ``cell_names`` are given, else by its row number from 0).
+
+    ``M`` is the whole matrix, or (``whole=False``) a chunk of it whose first row is cell
+    ``first_cell``: the count is then the chunk's, and the message says so.
+    """
+    if M.data.size == 0:
+        return
+    where = "" if whole else f" in cells {first_cell}–{first_cell + M.shape[0] - 1}"
+    for bad, what, advice in ((~np.isfinite(M.data), "NaN or infinite", "remove or impute them first"),
+                              (M.data < 0, "negative", "sclstm expects raw counts (or non-negative expression "
+                                                       "such as FPKM/RPKM), not scaled or centred data")):
+        if bad.any():
+            row = first_cell + int(np.searchsorted(M.indptr, np.flatnonzero(bad)[0], side="right") - 1)
+            cell = repr(str(cell_names[row])) if cell_names is not None else row
+            raise InputError(f"the expression matrix has {int(bad.sum())} {what} value(s){where} (the first "
+                             f"in cell {cell}); {advice}.")
+
+
 def check_counts(X, cell_names=None, gene_names=None, drop_empty: bool = False,
                  min_cells: int = 3) -> CountMatrix:
     """Check a cells × genes matrix and return a CSR copy.
@@ -111,18 +131,8 @@ def check_counts(X, cell_names=None, gene_names=None, drop_empty: bool = False,
     n, g = M.shape
     if n == 0 or g == 0:
         raise InputError(f"the expression matrix is empty ({n} cells × {g} genes).")
+    check_values(M, cell_names=cell_names if cell_names is not None and len(cell_names) == n else None)
     data = M.data
-    if data.size and not np.all(np.isfinite(data)):
-        bad = int(np.sum(~np.isfinite(data)))
-        raise InputError(
-            f"the expression matrix has {bad} NaN or infinite value(s); remove or impute them first."
-        )
-    if data.size and data.min() < 0:
-        bad = int(np.sum(data < 0))
-        raise InputError(
-            f"the expression matrix has {bad} negative value(s); sclstm expects raw counts "
-            "(or non-negative expression such as FPKM/RPKM), not scaled or centred data."
-        )
     warn_if_log_scale(data)
     cell_names = np.asarray(
         [str(i) for i in range(n)] if cell_names is None else list(map(str, cell_names))
