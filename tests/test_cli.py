@@ -280,7 +280,8 @@ def test_bad_counts_get_one_line_and_no_plan(tmp_path):
     res = run("cluster", tmp_path / "nan.h5ad", "--out", tmp_path / "o.h5ad", check=False)
     assert res.returncode == 2
     assert res.stderr.strip().splitlines() == ["sclstm: error: the expression matrix has 1 NaN or infinite "
-                                               "value(s); remove or impute them first."]
+                                               f"value(s) (the first in cell {bad.obs_names[0]!r}); remove or "
+                                               "impute them first."]
 
 
 def test_score_says_what_to_do(tmp_path):
@@ -388,3 +389,28 @@ def test_apply_does_not_match_cells_by_row_numbers(tmp_path):
     res = run("apply", model, _write(new, tmp_path / "new.h5ad"), "--out", tmp_path / "new_out.h5ad")
     assert "which of these cells it trained on cannot be told" in res.stdout
     assert "sclstm_labelled" not in ad.read_h5ad(tmp_path / "new_out.h5ad").obs
+
+
+def test_apply_gives_the_categories_cluster_gave(tmp_path):
+    """The predicted types of `apply` have the categories `cluster` wrote (the labels column's,
+    in its order, an unused one too), so the two compare with == and plot in the same colours.
+    Before: apply gave the model's sorted classes."""
+    import pandas as pd
+
+    b = ad.read_h5ad(dataset_path("biase"))
+    order = sorted(b.obs["cell_type"].unique(), reverse=True) + ["unused type"]
+    fit, new = (np.arange(b.n_obs) % 3 > 0), (np.arange(b.n_obs) % 3 == 0)  # every type in both
+    # built, not subset: anndata drops unused categories when it copies a view
+    fitted = ad.AnnData(b.X[fit], obs=pd.DataFrame(
+        {"cell_type": pd.Categorical(b.obs["cell_type"].astype(str)[fit], categories=order)},
+        index=b.obs_names[fit]), var=b.var)
+    model = tmp_path / "m.pt"
+    run("cluster", _write(fitted, tmp_path / "fit.h5ad"), "--out", tmp_path / "fit_out.h5ad",
+        "--labels-key", "cell_type", "--labelled-fraction", "0.8", "--n-steps", "20", "--quiet",
+        "--save-model", model)
+    clustered = ad.read_h5ad(tmp_path / "fit_out.h5ad").obs["sclstm_predicted"]
+    assert list(clustered.cat.categories) == order
+    run("apply", model, _write(b[new].copy(), tmp_path / "new.h5ad"), "--out", tmp_path / "new_out.h5ad")
+    applied = ad.read_h5ad(tmp_path / "new_out.h5ad").obs["sclstm_predicted"]
+    assert list(applied.cat.categories) == order
+    assert applied.notna().all()

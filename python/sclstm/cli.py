@@ -142,9 +142,9 @@ def cmd_apply(args) -> int:
     import numpy as np
     import pandas as pd
 
-    from .estimator import ScLSTM
+    from .estimator import ScLSTM, class_codes
     from .io import check_not_input, check_writable, write_output
-    from .tl import check_key, clear_run, h5ad_safe, named_counts
+    from .tl import check_key, clear_run, h5ad_safe, model_class_levels, named_counts
 
     check_writable(args.out)
     check_not_input(args.out, args.input)
@@ -162,11 +162,9 @@ def cmd_apply(args) -> int:
     adata.obsm["X_sclstm"] = emb.astype(np.float32)
     kept = ~np.isnan(emb).any(axis=1)
     if labelled:
-        codes = np.full(adata.n_obs, -1)
-        codes[kept] = prob[kept].argmax(axis=1)
-        adata.obs["sclstm_predicted"] = pd.Categorical.from_codes(codes, categories=list(est.classes_))
-        confidence = np.full(adata.n_obs, np.nan, dtype=np.float32)
-        confidence[kept] = prob[kept].max(axis=1)
+        codes, confidence = class_codes(prob)
+        predicted = pd.Categorical.from_codes(codes, categories=list(est.classes_))
+        adata.obs["sclstm_predicted"] = predicted.set_categories(model_class_levels(est))
         adata.obs["sclstm_predicted_confidence"] = confidence
         seen = trained_on(est, adata.obs_names)
         if seen is None:

@@ -40,6 +40,7 @@ from .clustering import CLUSTER_METHODS, cluster_features, cluster_similarity, e
 from .chunks import DEFAULT_CHUNK_CELLS, RowSource, counts_of, is_out_of_core
 from .io._files import check_folder, written_beside
 from .kernel import ExactKernel, LandmarkKernel
+from .graph import EXACT_NEIGHBOURS_MAX_CELLS
 from . import landmark as lm
 from .model import HEADS, SiameseLSTM
 from .pairs import LANDMARK_TRAINING_VIEWS, TRAINING_VIEWS, VIEWS, PairSource, guard_agreement, informative_views, label_free_views
@@ -69,7 +70,7 @@ FIT_FLOOR_BYTES = int(1.2 * 2**30)  # training and clustering, whatever the size
 
 def exact_memory_bytes(n_cells: int) -> int:
     """Peak memory the exact path adds to the input's, fitted to measurements (simulated
-    counts, benchmarks/exact_memory.py): 1.93 GiB at 8,000 cells and 4.08 GiB at 12,000, and
+    counts, benchmarks/fit_memory.py): 1.93 GiB at 8,000 cells and 4.08 GiB at 12,000, and
     about 1 GiB at any size below 6,000 cells. Before: 24n², which said 3.22 GiB at 12,000
     and 0.00 GiB for Pollen's 299 cells."""
     return max(FIT_FLOOR_BYTES, EXACT_BYTES_PER_PAIR * n_cells * n_cells + EXACT_FIXED_BYTES)
@@ -165,6 +166,17 @@ def labels_in_cell_order(labels, X):
         return labels  # in order already, or by position (a length mismatch is refused later)
     return reindex_by_name(pd.Series(labels.to_numpy(), index=index), names, "labels", "X",
                            "pass one label per cell of X, indexed by its cell names or in its order.")
+
+
+def class_codes(prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each cell's most probable class (its column in ``prob``, cells × classes) and that
+    probability; -1 and NaN for a NaN row (a cell left out). One rule for fit, predict and apply."""
+    kept = ~np.isnan(prob).any(axis=1)
+    codes = np.full(len(prob), -1)
+    codes[kept] = prob[kept].argmax(axis=1)
+    confidence = np.full(len(prob), np.nan, dtype=np.float32)
+    confidence[kept] = prob[kept].max(axis=1)
+    return codes, confidence
 
 
 def stratified_subset(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
@@ -545,8 +557,8 @@ class ScLSTM:
         ``prob`` (cells × classes); None in unsupervised mode (``prob`` None)."""
         self.predicted_labels_, self.predicted_confidence_ = None, None
         if prob is not None:
-            self.predicted_labels_ = self.classes_[prob.argmax(axis=1)]
-            self.predicted_confidence_ = prob.max(axis=1).astype(np.float32)
+            codes, self.predicted_confidence_ = class_codes(prob)
+            self.predicted_labels_ = self.classes_[codes]
 
     def _genes_read(self) -> str:
         return f"the genes expressed in at least {self.min_cells} cells (min_cells; the fit reads no others)"
@@ -663,7 +675,7 @@ class ScLSTM:
                 "n_landmarks": int(len(self.kernel_.columns_)), "training_sample": int(len(sample)),
                 "n_micro_clusters": int(len(self.merge_.sizes_)),
                 "similarity": f"learned P(same) on each cell's {lm.SIMILARITY_NEIGHBOURS} nearest neighbours in the "
-                              "embedding (sparse; exact up to 50,000 cells, approximate above)"}
+                              f"embedding (sparse; exact up to {EXACT_NEIGHBOURS_MAX_CELLS:,} cells, approximate above)"}
 
     def _cluster(self, P, E, k) -> np.ndarray:
         if self.cluster_method == "agglomerative":
@@ -729,10 +741,9 @@ class ScLSTM:
         dropped by ``drop_empty`` get None. An unsupervised model has no classes to predict:
         its clusters are not defined for new cells, so this is refused (use :meth:`transform`).
         """
-        prob = self.predict_proba(X, drop_empty)
-        out = np.full(len(prob), None, dtype=object)
-        kept = ~np.isnan(prob).any(axis=1)
-        out[kept] = self.classes_[prob[kept].argmax(axis=1)]
+        codes, _ = class_codes(self.predict_proba(X, drop_empty))
+        out = np.full(len(codes), None, dtype=object)
+        out[codes >= 0] = self.classes_[codes[codes >= 0]]
         return out
 
     def predict_proba(self, X, drop_empty=None) -> np.ndarray:

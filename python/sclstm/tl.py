@@ -259,6 +259,22 @@ def predicted_dtype(adata, labels_key, est) -> pd.CategoricalDtype:
                                ordered=column.cat.ordered)
 
 
+CLASS_LEVELS = "class_levels"  # summary_ key: the predicted types' categories, kept in a saved model
+R_CLASS_LEVELS = "r_class_levels"  # the same, written by the R package's runScLSTM(save.model = )
+
+
+def model_class_levels(est) -> list:
+    """The categories of a labelled model's predicted types on new cells: those its fit wrote
+    (the labels column's, recorded by :func:`write_results` or by R's runScLSTM), so that
+    ``sclstm apply`` gives the categories ``sclstm cluster`` gave; else the model's classes."""
+    classes = list(est.classes_)
+    for key in (CLASS_LEVELS, R_CLASS_LEVELS):
+        levels = est.summary_.get(key)
+        if isinstance(levels, list) and len(set(levels)) == len(levels) and set(classes) <= set(levels):
+            return levels
+    return classes
+
+
 def write_results(adata, est: ScLSTM, key_added: str = "sclstm", layer=None, labels_key=None,
                   store_similarity: bool = True) -> None:
     """Put a fitted estimator's results into ``adata`` (cells dropped as empty get NaN).
@@ -284,7 +300,9 @@ def write_results(adata, est: ScLSTM, key_added: str = "sclstm", layer=None, lab
     if est.predicted_labels_ is not None:
         predicted = np.full(n, None, dtype=object)
         predicted[kept] = est.predicted_labels_
-        adata.obs[f"{key_added}_predicted"] = pd.Categorical(predicted, dtype=predicted_dtype(adata, labels_key, est))
+        dtype = predicted_dtype(adata, labels_key, est)
+        adata.obs[f"{key_added}_predicted"] = pd.Categorical(predicted, dtype=dtype)
+        est.summary_[CLASS_LEVELS] = list(dtype.categories)  # a model saved now predicts with these
         confidence = np.full(n, np.nan, dtype=np.float32)
         confidence[kept] = est.predicted_confidence_
         adata.obs[f"{key_added}_predicted_confidence"] = confidence

@@ -341,12 +341,18 @@
 .R_CLASS_LEVELS <- "r_class_levels"
 
 # The levels of a saved model's predicted types: all its classes, in the order runScLSTM()
-# gave them when it saved the model, else (a model saved from Python) the model's own order.
+# gave them when it saved the model, or (a model saved by Python's sclstm cluster or
+# tl.sclstm) the labels column's categories recorded under "class_levels", unused ones
+# kept as a factor keeps them; else the model's own order.
 .model_class_levels <- function(est, classes) {
-    recorded <- .to_r(reticulate::py_get_attr(est, "summary_"))[[.R_CLASS_LEVELS]]
-    recorded <- if (!is.null(recorded)) as.character(unlist(recorded))
-    if (length(recorded) == length(classes) && !anyDuplicated(recorded) &&
-        setequal(recorded, classes)) recorded else classes
+    summary <- .to_r(reticulate::py_get_attr(est, "summary_"))
+    for (key in c(.R_CLASS_LEVELS, "class_levels")) {
+        recorded <- if (!is.null(summary[[key]])) as.character(unlist(summary[[key]]))
+        if (length(recorded) && !anyDuplicated(recorded) && all(classes %in% recorded)) {
+            return(recorded)
+        }
+    }
+    classes
 }
 
 # A message of sclstm's (class sclstm_note), which .with_orientation_hint() can complete.

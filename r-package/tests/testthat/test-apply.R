@@ -135,6 +135,18 @@ test_that("predicted levels are all the model's classes, in the order the refere
     est$save(from_python)
     expect_identical(levels(applyScLSTM(d$counts, from_python)$predicted),
                      c("PE", "epiblast", "trophectoderm"))
+
+    # ... unless its fit wrote its predictions to an AnnData (sclstm cluster, tl.sclstm):
+    # then the labels column's categories, in their order, an unused one kept
+    adata <- sclstm:::.counts_with_names(d$counts)
+    pd <- reticulate::import("pandas", convert = FALSE)
+    categories <- c("trophectoderm", "PE", "epiblast", "unused")
+    reticulate::py_set_item(adata$obs, "cell_type", pd$Categorical(as.list(as.character(d$cell_type)),
+                                                                   categories = as.list(categories)))
+    sclstmPython()$tl$write_results(adata, est, labels_key = "cell_type")
+    from_cluster <- tempfile(fileext = ".pt")
+    est$save(from_cluster)
+    expect_identical(levels(applyScLSTM(d$counts, from_cluster)$predicted), categories)
 })
 
 test_that("assay.type takes a name or an index, as for runScLSTM()", {
