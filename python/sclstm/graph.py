@@ -18,9 +18,10 @@ import numpy as np
 import scipy.sparse as sp
 
 DEFAULT_GRAPH_NEIGHBOURS = 15
+EXACT_NEIGHBOURS_MAX_CELLS = 50_000  # exact nearest neighbours up to this many rows, HNSW above
 
 
-def nearest_neighbours(X: np.ndarray, k: int, exact_max_cells: int = 50_000,
+def nearest_neighbours(X: np.ndarray, k: int, exact_max_cells: int = EXACT_NEIGHBOURS_MAX_CELLS,
                        return_distances: bool = False):
     """Indices of each row's k nearest rows (itself included) by Euclidean distance, with
     faiss: exact up to ``exact_max_cells`` rows, an HNSW graph (approximate, 16 links) above;

@@ -16,7 +16,7 @@ The exact path needs the n × n kernel and learned similarity (4n² bytes each).
    two micro-clusters, and size-weighted average linkage merges them (the paper's average
    linkage on 1 − P, with micro-clusters as the units);
 6. the learned similarity for each cell's nearest neighbours in the embedding (faiss: exact,
-   or an HNSW graph above 50,000 cells) kept as a sparse matrix.
+   or an HNSW graph above graph.EXACT_NEIGHBOURS_MAX_CELLS cells) kept as a sparse matrix.
 
 Every pass over the cells (steps 1, 2 and 4) goes through
 :meth:`~sclstm.chunks.RowSource.map_chunks`: for a Dask array each chunk is a Dask task, so a
@@ -172,7 +172,7 @@ class MicroClusterMerge:
 @torch.no_grad()
 def knn_similarity(model, emb: np.ndarray, n_neighbors: int, device: str) -> sp.csr_matrix:
     """Sparse symmetric learned P(same) on each cell's nearest neighbours (graph.nearest_neighbours:
-    exact up to 50,000 cells, approximate above)."""
+    exact up to graph.EXACT_NEIGHBOURS_MAX_CELLS cells, approximate above)."""
     rows, cols = neighbour_pairs(emb, n_neighbors)
     E = torch.from_numpy(emb).to(device)
     vals = np.concatenate([

@@ -451,7 +451,7 @@ class _R:
         try:
             res = _named(self.env["call"](self.env[fname], *args))
         except self.RRuntimeError as exc:  # pragma: no cover - `call` catches R errors itself
-            raise InputError(f"R failed {context}: {first_line(str(exc))}") from None
+            raise InputError(f"R failed {context}: {first_line(exc)}") from None
         for w in _strings(res["warnings"]):
             warnings.warn(f"R: {w}", UserWarning, stacklevel=3)
         if not _bool(res["ok"]):
@@ -1167,6 +1167,173 @@ def _r_reduction_names(keys, upper: bool) -> dict:
     return dict(zip(keys, _fold_case(names, str.upper if upper else str.lower)))
 
 
+def _written_graphs(adata: ad.AnnData, left_out: list) -> dict:
+    """The sparse obsp (neighbour graphs), for Seurat graphs / SCE colPairs; a dense one is
+    no graph and goes to ``left_out``."""
+    graphs = {}
+    for key in adata.obsp.keys():
+        G = adata.obsp[key]
+        if sp.issparse(G):
+            graphs[key] = G
+        else:
+            left_out.append(f"obsp[{key!r}] (dense: only sparse graphs are written)")
+    return graphs
+
+
+def _written_obsm(adata: ad.AnnData, left_out: list) -> dict:
+    """The obsm entries R can hold as a reduction (numeric, two-dimensional), as float64; the
+    others go to ``left_out``."""
+    obsm = {}
+    for key in adata.obsm.keys():
+        val = adata.obsm[key]
+        if isinstance(val, pd.DataFrame):
+            if not all(pd.api.types.is_numeric_dtype(t) for t in val.dtypes):
+                left_out.append(f"obsm[{key!r}]")
+                continue
+            val = val.to_numpy(dtype=np.float64)
+        if sp.issparse(val) or np.asarray(val).ndim != 2 or not np.issubdtype(np.asarray(val).dtype, np.number):
+            left_out.append(f"obsm[{key!r}]")
+            continue
+        obsm[key] = np.asarray(val, dtype=np.float64)
+    return obsm
+
+
+def _r_embedding(R, val: np.ndarray, cells: list, key: str):
+    """A cells × d embedding as an R matrix with the cells as row names."""
+    return R("make_dense", R.num_vec(np.asfortranarray(val).ravel(order="F")),
+             R.ri.IntSexpVector([val.shape[0]]), R.ri.IntSexpVector([val.shape[1]]),
+             R.str_vec(cells), R.ri.NULL, context=f"writing obsm[{key!r}]")
+
+
+def _build_sce(R, adata, cells, genes, obsm, graphs, meta, source, rename, left_out, x_assay=None):
+    """The SingleCellExperiment of :func:`write_rds` (its docstring says what goes where)."""
+    read_from = source.get("X_assay")
+    if read_from in adata.layers:
+        read_from = None
+    x_name = x_assay or read_from or ("X" if "counts" in adata.layers else "counts")
+    if x_name in adata.layers:
+        raise InputError(f"x_assay {x_name!r} is also the name of a layer; choose another.")
+    assays = {x_name: _r_matrix(R, adata.X, cells, genes, "X")}
+    layer_names = source.get("layers")
+    layer_names = layer_names if isinstance(layer_names, dict) else {}
+    for name in adata.layers.keys():
+        r_name = layer_names.get(name, name)  # Seurat's data slot: Bioconductor's logcounts
+        if r_name in assays or r_name in adata.layers:
+            r_name = name
+        assays[r_name] = _r_matrix(R, adata.layers[name], cells, genes, f"layers[{name!r}]")
+    reduced = {}
+    r_names = _r_reduction_names(list(obsm), upper=True)
+    for key, val in obsm.items():
+        rname = r_names[key]
+        if rname in reduced:
+            left_out.append(f"obsm[{key!r}] (reducedDim {rname!r} taken)")
+            continue
+        reduced[rname] = _r_embedding(R, val, cells, key)
+    return R("build_sce", R.list_(assays), _r_frame(R, adata.obs, "obs", rename), _r_frame(R, adata.var, "var"),
+             R.list_(reduced), meta, _r_graphs(R, graphs, cells), context="building the SingleCellExperiment")
+
+
+def _seurat_counts_and_data(R, adata, cells, genes, left_out):
+    """The counts and data slots, and the layer that filled data (None when none did)."""
+    data_key = next((n for n in ("data", "logcounts") if n in adata.layers), None)
+    if "counts" in adata.layers:
+        # the counts slot takes the counts; X (scanpy's normalised values, as a rule) is the data slot
+        counts = _r_matrix(R, adata.layers["counts"], cells, genes, "layers['counts']")
+        if data_key:
+            left_out.append(f"X (layers['counts'] and layers[{data_key!r}] fill the counts and data slots)")
+            data = _r_matrix(R, adata.layers[data_key], cells, genes, f"layers[{data_key!r}]")
+        else:
+            data = _r_matrix(R, adata.X, cells, genes, "X")
+    else:
+        counts = _r_matrix(R, adata.X, cells, genes, "X")
+        data = (_r_matrix(R, adata.layers[data_key], cells, genes, f"layers[{data_key!r}]") if data_key
+                else R.ri.NULL)
+    return counts, data, data_key
+
+
+def _seurat_scale_data(R, adata, cells, genes, obsm):
+    """The scale.data slot and the genes it covers (NULL: all): from ``layers["scale.data"]``,
+    or from ``obsm["scale.data"]`` over some genes as read from Seurat (then taken out of obsm)."""
+    if "scale.data" in adata.layers:
+        layer = adata.layers["scale.data"]
+        layer = layer.toarray() if sp.issparse(layer) else layer
+        return _r_matrix(R, np.asarray(layer, dtype=np.float64), cells, genes, "layers['scale.data']"), R.ri.NULL
+    sd = adata.obsm["scale.data"] if "scale.data" in adata.obsm else None
+    if isinstance(sd, pd.DataFrame) and list(sd.index) == cells and sd.columns.isin(adata.var_names).all():
+        rows = adata.var_names.get_indexer(sd.columns)
+        obsm.pop("scale.data", None)
+        scale = _r_matrix(R, sd.to_numpy(dtype=np.float64), cells, [genes[j] for j in rows], "obsm['scale.data']")
+        return scale, R.num_vec((rows + 1).astype(np.int32))
+    return R.ri.NULL, R.ri.NULL
+
+
+def _seurat_variable_features(R, var: pd.DataFrame):
+    """The variable features (positions, in rank order where ranked) and var without the
+    columns that gave them."""
+    if not ("highly_variable" in var.columns and pd.api.types.is_bool_dtype(var["highly_variable"].dtype)):
+        return R.ri.IntSexpVector([]), var
+    hv = var["highly_variable"].to_numpy(dtype=bool, na_value=False)
+    order = np.flatnonzero(hv)
+    if "highly_variable_rank" in var.columns:  # VariableFeatures in rank order, as read
+        rank = pd.to_numeric(var["highly_variable_rank"], errors="coerce").to_numpy(dtype=np.float64)
+        order = order[np.argsort(rank[order], kind="stable")]
+        var = var.drop(columns="highly_variable_rank")
+    return R.num_vec((order + 1).astype(np.int32)), var.drop(columns="highly_variable")
+
+
+def _seurat_reductions(R, obsm, cells, left_out):
+    """DimReducs and their keys (unique between reductions, as Seurat requires)."""
+    reductions, keys = {}, {}
+    r_names = _r_reduction_names(list(obsm), upper=False)
+    used_keys: set = set()
+    for key, val in obsm.items():
+        rname = r_names[key]
+        if rname in reductions:
+            left_out.append(f"obsm[{key!r}] (reduction {rname!r} taken)")
+            continue
+        rkey = _SEURAT_KEYS.get(rname) or (re.sub(r"[^A-Za-z0-9]", "", rname.upper()) or "DR") + "_"
+        base, n = rkey[:-1], 2
+        while rkey in used_keys:  # Seurat's keys must differ between reductions
+            rkey, n = f"{base}{n}_", n + 1
+        used_keys.add(rkey)
+        reductions[rname] = _r_embedding(R, val, cells, key)
+        keys[rname] = R.str_vec([rkey])
+    return reductions, keys
+
+
+def _seurat_idents(R, obs: pd.DataFrame, obs_names: list, source: dict, rename: dict):
+    """The identities: those of the Seurat object read_rds read (the column it found them in,
+    or obs["ident"] where it put them), kept as runScLSTM() keeps them unless set.ident = TRUE
+    (before: the ScLSTM clusters took their place, even when nothing had been run since the
+    read); else the ScLSTM clusters; else obs["ident"], orig.ident; else none."""
+    ident_column = source.get("idents")
+    if isinstance(ident_column, str) and ident_column in obs.columns:
+        return R.str_vec([rename.get(ident_column, ident_column)])
+    for column in (_CLUSTERS_R, "ident", "orig.ident"):
+        if column in (obs_names if column == _CLUSTERS_R else obs.columns):
+            return R.str_vec([column])
+    return R.ri.NULL
+
+
+def _build_seurat(R, adata, cells, genes, obsm, graphs, meta, source, rename, left_out, x_assay=None):
+    """The Seurat object (assay RNA) of :func:`write_rds` (its docstring says what goes where);
+    ``x_assay`` is an SCE's only."""
+    counts, data, data_key = _seurat_counts_and_data(R, adata, cells, genes, left_out)
+    scale, scale_rows = _seurat_scale_data(R, adata, cells, genes, obsm)
+    left_out += [f"layers[{n!r}]" for n in adata.layers.keys() if n not in (data_key, "scale.data", "counts")]
+    var_features, var = _seurat_variable_features(R, adata.var)
+    reductions, keys = _seurat_reductions(R, obsm, cells, left_out)
+    obs = adata.obs
+    obs_names = [rename.get(str(c), str(c)) for c in obs.columns]
+    idents = _seurat_idents(R, obs, obs_names, source, rename)
+    taken = set(obs_names) | set(reductions) | {"RNA"}  # a Seurat object's [[ ]] names are one namespace
+    left_out += [f"obsp[{key!r}] (name taken)" for key in graphs if key in taken]
+    graphs = {key: G for key, G in graphs.items() if key not in taken}
+    return R("build_seurat", counts, data, scale, _r_frame(R, obs, "obs", rename), _r_frame(R, var, "var"),
+             R.list_(reductions), R.list_(keys), meta, idents, var_features, scale_rows,
+             _r_graphs(R, graphs, cells), context="building the Seurat object")
+
+
 def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_assay=None) -> None:
     """Write ``adata`` to ``path`` (.rds) as a SingleCellExperiment (default) or a Seurat object.
 
@@ -1206,138 +1373,16 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
                                              and _CLUSTERS_R not in adata.obs.columns) else {}
     left_out = [f"varm[{k!r}]" for k in adata.varm.keys()]
     left_out += [f"varp[{k!r}]" for k in adata.varp.keys()] + (["raw"] if adata.raw is not None else [])
-    graphs = {}  # sparse obsp (neighbour graphs) → Seurat graphs / colPairs; a dense one is no graph
-    for key in adata.obsp.keys():
-        G = adata.obsp[key]
-        if sp.issparse(G):
-            graphs[key] = G
-        else:
-            left_out.append(f"obsp[{key!r}] (dense: only sparse graphs are written)")
-
-    obsm = {}
-    for key in adata.obsm.keys():
-        val = adata.obsm[key]
-        if isinstance(val, pd.DataFrame):
-            if not all(pd.api.types.is_numeric_dtype(t) for t in val.dtypes):
-                left_out.append(f"obsm[{key!r}]")
-                continue
-            val = val.to_numpy(dtype=np.float64)
-        if sp.issparse(val) or np.asarray(val).ndim != 2 or not np.issubdtype(np.asarray(val).dtype, np.number):
-            left_out.append(f"obsm[{key!r}]")
-            continue
-        obsm[key] = np.asarray(val, dtype=np.float64)
+    graphs = _written_graphs(adata, left_out)
+    obsm = _written_obsm(adata, left_out)
 
     skipped: list = []
     uns = {key: v for key, v in adata.uns.items() if key != SOURCE_KEY}
     meta = _r_value(R, uns, "uns", skipped, as_list=True)
     source = adata.uns.get(SOURCE_KEY)
     source = source if isinstance(source, dict) else {}
-    if k == "sce":
-        read_from = source.get("X_assay")
-        if read_from in adata.layers:
-            read_from = None
-        x_name = x_assay or read_from or ("X" if "counts" in adata.layers else "counts")
-        if x_name in adata.layers:
-            raise InputError(f"x_assay {x_name!r} is also the name of a layer; choose another.")
-        assays = {x_name: _r_matrix(R, adata.X, cells, genes, "X")}
-        layer_names = source.get("layers")
-        layer_names = layer_names if isinstance(layer_names, dict) else {}
-        for name in adata.layers.keys():
-            r_name = layer_names.get(name, name)  # Seurat's data slot: Bioconductor's logcounts
-            if r_name in assays or r_name in adata.layers:
-                r_name = name
-            assays[r_name] = _r_matrix(R, adata.layers[name], cells, genes, f"layers[{name!r}]")
-        reduced = {}
-        r_names = _r_reduction_names(list(obsm), upper=True)
-        for key, val in obsm.items():
-            rname = r_names[key]
-            if rname in reduced:
-                left_out.append(f"obsm[{key!r}] (reducedDim {rname!r} taken)")
-                continue
-            reduced[rname] = R("make_dense", R.num_vec(np.asfortranarray(val).ravel(order="F")),
-                               R.ri.IntSexpVector([val.shape[0]]), R.ri.IntSexpVector([val.shape[1]]),
-                               R.str_vec(cells), R.ri.NULL, context=f"writing obsm[{key!r}]")
-        obj = R("build_sce", R.list_(assays), _r_frame(R, adata.obs, "obs", rename), _r_frame(R, adata.var, "var"),
-                R.list_(reduced), meta, _r_graphs(R, graphs, cells), context="building the SingleCellExperiment")
-    else:
-        data_key = next((n for n in ("data", "logcounts") if n in adata.layers), None)
-        if "counts" in adata.layers:
-            # the counts slot takes the counts; X (scanpy's normalised values, as a rule) is the data slot
-            counts = _r_matrix(R, adata.layers["counts"], cells, genes, "layers['counts']")
-            if data_key:
-                left_out.append(f"X (layers['counts'] and layers[{data_key!r}] fill the counts and data slots)")
-                data = _r_matrix(R, adata.layers[data_key], cells, genes, f"layers[{data_key!r}]")
-            else:
-                data = _r_matrix(R, adata.X, cells, genes, "X")
-        else:
-            counts = _r_matrix(R, adata.X, cells, genes, "X")
-            data = (_r_matrix(R, adata.layers[data_key], cells, genes, f"layers[{data_key!r}]") if data_key
-                    else R.ri.NULL)
-        scale = (_r_matrix(R, np.asarray(adata.layers["scale.data"].toarray() if sp.issparse(adata.layers["scale.data"])
-                                         else adata.layers["scale.data"], dtype=np.float64), cells, genes,
-                           "layers['scale.data']")
-                 if "scale.data" in adata.layers else R.ri.NULL)
-        scale_rows = R.ri.NULL
-        sd = adata.obsm["scale.data"] if "scale.data" in adata.obsm else None
-        if "scale.data" not in adata.layers and isinstance(sd, pd.DataFrame) and \
-                list(sd.index) == cells and sd.columns.isin(adata.var_names).all():
-            # scale.data over some genes (as read from Seurat) goes back to the scale.data slot
-            rows = adata.var_names.get_indexer(sd.columns)
-            scale = _r_matrix(R, sd.to_numpy(dtype=np.float64), cells, [genes[j] for j in rows], "obsm['scale.data']")
-            scale_rows = R.num_vec((rows + 1).astype(np.int32))
-            obsm.pop("scale.data", None)
-        left_out += [f"layers[{n!r}]" for n in adata.layers.keys() if n not in (data_key, "scale.data", "counts")]
-        var = adata.var
-        var_features = R.ri.IntSexpVector([])
-        if "highly_variable" in var.columns and pd.api.types.is_bool_dtype(var["highly_variable"].dtype):
-            hv = var["highly_variable"].to_numpy(dtype=bool, na_value=False)
-            order = np.flatnonzero(hv)
-            if "highly_variable_rank" in var.columns:  # VariableFeatures in rank order, as read
-                rank = pd.to_numeric(var["highly_variable_rank"], errors="coerce").to_numpy(dtype=np.float64)
-                order = order[np.argsort(rank[order], kind="stable")]
-                var = var.drop(columns="highly_variable_rank")
-            var_features = R.num_vec((order + 1).astype(np.int32))
-            var = var.drop(columns="highly_variable")
-        reductions, keys = {}, {}
-        r_names = _r_reduction_names(list(obsm), upper=False)
-        used_keys: set = set()
-        for key, val in obsm.items():
-            rname = r_names[key]
-            if rname in reductions:
-                left_out.append(f"obsm[{key!r}] (reduction {rname!r} taken)")
-                continue
-            rkey = _SEURAT_KEYS.get(rname) or (re.sub(r"[^A-Za-z0-9]", "", rname.upper()) or "DR") + "_"
-            base, n = rkey[:-1], 2
-            while rkey in used_keys:  # Seurat's keys must differ between reductions
-                rkey, n = f"{base}{n}_", n + 1
-            used_keys.add(rkey)
-            reductions[rname] = R("make_dense", R.num_vec(np.asfortranarray(val).ravel(order="F")),
-                                  R.ri.IntSexpVector([val.shape[0]]), R.ri.IntSexpVector([val.shape[1]]),
-                                  R.str_vec(cells), R.ri.NULL, context=f"writing obsm[{key!r}]")
-            keys[rname] = R.str_vec([rkey])
-        obs = adata.obs
-        obs_names = [rename.get(str(c), str(c)) for c in obs.columns]
-        # identities: those of the Seurat object read_rds read (the column it found them in, or
-        # obs["ident"] where it put them), kept as runScLSTM() keeps them unless set.ident = TRUE
-        # (before: the ScLSTM clusters took their place, even when nothing had been run since the
-        # read); else the ScLSTM clusters; else obs["ident"], orig.ident
-        ident_column = source.get("idents")
-        if isinstance(ident_column, str) and ident_column in obs.columns:
-            idents = R.str_vec([rename.get(ident_column, ident_column)])
-        elif _CLUSTERS_R in obs_names:
-            idents = R.str_vec([_CLUSTERS_R])
-        elif "ident" in obs.columns:
-            idents = R.str_vec(["ident"])
-        elif "orig.ident" in obs.columns:
-            idents = R.str_vec(["orig.ident"])
-        else:
-            idents = R.ri.NULL
-        taken = set(obs_names) | set(reductions) | {"RNA"}  # a Seurat object's [[ ]] names are one namespace
-        left_out += [f"obsp[{key!r}] (name taken)" for key in graphs if key in taken]
-        graphs = {key: G for key, G in graphs.items() if key not in taken}
-        obj = R("build_seurat", counts, data, scale, _r_frame(R, obs, "obs", rename), _r_frame(R, var, "var"),
-                R.list_(reductions), R.list_(keys), meta, idents, var_features, scale_rows,
-                _r_graphs(R, graphs, cells), context="building the Seurat object")
+    build = _build_sce if k == "sce" else _build_seurat
+    obj = build(R, adata, cells, genes, obsm, graphs, meta, source, rename, left_out, x_assay=x_assay)
     if skipped:
         left_out += skipped
     if left_out:
