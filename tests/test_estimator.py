@@ -20,6 +20,35 @@ def test_same_seed_same_clusters(biase, fitted_biase):
     np.testing.assert_array_equal(again.embedding_, fitted_biase.embedding_)
 
 
+_FIT_WITH_THREADS = """
+import sys, numpy as np, anndata as ad, torch
+torch.set_num_threads(1)
+import sclstm
+est = sclstm.ScLSTM(n_clusters=4, n_steps=150, progress=False).fit(ad.read_h5ad(sys.argv[1]))
+np.save(sys.argv[2], est.embedding_)
+"""
+
+
+def test_blas_threads_do_not_change_the_fit(tmp_path):
+    """With torch's threads fixed, numpy's BLAS threads (OMP_NUM_THREADS) leave the fit as it is:
+    the README's advice for results that do not depend on the machine's thread count. (Torch's
+    own thread count does change the trained network: Pollen, 1 against 2 threads, max |Δ| 1.38.)"""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import dataset_path
+
+    embeddings = []
+    for threads in ("1", "2"):
+        out = tmp_path / f"emb_{threads}.npy"
+        env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
+        subprocess.run([sys.executable, "-c", _FIT_WITH_THREADS, str(dataset_path("biase")), str(out)],
+                       check=True, env=env, capture_output=True)
+        embeddings.append(np.load(out))
+    np.testing.assert_array_equal(embeddings[0], embeddings[1])
+
+
 def test_seed_changes_the_training(biase, fitted_biase):
     other = ScLSTM(n_clusters=4, n_steps=150, random_state=1).fit(biase)
     assert not np.array_equal(other.embedding_, fitted_biase.embedding_)
