@@ -22,7 +22,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-clusters", type=int, default=None, metavar="K",
                    help="number of cell types (default: estimated from the data)")
     p.add_argument("--seed", type=int, default=d["random_state"],
-                   help=f"random seed; the same seed gives the same clusters (default {d['random_state']})")
+                   help=f"random seed; the same seed gives the same clusters at the same OMP_NUM_THREADS "
+                        f"(default {d['random_state']})")
     p.add_argument("--n-steps", type=int, default=d["n_steps"],
                    help=f"training steps of the siamese LSTM (default {d['n_steps']})")
     p.add_argument("--head", choices=HEADS, default=d["head"],

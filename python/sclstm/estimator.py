@@ -203,7 +203,8 @@ class ScLSTM:
     mode : {"unsupervised", "labelled"}
         Where training pairs come from (see module docs). Unsupervised never reads labels.
     random_state : int
-        Seed for every random choice; the same seed and input give the same clusters.
+        Seed for every random choice; the same seed and input give the same clusters at the
+        same number of torch threads (``torch.set_num_threads``; see the README).
     preprocess : {"scaled", "normalised", "paper"}
         ``"scaled"``: depth-normalised log expression of the most variable genes, each gene
         scaled to unit variance; ``"normalised"`` centres without scaling; ``"paper"`` is

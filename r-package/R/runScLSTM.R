@@ -38,7 +38,10 @@
 #' only control is the environment variable \env{OMP_NUM_THREADS}, read when Python starts:
 #' set it before the first sclstm call of the R session, e.g.
 #' \code{Sys.setenv(OMP_NUM_THREADS = 1)}; changing it later has no effect until R is
-#' restarted.
+#' restarted. The number of threads changes the trained network (its sums run in another
+#' order): the embedding, and sometimes the clusters, differ between 1 and 2 threads. For
+#' results that do not depend on the machine's cores, set \env{OMP_NUM_THREADS} to 1
+#' (training then took 1.5 times as long on 2 cores).
 #'
 #' @param x A \linkS4class{SingleCellExperiment}, a \code{Seurat} object, or a
 #'   \strong{genes × cells} count matrix (base \code{matrix} or any sparse
@@ -54,7 +57,8 @@
 #' @param k Number of cell types, or \code{NULL} (default) to estimate it; the
 #'   estimate and its curve are kept in the details.
 #' @param seed Random seed (a non-negative whole number; default 0). The same counts,
-#'   \code{k} and \code{seed} give the same clusters, from R or from Python. The fit uses
+#'   \code{k} and \code{seed} give the same clusters, from R or from Python, at the same
+#'   number of threads (see Details). The fit uses
 #'   this seed only: R's \code{set.seed()} has no effect on it (nor does the run change
 #'   R's random numbers). To see how stable a result is, run again with other values of
 #'   \code{seed =}.
