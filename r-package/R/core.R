@@ -63,7 +63,7 @@
         stop("the counts must be numeric, got a matrix of type '", typeof(counts), "'.",
              call. = FALSE)
     }
-    .check_no_na(counts)
+    .check_no_na(counts, cells_in_columns)
     if (is.matrix(counts) && is.integer(counts)) {
         storage.mode(counts) <- "double"
     }
@@ -72,14 +72,25 @@
 }
 
 # NA (and NaN) in the counts, in R's words: Python would call them "NaN or infinite values".
-# Cheap: a sparse matrix is checked on its stored values only, and anyNA() stops at the first.
-.check_no_na <- function(counts) {
-    values <- if (is(counts, "dgCMatrix")) counts@x else counts
-    if (anyNA(values)) {
-        stop("the counts have ", sum(is.na(values)), " NA/NaN value(s); remove or impute ",
-             "them first.", call. = FALSE)
+# Counted, and the first cell holding one named (its name, else its 1-based position), as
+# Python names it. Cheap: a sparse matrix is checked on its stored values only.
+.check_no_na <- function(counts, cells_in_columns = TRUE) {
+    sparse <- is(counts, "dgCMatrix")
+    bad <- which(is.na(if (sparse) counts@x else counts))
+    if (!length(bad)) {
+        return(invisible())
     }
-    invisible()
+    cell <- if (sparse && cells_in_columns) {
+        findInterval(bad[1] - 1, counts@p)  # the column holding the first stored NA
+    } else if (sparse) {
+        min(counts@i[bad]) + 1L
+    } else {
+        min(arrayInd(bad, dim(counts))[, if (cells_in_columns) 2L else 1L])
+    }
+    name <- dimnames(counts)[[if (cells_in_columns) 2L else 1L]][cell]
+    stop("the counts have ", length(bad), " NA/NaN value(s) (the first in cell ",
+         if (is.null(name) || is.na(name)) cell else paste0("'", name, "'"),
+         "); remove or impute them first.", call. = FALSE)
 }
 
 # Names to give Python for the cells (or genes): `names` when there are such, and unique

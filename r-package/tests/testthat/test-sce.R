@@ -386,12 +386,18 @@ test_that("argument mistakes are explained in R's terms, for the class given", {
     # NA, in R's words (Python said "NaN or infinite")
     na <- d$counts
     na[5, 3] <- NA
+    na[7, 9] <- NA
     expect_error(runScLSTM(na, k = 3),
-                 "^the counts have 1 NA/NaN value\\(s\\); remove or impute them first\\.$")
-    dense <- as.matrix(d$counts)
+                 paste0("^the counts have 2 NA/NaN value\\(s\\) \\(the first in cell '", colnames(na)[3],
+                        "'\\); remove or impute them first\\.$"))
+    # the first cell named whichever way the cells lie, by position where they have no names
+    expect_error(bluster::clusterRows(Matrix::t(na), ScLSTMParam(k = 3)),
+                 paste0("\\(the first in cell '", colnames(na)[3], "'\\)"))
+    dense <- unname(as.matrix(d$counts))
     dense[5, 3] <- NaN
+    dense[1, 4] <- NA
     expect_error(runScLSTM(SingleCellExperiment(list(counts = dense)), k = 3),
-                 "^the counts have 1 NA/NaN value\\(s\\)")
+                 "^the counts have 2 NA/NaN value\\(s\\) \\(the first in cell 3\\)")
 })
 
 test_that("a SummarizedExperiment is refused with the conversion to a SingleCellExperiment", {
