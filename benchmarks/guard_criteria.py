@@ -11,8 +11,9 @@ rules on the seven datasets (``--real``) so the choice can be checked, not made,
 Every candidate is evaluated on the same fit: ScLSTM unsupervised with the guard off gives the
 learned partition; Ward on S (the guard's fallback) is recomputed from the same L and S.
 
-    .venv/bin/python benchmarks/guard_criteria.py --simulated   # choose here
-    .venv/bin/python benchmarks/guard_criteria.py --real        # then look here
+    .venv/bin/python benchmarks/guard_criteria.py --simulated --seeds 0,1   # choose here
+    .venv/bin/python benchmarks/guard_criteria.py --real --seeds 0,1,2      # then look here
+    (each also as --part 0 and --part 1, which split the work in two, as the results were run)
 
 ``--part 0`` / ``--part 1`` split a run over two processes; ``--combine simulated`` (or ``real``)
 then writes the table of both halves.

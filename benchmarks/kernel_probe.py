@@ -9,6 +9,7 @@ Run:  .venv/bin/python benchmarks/kernel_probe.py zeisel
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -27,7 +28,10 @@ from sclstm.validation import check_counts  # noqa: E402
 
 
 def main(argv=None) -> None:
-    name = (argv if argv is not None else sys.argv[1:])[0]
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("dataset", help="a name bench_accuracy takes, e.g. zeisel or pollen")
+    name = ap.parse_args(argv).dataset
     adata, truth, k = load_dataset(name)
     X = check_counts(adata.X).X
     for method in ("scaled", "normalised"):

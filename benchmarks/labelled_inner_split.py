@@ -1,6 +1,6 @@
 """Labelled mode against logistic regression on cells the benchmark never scores (issue 3).
 
-Run:  .venv/bin/python benchmarks/labelled_inner_split.py [datasets] [n_seeds]
+Run:  .venv/bin/python benchmarks/labelled_inner_split.py [datasets] [n_seeds] > benchmarks/results/labelled_inner_split.txt
       (default: all 7 datasets in $SCLSTM_DATA, seeds 0-4; about 30 minutes on 2 cores)
 
 For each dataset and seed, the accuracy benchmark's training cells (the stratified 80 % of
@@ -19,6 +19,7 @@ Prints one line per dataset and seed and the mean over seeds per dataset. Torch 
 one thread, as the accuracy benchmark's default: on Yan's 18 scored cells the head's
 mean was 0.876 with one thread and 0.790 with two (float sums in another order, other weights).
 """
+import argparse
 import sys
 from pathlib import Path
 
@@ -74,8 +75,12 @@ def run(name: str, seeds) -> dict:
 
 
 if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("datasets", nargs="?", default=",".join(DATASETS), help="comma-separated (default: all 7)")
+    ap.add_argument("n_seeds", nargs="?", type=int, default=5, help="seeds 0..n_seeds-1 (default 5)")
+    cli = ap.parse_args()
     torch.set_num_threads(1)
-    names = sys.argv[1].split(",") if len(sys.argv) > 1 else DATASETS
-    n_seeds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    names, n_seeds = cli.datasets.split(","), cli.n_seeds
     for name in names:
         run(name, range(n_seeds))

@@ -3,8 +3,13 @@
 Unsupervised, k = 11 given, seed 0, 150 training steps, all 299 cells scored against the
 published types; n_landmarks 128 while the sample varies, the sample all cells while
 n_landmarks varies. Values below the floors (n_landmarks < sequence_length, sample_size < 50)
-are refused by the estimator, and printed as such. Run: .venv/bin/python benchmarks/landmark_settings.py
+are refused by the estimator, and printed as such. Prints a TSV (the committed one is
+benchmarks/results/landmark_settings.tsv, written by redirecting it); torch uses its default
+threads, which change the trained network (set OMP_NUM_THREADS to fix them).
+
+Run: .venv/bin/python benchmarks/landmark_settings.py > benchmarks/results/landmark_settings.tsv
 """
+import argparse
 import logging
 import os
 import warnings
@@ -36,4 +41,6 @@ def main():
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     main()

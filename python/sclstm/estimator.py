@@ -53,26 +53,28 @@ from .validation import (InputError, first_line, check_counts, check_fraction, c
 log = logging.getLogger("sclstm")
 MODES = ("unsupervised", "labelled")
 KERNEL_CHOICES = ("auto", "exact", "landmark")
-# The exact path holds n × n matrices (kernel, learned similarity, distances): about 29n²
+# The exact path holds n × n matrices (kernel, learned similarity, distances): about 30n²
 # bytes at its peak beyond the input (exact_memory_bytes). kernel="exact" refuses more than
-# MAX_EXACT_CELLS cells (≈ 24 GiB); kernel="auto" takes it up to AUTO_EXACT_MAX_CELLS
-# (≈ 2.9 GiB) and the landmark path above.
+# MAX_EXACT_CELLS cells (≈ 25 GiB); kernel="auto" takes it up to AUTO_EXACT_MAX_CELLS
+# (≈ 3.0 GiB) and the landmark path above.
 MAX_EXACT_CELLS = 30_000
 AUTO_EXACT_MAX_CELLS = 10_000
 MAX_SEED = 2**32 - 1
 MODEL_FORMAT = "sclstm-model-1"  # written by save(); load() refuses other versions by name
 
 
-EXACT_BYTES_PER_PAIR = 29  # n × n matrices: kernel, similarity, distances
+EXACT_BYTES_PER_PAIR = 30  # n × n matrices: kernel, similarity, distances
 EXACT_FIXED_BYTES = int(0.2 * 2**30)
 FIT_FLOOR_BYTES = int(1.2 * 2**30)  # training and clustering, whatever the size
 
 
 def exact_memory_bytes(n_cells: int) -> int:
     """Peak memory the exact path adds to the input's, fitted to measurements (simulated
-    counts, benchmarks/fit_memory.py): 1.93 GiB at 8,000 cells and 4.08 GiB at 12,000, and
-    about 1 GiB at any size below 6,000 cells. Before: 24n², which said 3.22 GiB at 12,000
-    and 0.00 GiB for Pollen's 299 cells."""
+    counts, benchmarks/fit_memory.py, benchmarks/results/exact_memory.tsv): 1.95 GiB at 8,000
+    cells and 4.14 GiB at 12,000, and about 1 GiB at any size below 6,000 cells; the formula
+    says 1.99 and 4.22. Before: 24n², which said 3.22 GiB at 12,000 and 0.00 GiB for
+    Pollen's 299 cells; then 29n², fitted to a measurement whose base was the peak before
+    the fit, which said 4.09 GiB at 12,000."""
     return max(FIT_FLOOR_BYTES, EXACT_BYTES_PER_PAIR * n_cells * n_cells + EXACT_FIXED_BYTES)
 
 
