@@ -194,3 +194,39 @@ def test_reference_types_fold_perturbed_types_into_their_parent(sim):
         assert set(ref[planted == f"type_{i}"]) == {s.rstrip("*")}
     with pytest.raises(InputError, match="not made by sclstm.datasets.simulate"):
         datasets.reference_types(ad.AnnData(np.ones((3, 2), dtype=np.float32)))
+
+
+def test_the_output_is_checked_before_any_work_and_never_the_reference(tmp_path, small_ref):
+    """Before: path = the reference file replaced the user's data with the simulation; a file
+    in the way of the folder, or a folder at path, gave a traceback (the latter after all the
+    work); "~" made a folder named "~"."""
+    ref = tmp_path / "ref.h5ad"
+    small_ref.write_h5ad(ref)
+    before = ref.read_bytes()
+    with pytest.raises(InputError, match="is the reference's own file"):
+        simulate(100, n_genes=50, reference=str(ref), path=ref)
+    with pytest.raises(InputError, match="is the reference's own file"):
+        simulate(100, n_genes=50, reference=ad.read_h5ad(ref, backed="r"), path=ref)
+    assert ref.read_bytes() == before
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(InputError, match="afile is a file, not a folder"):
+        simulate(100, n_genes=50, reference=small_ref, path=tmp_path / "afile" / "deeper" / "sim.h5ad")
+    (tmp_path / "adir.h5ad").mkdir()
+    with pytest.raises(InputError, match="it is a folder"):
+        simulate(100, n_genes=50, reference=small_ref, path=tmp_path / "adir.h5ad")
+
+
+def test_home_is_expanded(tmp_path, small_ref, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    out = simulate(100, n_genes=50, reference=small_ref, path="~/made/sim.h5ad")
+    assert out == str(tmp_path / "made" / "sim.h5ad") and not (tmp_path / "~").exists()
+
+
+def test_two_references_under_one_name_give_other_cell_names(small_ref, sim):
+    """The name tag covers the reference's content: before, a reference with its genes in
+    another order gave other counts under the same cell names (which `sclstm apply` would
+    take for cells a model had trained on)."""
+    reordered = small_ref[:, ::-1].copy()
+    other = simulate(3000, n_types=6, reference=reordered, n_genes=50, random_state=3)
+    assert not set(other.obs_names) & set(sim.obs_names)

@@ -323,3 +323,23 @@ def test_layer_and_labels_key_must_be_names(blakeley):
         sclstm.tl.sclstm(blakeley.copy(), layer=["counts"], **FAST)
     with pytest.raises(InputError, match="labels_key must be the name of one obs column"):
         sclstm.tl.sclstm(blakeley.copy(), labels_key=["cell_type"], **FAST)
+
+
+def test_what_is_not_a_matrix_yet_says_how_to_make_one(biase, tmp_path):
+    """A file name, an HDF5 group (an .h5ad's root or its sparse X) and a Dask array of unknown
+    length. Before: "must be numeric, got dtype <U21", "got no dimension(s)", and a ValueError
+    from int(nan)."""
+    import h5py
+
+    path = tmp_path / "b.h5ad"
+    biase.write_h5ad(path)
+    with pytest.raises(InputError, match=r"got a file name .*read_h5ad\(path, backed='r'\)"):
+        ScLSTM(**FAST).fit(str(path))
+    with h5py.File(path, "r") as f:
+        for group in (f, f["X"]) if isinstance(f["X"], h5py.Group) else (f,):
+            with pytest.raises(InputError, match="got an HDF5 group, not a matrix.*read_elem_lazy"):
+                ScLSTM(**FAST).fit(group)
+    da = pytest.importorskip("dask.array")
+    X = da.from_array(small_counts(biase), chunks=(10, -1))
+    with pytest.raises(InputError, match=r"number of cells is unknown.*compute_chunk_sizes\(\)"):
+        ScLSTM(**FAST).fit(X[X.sum(axis=1) > 0])

@@ -15,6 +15,7 @@ with a ``dask.distributed.Client`` the cluster's workers do that work and send b
 """
 from __future__ import annotations
 
+import os
 from functools import partial
 from typing import Iterator
 
@@ -31,8 +32,31 @@ def _is_dask(X) -> bool:
 
 
 def counts_of(X):
-    """The matrix itself: ``X.X`` of an AnnData (in memory or backed), else X."""
-    return X.X if hasattr(X, "obs_names") and hasattr(X, "X") else X
+    """The matrix itself: ``X.X`` of an AnnData (in memory or backed), else X; refused, with
+    what to pass instead, where it is no matrix (:func:`refuse_non_matrix`)."""
+    M = X.X if hasattr(X, "obs_names") and hasattr(X, "X") else X
+    refuse_non_matrix(M)
+    return M
+
+
+def refuse_non_matrix(M) -> None:
+    """A file name, an HDF5 or Zarr group (a file's root, or a sparse X on disk) and a Dask array
+    whose number of rows is unknown are not matrices yet: each gets a line saying how to make
+    one, where before they got "must be numeric, got dtype <U21" or "got no dimension(s)", or a
+    ValueError from int(nan)."""
+    if isinstance(M, (str, os.PathLike)):
+        raise InputError(f"got a file name ({os.fspath(M)!r}), not counts: open it first, e.g. "
+                         "anndata.read_h5ad(path, backed='r') (the counts stay on disk), or run "
+                         "'sclstm cluster FILE'.")
+    if not hasattr(M, "shape") and hasattr(M, "keys") and type(M).__module__.startswith(("h5py", "zarr")):
+        kind = "an HDF5" if type(M).__module__.startswith("h5py") else "a Zarr"
+        raise InputError(f"got {kind} group, not a matrix (a file's root, or a sparse X, is a group): open the "
+                         "file with anndata.read_h5ad(path, backed='r') (or anndata.read_zarr), or read a sparse "
+                         "X lazily with anndata.experimental.read_elem_lazy(group['X'], chunks=(8192, -1)).")
+    shape = getattr(M, "shape", None)
+    if shape is not None and any(isinstance(s, float) and np.isnan(s) for s in shape):
+        raise InputError("the Dask array's number of cells is unknown (NaN in its shape, as after boolean "
+                         "indexing); call X.compute_chunk_sizes() first.")
 
 
 def _checked_rows(block, start: int, keep: np.ndarray) -> sp.csr_matrix:

@@ -93,7 +93,9 @@ def simulate(
        reference's median total count) and the reference's spread of log depth (1.4826 ×
        MAD of log total count, clipped to [0.1, 1]). Count of gene g in cell c of type t:
        ``NB(mean = depth_c · profile_t[g], variance = mean + dispersion · mean²)``, drawn
-       as a gamma–Poisson mixture. A cell that draws no count at all is drawn again.
+       as a gamma–Poisson mixture. A cell that draws no count at all is drawn again, up to
+       100 times; at very low depths (below about 1) some cells can stay empty, which
+       :class:`~sclstm.ScLSTM` refuses unless ``drop_empty``.
 
     Parameters
     ----------
@@ -140,8 +142,8 @@ def simulate(
     Returns
     -------
     AnnData (``path=None``) or the path written, as a string. ``X`` holds integer-valued
-    counts as CSR float32 (int32 indices while the matrix could hold no more than 2³¹ − 1
-    values, else int64); cells named ``sim<tag>_cell_<i>``, the tag a hash of the arguments
+    counts as CSR float32 (in a file, int32 indices while the matrix could hold no more than
+    2³¹ − 1 values, else int64; in memory, scipy's choice); cells named ``sim<tag>_cell_<i>``, the tag a hash of the arguments
     (two different simulations share no cell name); ``obs["cell_type"]`` the planted type (categorical);
     ``uns["simulation"]`` the parameters, the type sizes and each type's source.
 
@@ -165,6 +167,8 @@ def simulate(
         raise InputError(f"simulate: path must be a file name (str or Path), got {type(path).__name__}.")
     if path is not None and Path(os.fspath(path)).suffix.lower() != ".h5ad":
         raise InputError(f"simulate writes an .h5ad file; name it so (got {os.fspath(path)!r}).")
+    if path is not None:
+        path = _check_output(Path(os.fspath(path)).expanduser(), reference)
     n_cells, n_types, n_genes, chunk_size, seed = (cfg[k] for k in ("n_cells", "n_types", "n_genes", "chunk_size", "seed"))
     if reference is None and cfg["depth"] is None:
         cfg["depth"] = DEMO_DEPTH
@@ -181,7 +185,29 @@ def simulate(
             )
         X = sp.vstack(list(_chunks(plan, chunk_size)), format="csr")
         return ad.AnnData(X=X, obs=_obs(plan), var=_var(plan), uns={"simulation": _record(plan)})
-    return _write_h5ad(plan, Path(path), chunk_size, compression)
+    return _write_h5ad(plan, path, chunk_size, compression)
+
+
+def _check_output(path: Path, reference) -> Path:
+    """Before any work: ``path`` can be written (its missing folders can be made, it is no
+    folder, no read-only file) and is not the reference's own file, which the rename at the
+    end would replace with the simulation."""
+    from .io._files import check_writable
+
+    ancestor = path.absolute().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise InputError(f"simulate: cannot write {path}: {ancestor} is a file, not a folder.")
+    if path.parent.exists():
+        check_writable(path)
+    elif not os.access(ancestor, os.W_OK | os.X_OK):
+        raise InputError(f"simulate: cannot write {path}: no permission to make folders in {ancestor}.")
+    source = getattr(reference, "filename", None) if isinstance(reference, ad.AnnData) else reference
+    if isinstance(source, (str, os.PathLike)) and path.exists() and Path(os.fspath(source)).expanduser().exists() \
+            and os.path.samefile(path, Path(os.fspath(source)).expanduser()):
+        raise InputError(f"simulate: path {path} is the reference's own file; write the simulation to another file.")
+    return path
 
 
 def reference_types(adata) -> np.ndarray:
@@ -249,7 +275,7 @@ def _read_reference(reference) -> tuple[ad.AnnData, str]:
     if isinstance(reference, ad.AnnData):
         return reference, "AnnData"
     if isinstance(reference, (str, os.PathLike)):
-        p = Path(reference)
+        p = Path(reference).expanduser()
         if not p.is_file():
             raise InputError(f"simulate: reference file not found: {p}")
         try:
@@ -410,14 +436,18 @@ def _obs(plan: dict) -> pd.DataFrame:
 
 
 def _file_tag(plan: dict) -> str:
-    """A tag of the simulation's parameters for its cell names ("sim1a2b3c"): cells of two
+    """A tag of the simulation's parameters and profiles for its cell names ("sim1a2b3c"): cells of two
     different simulations never share a name (which would make ``sclstm apply`` take cells of
     one for cells a model trained on in the other), while the same arguments give the same names."""
     import hashlib
 
     record = _record(plan)
     text = repr([(k, np.asarray(v).tolist() if isinstance(v, np.ndarray) else v) for k, v in sorted(record.items())])
-    return "sim" + hashlib.sha1(text.encode()).hexdigest()[:6]
+    digest = hashlib.sha1(text.encode())
+    # the reference's content too: two references under one name ("AnnData") are two simulations
+    digest.update(np.ascontiguousarray(plan["profiles"], dtype=np.float64).tobytes())
+    digest.update(repr(list(plan["gene_names"])).encode())
+    return "sim" + digest.hexdigest()[:6]
 
 
 def _var(plan: dict) -> pd.DataFrame:

@@ -70,9 +70,9 @@ FIT_FLOOR_BYTES = int(1.2 * 2**30)  # training and clustering, whatever the size
 
 def exact_memory_bytes(n_cells: int) -> int:
     """Peak memory the exact path adds to the input's, fitted to measurements (simulated
-    counts, benchmarks/fit_memory.py, benchmarks/results/exact_memory.tsv): 1.95 GiB at 8,000
-    cells and 4.14 GiB at 12,000, and about 1 GiB at any size below 6,000 cells; the formula
-    says 1.99 and 4.22. Before: 24n², which said 3.22 GiB at 12,000 and 0.00 GiB for
+    counts, benchmarks/fit_memory.py, benchmarks/results/exact_memory.tsv): 1.95–1.97 GiB at
+    8,000 cells and 4.12–4.14 GiB at 12,000 (two runs), and about 1 GiB at any size below
+    6,000 cells; the formula says 1.99 and 4.22. Before: 24n², which said 3.22 GiB at 12,000 and 0.00 GiB for
     Pollen's 299 cells; then 29n², fitted to a measurement whose base was the peak before
     the fit, which said 4.09 GiB at 12,000."""
     return max(FIT_FLOOR_BYTES, EXACT_BYTES_PER_PAIR * n_cells * n_cells + EXACT_FIXED_BYTES)
