@@ -9,8 +9,10 @@
 #' clusters are not defined for new cells: it gives the embedding only.
 #'
 #' Genes are matched to the model by name (the row names of the counts), in any
-#' order; genes the model does not use may be missing, and a gene it uses that
-#' \code{x} lacks is an error naming it. When either side lacks gene names (a model
+#' order; genes the model did not keep at its fit may be missing (it keeps the genes
+#' expressed in enough cells, not only the variable ones), and a gene it kept that
+#' \code{x} lacks is an error naming it. A Seurat object's features that Seurat renamed
+#' ("_" to "-", as \code{CreateSeuratObject()} does) are matched to the model's names. When either side lacks gene names (a model
 #' saved from counts without row names, which \code{runScLSTM()} warns about, or
 #' counts \code{x} without row names) they are matched by position: \code{x} must then
 #' hold the model's genes, in the model's order.
@@ -92,7 +94,7 @@ setGeneric("applyScLSTM", function(x, model, ...) standardGeneric("applyScLSTM")
 # Embedding (cells × d, rownames = cells) of the cells of `counts` (genes × cells) under
 # a saved model, details, and for a labelled model predicted (factor named by cell) and
 # predicted_confidence.
-.apply_core <- function(counts, model, drop_empty = FALSE) {
+.apply_core <- function(counts, model, drop_empty = FALSE, seurat_features = FALSE) {
     if (!(is.character(model) && length(model) == 1L && !is.na(model))) {
         stop("model must be the path of a model file (.pt), got ",
              paste(deparse(model), collapse = " "), ".", call. = FALSE)
@@ -104,6 +106,10 @@ setGeneric("applyScLSTM", function(x, model, ...) standardGeneric("applyScLSTM")
     est <- .py_call(sclstm$ScLSTM$load(path.expand(model)))
     classes <- .to_r(reticulate::py_get_attr(est, "classes_", silent = TRUE))
     labelled <- !is.null(classes)
+    if (seurat_features) {
+        counts <- .with_model_gene_names(counts, .to_r(reticulate::py_get_attr(est, "gene_names_",
+                                                                                silent = TRUE)))
+    }
     # one pass gives the embedding and, for a labelled model, the class probabilities
     res <- .with_python_warnings(.py_call(
         est$`_new_cells`(.counts_with_names(counts), drop_empty, labelled)))
@@ -131,6 +137,30 @@ setGeneric("applyScLSTM", function(x, model, ...) standardGeneric("applyScLSTM")
         out$predicted_confidence <- stats::setNames(confidence, cell_names)
     }
     out
+}
+
+# A Seurat object's features under the model's gene names where Seurat renamed them:
+# CreateSeuratObject() turns "_" into "-", so a model fitted on "AAAS_x" meets "AAAS-x".
+# A feature takes the model's name only when it is not a model gene itself and the
+# renaming is one to one; other features keep theirs.
+.with_model_gene_names <- function(counts, model_genes) {
+    model_genes <- if (!is.null(model_genes)) as.character(unlist(model_genes))
+    features <- rownames(counts)
+    if (is.null(features) || !length(model_genes) || all(model_genes %in% features)) {
+        return(counts)
+    }
+    seurat_form <- gsub("_", "-", model_genes, fixed = TRUE)
+    if (anyDuplicated(seurat_form)) {
+        return(counts)
+    }
+    hit <- match(features, seurat_form)
+    rename <- !is.na(hit) & !(features %in% model_genes) & model_genes[hit] != features
+    renamed <- features
+    renamed[rename] <- model_genes[hit[rename]]
+    if (any(rename) && !anyDuplicated(renamed)) {
+        rownames(counts) <- renamed
+    }
+    counts
 }
 
 # Counts (genes × cells) to Python as an AnnData carrying the gene and cell names, so
@@ -177,6 +207,7 @@ setMethod("applyScLSTM", "SingleCellExperiment",
     .no_extra(...)
     assay_name <- .sce_assay_type(x, assay.type)
     present <- colnames(colData(x))
+    .check_sce_own(x, "applyScLSTM()")
     .check_own_columns(present, .PREDICTION_COLUMNS, .sce_columns_written(x), "colData(x)",
                        "applyScLSTM()")
     res <- .apply_core(assay(x, assay.type, withDimnames = TRUE), model, drop_empty)
@@ -193,9 +224,11 @@ setMethod("applyScLSTM", "Seurat",
     .no_extra(...)
     assay <- .seurat_assay(x, assay)
     .check_reduction(x, reduction.name, reduction.key)
+    .check_own_records(x@misc, "x@misc", "applyScLSTM()")
     .check_own_columns(colnames(x[[]]), .PREDICTION_COLUMNS, .seurat_columns_written(x),
                        "the meta.data of x", "applyScLSTM()")
-    res <- .apply_core(.seurat_assay_counts(x, assay, "applyScLSTM()"), model, drop_empty)
+    res <- .apply_core(.seurat_assay_counts(x, assay, "applyScLSTM()"), model, drop_empty,
+                       seurat_features = TRUE)
     res$details$assay <- assay
     # the embedding only: a clusters column an earlier runScLSTM() wrote under this name
     # stays sclstm's, to be replaced by a later run under the name

@@ -32,7 +32,12 @@
 #' than replace or delete it. Each run records the columns it wrote in its details
 #' (\code{columns_written}, see Value), so a re-run on a result replaces the earlier run's
 #' columns as before; details written before this record was kept are read by what such a
-#' run always wrote (the clusters, and the predictions of a labelled run).
+#' run always wrote (the clusters, and the predictions of a labelled run). A merge() or
+#' cbind() of results drops these records, so their columns then count as the user's. The
+#' same holds for the places of the details (\code{metadata(x)$sclstm},
+#' \code{x@misc$sclstm}) and a SingleCellExperiment's \code{reducedDim(x, "SCLSTM")}: one
+#' that no sclstm run wrote is refused, not replaced (the embedding of a SingleCellExperiment
+#' has that one name, so keep an earlier run's under another name first).
 #'
 #' \strong{Threads.} The Python side (torch and numpy) uses all the machine's cores. The
 #' only control is the environment variable \env{OMP_NUM_THREADS}, read when Python starts:
@@ -100,8 +105,8 @@
 #'   something else (such as \code{"pca"}), nor one whose clusters column
 #'   (\code{<reduction.name>_clusters}) would replace a meta.data column that an
 #'   earlier \code{runScLSTM()} under that name did not write (its DimReduc's
-#'   \code{misc$clusters_column} records the column it wrote); the key is letters and
-#'   digits followed by an underscore, as Seurat requires, and not the key of another
+#'   \code{misc$clusters_column} records the column it wrote); the key is a letter, then
+#'   letters and digits, then an underscore, as Seurat requires, and not the key of another
 #'   reduction or assay of the object (Seurat would change it). All are checked before
 #'   the fit.
 #'
@@ -178,6 +183,26 @@ setGeneric("runScLSTM", function(x, ...) standardGeneric("runScLSTM"))
 # wrote: columns sclstm wrote, which a later call may replace or remove.
 .COLUMNS_WRITTEN <- "columns_written"
 
+# Is `details` a record sclstm wrote (a run's or applyScLSTM()'s details)? Such records are
+# lists carrying the package version, the fitted k or the model's mode.
+.is_sclstm_record <- function(details) {
+    is.list(details) && any(c("r_package_version", "n_clusters", "model_mode") %in% names(details))
+}
+
+# Checked before the fit: what sits under the names sclstm writes its details to (`records`,
+# a named list: metadata(x) or x@misc) must be sclstm's own, not replaced or misread.
+# `where` shows how to reach them, e.g. "metadata(x)".
+.check_own_records <- function(records, where, caller) {
+    for (name in c("sclstm", "sclstm_apply")) {
+        if (!is.null(records[[name]]) && !.is_sclstm_record(records[[name]])) {
+            stop(where, "$", name, " holds something no sclstm run wrote; ", caller, " writes its ",
+                 "details there: rename it or remove it first (", where, "$", name, " <- NULL).",
+                 call. = FALSE)
+        }
+    }
+    invisible()
+}
+
 # The columns the call whose details these are wrote. Details without the record (written
 # before this package kept one) are read by what such a call always wrote: a run (its
 # details have n_clusters) its clusters, and a labelled run or model the predictions.
@@ -211,7 +236,8 @@ setGeneric("runScLSTM", function(x, ...) standardGeneric("runScLSTM"))
         several <- length(theirs) > 1L
         stop(where, " already has the column", if (several) "s", " ",
              paste0("'", theirs, "'", collapse = ", "), ", which ", caller, " would replace ",
-             "or remove and no sclstm run wrote; rename ", if (several) "them" else "it",
+             "or remove and no sclstm run wrote (as far as the object's records say: a merge() ",
+             "or cbind() drops them); rename ", if (several) "them" else "it",
              " or remove ", if (several) "them" else "it", " first (",
              paste0("x$", theirs, " <- NULL", collapse = "; "), ").", call. = FALSE)
     }
@@ -294,6 +320,7 @@ setMethod("runScLSTM", "SingleCellExperiment",
     labels <- .resolve_labels(labels, colData(x), ncol(x), "colData(x)")
     .check_estimator_arguments(list(...), "runScLSTM()", object = "SingleCellExperiment")
     present <- colnames(colData(x))
+    .check_sce_own(x, "runScLSTM()")
     .check_own_columns(present, .RUN_COLUMNS, .sce_columns_written(x), "colData(x)",
                        "runScLSTM()")
     res <- .run_core(assay(x, assay.type, withDimnames = TRUE), k = k, seed = seed,
@@ -301,6 +328,20 @@ setMethod("runScLSTM", "SingleCellExperiment",
     res$details$assay.type <- assay_name
     .store_in_sce(x, res, "sclstm", .written_columns(res, "sclstm_clusters"), present)
 })
+
+# Checked before the fit: the details' places in metadata(x), and reducedDim "SCLSTM", hold
+# sclstm's own (the reducedDim is sclstm's where one of its records is there: every run and
+# applyScLSTM() writes both); the user's are refused, not replaced.
+.check_sce_own <- function(x, caller) {
+    .check_own_records(metadata(x), "metadata(x)", caller)
+    if ("SCLSTM" %in% SingleCellExperiment::reducedDimNames(x) &&
+        is.null(metadata(x)$sclstm) && is.null(metadata(x)$sclstm_apply)) {
+        stop("reducedDim(x, \"SCLSTM\") exists and no sclstm run wrote it (no metadata(x)$sclstm); ",
+             caller, " writes its embedding there: rename it or remove it first ",
+             "(reducedDim(x, \"SCLSTM\") <- NULL).", call. = FALSE)
+    }
+    invisible()
+}
 
 # The columns of a SingleCellExperiment that sclstm wrote, as its runs' details record them.
 .sce_columns_written <- function(x) {
@@ -344,6 +385,7 @@ setMethod("runScLSTM", "Seurat",
     .check_reduction(x, reduction.name, reduction.key)
     .check_clusters_column(x, reduction.name)
     .check_estimator_arguments(list(...), "runScLSTM()", object = "Seurat object")
+    .check_own_records(x@misc, "x@misc", "runScLSTM()")
     .check_own_columns(colnames(x[[]]), .RUN_COLUMNS, .seurat_columns_written(x),
                        "the meta.data of x", "runScLSTM()")
     counts <- .seurat_assay_counts(x, assay, "runScLSTM()")
@@ -498,9 +540,9 @@ setMethod("runScLSTM", "Seurat",
              "first with x[[\"", name, "\"]] <- NULL.", call. = FALSE)
     }
     if (!(is.character(key) && length(key) == 1L && !is.na(key) &&
-          grepl("^[[:alnum:]]+_$", key))) {
-        stop("reduction.key must be letters and digits followed by an underscore, as Seurat ",
-             "requires (e.g. \"SCLSTM_\"), got ", paste(deparse(key), collapse = " "), ".",
+          grepl("^[a-zA-Z][a-zA-Z0-9]*_$", key))) {
+        stop("reduction.key must be a letter, then letters and digits, then an underscore, as ",
+             "Seurat requires (e.g. \"SCLSTM_\"), got ", paste(deparse(key), collapse = " "), ".",
              call. = FALSE)
     }
     keys <- Key(x) # named by object: assays, reductions (and images)

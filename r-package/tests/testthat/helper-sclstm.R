@@ -137,7 +137,9 @@ expect_user_columns_refused <- function(x, where, k) {
         mine[[column]] <- "mine"
         expect_error(run_fast(mine, k = k),
                      paste0("^", where, " already has the column '", column, "', which ",
-                            "runScLSTM\\(\\) would replace or remove and no sclstm run wrote; ",
+                            "runScLSTM\\(\\) would replace or remove and no sclstm run wrote ",
+                            "\\(as far as the object.s records say: a merge\\(\\) or cbind\\(\\) ",
+                            "drops them\\); ",
                             "rename it or remove it first \\(x\\$", column, " <- NULL\\)\\.$"))
     }
 }

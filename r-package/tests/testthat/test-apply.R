@@ -176,7 +176,9 @@ test_that("applyScLSTM() never replaces or deletes a prediction column of the us
     sce$sclstm_predicted <- "mine"
     expect_error(applyScLSTM(sce, model),
                  paste0("^colData\\(x\\) already has the column 'sclstm_predicted', which ",
-                        "applyScLSTM\\(\\) would replace or remove and no sclstm run wrote; rename ",
+                        "applyScLSTM\\(\\) would replace or remove and no sclstm run wrote ",
+                        "\\(as far as the object.s records say: a merge\\(\\) or cbind\\(\\) ",
+                        "drops them\\); rename ",
                         "it or remove it first \\(x\\$sclstm_predicted <- NULL\\)\\.$"))
     seu <- make_seurat(d)
     seu$sclstm_predicted_confidence <- 1
@@ -195,4 +197,30 @@ test_that("applyScLSTM() never replaces or deletes a prediction column of the us
     plain$sclstm_predicted <- "mine"
     expect_error(run_fast(plain, k = 3), "already has the column 'sclstm_predicted'")
     expect_error(applyScLSTM(plain, model), "already has the column 'sclstm_predicted'")
+})
+
+test_that("a Seurat object's renamed features ('_' to '-') are matched to the model's genes", {
+    d <- load_dataset("blakeley")
+    counts <- d$counts
+    rownames(counts)[1:5] <- paste0(rownames(counts)[1:5], "_x")
+    model <- tempfile(fileext = ".pt")
+    suppressMessages(run_fast(counts, labels = d$cell_type, seed = 0, save.model = model))
+    seu <- suppressWarnings(CreateSeuratObject(counts)) # warns that it renames the features
+    expect_true(all(paste0(rownames(d$counts)[1:5], "-x") %in% rownames(seu)))
+    from_matrix <- applyScLSTM(counts, model)
+    # before: "5 of the ... genes the model uses are not in the data (e.g. ..._x)"
+    from_seurat <- applyScLSTM(seu, model)
+    expect_equal(unname(Embeddings(from_seurat[["sclstm"]])), unname(from_matrix$embedding),
+                 tolerance = 1e-6)
+    expect_identical(as.character(from_seurat$sclstm_predicted), as.character(from_matrix$predicted))
+})
+
+test_that("a Misc entry of the user's under sclstm's names is refused, not replaced", {
+    d <- load_dataset("blakeley")
+    seu <- suppressWarnings(CreateSeuratObject(d$counts))
+    Misc(seu, "sclstm") <- "my note" # before: "subscript out of bounds"
+    expect_error(run_fast(seu, k = 3), "^x@misc\\$sclstm holds something no sclstm run wrote")
+    seu@misc$sclstm <- NULL
+    Misc(seu, "sclstm_apply") <- list(note = "mine") # before: replaced without a word
+    expect_error(applyScLSTM(seu, "unused.pt"), "^x@misc\\$sclstm_apply holds something no sclstm run wrote")
 })

@@ -413,3 +413,22 @@ test_that("a SummarizedExperiment is refused with the conversion to a SingleCell
     # the conversion it gives keeps the counts
     expect_identical(counts(as(se, "SingleCellExperiment")), d$counts)
 })
+
+test_that("a reducedDim or a metadata entry of the user's under sclstm's names is refused, not replaced", {
+    d <- load_dataset("blakeley")
+    sce <- make_sce(d)
+    mine <- sce
+    reducedDim(mine, "SCLSTM") <- matrix(1, ncol(mine), 3, dimnames = list(colnames(mine), NULL))
+    expect_error(run_fast(mine, k = 3), "^reducedDim\\(x, \"SCLSTM\"\\) exists and no sclstm run wrote it")
+    expect_identical(dim(reducedDim(mine, "SCLSTM")), c(ncol(mine), 3L))
+    note <- sce
+    metadata(note)$sclstm <- "my note" # before: "subscript out of bounds"
+    expect_error(run_fast(note, k = 3), "^metadata\\(x\\)\\$sclstm holds something no sclstm run wrote")
+    metadata(note)$sclstm <- list(note = "mine") # before: replaced without a word
+    expect_error(run_fast(note, k = 3), "^metadata\\(x\\)\\$sclstm holds something no sclstm run wrote")
+    # sclstm's own are replaced by a re-run, as before
+    out <- suppressMessages(run_fast(sce, k = 3))
+    again <- suppressMessages(run_fast(out, k = 2))
+    expect_identical(ncol(reducedDim(again, "SCLSTM")), ncol(reducedDim(out, "SCLSTM")))
+    expect_identical(as.integer(metadata(again)$sclstm$n_clusters), 2L)
+})

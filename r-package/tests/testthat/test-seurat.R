@@ -101,7 +101,9 @@ test_that("reduction.name and reduction.key are checked before the fit; nothing 
     expect_error(runScLSTM(seu, reduction.name = NULL), "reduction.name must be a single")
     # Seurat's rule for keys, before a fit rather than a renamed key or an error after it
     expect_error(runScLSTM(seu, reduction.key = "my.key_"),
-                 "reduction.key must be letters and digits followed by an underscore")
+                 "reduction.key must be a letter, then letters and digits, then an underscore")
+    # SeuratObject 5's rule: a key starts with a letter (before: "1A_" was taken)
+    expect_error(runScLSTM(seu, reduction.key = "1A_"), "reduction.key must be a letter")
     expect_error(runScLSTM(seu, reduction.key = ""), "reduction.key must be")
     # a key another reduction or an assay holds would be changed by Seurat after the fit
     expect_error(runScLSTM(seu, reduction.key = "PC_"),
