@@ -111,3 +111,10 @@ def test_labels_are_classes_by_value_not_by_text():
     """1 and 1.0 are one class (before: two, ARI 0.57 for a perfect clustering)."""
     truth = pd.Series([1, 1.0, 2, 2], dtype=object).to_numpy()
     assert score(truth, [0, 0, 1, 1])["ARI"] == 1.0
+
+
+def test_column_names_are_refused_with_what_to_pass():
+    """scanpy names obs columns; score takes the labels. Before: "got 0 dimension(s)"."""
+    with pytest.raises(InputError, match=r"truth is the text 'cell_type'; pass the labels themselves, e.g. "
+                                         r"adata.obs\['cell_type'\]"):
+        score("cell_type", "sclstm")

@@ -142,6 +142,11 @@ def test_no_entry_a_run_writes_or_removes_is_taken_from_the_user(blakeley, slot,
     assert name in getattr(a, slot) and key not in a.obs
 
 
+def test_use_raw_is_pointed_to_layer(blakeley):
+    with pytest.raises(sclstm.InputError, match="has no use_raw.*layer='raw' reads adata.raw.X"):
+        sclstm.tl.sclstm(blakeley.copy(), use_raw=True)
+
+
 def test_key_added_never_replaces_what_no_sclstm_run_wrote(blakeley):
     """Before: key_added='cell_type' replaced the truth labels, key_added='neighbors' scanpy's
     uns['neighbors'], and labels_key='sclstm_predicted' the labels the run trained on."""
@@ -385,3 +390,31 @@ def test_counts_in_adata_raw_are_read_with_layer_raw(biase):
     direct = sclstm.tl.sclstm(biase, n_clusters=4, n_steps=60, copy=True)
     np.testing.assert_array_equal(logged.obs["sclstm"], direct.obs["sclstm"])
     assert logged.uns["sclstm"]["layer"] == "raw"
+
+
+def test_embedding_keeps_scanpy_colours_and_order_and_draws_into_an_ax(clustered):
+    """Before: tab20 in order (clusters 0 and 1 two blues), categories sorted as text, colours
+    repeated past 20 groups with no legend, and no ax=."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+
+    a = clustered.copy()
+    order = ["zygote", "2cell", "4cell", "blast"]
+    a.obs["stage"] = pd.Categorical(a.obs["cell_type"].astype(str), categories=order, ordered=True)
+    stored = ["#111111", "#222222", "#333333", "#444444"]
+    a.uns["stage_colors"] = stored
+    fig = sclstm.pl.embedding(a, color="stage")
+    dots = [c for c in fig.axes[0].collections if c.get_label() in order]
+    assert [c.get_label() for c in dots] == order
+    assert [to_hex(c.get_facecolor()[0]) for c in dots] == stored
+    clusters = sclstm.pl.embedding(a).axes[0].collections
+    assert len({to_hex(c.get_facecolor()[0]) for c in clusters}) == len(clusters)
+    a.obs["many"] = pd.Categorical([f"t{i % 25}" for i in range(a.n_obs)])
+    many = sclstm.pl.embedding(a, color="many").axes[0]
+    assert len({to_hex(c.get_facecolor()[0]) for c in many.collections}) == 25
+    assert many.get_legend() is not None
+    fig, ax = plt.subplots()
+    assert sclstm.pl.embedding(a, color="stage", ax=ax) is fig and ax.get_title().startswith("stage")
+    with pytest.raises(sclstm.InputError, match="ax= draws one panel"):
+        sclstm.pl.embedding(a, color=["stage", "many"], ax=ax)
+    plt.close("all")

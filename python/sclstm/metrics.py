@@ -50,6 +50,10 @@ def _one_label_per_cell(x, what: str) -> np.ndarray:
 
 
 def _check_pair(truth, pred):
+    for what, x in (("truth", truth), ("the clustering", pred)):
+        if isinstance(x, str):  # scanpy's habit of naming obs columns (before: "got 0 dimension(s)")
+            raise InputError(f"{what} is the text {x!r}; pass the labels themselves, e.g. adata.obs[{x!r}], "
+                             "not a column's name.")
     truth, pred = _aligned(truth, pred)
     truth = _one_label_per_cell(truth, "truth")
     pred = _one_label_per_cell(pred, "the clustering")
@@ -104,7 +108,9 @@ def accuracy(truth, pred) -> float:
 
 
 def balanced_accuracy(truth, pred) -> float:
-    """BAS: that fraction within each class, averaged over the classes (rare types count as much)."""
+    """BAS: balanced accuracy, the fraction of a class's cells whose cluster is the one matched
+    to the class (as :func:`accuracy` counts them), averaged over the classes (rare types
+    count as much)."""
     table, match = matched_confusion(truth, pred)
     return float(np.mean(_matched_hits(table, match) / table.sum(axis=1)))
 
@@ -122,7 +128,13 @@ def nmi(truth, pred) -> float:
 
 
 def score(truth, pred) -> dict:
-    """All four metrics as ``{"ARI", "NMI", "ACC", "BAS"}`` (one matching serves ACC and BAS)."""
+    """All four metrics as ``{"ARI", "NMI", "ACC", "BAS"}`` (one matching serves ACC and BAS).
+
+    ARI: adjusted Rand index; NMI: normalised mutual information; ACC: the fraction of cells
+    whose cluster is the one matched to their class (Hungarian matching, one cluster per
+    class); BAS: balanced accuracy, that fraction within each class averaged over the
+    classes, so a rare type counts as much as a common one. ``truth`` and ``pred`` are the
+    labels (Series are paired by index, arrays by position), not obs column names."""
     t, p = _check_pair(truth, pred)
     table, match = matched_confusion(t, p)
     hits = _matched_hits(table, match)

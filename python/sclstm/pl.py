@@ -36,12 +36,16 @@ class _Clusters:
 CLUSTERS = _Clusters()
 
 
-def _finish(fig, save):
+def _finish(fig, save, own: bool = True):
     """Write the figure to ``save`` and, as scanpy does after saving, close it in pyplot so that
     a loop of saved plots does not keep every figure open (matplotlib warns past 20). The
-    returned figure stays usable (``fig.savefig``)."""
-    fig.tight_layout()
-    if save:
+    returned figure stays usable (``fig.savefig``). The caller's figure (``own`` False: drawn
+    into its ``ax``) is saved but neither laid out again nor closed."""
+    if own:
+        fig.tight_layout()
+    if save and not own:
+        fig.savefig(save, dpi=120, bbox_inches="tight")
+    elif save:
         import matplotlib.pyplot as plt
 
         fig.savefig(save, dpi=120, bbox_inches="tight")
@@ -58,15 +62,51 @@ def _is_continuous(values) -> bool:
             and not isinstance(values.dtype, pd.CategoricalDtype) and values.nunique() > 20)
 
 
-def _figure(n_panels: int):
+def _figure(n_panels: int, ax=None):
+    """A figure of ``n_panels`` axes side by side; or the caller's ``ax`` (one panel only)."""
+    if ax is not None:
+        if n_panels != 1:
+            raise InputError(f"ax= draws one panel; {n_panels} colours were asked for (give one, or no ax).")
+        if not hasattr(ax, "scatter") or not hasattr(ax, "figure"):
+            raise InputError(f"ax must be a matplotlib Axes, got {type(ax).__name__}.")
+        return ax.figure, [ax]
     import matplotlib.pyplot as plt  # picks a non-interactive backend when there is no display
 
     fig, axes = plt.subplots(1, n_panels, figsize=(5 * n_panels, 4.5), squeeze=False)
     return fig, axes[0]
 
 
+def _categories(column, values: np.ndarray, missing: np.ndarray) -> list:
+    """The groups in legend order: a categorical's own order (as scanpy keeps it), else numbers
+    before longer numbers ("2" before "10"), then text."""
+    present = set(values[~missing])
+    if column is not None and hasattr(column, "cat"):
+        return [str(c) for c in column.cat.categories if str(c) in present]
+    return sorted(present, key=lambda v: (len(v), v))
+
+
+def _palette(adata, c, column, cats: list) -> list:
+    """One colour per group: the colours scanpy stored for the column (``uns[c + "_colors"]``,
+    one per category) where they fit; else tab10's ten, then tab20's light shades, then evenly
+    spaced hues, so that no two groups share a colour (before: tab20 in order, which gave
+    clusters 0 and 1 two blues, and repeated colours past 20 groups)."""
+    from matplotlib import colormaps
+
+    stored = adata.uns.get(f"{c}_colors") if c is not None else None
+    if stored is not None and column is not None and hasattr(column, "cat") \
+            and len(stored) == len(column.cat.categories):
+        by_category = dict(zip(map(str, column.cat.categories), list(stored)))
+        return [by_category[cat] for cat in cats]
+    n = len(cats)
+    if n <= 20:
+        tab20 = colormaps["tab20"]
+        return ([tab20(2 * i) for i in range(10)] + [tab20(2 * i + 1) for i in range(10)])[:n]
+    return list(colormaps["turbo"](np.linspace(0.02, 0.98, n)))
+
+
 MIN_PROJECTED_CELLS = 3
 MISSING = "NA"  # the legend's name for cells with no value, drawn grey as scanpy draws them
+LEGEND_MAX_GROUPS = 100  # more groups than this get no legend (it would cover the picture)
 
 
 def project(emb: np.ndarray, basis: str = "tsne", random_state: int = 0) -> np.ndarray:
@@ -94,13 +134,16 @@ def project(emb: np.ndarray, basis: str = "tsne", random_state: int = 0) -> np.n
 
 
 def embedding(adata, color=CLUSTERS, key: str = "sclstm", basis: str = "tsne", random_state: int = 0,
-              point_size=None, save=None):
+              point_size=None, save=None, ax=None):
     """Scatter of the ScLSTM embedding (``obsm["X_" + key]``) in 2-D, one panel per ``color``.
 
     ``color``: an obs column or a list of them (default: the clusters ``obs[key]``; None: one
-    panel, uncoloured); numeric columns with many values get a colour scale. Returns the
-    matplotlib figure (and writes it to ``save``, .png/.pdf/.svg, when given, then closes it in
-    pyplot). The AnnData is not modified.
+    panel, uncoloured); numeric columns with many values get a colour scale. Groups keep a
+    categorical's order and the colours scanpy stored for it (``uns[color + "_colors"]``).
+    ``ax``: a matplotlib Axes to draw one panel into. Returns the matplotlib figure and, when
+    ``save`` is given, writes it there and closes it in pyplot. ``save`` is a file path
+    (.png/.pdf/.svg), not scanpy's ``save=True`` or a suffix added in ``sc.settings.figdir``.
+    The AnnData is not modified.
     """
     name = f"X_{key}"
     if name not in adata.obsm:
@@ -123,12 +166,12 @@ def embedding(adata, color=CLUSTERS, key: str = "sclstm", basis: str = "tsne", r
             raise InputError(f"color {c!r} is not a column of adata.obs.")
     emb = np.asarray(adata.obsm[name])
     ok = np.isfinite(emb).all(axis=1)
-    from matplotlib import colormaps
-
+    if ax is not None:
+        _figure(len(colors), ax)  # checked before the projection's work
     xy = project(emb[ok], basis, random_state)
     n_ok = int(ok.sum())
-    fig, axes = _figure(len(colors))
-    cmap = colormaps["tab20"]
+    own = ax is None
+    fig, axes = _figure(len(colors), ax)
     size = point_size or max(4, min(40, 3000 / max(n_ok, 1)))
     for ax, c in zip(axes, colors):
         if c is not None and _is_continuous(adata.obs[c]):
@@ -144,22 +187,24 @@ def embedding(adata, color=CLUSTERS, key: str = "sclstm", basis: str = "tsne", r
         column = None if c is None else adata.obs[c]
         missing = np.zeros(n_ok, bool) if c is None else column.isna().to_numpy()[ok]
         values = (np.full(n_ok, "cells") if c is None else column.astype(str).to_numpy()[ok])
-        cats = sorted(set(values[~missing]), key=lambda v: (len(v), v))
-        for i, cat in enumerate(cats):
+        cats = _categories(column, values, missing)
+        for cat, colour in zip(cats, _palette(adata, c, column, cats)):
             m = (values == cat) & ~missing
-            ax.scatter(xy[m, 0], xy[m, 1], s=size, color=cmap(i % 20), label=cat, linewidths=0)
+            ax.scatter(xy[m, 0], xy[m, 1], s=size, color=colour, label=cat, linewidths=0)
         if missing.any():
             ax.scatter(xy[missing, 0], xy[missing, 1], s=size, color="lightgrey", label=MISSING, linewidths=0)
         ax.set_title(f"{c or 'cells'} ({basis.upper()} of {name})")
         ax.set_xticks([])
         ax.set_yticks([])
-        if c is not None and len(cats) <= 20:
-            ax.legend(fontsize=7, markerscale=1.5, frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
-    return _finish(fig, save)
+        if c is not None and len(cats) <= LEGEND_MAX_GROUPS:  # 20 a column, as scanpy lays it out
+            ax.legend(fontsize=7, markerscale=1.5, frameon=False, loc="center left", bbox_to_anchor=(1, 0.5),
+                      ncol=1 + (len(cats) - 1) // 20)
+    return _finish(fig, save, own=own)
 
 
-def k_curve(adata, key: str = "sclstm", save=None):
-    """The curve the number of clusters was estimated from (eigengap against k)."""
+def k_curve(adata, key: str = "sclstm", save=None, ax=None):
+    """The curve the number of clusters was estimated from (eigengap against k); ``ax`` and
+    ``save`` as in :func:`embedding`."""
     info = adata.uns.get(key)
     if info is None:
         raise InputError(f"adata.uns has no {key!r}; run sclstm.tl.sclstm first.")
@@ -171,7 +216,8 @@ def k_curve(adata, key: str = "sclstm", save=None):
     if save is not None:
         check_picture_path(save)
     ks, gaps = np.asarray(curve["k"]), np.asarray(curve["eigengap"])
-    fig, axes = _figure(1)
+    own = ax is None
+    fig, axes = _figure(1, ax)
     ax = axes[0]
     ax.plot(ks, gaps, marker="o")
     k = int(info["n_clusters"])
@@ -180,4 +226,4 @@ def k_curve(adata, key: str = "sclstm", save=None):
     ax.set_ylabel("eigengap λ(k+1) − λ(k)")
     ax.set_title("ScLSTM: estimate of the number of cell types")
     ax.legend()
-    return _finish(fig, save)
+    return _finish(fig, save, own=own)

@@ -98,6 +98,9 @@ def _check_kwargs(kwargs) -> None:
     for name in kwargs:
         if name == "labels":
             raise InputError("sclstm.tl.sclstm reads labels from adata.obs: pass labels_key= (the obs column).")
+        if name == "use_raw":  # scanpy's parameter; here the counts' place is named by layer=
+            raise InputError("sclstm.tl.sclstm has no use_raw: it reads counts from X, or from layer= "
+                             "(layer='raw' reads adata.raw.X).")
         if name not in valid:
             raise InputError(f"unknown parameter {name!r}; valid ones: {', '.join(sorted(valid))}.")
 
