@@ -36,7 +36,8 @@
 #' @param object An \code{ScLSTMParam}, for \code{show}.
 #'
 #' @return \code{ScLSTMParam()}: an \code{ScLSTMParam} object. \code{clusterRows()}:
-#'   a factor of clusters, one per row of \code{x}; with \code{full = TRUE}, a list
+#'   a factor of clusters, one per row of \code{x}, named by its row names (as
+#'   \code{KmeansParam()}'s and \code{HclustParam()}'s are); with \code{full = TRUE}, a list
 #'   with \code{clusters} and \code{objects} (a list with \code{embedding} and
 #'   \code{details}; in labelled mode also \code{predicted}, the predicted type of every
 #'   cell as a factor, and \code{predicted_confidence}, its probability, both named by
@@ -123,7 +124,8 @@ setMethod("clusterRows", c("ANY", "ScLSTMParam"), function(x, BLUSPARAM, full = 
         read_as = paste0(read_as, " (if the genes are the rows, pass t(x))")
     )
     res$details$read_as <- read_as
-    clusters <- unname(res$clusters)
+    # named by the rows of x, as KmeansParam()'s and HclustParam()'s are (none without row names)
+    clusters <- stats::setNames(unname(res$clusters), rownames(x))
     if (full) {
         # the labelled mode's predicted types (NULL, so left out, in the unsupervised mode)
         objects <- c(list(embedding = res$embedding, details = res$details),

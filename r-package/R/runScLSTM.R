@@ -14,7 +14,8 @@
 #' shape or the names tells the two apart reliably (a dataset may have more cells than
 #' genes or fewer; names follow no fixed pattern), so rather than warn on a guess,
 #' \code{runScLSTM()} says how it read the matrix: the message it gives on every run
-#' (the kernel chosen and the memory it needs) ends, for a matrix, with
+#' (the kernel chosen and the memory it needs; there is no \code{verbose} argument:
+#' \code{suppressMessages(runScLSTM(x))} silences it) ends, for a matrix, with
 #' \code{"read as genes x cells: <g> genes in rows, <c> cells in columns"}, and the
 #' details record the same as \code{read_as}. An error about the cells (such as columns
 #' with no counts) also gives the dimensions the matrix was read with, as a transposed

@@ -20,7 +20,8 @@ test_that("clusterRows() with ScLSTMParam matches runScLSTM() on the same counts
     cl <- bluster::clusterRows(cells_by_genes, p)
     ref <- run_fast(d$counts, k = 3, seed = 6)
     expect_true(is.factor(cl))
-    expect_identical(cl, unname(ref$clusters))
+    expect_identical(unname(cl), unname(ref$clusters))
+    expect_identical(names(cl), rownames(cells_by_genes)) # as KmeansParam()'s (before: none)
 
     full <- bluster::clusterRows(cells_by_genes, p, full = TRUE)
     expect_identical(full$clusters, cl)
@@ -44,7 +45,7 @@ test_that("clusterRows() in labelled mode returns the predicted types with full 
     expect_identical(names(full$objects$predicted_confidence), rownames(cells_by_genes))
     expect_true(all(full$objects$predicted_confidence >= 0 &
                     full$objects$predicted_confidence <= 1))
-    expect_true(is.factor(full$clusters) && is.null(names(full$clusters)))
+    expect_true(is.factor(full$clusters) && identical(names(full$clusters), rownames(cells_by_genes)))
 })
 
 test_that("ScLSTMParam refuses unnamed extra arguments; show() abbreviates long ones", {
