@@ -418,3 +418,12 @@ def test_embedding_keeps_scanpy_colours_and_order_and_draws_into_an_ax(clustered
     with pytest.raises(sclstm.InputError, match="ax= draws one panel"):
         sclstm.pl.embedding(a, color=["stage", "many"], ax=ax)
     plt.close("all")
+
+
+def test_recluster_copy_leaves_the_input_as_it_was(clustered):
+    """scanpy's convention, as tl.sclstm has it (before: no copy=)."""
+    a = clustered.copy()
+    out = sclstm.tl.recluster(a, 2, copy=True)
+    assert "sclstm_k2" in out.obs and "sclstm_k2" in out.uns
+    assert "sclstm_k2" not in a.obs and "sclstm_k2" not in a.uns
+    assert sclstm.tl.recluster(a, 2) is None and a.obs["sclstm_k2"].equals(out.obs["sclstm_k2"])

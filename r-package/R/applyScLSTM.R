@@ -62,8 +62,10 @@
 #' embedding, while the meta.data column \code{sclstm_clusters} (and
 #' \code{<reduction.name>_clusters}, the same column for the default name) is left in
 #' place: it still holds the earlier fit's clusters, which were not computed from the
-#' new embedding. \code{Misc(x, "sclstm")} and the command in \code{x@commands} also
-#' stay the earlier fit's. The columns written by \code{applyScLSTM()} are
+#' new embedding. \code{Misc(x, "sclstm")} and the \code{runScLSTM} command in
+#' \code{x@commands} also stay the earlier fit's; \code{applyScLSTM()} logs its own,
+#' \code{applyScLSTM.<assay>} (with \code{.<reduction.name>} for another name than
+#' \code{"sclstm"}), as Seurat logs its commands. The columns written by \code{applyScLSTM()} are
 #' \code{sclstm_predicted} and \code{sclstm_predicted_confidence} (labelled model
 #' only). \code{Idents(x)} change only with \code{set.ident = TRUE} and a labelled
 #' model, to the predicted types; otherwise they stay as they were (the earlier fit's
@@ -243,5 +245,9 @@ setMethod("applyScLSTM", "Seurat",
             Idents(x) <- "sclstm_predicted"
         }
     }
-    x
+    .log_seurat_command(x, assay, reduction.name,
+                        list(model = model, drop_empty = drop_empty, assay = assay,
+                             set.ident = set.ident, reduction.name = reduction.name,
+                             reduction.key = reduction.key),
+                        command = "applyScLSTM")
 })

@@ -635,24 +635,25 @@ setMethod("runScLSTM", "Seurat",
 # reduction.name than the default is logged as "runScLSTM.<assay>.<reduction.name>", as
 # Seurat names a command by its reduction, so that it does not replace the default run's
 # entry; the default's name stays "runScLSTM.<assay>", as in objects made before.
-.log_seurat_command <- function(x, assay, reduction.name, params) {
+# applyScLSTM() logs itself the same way (`command` "applyScLSTM").
+.log_seurat_command <- function(x, assay, reduction.name, params, command = "runScLSTM") {
     calls <- sys.calls()
     hits <- Filter(function(cl) {
         f <- cl[[1]]
-        identical(f, quote(runScLSTM)) || identical(f, quote(sclstm::runScLSTM))
+        identical(f, as.name(command)) || identical(f, call("::", quote(sclstm), as.name(command)))
     }, calls)
     call_string <- if (length(hits)) {
         paste(deparse(hits[[length(hits)]]), collapse = " ")
     } else {
-        "runScLSTM(x)"
+        paste0(command, "(x)")
     }
-    name <- paste0("runScLSTM.", assay)
+    name <- paste0(command, ".", assay)
     if (!identical(reduction.name, "sclstm")) {
         name <- paste0(name, ".", reduction.name)
     }
-    command <- new("SeuratCommand", name = name,
-                   time.stamp = Sys.time(), assay.used = assay,
-                   call.string = call_string, params = params)
-    x[[command@name]] <- command
+    logged <- new("SeuratCommand", name = name,
+                  time.stamp = Sys.time(), assay.used = assay,
+                  call.string = call_string, params = params)
+    x[[logged@name]] <- logged
     x
 }

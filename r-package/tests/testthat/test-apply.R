@@ -51,6 +51,11 @@ test_that("an unsupervised model gives the embedding only; Seurat gets a DimRedu
                  unname(reducedDim(fitted, "SCLSTM")), tolerance = 1e-5)
     expect_false("sclstm_predicted" %in% colnames(out[[]]))
     expect_identical(SeuratObject::Misc(out, "sclstm_apply")$model_mode, "unsupervised")
+    # logged as Seurat logs its commands (before: no entry)
+    cmd <- out@commands[["applyScLSTM.RNA"]]
+    expect_s4_class(cmd, "SeuratCommand")
+    expect_identical(cmd@params$model, model)
+    expect_match(cmd@call.string, "^applyScLSTM\\(seu, model\\)$")
     expect_warning(applyScLSTM(seu, model, set.ident = TRUE), "needs a labelled model")
     # a re-run replaces its own reduction; a user's reduction name is refused
     expect_silent(applyScLSTM(out, model))
