@@ -115,6 +115,6 @@ def test_labels_are_classes_by_value_not_by_text():
 
 def test_column_names_are_refused_with_what_to_pass():
     """scanpy names obs columns; score takes the labels. Before: "got 0 dimension(s)"."""
-    with pytest.raises(InputError, match=r"truth is the text 'cell_type'; pass the labels themselves, e.g. "
-                                         r"adata.obs\['cell_type'\]"):
+    with pytest.raises(InputError, match=r"truth is the text 'cell_type', not one label per cell; pass the "
+                                         r"labels themselves, e.g. adata.obs\['cell_type'\]"):
         score("cell_type", "sclstm")

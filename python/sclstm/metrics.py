@@ -52,8 +52,8 @@ def _one_label_per_cell(x, what: str) -> np.ndarray:
 def _check_pair(truth, pred):
     for what, x in (("truth", truth), ("the clustering", pred)):
         if isinstance(x, str):  # scanpy's habit of naming obs columns (before: "got 0 dimension(s)")
-            raise InputError(f"{what} is the text {x!r}; pass the labels themselves, e.g. adata.obs[{x!r}], "
-                             "not a column's name.")
+            raise InputError(f"{what} is the text {x!r}, not one label per cell; pass the labels themselves, e.g. "
+                             f"adata.obs[{x!r}], not a column's name.")
     truth, pred = _aligned(truth, pred)
     truth = _one_label_per_cell(truth, "truth")
     pred = _one_label_per_cell(pred, "the clustering")
