@@ -364,7 +364,10 @@ setMethod("runScLSTM", "SingleCellExperiment",
     }
     reducedDim(x, "SCLSTM") <- res$embedding
     res$details[[.COLUMNS_WRITTEN]] <- written
-    metadata(x)[[record]] <- res$details
+    # every entry by this name goes: cbind() of two results keeps both runs' (before, the
+    # second survived the re-run, describing cells and clusters that are no longer there)
+    md <- metadata(x)
+    metadata(x) <- c(md[names(md) != record | is.na(names(md))], stats::setNames(list(res$details), record))
     other <- setdiff(c("sclstm", "sclstm_apply"), record)
     if (!is.null(metadata(x)[[other]])) {
         metadata(x)[[other]] <- .forget_columns(metadata(x)[[other]],
