@@ -43,13 +43,12 @@ def _finish(fig, save, own: bool = True):
     into its ``ax``) is saved but neither laid out again nor closed."""
     if own:
         fig.tight_layout()
-    if save and not own:
+    if save:
         fig.savefig(save, dpi=120, bbox_inches="tight")
-    elif save:
-        import matplotlib.pyplot as plt
+        if own:
+            import matplotlib.pyplot as plt
 
-        fig.savefig(save, dpi=120, bbox_inches="tight")
-        plt.close(fig)
+            plt.close(fig)
     return fig
 
 
@@ -62,13 +61,20 @@ def _is_continuous(values) -> bool:
             and not isinstance(values.dtype, pd.CategoricalDtype) and values.nunique() > 20)
 
 
+def _check_ax(ax, n_panels: int) -> None:
+    """The caller's ``ax`` (None: a new figure) takes one panel, and must be a matplotlib Axes."""
+    if ax is None:
+        return
+    if n_panels != 1:
+        raise InputError(f"ax= draws one panel; {n_panels} colours were asked for (give one, or no ax).")
+    if not hasattr(ax, "scatter") or not hasattr(ax, "figure"):
+        raise InputError(f"ax must be a matplotlib Axes, got {type(ax).__name__}.")
+
+
 def _figure(n_panels: int, ax=None):
     """A figure of ``n_panels`` axes side by side; or the caller's ``ax`` (one panel only)."""
+    _check_ax(ax, n_panels)
     if ax is not None:
-        if n_panels != 1:
-            raise InputError(f"ax= draws one panel; {n_panels} colours were asked for (give one, or no ax).")
-        if not hasattr(ax, "scatter") or not hasattr(ax, "figure"):
-            raise InputError(f"ax must be a matplotlib Axes, got {type(ax).__name__}.")
         return ax.figure, [ax]
     import matplotlib.pyplot as plt  # picks a non-interactive backend when there is no display
 
@@ -166,8 +172,7 @@ def embedding(adata, color=CLUSTERS, key: str = "sclstm", basis: str = "tsne", r
             raise InputError(f"color {c!r} is not a column of adata.obs.")
     emb = np.asarray(adata.obsm[name])
     ok = np.isfinite(emb).all(axis=1)
-    if ax is not None:
-        _figure(len(colors), ax)  # checked before the projection's work
+    _check_ax(ax, len(colors))  # before the projection's work
     xy = project(emb[ok], basis, random_state)
     n_ok = int(ok.sum())
     own = ax is None
