@@ -175,19 +175,18 @@ def embedding(adata, color=CLUSTERS, key: str = "sclstm", basis: str = "tsne", r
     _check_ax(ax, len(colors))  # before the projection's work
     xy = project(emb[ok], basis, random_state)
     n_ok = int(ok.sum())
-    own = ax is None
     fig, axes = _figure(len(colors), ax)
     size = point_size or max(4, min(40, 3000 / max(n_ok, 1)))
-    for ax, c in zip(axes, colors):
+    for panel, c in zip(axes, colors):
         if c is not None and _is_continuous(adata.obs[c]):
             v = adata.obs[c].to_numpy(dtype=float, na_value=np.nan)[ok]
             nan = np.isnan(v)  # drawn grey, as scanpy does, rather than left out
-            ax.scatter(xy[nan, 0], xy[nan, 1], s=size, color="lightgrey", linewidths=0)
-            dots = ax.scatter(xy[~nan, 0], xy[~nan, 1], s=size, c=v[~nan], cmap="viridis", linewidths=0)
-            fig.colorbar(dots, ax=ax, shrink=0.8)
-            ax.set_title(f"{c} ({basis.upper()} of {name})")
-            ax.set_xticks([])
-            ax.set_yticks([])
+            panel.scatter(xy[nan, 0], xy[nan, 1], s=size, color="lightgrey", linewidths=0)
+            dots = panel.scatter(xy[~nan, 0], xy[~nan, 1], s=size, c=v[~nan], cmap="viridis", linewidths=0)
+            fig.colorbar(dots, ax=panel, shrink=0.8)
+            panel.set_title(f"{c} ({basis.upper()} of {name})")
+            panel.set_xticks([])
+            panel.set_yticks([])
             continue
         column = None if c is None else adata.obs[c]
         missing = np.zeros(n_ok, bool) if c is None else column.isna().to_numpy()[ok]
@@ -195,16 +194,16 @@ def embedding(adata, color=CLUSTERS, key: str = "sclstm", basis: str = "tsne", r
         cats = _categories(column, values, missing)
         for cat, colour in zip(cats, _palette(adata, c, column, cats)):
             m = (values == cat) & ~missing
-            ax.scatter(xy[m, 0], xy[m, 1], s=size, color=colour, label=cat, linewidths=0)
+            panel.scatter(xy[m, 0], xy[m, 1], s=size, color=colour, label=cat, linewidths=0)
         if missing.any():
-            ax.scatter(xy[missing, 0], xy[missing, 1], s=size, color="lightgrey", label=MISSING, linewidths=0)
-        ax.set_title(f"{c or 'cells'} ({basis.upper()} of {name})")
-        ax.set_xticks([])
-        ax.set_yticks([])
+            panel.scatter(xy[missing, 0], xy[missing, 1], s=size, color="lightgrey", label=MISSING, linewidths=0)
+        panel.set_title(f"{c or 'cells'} ({basis.upper()} of {name})")
+        panel.set_xticks([])
+        panel.set_yticks([])
         if c is not None and len(cats) <= LEGEND_MAX_GROUPS:  # 20 a column, as scanpy lays it out
-            ax.legend(fontsize=7, markerscale=1.5, frameon=False, loc="center left", bbox_to_anchor=(1, 0.5),
+            panel.legend(fontsize=7, markerscale=1.5, frameon=False, loc="center left", bbox_to_anchor=(1, 0.5),
                       ncol=1 + (len(cats) - 1) // 20)
-    return _finish(fig, save, own=own)
+    return _finish(fig, save, own=ax is None)
 
 
 def k_curve(adata, key: str = "sclstm", save=None, ax=None):
@@ -221,14 +220,13 @@ def k_curve(adata, key: str = "sclstm", save=None, ax=None):
     if save is not None:
         check_picture_path(save)
     ks, gaps = np.asarray(curve["k"]), np.asarray(curve["eigengap"])
-    own = ax is None
     fig, axes = _figure(1, ax)
-    ax = axes[0]
-    ax.plot(ks, gaps, marker="o")
+    panel = axes[0]
+    panel.plot(ks, gaps, marker="o")
     k = int(info["n_clusters"])
-    ax.axvline(k, color="red", linestyle="--", label=f"chosen k = {k}")
-    ax.set_xlabel("number of clusters k")
-    ax.set_ylabel("eigengap λ(k+1) − λ(k)")
-    ax.set_title("ScLSTM: estimate of the number of cell types")
-    ax.legend()
-    return _finish(fig, save, own=own)
+    panel.axvline(k, color="red", linestyle="--", label=f"chosen k = {k}")
+    panel.set_xlabel("number of clusters k")
+    panel.set_ylabel("eigengap λ(k+1) − λ(k)")
+    panel.set_title("ScLSTM: estimate of the number of cell types")
+    panel.legend()
+    return _finish(fig, save, own=ax is None)
