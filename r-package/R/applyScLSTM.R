@@ -156,7 +156,7 @@ setGeneric("applyScLSTM", function(x, model, ...) standardGeneric("applyScLSTM")
         return(counts)
     }
     hit <- match(features, seurat_form)
-    rename <- !is.na(hit) & !(features %in% model_genes) & model_genes[hit] != features
+    rename <- !is.na(hit) & !(features %in% model_genes)
     renamed <- features
     renamed[rename] <- model_genes[hit[rename]]
     if (any(rename) && !anyDuplicated(renamed)) {

@@ -336,7 +336,7 @@ setMethod("runScLSTM", "SingleCellExperiment",
 .check_sce_own <- function(x, caller) {
     .check_own_records(metadata(x), "metadata(x)", caller)
     if ("SCLSTM" %in% SingleCellExperiment::reducedDimNames(x) &&
-        is.null(metadata(x)$sclstm) && is.null(metadata(x)$sclstm_apply)) {
+        is.null(metadata(x)[["sclstm"]]) && is.null(metadata(x)[["sclstm_apply"]])) {
         stop("reducedDim(x, \"SCLSTM\") exists and no sclstm run wrote it (no metadata(x)$sclstm); ",
              caller, " writes its embedding there: rename it or remove it first ",
              "(reducedDim(x, \"SCLSTM\") <- NULL).", call. = FALSE)
@@ -346,7 +346,7 @@ setMethod("runScLSTM", "SingleCellExperiment",
 
 # The columns of a SingleCellExperiment that sclstm wrote, as its runs' details record them.
 .sce_columns_written <- function(x) {
-    c(.columns_written(metadata(x)$sclstm), .columns_written(metadata(x)$sclstm_apply))
+    c(.columns_written(metadata(x)[["sclstm"]]), .columns_written(metadata(x)[["sclstm_apply"]]))
 }
 
 # Results into a SingleCellExperiment (runScLSTM(), `record` "sclstm", and applyScLSTM(),
@@ -538,7 +538,7 @@ setMethod("runScLSTM", "Seurat",
         stop("reduction.name = '", name, "' is already the name of an assay or graph of ",
              "this Seurat object; choose another name.", call. = FALSE)
     }
-    if (name %in% Reductions(x) && is.null(Misc(x[[name]])$sclstm)) {
+    if (name %in% Reductions(x) && is.null(Misc(x[[name]])[["sclstm"]])) {
         stop("reduction.name = '", name, "' is an existing reduction not made by ",
              "runScLSTM() (key ", Key(x[[name]]), "); choose another name, or remove it ",
              "first with x[[\"", name, "\"]] <- NULL.", call. = FALSE)
@@ -594,7 +594,7 @@ setMethod("runScLSTM", "Seurat",
         return(NULL)
     }
     misc <- Misc(x[[name]])
-    if (is.null(misc$sclstm)) NULL else misc$clusters_column
+    if (is.null(misc[["sclstm"]])) NULL else misc[["clusters_column"]]
 }
 
 # The meta.data columns of a Seurat object that sclstm wrote: as the latest run's and
