@@ -192,7 +192,7 @@ def _check_output(path: Path, reference) -> Path:
     """Before any work: ``path`` can be written (its missing folders can be made, it is no
     folder, no read-only file) and is not the reference's own file, which the rename at the
     end would replace with the simulation."""
-    from .io._files import check_writable
+    from .io._files import check_writable, same_file
 
     ancestor = path.absolute().parent
     while not ancestor.exists():
@@ -204,8 +204,7 @@ def _check_output(path: Path, reference) -> Path:
     elif not os.access(ancestor, os.W_OK | os.X_OK):
         raise InputError(f"simulate: cannot write {path}: no permission to make folders in {ancestor}.")
     source = getattr(reference, "filename", None) if isinstance(reference, ad.AnnData) else reference
-    if isinstance(source, (str, os.PathLike)) and path.exists() and Path(os.fspath(source)).expanduser().exists() \
-            and os.path.samefile(path, Path(os.fspath(source)).expanduser()):
+    if isinstance(source, (str, os.PathLike)) and same_file(path, source):
         raise InputError(f"simulate: path {path} is the reference's own file; write the simulation to another file.")
     return path
 

@@ -105,13 +105,18 @@ def output_is_r(path) -> bool:
     return Path(os.fspath(path)).suffix.lower() == ".rds"
 
 
+def same_file(a, b) -> bool:
+    """Whether two paths (``~`` expanded) name one existing file: an output about to replace an input."""
+    a, b = os.path.expanduser(os.fspath(a)), os.path.expanduser(os.fspath(b))
+    return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
+
+
 def check_not_input(out, input_path) -> None:
     """Refuse an output path that is the input file: the user's data is not overwritten."""
     source, _ = _split_object_name(input_path)
-    source, out = os.path.expanduser(source), os.path.expanduser(os.fspath(out))
-    if os.path.exists(source) and os.path.exists(out) and os.path.samefile(source, out):
-        raise InputError(f"--out {out} is the input file; sclstm does not overwrite its input, "
-                         "choose another output path.")
+    if same_file(out, source):
+        raise InputError(f"--out {os.path.expanduser(os.fspath(out))} is the input file; sclstm does not "
+                         "overwrite its input, choose another output path.")
 
 
 def write_output(adata: ad.AnnData, path) -> None:
