@@ -4,6 +4,8 @@ Pollen (299 cells) is run with few landmarks and a small training sample so that
 step of the large-data path (chunks, landmarks, sample, micro-cluster merge, sparse kNN
 similarity) is exercised in seconds.
 """
+import re
+
 import anndata as ad
 import numpy as np
 import pytest
@@ -77,6 +79,22 @@ def test_a_bad_value_in_a_later_chunk_names_its_cell(pollen):
     X[298, X[298].indices[0]] = -1
     with pytest.raises(InputError, match="negative.*cell 298"):
         RowSource(X, chunk_cells=64).scan_empty(drop_empty=False)
+
+
+def test_a_bad_value_in_a_backed_file_names_its_cell_by_name(pollen, tmp_path):
+    """As in memory, the cell of a bad value is named by its obs name, not its row number
+    (before: "the first in cell 298"), on both paths and in the unread-cells message."""
+    bad = pollen.copy()
+    bad.X = sp.csr_matrix(bad.X, dtype=np.float64)
+    bad.X[298, bad.X[298].indices[0]] = -1
+    path = tmp_path / "bad.h5ad"
+    bad.write_h5ad(path)
+    backed = ad.read_h5ad(path, backed="r")
+    name = re.escape(repr(str(pollen.obs_names[298])))
+    for kernel in ("landmark", "exact"):
+        with pytest.raises(InputError, match=rf"negative value\(s\) in cells 0–298 \(the first in cell {name}\)"):
+            sclstm.ScLSTM(n_clusters=11, **{**SMALL, "kernel": kernel}).fit(backed)
+    backed.file.close()
 
 
 def test_landmark_kernel_with_every_cell_as_landmark_is_the_exact_kernel(pollen):

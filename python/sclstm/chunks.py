@@ -59,16 +59,17 @@ def refuse_non_matrix(M) -> None:
                          "indexing); call X.compute_chunk_sizes() first.")
 
 
-def _checked_rows(block, start: int, keep: np.ndarray) -> sp.csr_matrix:
-    """A block of rows as a checked float64 CSR copy, restricted to the rows in ``keep``."""
+def _checked_rows(block, start: int, keep: np.ndarray, names=None) -> sp.csr_matrix:
+    """A block of rows as a checked float64 CSR copy, restricted to the rows in ``keep``;
+    ``names`` (the block's cell names, or None) name a bad value's cell."""
     M = as_csr(block)
-    check_values(M, start, whole=False)
+    check_values(M, start, whole=False, cell_names=names)
     return M if keep.all() else M[keep]
 
 
-def _apply_to_block(block, start: int, keep: np.ndarray, first: int, fn):
+def _apply_to_block(block, start: int, keep: np.ndarray, names, first: int, fn):
     """One Dask task of :meth:`RowSource.map_chunks`: check the block, then ``fn`` on its kept rows."""
-    return fn(_checked_rows(block, start, keep), first)
+    return fn(_checked_rows(block, start, keep, names), first)
 
 
 def _select_rows(wanted: np.ndarray, M: sp.csr_matrix, first: int) -> sp.csr_matrix:
@@ -83,11 +84,16 @@ def _empty_rows_and_gene_nnz(M: sp.csr_matrix, first: int) -> tuple[np.ndarray, 
 
 
 class RowSource:
-    """Read a cells × genes matrix chunk by chunk, checked, restricted to the kept cells."""
+    """Read a cells × genes matrix chunk by chunk, checked, restricted to the kept cells.
 
-    def __init__(self, X, chunk_cells: int = DEFAULT_CHUNK_CELLS):
+    ``cell_names`` (one per row; an AnnData's obs_names when not given) name the cell of a
+    bad value in the error; without them, its row number does."""
+
+    def __init__(self, X, chunk_cells: int = DEFAULT_CHUNK_CELLS, cell_names=None):
         if X is None:
             raise InputError("no expression matrix was given.")
+        if cell_names is None and hasattr(X, "obs_names") and hasattr(X, "X"):
+            cell_names = X.obs_names
         X = counts_of(X)
         if isinstance(X, (list, tuple)):
             X = np.asarray(X)
@@ -100,6 +106,7 @@ class RowSource:
             raise InputError(f"the expression matrix is empty ({self.n_rows} cells × {self.n_genes} genes).")
         self.chunk_cells = int(chunk_cells)
         self.kept = np.ones(self.n_rows, dtype=bool)
+        self.cell_names = None if cell_names is None or len(cell_names) != self.n_rows else np.asarray(cell_names)
 
     @property
     def n_cells(self) -> int:
@@ -114,7 +121,11 @@ class RowSource:
         block = self.X[start:stop]
         if hasattr(block, "compute"):  # a Dask block: computed by the active scheduler
             block = block.compute()
-        return _checked_rows(block, start, self.kept[start:stop])
+        return _checked_rows(block, start, self.kept[start:stop], self._names(start, stop))
+
+    def _names(self, start: int, stop: int):
+        """The names of rows start..stop (None without names)."""
+        return None if self.cell_names is None else self.cell_names[start:stop]
 
     def chunks(self) -> Iterator[sp.csr_matrix]:
         """Kept rows, in order, as float64 CSR chunks of at most ``chunk_cells`` rows, read here."""
@@ -145,7 +156,8 @@ class RowSource:
         X = self.X.rechunk((self.chunk_cells, -1))  # the same row chunks as here, genes whole
         work = dask.delayed(fn, traverse=False)  # one copy of fn (and the model it may hold) per graph
         tasks = [dask.delayed(_apply_to_block)(X.blocks[i, 0], spans[i][0], self.kept[slice(*spans[i])],
-                                               int(kept_before[i]), work) for i in chosen]
+                                               self._names(*spans[i]), int(kept_before[i]), work)
+                 for i in chosen]
         return list(dask.compute(*tasks))
 
     def rows(self, idx: np.ndarray) -> sp.csr_matrix:
@@ -184,7 +196,8 @@ class RowSource:
         depths = np.concatenate(self.map_chunks(partial(_depths, genes)))
         unread = depths == 0
         rows = np.flatnonzero(self.kept)
-        check_unread_cells(unread, rows, genes_read, drop_empty)
+        check_unread_cells(unread, rows if self.cell_names is None else self.cell_names[rows], genes_read,
+                           drop_empty)
         if unread.any():
             self.kept = self.kept.copy()
             self.kept[rows[unread]] = False
