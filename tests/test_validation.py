@@ -1,4 +1,5 @@
 """Every bad input gets a one-line InputError naming the problem; nothing the user gave is modified."""
+import anndata as ad
 import numpy as np
 import pandas as pd
 import warnings
@@ -188,8 +189,16 @@ def test_log_transformed_input_is_warned_about(blakeley):
     X = sp.csr_matrix(blakeley.X, dtype=np.float64)
     X = sp.diags(1e4 / np.asarray(X.sum(axis=1)).ravel()) @ X
     X.data = np.log1p(X.data)
-    with pytest.warns(UserWarning, match="look log-transformed"):
+    with pytest.warns(UserWarning, match="look log-transformed") as caught:
         ScLSTM(n_clusters=3, **FAST).fit(X)
+    # the warning points at the user's line, from every entry point (before: at sclstm's own
+    # validation.py, the depth of the check differing between ScLSTM.fit and tl.sclstm)
+    assert {w.filename for w in caught} == {__file__}
+    adata = ad.AnnData(X)
+    with pytest.warns(UserWarning, match="look log-transformed") as caught:
+        with pytest.raises(InputError, match="n_clusters"):
+            sclstm.tl.sclstm(adata, n_clusters=10**6, **FAST)
+    assert {w.filename for w in caught} == {__file__}
 
 
 def test_input_is_not_modified(blakeley):

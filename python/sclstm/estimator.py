@@ -26,7 +26,6 @@ import os
 import platform
 import re
 import time
-import warnings
 from dataclasses import replace
 from importlib import metadata
 
@@ -48,7 +47,7 @@ from .preprocessing import Preprocessor, filter_genes, kept_genes, check_method 
 from .sequences import Sequencer, fit_sequencer
 from .training import class_probabilities, embed, pair_probabilities, train_siamese
 from .validation import (InputError, first_line, check_counts, check_fraction, check_labels, check_n_clusters,
-                         check_two_dimensional, drop_unread_cells, frame_values, reindex_by_name)
+                         check_two_dimensional, drop_unread_cells, frame_values, reindex_by_name, warn_user)
 
 log = logging.getLogger("sclstm")
 MODES = ("unsupervised", "labelled")
@@ -122,7 +121,7 @@ def read_counts(X, drop_empty: bool, min_cells: int = 3):
     chunk by chunk), and its gene names when X carries them (None otherwise)."""
     matrix, cell_names, gene_names = matrix_of(X)
     if is_out_of_core(X):
-        matrix = sp.vstack(list(RowSource(matrix).chunks()), format="csr")
+        matrix = sp.vstack(list(RowSource(matrix, cell_names=cell_names).chunks()), format="csr")
     counts = check_counts(matrix, cell_names, gene_names, drop_empty=bool(drop_empty), min_cells=min_cells)
     return counts, (None if gene_names is None else counts.gene_names)
 
@@ -138,10 +137,10 @@ def model_gene_names(gene_names):
     names = pd.Index(np.asarray(gene_names).astype(str))
     if not names.is_unique:
         dup = names[names.duplicated()].unique()
-        warnings.warn(
+        warn_user(
             f"{dup.size} gene names occur more than once ({', '.join(dup[:3])}); a saved model matches "
             "new data's genes by name, which then works only for data with the same genes in the same "
-            "order: make them unique first (AnnData: adata.var_names_make_unique()).", UserWarning, stacklevel=5)
+            "order: make them unique first (AnnData: adata.var_names_make_unique()).")
     return names.to_numpy()
 
 
@@ -463,9 +462,9 @@ class ScLSTM:
                 )
             free = available_memory_bytes()
             if free is not None and memory > free:  # said before the fit, not by the system killing it
-                warnings.warn(f"{n_rows} cells: the exact kernel needs about {memory / 2**30:.1f} GiB, more than the "
-                              f"{free / 2**30:.1f} GiB this machine has available now; kernel='landmark' (or "
-                              f"'auto') bounds it.", UserWarning, stacklevel=3)
+                warn_user(f"{n_rows} cells: the exact kernel needs about {memory / 2**30:.1f} GiB, more than the "
+                          f"{free / 2**30:.1f} GiB this machine has available now; kernel='landmark' (or "
+                          f"'auto') bounds it.")
         else:
             memory = lm.memory_estimate(n_rows, min(n_genes, self.n_top_genes), self.n_landmarks,
                                         self.sample_size, lm.DEFAULT_MICRO, DEFAULT_CHUNK_CELLS)
@@ -493,10 +492,9 @@ class ScLSTM:
         present = set(np.unique(sample_codes).tolist())
         absent = [str(c) for i, c in enumerate(self.classes_) if i not in present]
         if absent:
-            warnings.warn(f"{len(absent)} class(es) have no labelled cell in the training sample of {n_sample} "
-                          f"cells ({', '.join(absent[:3])}{', …' if len(absent) > 3 else ''}): they cannot be "
-                          f"predicted and are not counted in k; raise sample_size to take them in.",
-                          UserWarning, stacklevel=4)
+            warn_user(f"{len(absent)} class(es) have no labelled cell in the training sample of {n_sample} "
+                      f"cells ({', '.join(absent[:3])}{', …' if len(absent) > 3 else ''}): they cannot be "
+                      f"predicted and are not counted in k; raise sample_size to take them in.")
         return len(present)
 
     @staticmethod
@@ -550,10 +548,9 @@ class ScLSTM:
         distinct = n_training_cells * (n_training_cells - 1) // 2
         default = ScLSTM().batch_size
         if self.batch_size > max(distinct, default):
-            warnings.warn(f"batch_size={self.batch_size} pairs per step exceeds the {distinct:,} distinct pairs of "
-                          f"the {n_training_cells:,} training cells, so every step repeats pairs; training time "
-                          f"grows with batch_size (default {default}) and gains nothing from them.",
-                          UserWarning, stacklevel=5)
+            warn_user(f"batch_size={self.batch_size} pairs per step exceeds the {distinct:,} distinct pairs of "
+                      f"the {n_training_cells:,} training cells, so every step repeats pairs; training time "
+                      f"grows with batch_size (default {default}) and gains nothing from them.")
 
     def _set_predictions(self, prob) -> None:
         """Labelled mode: every cell's class and its probability from the class head's
@@ -620,7 +617,7 @@ class ScLSTM:
 
     def _fit_landmark(self, X, labels) -> dict:
         """The path for many cells (:mod:`sclstm.landmark`): nothing n × n is held."""
-        source = RowSource(X)
+        source = RowSource(X, cell_names=names_of(X)[0])
         _, gene_nnz = source.scan_empty(self.drop_empty)
         depths = source.drop_unread(kept_genes(gene_nnz, self.min_cells), self._genes_read(), self.drop_empty)
         n_empty = int((~source.kept).sum())  # all-zero cells and cells with counts only in unread genes
@@ -665,9 +662,8 @@ class ScLSTM:
         self.labels_ = self._cluster(self.similarity_, self.embedding_, k)
         self.n_clusters_ = int(k)
         self.n_cells_, self.n_genes_in_ = n, source.n_genes
-        cell_names = names_of(X)[0]  # AnnData or DataFrame, as on the exact path
-        names = np.asarray(cell_names) if cell_names is not None else np.array([str(i) for i in range(source.n_rows)])
-        self.cell_names_ = names[source.kept]
+        names = source.cell_names if source.cell_names is not None else np.arange(source.n_rows)
+        self.cell_names_ = names[source.kept].astype(str)  # AnnData or DataFrame names, as on the exact path
         self.kept_cells_ = source.kept
         return {"k_method": k_method, "k_curve": k_curve, "partition_from": "learned similarity",
                 "guard": {"applied": False, "reason": "the kernel's own partition of all cells is not computed "
@@ -800,11 +796,10 @@ class ScLSTM:
         """
         fitted = self.gene_names_
         if (fitted is None) != (gene_names is None):
-            warnings.warn(
+            warn_user(
                 f"the {'model' if fitted is None else 'data'} has no gene names, so genes are matched by "
                 f"position: the data must hold the model's {self.n_genes_in_} genes in the order it was fitted "
-                "on (give both names — an AnnData, a DataFrame or a model fitted on one — to match by name).",
-                UserWarning, stacklevel=5)
+                "on (give both names — an AnnData, a DataFrame or a model fitted on one — to match by name).")
         if fitted is None or gene_names is None or (len(gene_names) == len(fitted)
                                                      and np.array_equal(gene_names, fitted)):
             self.preprocessor_.check_gene_count(M.shape[1])  # by position

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import functools
 import re
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -11,7 +10,7 @@ import scipy.sparse as sp
 
 from .clustering import cluster_similarity
 from .estimator import ScLSTM
-from .validation import InputError, check_n_clusters
+from .validation import InputError, check_n_clusters, warn_user
 
 __all__ = ["sclstm", "recluster"]  # the rest serves the command line and the R package
 
@@ -312,11 +311,10 @@ def write_results(adata, est: ScLSTM, key_added: str = "sclstm", layer=None, lab
     summary = dict(est.summary_, layer=layer, labels_key=labels_key, key_added=key_added)
     adata.uns[key_added] = h5ad_safe(summary)
     if not kept.all():  # NaN rows break sc.pp.neighbors(use_rep=...) with an error far from here
-        warnings.warn(
+        warn_user(
             f"{int((~kept).sum())} cells with no counts (in the genes read) were dropped (drop_empty): they have no cluster in "
             f"obs[{key_added!r}] and NaN rows in obsm['X_{key_added}']; before sc.pp.neighbors(adata, "
-            f"use_rep='X_{key_added}') keep the others: adata = adata[adata.obs[{key_added!r}].notna()].copy()",
-            UserWarning, stacklevel=3)
+            f"use_rep='X_{key_added}') keep the others: adata = adata[adata.obs[{key_added!r}].notna()].copy()")
 
 
 def recluster(adata, n_clusters, key: str = "sclstm", key_added=None, copy: bool = False):

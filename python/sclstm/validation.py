@@ -5,6 +5,8 @@ Nothing here modifies what the user passed; functions return new objects.
 from __future__ import annotations
 
 import numbers
+import os
+import sys
 import warnings
 from dataclasses import dataclass, replace
 
@@ -83,6 +85,19 @@ def as_csr(X) -> sp.csr_matrix:
 LOG_SCALE_MAX = 30.0
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn_user(message: str) -> None:
+    """A UserWarning attributed to the first line outside sclstm (the user's call), whatever
+    the path through the package: a fixed stacklevel pointed inside sclstm from some entry
+    points (``tl.sclstm`` and ``ScLSTM.fit`` reach a check at different depths)."""
+    frame, level = sys._getframe(0), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)
+
+
 def warn_if_log_scale(values: np.ndarray) -> None:
     """Warn when non-zero expression values look log-transformed: all below 30 and most of
     them not whole numbers (raw counts are whole; FPKM/TPM reach far above 30). sclstm
@@ -90,14 +105,15 @@ def warn_if_log_scale(values: np.ndarray) -> None:
     1.00 from counts against 0.78 from scanpy's normalize_total + log1p of them)."""
     values = np.asarray(values)
     if values.size and values.max() < LOG_SCALE_MAX and np.mean(values != np.round(values)) > 0.5:
-        warnings.warn("the expression values look log-transformed (all below 30, most not whole numbers); "
+        warn_user("the expression values look log-transformed (all below 30, most not whole numbers); "
                       "sclstm expects raw counts and normalises and logs them itself: pass the counts "
-                      "(e.g. layer='counts').", UserWarning, stacklevel=2)
+                      "(e.g. layer='counts').")
 
 
 def check_values(M: sp.csr_matrix, first_cell: int = 0, whole: bool = True, cell_names=None) -> None:
     """Refuse NaN/inf and negative values, counting them and naming the first offending cell
-    (by its name when ``cell_names`` are given, else by its row number from 0).
+    (by its name when ``cell_names``, the names of M's rows, are given, else by its row number
+    from 0).
 
     ``M`` is the whole matrix, or (``whole=False``) a chunk of it whose first row is cell
     ``first_cell``: the count is then the chunk's, and the message says so.
@@ -109,8 +125,8 @@ def check_values(M: sp.csr_matrix, first_cell: int = 0, whole: bool = True, cell
                               (M.data < 0, "negative", "sclstm expects raw counts (or non-negative expression "
                                                        "such as FPKM/RPKM), not scaled or centred data")):
         if bad.any():
-            row = first_cell + int(np.searchsorted(M.indptr, np.flatnonzero(bad)[0], side="right") - 1)
-            cell = repr(str(cell_names[row])) if cell_names is not None else row
+            offset = int(np.searchsorted(M.indptr, np.flatnonzero(bad)[0], side="right") - 1)
+            cell = repr(str(cell_names[offset])) if cell_names is not None else first_cell + offset
             raise InputError(f"the expression matrix has {int(bad.sum())} {what} value(s){where} (the first "
                              f"in cell {cell}); {advice}.")
 

@@ -45,7 +45,6 @@ import gzip
 import lzma
 import os
 import re
-import warnings
 from pathlib import Path
 
 import anndata as ad
@@ -53,7 +52,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..validation import InputError, first_line
+from ..validation import InputError, first_line, warn_user
 from ._files import check_folder, check_names_for_r
 
 __all__ = ["read_rds", "read_rdata", "write_rds"]
@@ -453,7 +452,7 @@ class _R:
         except self.RRuntimeError as exc:  # pragma: no cover - `call` catches R errors itself
             raise InputError(f"R failed {context}: {first_line(exc)}") from None
         for w in _strings(res["warnings"]):
-            warnings.warn(f"R: {w}", UserWarning, stacklevel=3)
+            warn_user(f"R: {w}")
         if not _bool(res["ok"]):
             raise _r_error(_strings(res["value"])[0], context)
         return res["value"]
@@ -580,8 +579,7 @@ def _frame(parts, what: str) -> pd.DataFrame:
         names.append(name)
         cols.append(_column(kind, c))
     if skipped:
-        warnings.warn(f"{what}: columns not converted (not plain vectors): {', '.join(skipped)}", UserWarning,
-                      stacklevel=4)
+        warn_user(f"{what}: columns not converted (not plain vectors): {', '.join(skipped)}")
     index = pd.Index(_names_or_range(p["rownames"], n), dtype=object)
     df = pd.DataFrame({j: col for j, col in enumerate(cols)}, index=index)
     df.columns = names  # keeps duplicated names, if R had any
@@ -686,8 +684,7 @@ def _uns_from(x, what):
     skipped: list = []
     out = _to_py(x, what, skipped)
     if skipped:
-        warnings.warn(f"not converted to uns (not plain values): {', '.join(skipped[:10])}", UserWarning,
-                      stacklevel=4)
+        warn_user(f"not converted to uns (not plain values): {', '.join(skipped[:10])}")
     return out if isinstance(out, dict) else ({} if out is None or out == [] else {what: out})
 
 
@@ -810,9 +807,9 @@ def _convert(R, obj, where: str, assay, genes_by_cells) -> ad.AnnData:
                                   genes_by_cells=True if genes_by_cells is None else bool(genes_by_cells))
         if genes_by_cells is None:
             # nothing in a bare matrix says which way round it is: say which way it was read
-            warnings.warn(f"{where}: the {cls} was read as genes × cells (rows = genes, R's convention): "
-                          f"{len(cells)} cells × {len(genes)} genes; if its rows are cells, pass "
-                          f"genes_by_cells=False (or save t(x) from R).", UserWarning, stacklevel=3)
+            warn_user(f"{where}: the {cls} was read as genes × cells (rows = genes, R's convention): "
+                      f"{len(cells)} cells × {len(genes)} genes; if its rows are cells, pass "
+                      f"genes_by_cells=False (or save t(x) from R).")
         adata = ad.AnnData(X=X, obs=pd.DataFrame(index=pd.Index(cells, dtype=object)),
                            var=pd.DataFrame(index=pd.Index(genes, dtype=object)))
     elif kind == "seurat2":
@@ -894,8 +891,7 @@ def _graphs_to_obsp(graphs, cells, what: str) -> dict:
         if rows == list(cells) and cols == list(cells):
             obsp[name] = G
         else:
-            warnings.warn(f"{what} {name!r} is not over the object's cells in order; not converted", UserWarning,
-                          stacklevel=4)
+            warn_user(f"{what} {name!r} is not over the object's cells in order; not converted")
     return obsp
 
 
@@ -904,16 +900,15 @@ def _from_seurat(p: dict, where: str) -> ad.AnnData:
     main = _strings(p["main"])[0]
     others = [a for a in _strings(p["assays"]) if a != main]
     if others:
-        warnings.warn(f"{where}: X holds Seurat assay {main!r}; assays not converted: {', '.join(others)} "
-                      f"(read another with assay={others[0]!r})", UserWarning, stacklevel=3)
+        warn_user(f"{where}: X holds Seurat assay {main!r}; assays not converted: {', '.join(others)} "
+                  f"(read another with assay={others[0]!r})")
     layers = {k: _matrix(v)[0] for k, v in _named(p["layers"]).items()}
     obs = _frame(p["meta"], "meta.data")
     cell_index = pd.Index(cells, dtype=object)
     if obs.index.is_unique and cell_index.isin(obs.index).all():
         obs = obs.reindex(cell_index)  # by name: Seurat matches meta.data rows to cells by name, not order
     elif len(obs) == len(cells):
-        warnings.warn(f"{where}: meta.data row names are not the cell names; its rows are taken in the cells' order",
-                      UserWarning, stacklevel=3)
+        warn_user(f"{where}: meta.data row names are not the cell names; its rows are taken in the cells' order")
         obs.index = cell_index
     else:
         obs = obs.reindex(cell_index)
@@ -946,8 +941,8 @@ def _from_seurat(p: dict, where: str) -> ad.AnnData:
             col = "ident"
             if col in obs.columns:  # meta.data's own 'ident' column is kept
                 col = "active.ident"
-                warnings.warn(f"{where}: meta.data has its own 'ident' column; the active identities (Idents) "
-                              f"are in obs[{col!r}]", UserWarning, stacklevel=3)
+                warn_user(f"{where}: meta.data has its own 'ident' column; the active identities (Idents) "
+                          f"are in obs[{col!r}]")
             obs[col] = s
             source["idents"] = col
     obs = _rename_clusters_in(obs)
@@ -1386,6 +1381,5 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
     if skipped:
         left_out += skipped
     if left_out:
-        warnings.warn(f"write_rds: not written to {path} (write_rds does not convert these): {', '.join(left_out)}",
-                      UserWarning, stacklevel=2)
+        warn_user(f"write_rds: not written to {path} (write_rds does not convert these): {', '.join(left_out)}")
     R("save_rds", obj, R.str_vec([path]), context=f"writing {path}")
