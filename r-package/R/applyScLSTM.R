@@ -101,9 +101,7 @@ setGeneric("applyScLSTM", function(x, model, ...) standardGeneric("applyScLSTM")
         stop("model must be the path of a model file (.pt), got ",
              paste(deparse(model), collapse = " "), ".", call. = FALSE)
     }
-    if (!(is.logical(drop_empty) && length(drop_empty) == 1L && !is.na(drop_empty))) {
-        stop("drop_empty must be TRUE or FALSE.", call. = FALSE)
-    }
+    .check_flag(drop_empty, "drop_empty")
     sclstm <- sclstmPython()
     est <- .py_call(sclstm$ScLSTM$load(path.expand(model)))
     classes <- .to_r(reticulate::py_get_attr(est, "classes_", silent = TRUE))

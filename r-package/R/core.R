@@ -156,9 +156,9 @@
 # Each runScLSTM() method's own arguments (besides k, seed, labels and those in `...`), by
 # the kind of object it is for; and, for an argument of one kind, what the other calls it.
 .METHOD_ARGUMENTS <- list(
-    "SingleCellExperiment" = "assay.type",
-    "Seurat object" = c("assay", "set.ident", "reduction.name", "reduction.key"),
-    "matrix" = character(0)
+    "SingleCellExperiment" = c("assay.type", "verbose"),
+    "Seurat object" = c("assay", "set.ident", "reduction.name", "reduction.key", "verbose"),
+    "matrix" = "verbose"
 )
 .ANALOGUE <- c(assay = "assay.type", assay.type = "assay")
 
@@ -367,6 +367,14 @@
 }
 
 # A message of sclstm's (class sclstm_note), which .with_orientation_hint() can complete.
+# A single TRUE or FALSE (drop_empty, verbose), or an error naming the argument.
+.check_flag <- function(value, name) {
+    if (!(is.logical(value) && length(value) == 1L && !is.na(value))) {
+        stop(name, " must be TRUE or FALSE.", call. = FALSE)
+    }
+    invisible(value)
+}
+
 .note <- function(text) {
     structure(class = c("sclstm_note", "message", "condition"),
               list(message = paste0(text, "\n"), call = NULL))
@@ -477,8 +485,9 @@ NULL
 # .check_estimator_arguments() before any work: there, a name such as cells_in_columns
 # is refused, which here would silently become .run_core()'s own argument.
 .run_core <- function(counts, k = NULL, seed = 0, labels = NULL, ..., save.model = NULL,
-                      cells_in_columns = TRUE) {
+                      cells_in_columns = TRUE, verbose = TRUE) {
     k <- .check_k(k)
+    .check_flag(verbose, "verbose")
     seed <- .check_seed(seed)
     save.model <- .check_model_path(save.model)
     extra <- list(...)
@@ -563,7 +572,9 @@ NULL
         .py_call(est$save(save.model))
         details$model_file <- save.model
     }
-    message(.note(.to_r(est$kernel_note_)))
+    if (verbose) {
+        message(.note(.to_r(est$kernel_note_)))
+    }
     out <- list(clusters = clusters, embedding = embedding, details = details)
     if (!is.null(predicted_kept)) {
         predicted <- rep(NA_character_, n_cells)

@@ -14,8 +14,8 @@
 #' shape or the names tells the two apart reliably (a dataset may have more cells than
 #' genes or fewer; names follow no fixed pattern), so rather than warn on a guess,
 #' \code{runScLSTM()} says how it read the matrix: the message it gives on every run
-#' (the kernel chosen and the memory it needs; there is no \code{verbose} argument:
-#' \code{suppressMessages(runScLSTM(x))} silences it) ends, for a matrix, with
+#' (the kernel chosen and the memory it needs; \code{verbose = FALSE} leaves it out) ends,
+#' for a matrix, with
 #' \code{"read as genes x cells: <g> genes in rows, <c> cells in columns"}, and the
 #' details record the same as \code{read_as}. An error about the cells (such as columns
 #' with no counts) also gives the dimensions the matrix was read with, as a transposed
@@ -93,6 +93,9 @@
 #'   (duplicated names are an error before the fit). Counts without row names give a
 #'   model without gene names, which \code{applyScLSTM()} can only match to new counts
 #'   by position: a warning says so.
+#' @param verbose Give the run's note (the kernel chosen, the memory it needs and, for a
+#'   matrix, how it was read) as a message? Default \code{TRUE}; \code{FALSE} leaves it
+#'   out, as Seurat's \code{verbose = FALSE} does. Warnings and errors are given either way.
 #' @param assay.type For a SingleCellExperiment: the assay holding the counts, by name
 #'   or by index (a whole number); the metadata records it by name.
 #' @param assay For a Seurat object: the assay whose \code{counts} are used;
@@ -289,7 +292,7 @@ setGeneric("runScLSTM", function(x, ...) standardGeneric("runScLSTM"))
 
 #' @rdname runScLSTM
 #' @export
-setMethod("runScLSTM", "ANY", function(x, k = NULL, seed = 0, labels = NULL, ...) {
+setMethod("runScLSTM", "ANY", function(x, k = NULL, seed = 0, labels = NULL, ..., verbose = TRUE) {
     .refuse_summarized_experiment(x, "runScLSTM()")
     if (is.null(dim(x)) || length(dim(x)) != 2L) {
         stop("runScLSTM() needs a SingleCellExperiment, a Seurat object or a genes x ",
@@ -300,7 +303,7 @@ setMethod("runScLSTM", "ANY", function(x, k = NULL, seed = 0, labels = NULL, ...
     # tells reliably: the run's message and details say how it was read
     read_as <- sprintf("genes x cells: %d genes in rows, %d cells in columns", nrow(x), ncol(x))
     res <- .with_orientation_hint(
-        .run_core(x, k = k, seed = seed, labels = labels, ...),
+        .run_core(x, k = k, seed = seed, labels = labels, ..., verbose = verbose),
         paste0("runScLSTM() reads a matrix as ", sub(": ", ": here ", read_as),
                "; if the cells are the rows, pass t(x)"),
         read_as = paste0(read_as, " (if the cells are the rows, pass t(x))")
@@ -316,7 +319,7 @@ setMethod("runScLSTM", "ANY", function(x, k = NULL, seed = 0, labels = NULL, ...
 #' @importFrom S4Vectors metadata metadata<-
 #' @export
 setMethod("runScLSTM", "SingleCellExperiment",
-          function(x, k = NULL, seed = 0, labels = NULL, ..., assay.type = "counts") {
+          function(x, k = NULL, seed = 0, labels = NULL, ..., verbose = TRUE, assay.type = "counts") {
     assay_name <- .sce_assay_type(x, assay.type)
     labels <- .resolve_labels(labels, colData(x), ncol(x), "colData(x)")
     .check_estimator_arguments(list(...), "runScLSTM()", object = "SingleCellExperiment")
@@ -325,7 +328,7 @@ setMethod("runScLSTM", "SingleCellExperiment",
     .check_own_columns(present, .RUN_COLUMNS, .sce_columns_written(x), "colData(x)",
                        "runScLSTM()")
     res <- .run_core(assay(x, assay.type, withDimnames = TRUE), k = k, seed = seed,
-                     labels = labels, ...)
+                     labels = labels, ..., verbose = verbose)
     res$details$assay.type <- assay_name
     .store_in_sce(x, res, "sclstm", .written_columns(res, "sclstm_clusters"), present)
 })
@@ -382,7 +385,7 @@ setMethod("runScLSTM", "SingleCellExperiment",
 #'   Idents<- Key Misc Reductions
 #' @export
 setMethod("runScLSTM", "Seurat",
-          function(x, k = NULL, seed = 0, labels = NULL, ..., assay = NULL,
+          function(x, k = NULL, seed = 0, labels = NULL, ..., verbose = TRUE, assay = NULL,
                    set.ident = FALSE, reduction.name = "sclstm",
                    reduction.key = "SCLSTM_") {
     assay <- .seurat_assay(x, assay)
@@ -395,7 +398,7 @@ setMethod("runScLSTM", "Seurat",
     counts <- .seurat_assay_counts(x, assay, "runScLSTM()")
     labels_arg <- labels
     labels <- .resolve_labels(labels, x[[]], ncol(x), "the meta.data")
-    res <- .run_core(counts, k = k, seed = seed, labels = labels, ...)
+    res <- .run_core(counts, k = k, seed = seed, labels = labels, ..., verbose = verbose)
     res$details$assay <- assay
     # as FindClusters keeps seurat_clusters and one column per resolution: the latest run in
     # sclstm_clusters, and each reduction.name's run in its own column
@@ -418,7 +421,7 @@ setMethod("runScLSTM", "Seurat",
     }
     params <- c(list(k = k, seed = seed, labels = labels_logged, assay = assay,
                      set.ident = set.ident, reduction.name = reduction.name,
-                     reduction.key = reduction.key),
+                     reduction.key = reduction.key, verbose = verbose),
                 list(...))
     .log_seurat_command(x, assay, reduction.name, params)
 })

@@ -294,6 +294,25 @@ test_that("a matrix run says how it read the matrix, so a transposed one that fi
     expect_null(metadata(out)$sclstm$read_as)
 })
 
+test_that("verbose = FALSE leaves the run's note out, as Seurat's verbose does, and changes nothing else", {
+    d <- load_dataset("blakeley")
+    notes <- function(expr) {
+        seen <- character(0)
+        value <- withCallingHandlers(expr, message = function(m) {
+            seen <<- c(seen, conditionMessage(m))
+            invokeRestart("muffleMessage")
+        })
+        list(value = value, notes = seen)
+    }
+    loud <- notes(run_fast(make_sce(d), k = 3))
+    quiet <- notes(run_fast(make_sce(d), k = 3, verbose = FALSE))
+    expect_length(loud$notes, 1L)
+    expect_length(quiet$notes, 0L) # before: "unknown argument 'verbose'"
+    expect_identical(quiet$value$sclstm_clusters, loud$value$sclstm_clusters)
+    expect_length(notes(run_fast(d$counts, k = 3, verbose = FALSE))$notes, 0L) # a matrix's too
+    expect_error(run_fast(d$counts, k = 3, verbose = NA), "^verbose must be TRUE or FALSE\\.$")
+})
+
 test_that("assay.type by index is recorded by name, and a fractional index is refused", {
     d <- load_dataset("blakeley")
     sce <- make_sce(d)
@@ -367,7 +386,7 @@ test_that("argument mistakes are explained in R's terms, for the class given", {
     sce <- make_sce(d)
     expect_error(runScLSTM(sce, assay_type = "counts"),
                  paste0("^unknown argument 'assay_type'; runScLSTM\\(\\) on a SingleCellExperiment ",
-                        "takes k, seed, labels, save.model, assay.type and the estimator's ",
+                        "takes k, seed, labels, save.model, assay.type, verbose and the estimator's ",
                         "parameters: .*n_steps"))
     expect_error(runScLSTM(sce, set.ident = TRUE),
                  "^unknown argument 'set.ident' \\(set.ident is for a Seurat object\\); runScLSTM")
@@ -375,7 +394,7 @@ test_that("argument mistakes are explained in R's terms, for the class given", {
                  "\\(assay is for a Seurat object; for a SingleCellExperiment, use assay.type =\\)")
     expect_error(runScLSTM(d$counts, assay.type = "counts"),
                  paste0("\\(assay.type is for a SingleCellExperiment\\); runScLSTM\\(\\) on a matrix ",
-                        "takes k, seed, labels, save.model and the estimator's parameters"))
+                        "takes k, seed, labels, save.model, verbose and the estimator's parameters"))
     # R has no mode argument: the labelled mode is labels =
     expect_error(runScLSTM(sce, k = 3, labelled_fraction = 0.5),
                  "^labelled_fraction applies only with labels = ")

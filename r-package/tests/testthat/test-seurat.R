@@ -30,6 +30,7 @@ test_that("Seurat round trip: meta.data column, DimReduc, Idents and the command
     expect_identical(cmd@params$k, 3)
     expect_identical(cmd@params$seed, 1)
     expect_identical(cmd@params$n_steps, test_steps())
+    expect_identical(cmd@params$verbose, TRUE) # logged as Seurat's own commands log theirs
     expect_identical(cmd@assay.used, "RNA")
 
     with_idents <- run_fast(seu, k = 3, seed = 1, set.ident = TRUE)
@@ -252,6 +253,6 @@ test_that("an argument of another class's method is named as such", {
     expect_error(runScLSTM(seu, assay.type = "counts"),
                  paste0("^unknown argument 'assay.type' \\(assay.type is for a SingleCellExperiment; ",
                         "for a Seurat object, use assay =\\); runScLSTM\\(\\) on a Seurat object takes ",
-                        "k, seed, labels, save.model, assay, set.ident, reduction.name, reduction.key ",
+                        "k, seed, labels, save.model, assay, set.ident, reduction.name, reduction.key, verbose ",
                         "and the estimator's parameters: "))
 })
