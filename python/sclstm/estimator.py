@@ -116,10 +116,15 @@ def matrix_of(X):
     return (frame_values(X) if isinstance(X, pd.DataFrame) else X.X), cell_names, gene_names
 
 
-def read_counts(X, drop_empty: bool, min_cells: int = 3):
+def read_counts(X, drop_empty: bool, min_cells: int = 3, cell_names=None):
     """The checked counts of X in memory (an out-of-core X — backed AnnData, Zarr, Dask — read
-    chunk by chunk), and its gene names when X carries them (None otherwise)."""
-    matrix, cell_names, gene_names = matrix_of(X)
+    chunk by chunk), and its gene names when X carries them (None otherwise). ``cell_names``
+    name the cells of an X that carries none (a bare matrix from R: numbered from 1 there)."""
+    matrix, own_names, gene_names = matrix_of(X)
+    if own_names is not None or cell_names is None:
+        cell_names = own_names
+    else:
+        cell_names = np.atleast_1d(np.asarray(cell_names, dtype=object)).astype(str)
     if is_out_of_core(X):
         matrix = sp.vstack(list(RowSource(matrix, cell_names=cell_names).chunks()), format="csr")
     counts = check_counts(matrix, cell_names, gene_names, drop_empty=bool(drop_empty), min_cells=min_cells)
@@ -751,10 +756,10 @@ class ScLSTM:
         ``drop_empty``. Refused for an unsupervised model, as :meth:`predict` is."""
         return self._new_cells(X, drop_empty, with_probabilities=True)[1]
 
-    def _new_cells(self, X, drop_empty, with_probabilities: bool):
+    def _new_cells(self, X, drop_empty, with_probabilities: bool, cell_names=None):
         """Embedding of the cells of X and, for a labelled model when asked, their class
         probabilities (None otherwise): one row per cell, NaN rows for dropped all-zero cells.
-        One pass serves both (``sclstm apply`` writes both)."""
+        One pass serves both (``sclstm apply`` writes both). ``cell_names``: see :func:`read_counts`."""
         self._check_fitted()
         if drop_empty is not None and not isinstance(drop_empty, (bool, np.bool_)):  # "no" would act as True
             raise InputError(f"drop_empty must be True, False or None (the model's setting), got {drop_empty!r}.")
@@ -762,15 +767,15 @@ class ScLSTM:
             raise InputError("predict needs a model fitted with mode='labelled' (it predicts the types of "
                              "the labels it learned); this one is unsupervised: use transform(X) for the "
                              "embedding of new cells, or fit with mode='labelled' and labels.")
-        E, seqs, kept = self._embed_new(X, drop_empty)
+        E, seqs, kept = self._embed_new(X, drop_empty, cell_names)
         prob = class_probabilities(self.model_, seqs, E, self._device()) if with_probabilities else None
         return self._one_row_per_cell(E, kept), None if prob is None else self._one_row_per_cell(prob, kept)
 
-    def _embed_new(self, X, drop_empty):
+    def _embed_new(self, X, drop_empty, cell_names=None):
         """Embedding and input sequences of the non-empty cells of X, and the mask of those cells."""
         self._check_fitted()
         drop_empty = self.drop_empty if drop_empty is None else drop_empty
-        counts, gene_names = read_counts(X, drop_empty, min_cells=1)
+        counts, gene_names = read_counts(X, drop_empty, min_cells=1, cell_names=cell_names)
         genes = self.preprocessor_.genes_kept_
         counts = drop_unread_cells(replace(counts, X=self._align_genes(counts.X, gene_names)), genes,
                                    f"the {len(genes)} genes the model reads", drop_empty, min_cells=1)

@@ -111,8 +111,11 @@ setGeneric("applyScLSTM", function(x, model, ...) standardGeneric("applyScLSTM")
                                                                                 silent = TRUE)))
     }
     # one pass gives the embedding and, for a labelled model, the class probabilities
+    # counts without gene names go bare (genes matched by position), their cells named here
+    # as R numbers them, so that Python's errors name them as R does (before: from 0)
+    cells <- if (is.null(rownames(counts))) as.list(.names_for_python(colnames(counts), ncol(counts)))
     res <- .with_python_warnings(.py_call(
-        est$`_new_cells`(.counts_with_names(counts), drop_empty, labelled)))
+        est$`_new_cells`(.counts_with_names(counts), drop_empty, labelled, cell_names = cells)))
     cell_names <- colnames(counts)
     emb <- .to_r(res[[1]])
     embedding <- matrix(as.double(emb), nrow = ncol(counts),

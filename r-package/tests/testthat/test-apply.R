@@ -98,6 +98,13 @@ test_that("a model saved from counts without gene names: a warning at the fit, p
         invokeRestart("muffleWarning")
     })
     expect_equal(unname(out$embedding), unname(fitted$embedding), tolerance = 1e-5)
+    # a bad value's cell is named as R numbers it, from 1, or by its column name (before:
+    # bare counts' cells were numbered from 0 by Python)
+    bad <- unnamed
+    bad[5, 3] <- -1
+    expect_error(applyScLSTM(bad, model), paste0("the first in cell '", colnames(bad)[3], "'"))
+    colnames(bad) <- NULL
+    expect_error(applyScLSTM(bad, model), "the first in cell '3'")
     # duplicated names are fine without save.model (the fit reads genes by position)
     dup <- d$counts
     rownames(dup)[2] <- rownames(dup)[1]
