@@ -49,6 +49,32 @@ def test_blas_threads_do_not_change_the_fit(tmp_path):
     np.testing.assert_array_equal(embeddings[0], embeddings[1])
 
 
+def test_scikit_learn_tools_accept_the_estimator(biase, fitted_biase):
+    """A scikit-learn clusterer and transformer (before: check_is_fitted, is_clusterer and
+    GridSearchCV failed for want of __sklearn_tags__; repr raised on a subclass)."""
+    from sklearn.base import clone, is_clusterer
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(fitted_biase)
+    assert is_clusterer(fitted_biase)
+    assert repr(fitted_biase) == "ScLSTM(n_clusters=4, n_steps=150)"
+    assert repr(clone(fitted_biase)) == repr(fitted_biase) and not hasattr(clone(fitted_biase), "labels_")
+    assert fitted_biase.n_features_in_ == biase.n_vars
+    assert list(fitted_biase.get_feature_names_out()[:2]) == ["sclstm0", "sclstm1"]
+
+    class Tagged(ScLSTM):
+        def __init__(self, tag="x", n_steps=400):
+            super().__init__(n_steps=n_steps)
+            self.tag = tag
+
+    assert repr(Tagged(tag="y")) == "Tagged(tag='y')"
+    # fit_transform is the fit's embedding, in scikit-learn's pandas output when asked
+    est = ScLSTM(n_clusters=4, n_steps=150).set_output(transform="pandas")
+    E = est.fit_transform(biase)
+    np.testing.assert_array_equal(E.to_numpy(), fitted_biase.embedding_)
+    assert list(E.columns[:2]) == ["sclstm0", "sclstm1"]
+
+
 def test_seed_changes_the_training(biase, fitted_biase):
     other = ScLSTM(n_clusters=4, n_steps=150, random_state=1).fit(biase)
     assert not np.array_equal(other.embedding_, fitted_biase.embedding_)
@@ -263,8 +289,20 @@ def test_labelled_mode_predicts_the_type_of_cells_whose_labels_it_did_not_see(po
     recall = [np.mean(pred[held & (truth == c)] == c) for c in np.unique(truth[held])]
     assert np.mean(recall) > 0.85
     # the scorer keeps to the unseen cells for the predicted column too
-    metrics, n_scored, _ = score_adata(adata, "cell_type", key="sclstm_predicted")
+    metrics, n_scored, scope = score_adata(adata, "cell_type", key="sclstm_predicted")
     assert n_scored == int(held.sum()) and metrics["BAS"] > 0.85
+    # predicted types are scored by name: the balanced accuracy is the recall computed above
+    # (before: clusters matched to classes, so a type predicted under another's name counted)
+    assert metrics["BAS"] == pytest.approx(np.mean(recall)) and "by name" in scope
+    # a labelled result without the column (an R result made before it wrote sclstm_labelled)
+    # is scored by the mask its record keeps, and refused when there is none
+    old = adata.copy()
+    del old.obs["sclstm_labelled"]
+    with pytest.raises(sclstm.InputError, match="is a labelled run's, but nothing says which cells' labels it used"):
+        score_adata(old, "cell_type")
+    old.uns["sclstm"] = {**old.uns["sclstm"], "labelled_mask": ~held}
+    assert score_adata(old, "cell_type")[1] == int(held.sum())
+    assert score_adata(old, "cell_type", all_cells=True)[1] == old.n_obs
 
 
 def test_unsupervised_mode_predicts_no_classes(fitted_biase):
@@ -410,10 +448,21 @@ def test_predict_transfers_labels_to_new_cells(blakeley, tmp_path):
     codes = pd.Series(pd.Categorical(blakeley.obs["cell_type"]).codes.astype(int), index=blakeley.obs_names)
     est = ScLSTM(mode="labelled", n_steps=20, labelled_fraction=0.5).fit(blakeley, codes)
     pred = est.predict(blakeley)
-    assert list(pred) == list(est.predicted_labels_) and all(type(x) is int for x in pred)
+    assert list(pred) == list(est.predicted_labels_)
+    # an integer array, which scikit-learn's metrics read (before: an object array of Python
+    # ints, refused as "a mix of multiclass and unknown targets"); names stay objects
+    from sklearn.metrics import accuracy_score
+
+    assert pred.dtype.kind == "i" and est.classes_.dtype.kind == "i" and 0 <= accuracy_score(codes, pred) <= 1
     assert list(est.predict(blakeley[:1])) == [pred[0]]
     est.save(tmp_path / "m.pt")
-    assert list(ScLSTM.load(tmp_path / "m.pt").predict(blakeley)) == list(pred)
+    loaded = ScLSTM.load(tmp_path / "m.pt").predict(blakeley)
+    assert list(loaded) == list(pred) and loaded.dtype.kind == "i"
+    named = ScLSTM(mode="labelled", n_steps=20).fit(blakeley, blakeley.obs["cell_type"].astype(str))
+    assert named.classes_.dtype == object
+    # a list of codes with None for unknown cells stays integers (before: floats, 0.0, 1.0, ...)
+    listed = [None if i % 3 == 0 else int(c) for i, c in enumerate(codes)]
+    assert ScLSTM(mode="labelled", n_steps=20).fit(blakeley, listed).classes_.dtype.kind == "i"
     with pytest.raises(sclstm.InputError, match="predict needs a model fitted with mode='labelled'"):
         ScLSTM(n_clusters=3, n_steps=20).fit(blakeley).predict(blakeley)
 

@@ -26,6 +26,19 @@ def test_hungarian_accuracy_by_hand():
     assert balanced_accuracy(truth, pred) == pytest.approx((0.75 + 1 + 1) / 3)
 
 
+def test_predicted_types_are_scored_by_name_not_matched():
+    """matched=False (the predicted types of the labelled mode): every cell given the other
+    type's name is all wrong, though a matching would call it perfect."""
+    truth = ["A"] * 2 + ["B"] * 10
+    swapped = ["B"] * 2 + ["A"] * 10
+    assert score(truth, swapped)["ACC"] == 1.0
+    by_name = score(truth, swapped, matched=False)
+    assert by_name["ACC"] == 0.0 and by_name["BAS"] == 0.0 and by_name["ARI"] == 1.0
+    some = score(truth, ["A"] * 9 + ["B"] * 3, matched=False)  # A: 2 of 2, B: 3 of 10
+    assert some["ACC"] == pytest.approx(5 / 12) and some["BAS"] == pytest.approx((1 + 0.3) / 2)
+    assert score([1, 2, 2], [1.0, 2.0, 1.0], matched=False)["ACC"] == pytest.approx(2 / 3)  # by value
+
+
 def test_fewer_clusters_than_classes_counts_unmatched_as_wrong():
     truth = ["a", "a", "b", "b", "c", "c"]
     pred = [0, 0, 1, 1, 1, 1]

@@ -218,6 +218,14 @@ def test_input_is_not_modified(blakeley):
 def test_transform_before_fit():
     with pytest.raises(InputError, match="not fitted"):
         ScLSTM().transform(np.ones((3, 3)))
+    # scikit-learn's NotFittedError too, which its users and check_is_fitted catch
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    with pytest.raises(NotFittedError):
+        ScLSTM().predict(np.ones((3, 3)))
+    with pytest.raises(NotFittedError):  # before: AttributeError, no __sklearn_tags__
+        check_is_fitted(ScLSTM())
 
 
 def test_labelled_fraction_without_labelled_mode(blakeley):

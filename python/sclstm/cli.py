@@ -7,6 +7,8 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from . import __version__
 from .estimator import AUTO_EXACT_MAX_CELLS, KERNEL_CHOICES, MAX_EXACT_CELLS, ScLSTM
 from .io._files import check_folder
@@ -209,7 +211,8 @@ def trained_on(est, cell_names) -> "np.ndarray | None":
 
 
 def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = False):
-    """Metrics of obs[key] against obs[truth_key]; in labelled mode only on cells whose labels were not used."""
+    """Metrics of obs[key] against obs[truth_key]; in labelled mode only on cells whose labels were not used.
+    Predicted types (a key ending in ``_predicted``) are scored by name, clusters by matching."""
     from .metrics import score
 
     for k in (truth_key, key):
@@ -233,6 +236,12 @@ def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = Fa
     if used_key in adata.obs and not all_cells:
         mask &= ~adata.obs[used_key].to_numpy(dtype=bool)
         scope = f"cells whose labels were not used in training (obs['{used_key}'] == False)"
+    elif not all_cells:
+        run_key = source_key if isinstance(source_key, str) else key.removesuffix("_predicted")
+        used = _used_by_labelled_run(adata, run_key)
+        if used.any():
+            mask &= ~used
+            scope = f"cells whose labels were not used in training (uns['{run_key}']['labelled_mask'] == False)"
     if mask.sum() == 0:
         if used_key in adata.obs and not all_cells:
             raise InputError(f"no cells left to score: every labelled cell's label was used in training "
@@ -241,7 +250,26 @@ def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = Fa
         raise InputError("no cells left to score: none has both a truth label and a cluster.")
     truth = adata.obs[truth_key].to_numpy()[mask]
     pred = adata.obs[key].to_numpy()[mask]
-    return score(truth, pred), int(mask.sum()), scope
+    by_name = key.endswith("_predicted")
+    if by_name:
+        scope += "; ACC and BAS by name (the predicted type is the cell's own), no matching"
+    return score(truth, pred, matched=not by_name), int(mask.sum()), scope
+
+
+def _used_by_labelled_run(adata, run_key: str) -> np.ndarray:
+    """Where obs has no mask of the cells whose labels a run used: none for an unsupervised run;
+    for a labelled one, the mask its record keeps (an R result's details carry one), or a refusal
+    (before: a labelled R result was scored on its training cells too)."""
+    record = adata.uns.get(run_key)
+    if not hasattr(record, "get") or str(record.get("mode")) != "labelled":
+        return np.zeros(adata.n_obs, dtype=bool)
+    used = record.get("labelled_mask")
+    if used is not None and np.ndim(used) == 1 and len(used) == adata.n_obs:
+        return np.asarray(used, dtype=bool)
+    raise InputError(f"uns['{run_key}'] is a labelled run's, but nothing says which cells' labels it used "
+                     f"(no obs['{run_key}_labelled'], no mask for these {adata.n_obs} cells in its record, as "
+                     "after subsetting an R result made before it kept the column); re-run it, or pass "
+                     "--all-cells (not an honest accuracy).")
 
 
 def cmd_score(args) -> int:

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
 
 from . import __version__
 from .clustering import CLUSTER_METHODS, cluster_features, cluster_similarity, estimate_k, relabel_by_size
@@ -46,7 +47,7 @@ from .pairs import LANDMARK_TRAINING_VIEWS, TRAINING_VIEWS, VIEWS, PairSource, g
 from .preprocessing import Preprocessor, filter_genes, kept_genes, check_method as check_preprocess
 from .sequences import Sequencer, fit_sequencer
 from .training import class_probabilities, embed, pair_probabilities, train_siamese
-from .validation import (InputError, first_line, check_counts, check_fraction, check_labels, check_n_clusters,
+from .validation import (InputError, NotFittedError, first_line, check_counts, check_fraction, check_labels, check_n_clusters,
                          check_two_dimensional, drop_unread_cells, frame_values, reindex_by_name, warn_user)
 
 log = logging.getLogger("sclstm")
@@ -131,6 +132,14 @@ def read_counts(X, drop_empty: bool, min_cells: int = 3, cell_names=None):
     return counts, (None if gene_names is None else counts.gene_names)
 
 
+def classes_array(classes) -> np.ndarray:
+    """The labelled mode's classes as an array of their own type: whole-number or boolean codes
+    stay numeric, so that predictions of them are too (scikit-learn's metrics refuse an object
+    array of numbers); names are objects, as scikit-learn keeps string classes."""
+    out = np.asarray(classes)
+    return out if out.dtype.kind in "biuf" else np.asarray(classes, dtype=object)
+
+
 def model_gene_names(gene_names):
     """The gene names a fitted model keeps to match new data by name (None without names).
 
@@ -197,8 +206,12 @@ def stratified_subset(labels: np.ndarray, fraction: float, rng: np.random.Genera
     return mask
 
 
-class ScLSTM:
+class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, BaseEstimator):
     """Single-cell type detection with a siamese LSTM and agglomerative clustering.
+
+    A scikit-learn clusterer and transformer: ``fit`` / ``fit_predict`` give ``labels_``,
+    ``transform`` / ``fit_transform`` the embedding (``set_output(transform="pandas")`` works),
+    and scikit-learn's tools (``clone``, ``check_is_fitted``, pipelines) accept it.
 
     Parameters
     ----------
@@ -252,7 +265,10 @@ class ScLSTM:
         Largest k the estimator considers (30).
     drop_empty : bool
         Cells with no counts in the genes read are refused (False), or left out of the fit
-        with NaN in every per-cell result (True).
+        (True): ``labels_``, ``embedding_`` and the other fitted per-cell attributes then hold
+        the kept cells only, in order (``kept_cells_`` marks them among the input's rows);
+        ``fit_transform``, ``transform``, ``predict`` and ``tl.sclstm`` give every input cell a
+        row, NaN (None, no cluster) for those left out.
     device : {"auto", "cpu", "cuda", "cuda:N"}
         Where torch trains and embeds; ``"auto"``: CUDA when torch sees a GPU, else the CPU.
     progress : bool
@@ -325,9 +341,20 @@ class ScLSTM:
             setattr(self, k, v)
         return self
 
-    def __repr__(self):
-        changed = {k: v for k, v in self.get_params().items() if v != ScLSTM().get_params()[k]}
-        return "ScLSTM(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) + ")"
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "model_")
+
+    @property
+    def n_features_in_(self) -> int:
+        """Number of genes of the fitted counts (scikit-learn's name for ``n_genes_in_``)."""
+        self._check_fitted()
+        return self.n_genes_in_
+
+    @property
+    def _n_features_out(self) -> int:
+        """Columns of the embedding: the names ``get_feature_names_out`` gives (sclstm0, ...)."""
+        self._check_fitted()
+        return self.embedding_.shape[1]
 
     def _check_params(self):
         if self.mode not in MODES:
@@ -487,7 +514,7 @@ class ScLSTM:
         known = np.array([x is not None for x in label_values])
         used = stratified_subset(label_values, self.labelled_fraction, rng) if self.labelled_fraction else known
         classes = sorted({x for x in label_values[used]})
-        self.classes_ = np.asarray(classes, dtype=object)
+        self.classes_ = classes_array(classes)
         codes = np.where(used, pd.Categorical(label_values, categories=classes).codes, -1).astype(np.int64)
         return codes, used, len(classes)
 
@@ -718,9 +745,15 @@ class ScLSTM:
         """Fit, and return the cluster of every cell (``labels_``)."""
         return self.fit(X, labels).labels_
 
+    def fit_transform(self, X, labels=None) -> np.ndarray:
+        """Fit, and return the embedding of every cell of X (``embedding_``, with NaN rows for
+        cells left out by ``drop_empty``), without embedding the cells a second time."""
+        self.fit(X, labels)
+        return self._one_row_per_cell(self.embedding_, self.kept_cells_)
+
     def _check_fitted(self):
         if not hasattr(self, "model_"):
-            raise InputError("this ScLSTM is not fitted yet; call fit(X) first.")
+            raise NotFittedError("this ScLSTM is not fitted yet; call fit(X) first.")
 
     def transform(self, X, drop_empty=None) -> np.ndarray:
         """Embedding of the cells of X in the learned space, one row per cell of X.
@@ -746,6 +779,8 @@ class ScLSTM:
         its clusters are not defined for new cells, so this is refused (use :meth:`transform`).
         """
         codes, _ = class_codes(self.predict_proba(X, drop_empty))
+        if (codes >= 0).all():
+            return self.classes_[codes]
         out = np.full(len(codes), None, dtype=object)
         out[codes >= 0] = self.classes_[codes[codes >= 0]]
         return out
@@ -918,7 +953,7 @@ class ScLSTM:
         est.model_.eval()
         est.predicted_labels_, est.predicted_confidence_ = None, None
         if classes is not None:
-            est.classes_ = np.asarray(classes, dtype=object)
+            est.classes_ = classes_array(classes)
             predicted = state.get("predicted")
             if predicted is None:  # written before the head had its skip: the embedding is all it reads
                 est._set_predictions(class_probabilities(est.model_, None, est.embedding_))

@@ -50,6 +50,13 @@ def _one_label_per_cell(x, what: str) -> np.ndarray:
 
 
 def _check_pair(truth, pred):
+    """Codes of the checked truth and clustering, each numbered by its own values."""
+    truth, pred = _checked_labels(truth, pred)
+    return _codes(truth), _codes(pred)
+
+
+def _checked_labels(truth, pred):
+    """The truth and the clustering as object arrays, paired and checked (see :func:`score`)."""
     for what, x in (("truth", truth), ("the clustering", pred)):
         if isinstance(x, str):  # scanpy's habit of naming obs columns (before: "got 0 dimension(s)")
             raise InputError(f"{what} is the text {x!r}, not one label per cell; pass the labels themselves, e.g. "
@@ -72,7 +79,7 @@ def _check_pair(truth, pred):
     if pd.isna(pred).any():
         raise InputError(f"the clustering has {int(pd.isna(pred).sum())} missing value(s) (cells dropped as "
                          "empty are NaN); score only the clustered cells, e.g. those where obs['sclstm'].notna().")
-    return _codes(truth), _codes(pred)
+    return truth, pred
 
 
 def matched_confusion(truth, pred):
@@ -127,17 +134,28 @@ def nmi(truth, pred) -> float:
     return float(normalized_mutual_info_score(t, p))
 
 
-def score(truth, pred) -> dict:
+def score(truth, pred, matched: bool = True) -> dict:
     """All four metrics as ``{"ARI", "NMI", "ACC", "BAS"}`` (one matching serves ACC and BAS).
 
     ARI: adjusted Rand index; NMI: normalised mutual information; ACC: the fraction of cells
     whose cluster is the one matched to their class (Hungarian matching, one cluster per
     class); BAS: balanced accuracy, that fraction within each class averaged over the
     classes, so a rare type counts as much as a common one. ``truth`` and ``pred`` are the
-    labels (Series are paired by index, arrays by position), not obs column names."""
-    t, p = _check_pair(truth, pred)
-    table, match = matched_confusion(t, p)
-    hits = _matched_hits(table, match)
+    labels (Series are paired by index, arrays by position), not obs column names.
+
+    ``matched=False`` scores predicted *types* (the labelled mode's ``sclstm_predicted``):
+    ACC and BAS then count a cell right only where its predicted type is its class, by value,
+    with no matching (a matching would count a type predicted under another's name as right)."""
+    truth, pred = _checked_labels(truth, pred)
+    t, p = _codes(truth), _codes(pred)
+    if matched:
+        table, match = matched_confusion(t, p)
+        hits = _matched_hits(table, match)
+    else:
+        both = _codes(np.concatenate([truth, pred]))  # one code per value across the two
+        t_shared, p_shared = both[:len(truth)], both[len(truth):]
+        table = np.bincount(t, minlength=t.max() + 1)[:, None]  # cells per class
+        hits = np.bincount(t, weights=(t_shared == p_shared), minlength=t.max() + 1)
     return {
         "ARI": float(adjusted_rand_score(t, p)),
         "NMI": float(normalized_mutual_info_score(t, p)),

@@ -13,10 +13,16 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 
 class InputError(ValueError):
     """A problem with the user's input, explained in one line with what to do about it."""
+
+
+class NotFittedError(InputError, _SklearnNotFittedError):
+    """A fitted model's method called before ``fit``: an InputError, and scikit-learn's
+    NotFittedError, which ``check_is_fitted`` and scikit-learn users catch."""
 
 
 @dataclass
@@ -283,7 +289,8 @@ def check_labels(labels, n_cells: int) -> np.ndarray:
             ndim = 2
     if ndim != 1:
         raise InputError(f"labels must be one-dimensional (one label per cell), got {ndim} dimension(s).")
-    values = pd.Series(labels).reset_index(drop=True)
+    # a list of integer codes with None stays integers (pandas would make them floats, NaN for None)
+    values = pd.Series(labels, dtype=object if isinstance(labels, (list, tuple)) else None).reset_index(drop=True)
     if len(values) != n_cells:
         raise InputError(
             f"labels have length {len(values)} but there are {n_cells} cells; give one label per cell."
