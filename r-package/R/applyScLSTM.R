@@ -127,7 +127,7 @@ setGeneric("applyScLSTM", function(x, model, ...) standardGeneric("applyScLSTM")
                     r_package_version = as.character(utils::packageVersion("sclstm")))
     out <- list(embedding = embedding, details = details)
     if (labelled) {
-        classes <- as.character(unlist(classes))
+        classes <- .class_names(classes)
         prob <- .to_r(res[[2]])
         predicted <- rep(NA_character_, ncol(counts))
         predicted[kept] <- classes[max.col(prob[kept, , drop = FALSE], ties.method = "first")]

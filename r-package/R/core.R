@@ -335,9 +335,28 @@
     if (is.factor(labels)) {
         labels <- as.character(labels)
     }
-    out <- as.list(as.character(labels))
+    # as Python refuses them: sent as text, fractional numbers would each be a class
+    fractional <- if (is.numeric(labels)) labels[is.finite(labels) & labels != round(labels)]
+    if (length(fractional)) {
+        stop("labels look continuous (", length(fractional), " fractional values, e.g. ",
+             fractional[1], "); give cell types as names or whole-number codes.", call. = FALSE)
+    }
+    out <- as.list(.class_names(labels))
     out[is.na(labels)] <- list(NULL)
     reticulate::r_to_py(out)
+}
+
+# Classes (or labels) as text: whole numbers as such ("100000", where as.character() gives
+# "1e+05"; a model fitted in Python on integer codes keeps them as numbers).
+.class_names <- function(classes) {
+    classes <- unlist(classes)
+    if (is.numeric(classes)) {
+        whole <- is.finite(classes) & classes == round(classes)
+        out <- as.character(classes)
+        out[whole] <- sprintf("%.0f", classes[whole])
+        return(out)
+    }
+    as.character(classes)
 }
 
 # The predicted classes in R's order: a factor's own levels, else the order factor() gives
@@ -389,7 +408,8 @@
 .with_orientation_hint <- function(expr, hint, read_as = NULL) {
     withCallingHandlers(
         tryCatch(expr, sclstm_input_error = function(e) {
-            if (grepl("\\bcells?\\b", conditionMessage(e))) {
+            # (not to an error about the labels, which name cells too: the matrix is not the cause)
+            if (grepl("\\bcells?\\b", conditionMessage(e)) && !grepl("label", conditionMessage(e))) {
                 e$message <- paste0(sub("[.]$", "", conditionMessage(e)), " (", hint, ").")
             }
             stop(e)
@@ -554,7 +574,7 @@ NULL
     details$r_package_version <- as.character(utils::packageVersion("sclstm"))
     predicted_kept <- .to_r(est$predicted_labels_)
     classes <- if (!is.null(predicted_kept)) {
-        .class_levels(labels, as.character(unlist(.to_r(est$classes_))))
+        .class_levels(labels, .class_names(.to_r(est$classes_)))
     }
     # the genes' names the model keeps, so that applyScLSTM() matches new data to them by
     # name: the counts' own names; none where they have none (the AnnData's are then
@@ -576,6 +596,9 @@ NULL
         message(.note(.to_r(est$kernel_note_)))
     }
     out <- list(clusters = clusters, embedding = embedding, details = details)
+    if (!is.null(mask)) {
+        out$labelled <- details$labelled_mask # the cells whose labels the fit used
+    }
     if (!is.null(predicted_kept)) {
         predicted <- rep(NA_character_, n_cells)
         predicted[kept] <- as.character(unlist(predicted_kept))

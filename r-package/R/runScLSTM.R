@@ -24,8 +24,8 @@
 #'
 #' \strong{Columns of the user's are never replaced.} A run writes the column
 #' \code{sclstm_clusters} (for a Seurat object also \code{<reduction.name>_clusters})
-#' and, in labelled mode, \code{sclstm_predicted} and
-#' \code{sclstm_predicted_confidence}; an unsupervised run removes these two, so that an
+#' and, in labelled mode, \code{sclstm_predicted}, \code{sclstm_predicted_confidence} and
+#' \code{sclstm_labelled}; an unsupervised run removes these three, so that an
 #' earlier labelled run's predictions are not left beside its clusters. A column by one of
 #' these names that no earlier sclstm run (\code{runScLSTM()} or
 #' \code{\link{applyScLSTM}}) wrote is the user's: the run refuses it, before the fit, with
@@ -127,16 +127,18 @@
 #'     levels when they are a factor, else in the order \code{factor()} gives; levels of a
 #'     labels factor that no cell has are dropped, as the model learns only the classes it
 #'     sees, whereas \code{\link{applyScLSTM}} gives all the model's classes as levels,
-#'     predicted or not) and \code{colData(x)$sclstm_predicted_confidence} (its
-#'     probability).}
+#'     predicted or not), \code{colData(x)$sclstm_predicted_confidence} (its
+#'     probability) and \code{colData(x)$sclstm_labelled} (\code{TRUE} for the cells whose
+#'     labels the fit used: an honest accuracy scores only the others, as \code{sclstm
+#'     score} does on the object saved as \code{.rds}).}
 #'   \item{Seurat}{\code{x} with the clusters in the meta.data column
 #'     \code{sclstm_clusters} (the latest run) and in
 #'     \code{<reduction.name>_clusters} (the same column for the default name; a run
 #'     under another name keeps its own, as \code{FindClusters} keeps one column per
 #'     resolution). So a run under another name replaces the default-name run's clusters,
 #'     with a warning: copy them first to keep both
-#'     (\code{x$sclstm_first <- x$sclstm_clusters}). In labelled mode also \code{sclstm_predicted} and
-#'     \code{sclstm_predicted_confidence} (the latest run's), as for a
+#'     (\code{x$sclstm_first <- x$sclstm_clusters}). In labelled mode also \code{sclstm_predicted},
+#'     \code{sclstm_predicted_confidence} and \code{sclstm_labelled} (the latest run's), as for a
 #'     SingleCellExperiment. A \code{DimReduc} named \code{reduction.name}
 #'     (\code{"sclstm"}) with key \code{reduction.key} (\code{"SCLSTM_"}), the latest
 #'     run's details in \code{Misc(x, "sclstm")}, with the meta.data columns it wrote as
@@ -150,7 +152,8 @@
 #'     \code{embedding} (cells × dimensions) and \code{details} (as in
 #'     \code{metadata(x)$sclstm}, with \code{read_as}: how the matrix was read, e.g.
 #'     \code{"genes x cells: 200 genes in rows, 60 cells in columns"}); in labelled mode
-#'     also \code{predicted} and \code{predicted_confidence}.}
+#'     also \code{predicted}, \code{predicted_confidence} and \code{labelled} (\code{TRUE}
+#'     for the cells whose labels the fit used), each named by cell.}
 #' }
 #'
 #' @section Python:
@@ -180,7 +183,8 @@ setGeneric("runScLSTM", function(x, ...) standardGeneric("runScLSTM"))
 
 # The colData / meta.data columns a run writes or removes: its clusters and, written in
 # labelled mode and removed otherwise, the predictions (applyScLSTM(): the predictions only).
-.RUN_COLUMNS <- c("sclstm_clusters", .PREDICTION_COLUMNS)
+.LABELLED_COLUMN <- "sclstm_labelled"
+.RUN_COLUMNS <- c("sclstm_clusters", .PREDICTION_COLUMNS, .LABELLED_COLUMN)
 
 # Where a call's details (metadata(x)$sclstm and $sclstm_apply of a SingleCellExperiment;
 # Misc(x, "sclstm") and Misc(x, "sclstm_apply") of a Seurat object) record the columns it
@@ -218,7 +222,8 @@ setGeneric("runScLSTM", function(x, ...) standardGeneric("runScLSTM"))
         return(as.character(unlist(details[[.COLUMNS_WRITTEN]])))
     }
     labelled <- identical(details$mode, "labelled") || identical(details$model_mode, "labelled")
-    c(if (!is.null(details$n_clusters)) "sclstm_clusters", if (labelled) .PREDICTION_COLUMNS)
+    c(if (!is.null(details$n_clusters)) "sclstm_clusters", if (labelled) .PREDICTION_COLUMNS,
+      if (labelled && !is.null(details$n_clusters)) .LABELLED_COLUMN)
 }
 
 # Details whose record no longer lists the columns a later call removed (so that a column of
@@ -256,7 +261,8 @@ setGeneric("runScLSTM", function(x, ...) standardGeneric("runScLSTM"))
 # The columns a call writes: a run's clusters (`clusters`: its column or columns) and, when it
 # predicted types, the prediction columns.
 .written_columns <- function(res, clusters = NULL) {
-    unique(c(clusters, if (!is.null(res$predicted)) .PREDICTION_COLUMNS))
+    unique(c(clusters, if (!is.null(res$predicted)) .PREDICTION_COLUMNS,
+             if (!is.null(res$labelled)) .LABELLED_COLUMN))
 }
 
 # A SummarizedExperiment that is not a SingleCellExperiment has no reducedDims for the
@@ -330,7 +336,9 @@ setMethod("runScLSTM", "SingleCellExperiment",
     res <- .run_core(assay(x, assay.type, withDimnames = TRUE), k = k, seed = seed,
                      labels = labels, ..., verbose = verbose)
     res$details$assay.type <- assay_name
-    .store_in_sce(x, res, "sclstm", .written_columns(res, "sclstm_clusters"), present)
+    x <- .store_in_sce(x, res, "sclstm", .written_columns(res, "sclstm_clusters"), present)
+    colData(x)[[.LABELLED_COLUMN]] <- if (!is.null(res$labelled)) unname(res$labelled)
+    x
 })
 
 # Checked before the fit: the details' places in metadata(x), and reducedDim "SCLSTM", hold
@@ -411,6 +419,11 @@ setMethod("runScLSTM", "Seurat",
                           written = .written_columns(res, c("sclstm_clusters",
                                                             .clusters_column(reduction.name))),
                           present = present)
+    if (!is.null(res$labelled)) {
+        x[[.LABELLED_COLUMN]] <- res$labelled[colnames(x)]
+    } else if (.LABELLED_COLUMN %in% colnames(x[[]])) {
+        x[[.LABELLED_COLUMN]] <- NULL
+    }
     if (isTRUE(set.ident)) {
         Idents(x) <- "sclstm_clusters"
     }
@@ -533,7 +546,7 @@ setMethod("runScLSTM", "Seurat",
         stop("reduction.name must be a single non-empty string, got ",
              paste(deparse(name), collapse = " "), ".", call. = FALSE)
     }
-    if (name %in% c(colnames(x[[]]), "sclstm_clusters", .PREDICTION_COLUMNS)) {
+    if (name %in% c(colnames(x[[]]), .RUN_COLUMNS)) {
         stop("reduction.name = '", name, "' is a meta.data column of this Seurat object ",
              "(or one runScLSTM() writes); choose another name.", call. = FALSE)
     }

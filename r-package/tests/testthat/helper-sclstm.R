@@ -132,7 +132,7 @@ py_score <- function(truth, pred) {
 # A run on `x` refuses each column a run writes or removes when the user made it, with the
 # error naming it (`where`: "colData\\(x\\)" or "the meta.data of x", as a regex).
 expect_user_columns_refused <- function(x, where, k) {
-    for (column in c("sclstm_predicted", "sclstm_predicted_confidence", "sclstm_clusters")) {
+    for (column in c("sclstm_predicted", "sclstm_predicted_confidence", "sclstm_labelled", "sclstm_clusters")) {
         mine <- x
         mine[[column]] <- "mine"
         expect_error(run_fast(mine, k = k),

@@ -116,6 +116,9 @@ test_that("labelled mode uses the labels column and predicts the NA cells", {
     mask <- md$labelled_mask
     expect_identical(unname(mask), unname(!is.na(sce$partial)))
     expect_identical(names(mask), colnames(sce))
+    # and per cell, so that it follows a subset and `sclstm score` on the saved object leaves
+    # those cells out (before: only in the metadata, and every cell was scored)
+    expect_identical(out$sclstm_labelled, unname(!is.na(sce$partial)))
     expect_identical(nlevels(out$sclstm_clusters),
                      length(unique(na.omit(sce$partial))))
     expect_false(anyNA(out$sclstm_clusters))
@@ -127,6 +130,17 @@ test_that("labelled mode uses the labels column and predicts the NA cells", {
     conf <- out$sclstm_predicted_confidence
     expect_true(all(conf > 0 & conf <= 1))
     expect_gt(mean(as.character(out$sclstm_predicted[hidden]) == d$cell_type[hidden]), 0.7)
+})
+
+test_that("labels are checked as Python checks them, and their errors carry no orientation hint", {
+    d <- load_dataset("blakeley")
+    # fractional labels are refused, as in Python (before: sent as text, each value a class)
+    expect_error(run_fast(d$counts, labels = c(0.5, 1.5, 2.5)[(seq_len(30) %% 3) + 1]),
+                 "^labels look continuous \\(30 fractional values, e.g. 1.5\\); give cell types as names")
+    # a label error is not about the matrix's orientation (before: "... pass t(x))" was added)
+    expect_error(run_fast(d$counts, labels = rep(NA, 30)), "^all labels are missing; [^(]*$")
+    # whole-number classes as R writes them, not as 1e+05
+    expect_identical(sclstm:::.class_names(list(100000, 2)), c("100000", "2"))
 })
 
 test_that("bad input gives one clear line, from R or from Python", {
@@ -331,9 +345,10 @@ test_that("a run never replaces or deletes a colData column of the user's", {
     lab[seq(3, 56, by = 3)] <- NA
     labelled <- suppressMessages(run_fast(sce, labels = lab, seed = 0))
     expect_identical(metadata(labelled)$sclstm$columns_written,
-                     c("sclstm_clusters", "sclstm_predicted", "sclstm_predicted_confidence"))
+                     c("sclstm_clusters", "sclstm_predicted", "sclstm_predicted_confidence",
+                       "sclstm_labelled"))
     again <- suppressMessages(run_fast(labelled, k = 4, seed = 0))
-    expect_false(any(c("sclstm_predicted", "sclstm_predicted_confidence") %in%
+    expect_false(any(c("sclstm_predicted", "sclstm_predicted_confidence", "sclstm_labelled") %in%
                      colnames(colData(again))))
     expect_identical(metadata(again)$sclstm$columns_written, "sclstm_clusters")
     # a column the user makes after, under a name a run removed, is the user's
@@ -344,7 +359,7 @@ test_that("a run never replaces or deletes a colData column of the user's", {
     earlier <- labelled
     metadata(earlier)$sclstm$columns_written <- NULL
     rerun <- suppressMessages(run_fast(earlier, k = 4, seed = 0))
-    expect_false("sclstm_predicted" %in% colnames(colData(rerun)))
+    expect_false(any(c("sclstm_predicted", "sclstm_labelled") %in% colnames(colData(rerun))))
     expect_identical(rerun$sclstm_clusters, again$sclstm_clusters)
 })
 

@@ -232,11 +232,13 @@ test_that("a run never replaces or deletes a meta.data column of the user's", {
     seu$partial[c(1, 10, 20)] <- NA
     labelled <- suppressMessages(run_fast(seu, labels = "partial", seed = 0))
     expect_identical(Misc(labelled, "sclstm")$columns_written,
-                     c("sclstm_clusters", "sclstm_predicted", "sclstm_predicted_confidence"))
+                     c("sclstm_clusters", "sclstm_predicted", "sclstm_predicted_confidence",
+                       "sclstm_labelled"))
+    expect_identical(unname(labelled$sclstm_labelled), unname(!is.na(seu$partial)))
     expect_warning(again <- suppressMessages(run_fast(labelled, k = 3, seed = 0, reduction.name = "k3",
                                                       reduction.key = "KTHREE_")),
                    "now holds this run's")
-    expect_false("sclstm_predicted" %in% colnames(again[[]]))
+    expect_false(any(c("sclstm_predicted", "sclstm_labelled") %in% colnames(again[[]])))
     expect_identical(Misc(again, "sclstm")$columns_written, c("sclstm_clusters", "k3_clusters"))
     again$sclstm_predicted <- "mine"
     expect_error(run_fast(again, k = 3), "already has the column 'sclstm_predicted'")
