@@ -174,8 +174,8 @@ def test_integer_labels_give_integer_predictions(blakeley):
     labels[[0, 10, 20]] = None
     est = ScLSTM(mode="labelled", **FAST).fit(small_counts(blakeley), labels=labels)
     assert list(est.classes_) == sorted(set(codes.tolist()))
-    assert all(isinstance(v, int) for v in est.predicted_labels_)
-    assert np.mean(est.predicted_labels_.astype(np.int64) == codes) > 0.5
+    assert est.predicted_labels_.dtype.kind == "i"  # an integer array, as scikit-learn's metrics need
+    assert np.mean(est.predicted_labels_ == codes) > 0.5
 
 
 def test_identical_cells_have_nothing_to_cluster():
