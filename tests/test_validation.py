@@ -178,6 +178,34 @@ def test_integer_labels_give_integer_predictions(blakeley):
     assert np.mean(est.predicted_labels_ == codes) > 0.5
 
 
+def test_too_few_classes_are_explained_by_the_labels_not_n_clusters(blakeley):
+    """Before: 1 and 1.0 were two classes to the check and one to the fit, and a class lost to
+    drop_empty left one; both ended in "n_clusters must be at least 2", a parameter not set."""
+    X = small_counts(blakeley)
+    with pytest.raises(InputError, match=r"only one class \(1\)"):
+        ScLSTM(mode="labelled", **FAST).fit(X, labels=[1] * 15 + [1.0] * 15)
+    labels = np.array(["A"] * 27 + ["B"] * 3, dtype=object)
+    X[27:] = 0  # the only B cells are empty, and dropped
+    with pytest.raises(InputError, match="the labels used hold 1 class\\(es\\) where at least two cell types"):
+        ScLSTM(mode="labelled", drop_empty=True, **FAST).fit(X, labels=labels)
+
+
+def test_labels_of_mixed_types_are_refused(blakeley):
+    """Before: turned into text, so the predicted types ('1') compared equal to no label (1)."""
+    labels = pd.Categorical([1, 2, 3, "zero", "zero", "zero"] * 5)
+    with pytest.raises(InputError, match=r"labels mix int and str values \(e.g. 1, 'zero'\); make them one type"):
+        ScLSTM(mode="labelled", **FAST).fit(small_counts(blakeley), labels=labels)
+
+
+def test_no_training_pairs_advice_fits_labelled_fraction(blakeley):
+    """labelled_fraction keeps a cell of every class out, so classes of 2 leave no pair: the advice
+    is to leave it out (before: "or raise labelled_fraction", which cannot help)."""
+    labels = np.full(30, None, dtype=object)
+    labels[:8] = ["a", "a", "b", "b", "c", "c", "d", "d"]
+    with pytest.raises(InputError, match="no training pairs.*leave labelled_fraction out"):
+        ScLSTM(mode="labelled", labelled_fraction=0.9, **FAST).fit(small_counts(blakeley), labels=labels)
+
+
 def test_identical_cells_have_nothing_to_cluster():
     for kernel in ("exact", "landmark"):
         with pytest.raises(InputError, match="no gene varies between the cells"):

@@ -536,6 +536,11 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
         if k_given:
             return k_given, "given", {}
         if n_classes is not None:
+            if n_classes < 2:  # before: "n_clusters must be at least 2", a parameter the user never set
+                raise InputError(
+                    f"the labels used hold {n_classes} class(es) where at least two cell types are needed "
+                    "(the labels of cells left out as empty, and on the landmark path of cells outside the "
+                    "training sample, are not used); label cells of another type, or give n_clusters.")
             return check_n_clusters(n_classes, n), "classes in the labels used", {}
         k, curve = estimate()
         return k, "estimated", curve
@@ -547,10 +552,14 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
             if "labels" in views:  # labelled mode: say what the labels used lack
                 codes = np.asarray(views["labels"])
                 sizes = np.bincount(codes[codes >= 0])
+                # labelled_fraction keeps one cell of every class out, so a class of 2 keeps 1
+                advice = ("label more cells, or leave labelled_fraction out (every label is then used: "
+                          "labelled_fraction keeps at least one labelled cell of each class out)"
+                          if self.labelled_fraction else "label more cells")
                 raise InputError(
                     f"no training pairs: the labels used cover {int(sizes.sum())} cells in "
                     f"{int((sizes > 0).sum())} classes, and pairs of the same type need a class with "
-                    "at least 2 labelled cells; label more cells (or raise labelled_fraction)."
+                    f"at least 2 labelled cells; {advice}."
                 ) from None
             sample = (f" among the {self.sample_size} cells of the training sample (sample_size)"
                       if hasattr(self, "kernel_") and isinstance(self.kernel_, LandmarkKernel) else "")

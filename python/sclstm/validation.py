@@ -277,7 +277,7 @@ def check_labels(labels, n_cells: int) -> np.ndarray:
 
     Returns an object array with ``None`` for unknown cells. Known labels keep their values
     (integer codes stay integers, so predictions compare equal to the column they came
-    from); only labels of mixed types, which cannot be ordered, become strings.
+    from); labels of mixed types (numbers and text), which cannot be ordered, are refused.
     """
     if labels is None:
         raise InputError("mode='labelled' needs labels: pass labels= (or labels_key=).")
@@ -300,23 +300,30 @@ def check_labels(labels, n_cells: int) -> np.ndarray:
         raise InputError("all labels are missing; give labels for at least some cells.")
     out = values.astype(object).to_numpy(copy=True)  # written to below; pandas 3 hands out read-only views
     out[missing] = None
-    known = pd.Series(out[~missing]).astype(str)
-    if known.nunique() < 2:
-        raise InputError(
-            f"the known labels have only one class ({known.iloc[0]!r}); at least two cell types are needed."
-        )
     known_values = [v.item() if isinstance(v, np.generic) else v for v in out[~missing]]
     check_not_continuous(known_values, "labels")
-    n_classes = known.nunique()
-    if n_classes == len(known) and n_classes > 2:
+    try:
+        sorted(set(known_values))
+    except TypeError:  # e.g. strings and numbers in one column
+        # refused: turned into text, the predictions compared equal to no label of theirs
+        first = {}
+        for v in known_values:
+            first.setdefault(type(v), v)
+        raise InputError(f"labels mix {' and '.join(sorted(t.__name__ for t in first))} values (e.g. "
+                         f"{', '.join(repr(v) for v in first.values())}); make them one type first, e.g. "
+                         "labels.astype(str).") from None
+    # classes by value, as classes_ will hold them (1 and 1.0 are one; before, counted by their
+    # text, they were two here and one class in the fit, whose error then blamed n_clusters)
+    n_classes = pd.Series(known_values, dtype=object).nunique()
+    if n_classes < 2:
+        raise InputError(
+            f"the known labels have only one class ({known_values[0]!r}); at least two cell types are needed."
+        )
+    if n_classes == len(known_values) and n_classes > 2:
         raise InputError(
             f"every labelled cell has a label of its own ({n_classes} classes for {n_classes} cells): that is no "
             "cell type (is the labels column a per-cell value, such as an ID?); same-type pairs need a class "
             "with at least 2 cells.")
-    try:
-        sorted(set(known_values))
-    except TypeError:  # e.g. strings and numbers in one column
-        known_values = [str(v) for v in known_values]
     result = np.full(n_cells, None, dtype=object)
     result[~missing] = known_values
     return result
