@@ -6,6 +6,7 @@ by position. ACC and BAS first match clusters to classes one-to-one with the Hun
 recall of the classes, so that the result does not depend on the order of the cells); ACC is
 then the fraction of cells whose matched cluster equals their class, BAS the mean over classes
 of that fraction (balanced accuracy). Clusters left without a class count as wrong.
+Predicted types (the labelled mode's) are scored by name instead: ``score(..., matched=False)``.
 """
 from __future__ import annotations
 
