@@ -326,6 +326,46 @@ def test_score_leaves_out_cells_with_an_empty_or_blank_truth_label():
     assert n == 4 and metrics["ARI"] == 1.0
 
 
+def _r_like_result(n=8):
+    """A labelled result as read from R: truth codes as numbers, predicted types as factor levels
+    (text), a run's sclstm_labelled, and an applyScLSTM() record naming the model's cells."""
+    import pandas as pd
+
+    cells = [f"c{i}" for i in range(n)]
+    truth = np.array([2, 10] * (n // 2))
+    obs = pd.DataFrame({"code": truth, "sclstm": pd.Categorical(["0", "1"] * (n // 2)),
+                        "sclstm_predicted": pd.Categorical([str(t) for t in truth]),
+                        "sclstm_labelled": [True, True] + [False] * (n - 2)}, index=cells)
+    return ad.AnnData(np.ones((n, 2)), obs=obs)
+
+
+def test_score_reads_the_records_r_results_carry():
+    """helper-38's round trips: numbers against R's text levels are one name (before: ACC = BAS = 0
+    with every type right); a record's mask named by cell follows a subset (before: refused); an NA
+    in the column is left out (before: a traceback); applyScLSTM()'s predictions are scored with
+    the model's mask, not an earlier run's (before: the run's, or none)."""
+    import pandas as pd
+
+    a = _r_like_result()
+    metrics, n, scope = cli.score_adata(a, "code", "sclstm_predicted")
+    assert n == 6 and metrics["ACC"] == metrics["BAS"] == 1.0 and "by name" in scope
+    a.obs["sclstm_labelled"] = pd.array([True, None] + [False] * 6, dtype="boolean")
+    assert cli.score_adata(a, "code")[1] == 6  # NA: status unknown, left out
+    old = _r_like_result()
+    del old.obs["sclstm_labelled"]
+    old.uns["sclstm"] = {"mode": "labelled", "labelled_mask": {f"c{i}": i < 3 for i in range(10)}}
+    assert cli.score_adata(old[2:].copy(), "code")[1] == 5  # c2 is the subset's one training cell
+    old.uns["sclstm"]["labelled_mask"] = {"c0": True}
+    with pytest.raises(cli.InputError, match="its record's mask does not name these cells"):
+        cli.score_adata(old, "code")
+    applied = _r_like_result()
+    applied.uns["sclstm_apply"] = {"columns_written": ["sclstm_predicted", "sclstm_predicted_confidence"],
+                                   "labelled_mask": {f"c{i}": i >= 5 for i in range(8)}}
+    metrics, n, scope = cli.score_adata(applied, "code", "sclstm_predicted")
+    assert n == 5 and "the model trained on" in scope
+    assert cli.score_adata(applied, "code")[1] == 6  # the run's clusters keep the run's mask
+
+
 def test_demo_out_dir_checked_before_the_fit(tmp_path, monkeypatch, capsys):
     """Before: a file in the way gave FileExistsError's traceback; a read-only folder failed after the fit."""
     monkeypatch.setattr("sclstm.datasets.load_demo", lambda: pytest.fail("the demo started"))

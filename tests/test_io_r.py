@@ -948,6 +948,26 @@ def test_write_object_column_of_booleans_is_logical(fx, tmp_path):
 
 
 @needs_r
+def test_written_levels_and_clusters_column_are_what_r_writes(fx, tmp_path):
+    """Whole-number float categories are written as R writes them ("2", not "2.0", which an R run
+    on the same column gives); the sclstm DimReduc records its clusters column, as the R package
+    does, so that a later run under another reduction.name warns before replacing them."""
+    from sclstm.io import write_rds
+
+    a = _with_results(fx["biase"], seed=1)
+    a.obs["code"] = pd.Categorical(np.where(np.arange(a.n_obs) % 2, 2.0, 10.0))
+    f = tmp_path / "codes.rds"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        write_rds(a, f, kind="Seurat")
+    res = subprocess.run(["Rscript", "-e", f"suppressPackageStartupMessages(library(SeuratObject)); s <- readRDS('{f}'); "
+                          "cat(levels(s$code), s[['sclstm']]@misc$clusters_column, sep = ' ')"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["2", "10", "sclstm_clusters"]
+
+
+@needs_r
 def test_kidney_converts_in_seconds(tmp_path):
     from sclstm.io import read_rds, write_rds
 

@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from . import __version__
 from .estimator import AUTO_EXACT_MAX_CELLS, KERNEL_CHOICES, MAX_EXACT_CELLS, ScLSTM
@@ -233,8 +234,14 @@ def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = Fa
     candidates = [f"{key}_labelled", key.removesuffix("_predicted") + "_labelled"]
     candidates += [f"{source_key}_labelled"] if isinstance(source_key, str) else []
     used_key = next((k for k in candidates if k in adata.obs), f"{key}_labelled")
-    if used_key in adata.obs and not all_cells:
-        mask &= ~adata.obs[used_key].to_numpy(dtype=bool)
+    applied = _applied_by_r(adata, key)
+    if applied is not None and not all_cells:
+        mask &= ~applied
+        scope = (f"cells not named as one whose label the model trained on "
+                 f"(uns['{key.removesuffix('_predicted')}_apply']['labelled_mask'] == False)")
+    elif used_key in adata.obs and not all_cells:
+        # NA (as after an R merge with other cells): status unknown, so left out
+        mask &= ~adata.obs[used_key].to_numpy(dtype=bool, na_value=True)
         scope = f"cells whose labels were not used in training (obs['{used_key}'] == False)"
     elif not all_cells:
         run_key = source_key if isinstance(source_key, str) else key.removesuffix("_predicted")
@@ -263,13 +270,44 @@ def _used_by_labelled_run(adata, run_key: str) -> np.ndarray:
     record = adata.uns.get(run_key)
     if not hasattr(record, "get") or str(record.get("mode")) != "labelled":
         return np.zeros(adata.n_obs, dtype=bool)
-    used = record.get("labelled_mask")
-    if used is not None and np.ndim(used) == 1 and len(used) == adata.n_obs:
-        return np.asarray(used, dtype=bool)
+    used = _mask_of_cells(record.get("labelled_mask"), adata.obs_names)
+    if used is not None:
+        return used
     raise InputError(f"uns['{run_key}'] is a labelled run's, but nothing says which cells' labels it used "
-                     f"(no obs['{run_key}_labelled'], no mask for these {adata.n_obs} cells in its record, as "
-                     "after subsetting an R result made before it kept the column); re-run it, or pass "
-                     "--all-cells (not an honest accuracy).")
+                     f"(no obs['{run_key}_labelled'], and its record's mask does not name these cells, as "
+                     "after merging with other cells); re-run it, or pass --all-cells (not an honest accuracy).")
+
+
+def _applied_by_r(adata, key: str):
+    """For predicted types that R's applyScLSTM() wrote (its record lists the column): the cells
+    named as one whose label the model trained on, from that record; else None (a run's, or
+    Python's apply, which marks them in obs). Before, R's predictions were scored with the mask
+    of an earlier run beside them, or none."""
+    if not key.endswith("_predicted"):
+        return None
+    record = adata.uns.get(key.removesuffix("_predicted") + "_apply")
+    if not hasattr(record, "get") or key not in np.atleast_1d(np.asarray(record.get("columns_written", []), dtype=object)):
+        return None
+    used = _mask_of_cells(record.get("labelled_mask"), adata.obs_names)
+    if used is None:
+        raise InputError(f"obs['{key}'] was written by applyScLSTM(), but its record does not say which of these "
+                         "cells the model trained on (as after merging with other cells); apply the model again, "
+                         "or pass --all-cells (not an honest accuracy).")
+    return used
+
+
+def _mask_of_cells(mask, cell_names):
+    """A record's mask over these cells: one named by cell (R keeps a named vector; read back as a
+    dict, it follows a subset) is aligned by name, an unnamed one taken in order when its length is
+    the cells'; None when it does not cover every cell."""
+    if mask is None:
+        return None
+    if hasattr(mask, "keys"):
+        named = pd.Series({str(k): v for k, v in mask.items()}, dtype=object)
+        aligned = named.reindex(pd.Index(cell_names).astype(str))
+        return None if aligned.isna().any() else aligned.to_numpy(dtype=bool)
+    mask = np.asarray(mask)
+    return mask.astype(bool) if mask.ndim == 1 and len(mask) == len(cell_names) else None
 
 
 def cmd_score(args) -> int:

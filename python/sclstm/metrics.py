@@ -15,7 +15,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from .validation import InputError, check_not_continuous, missing_labels, reindex_by_name
+from .validation import InputError, check_not_continuous, label_text, missing_labels, reindex_by_name
 
 __all__ = ["score", "ari", "nmi", "accuracy", "balanced_accuracy"]
 
@@ -145,15 +145,17 @@ def score(truth, pred, matched: bool = True) -> dict:
     labels (Series are paired by index, arrays by position), not obs column names.
 
     ``matched=False`` scores predicted *types* (the labelled mode's ``sclstm_predicted``):
-    ACC and BAS then count a cell right only where its predicted type is its class, by value,
-    with no matching (a matching would count a type predicted under another's name as right)."""
+    ACC and BAS then count a cell right only where its predicted type is its class, by name,
+    with no matching (a matching would count a type predicted under another's name as right).
+    Names are compared as text, whole numbers as R writes them (2, 2.0 and "2" are one name),
+    since a result read from R holds its types as factor levels, text, beside numeric labels."""
     truth, pred = _checked_labels(truth, pred)
     t, p = _codes(truth), _codes(pred)
     if matched:
         table, match = matched_confusion(t, p)
         hits = _matched_hits(table, match)
     else:
-        both = _codes(np.concatenate([truth, pred]))  # one code per value across the two
+        both = _codes([label_text(v) for v in np.concatenate([truth, pred])])  # one code per name across the two
         t_shared, p_shared = both[:len(truth)], both[len(truth):]
         table = np.bincount(t, minlength=t.max() + 1)[:, None]  # cells per class
         hits = np.bincount(t, weights=(t_shared == p_shared), minlength=t.max() + 1)

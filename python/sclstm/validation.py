@@ -329,6 +329,15 @@ def check_labels(labels, n_cells: int) -> np.ndarray:
     return result
 
 
+def label_text(value) -> str:
+    """A label as R writes it, a factor level: whole numbers without a decimal point (2.0 → "2",
+    as R's as.character(2)), the rest as str(). Labels are compared by this text where one side
+    went through R (an R factor's levels are text) and the other kept its numbers."""
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and value == int(value):
+        return str(int(value))
+    return str(value)
+
+
 def check_not_continuous(values, what: str) -> None:
     """Refuse labels that are fractional numbers (a QC metric, a score): cell types are names
     or whole-number codes, and a continuous column would be taken as one class per value."""

@@ -43,7 +43,10 @@
 #'     the model's classes, predicted or not, in the order \code{runScLSTM()} gave them
 #'     when it saved the model; for a model saved from Python, in the model's own order,
 #'     \code{classes_}) and \code{colData(x)$sclstm_predicted_confidence}; what was done
-#'     in \code{metadata(x)$sclstm_apply}, with the assay read by name.}
+#'     in \code{metadata(x)$sclstm_apply}, with the assay read by name and, for a labelled
+#'     model, \code{labelled_mask}: \code{TRUE} for the cells named as one whose label the
+#'     model trained on (by cell name; none when the model's cells had no names, with a
+#'     warning), which \code{sclstm score} leaves out of the predictions' accuracy.}
 #'   \item{Seurat}{\code{x} with the \code{DimReduc} \code{reduction.name} and, for a
 #'     labelled model, the meta.data columns \code{sclstm_predicted} and
 #'     \code{sclstm_predicted_confidence} (for an unsupervised model, those columns are
@@ -138,8 +141,28 @@ setGeneric("applyScLSTM", function(x, model, ...) standardGeneric("applyScLSTM")
         confidence <- rep(NA_real_, ncol(counts))
         confidence[kept] <- apply(prob[kept, , drop = FALSE], 1, max)
         out$predicted_confidence <- stats::setNames(confidence, cell_names)
+        out$details$labelled_mask <- .trained_on(est, cell_names)
     }
     out
+}
+
+# The cells named as one whose label a labelled model trained on (named by cell), as
+# `sclstm apply` marks them: `sclstm score` leaves them out of the predictions' accuracy
+# (before, it scored them, or used an earlier run's mask). A model whose cells had no names
+# cannot tell: none is marked, and a warning says so.
+.trained_on <- function(est, cell_names) {
+    if (is.null(cell_names)) {
+        return(NULL)
+    }
+    cli <- reticulate::import("sclstm.cli", convert = FALSE)
+    seen <- .to_r(cli$trained_on(est, reticulate::r_to_py(as.list(cell_names))))
+    if (is.null(seen)) {
+        warning("the model's cells had no names, so which of these cells it trained on is unknown: ",
+                "none is marked, and an accuracy of its predictions on them may include them.",
+                call. = FALSE)
+        seen <- rep(FALSE, length(cell_names))
+    }
+    stats::setNames(as.logical(seen), cell_names)
 }
 
 # A Seurat object's features under the model's gene names where Seurat renamed them:

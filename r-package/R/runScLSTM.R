@@ -222,8 +222,9 @@ setGeneric("runScLSTM", function(x, ...) standardGeneric("runScLSTM"))
         return(as.character(unlist(details[[.COLUMNS_WRITTEN]])))
     }
     labelled <- identical(details$mode, "labelled") || identical(details$model_mode, "labelled")
+    # (Python's `sclstm apply` with a labelled model writes sclstm_labelled too)
     c(if (!is.null(details$n_clusters)) "sclstm_clusters", if (labelled) .PREDICTION_COLUMNS,
-      if (labelled && !is.null(details$n_clusters)) .LABELLED_COLUMN)
+      if (labelled) .LABELLED_COLUMN)
 }
 
 # Details whose record no longer lists the columns a later call removed (so that a column of
@@ -381,8 +382,9 @@ setMethod("runScLSTM", "SingleCellExperiment",
     metadata(x) <- c(md[names(md) != record | is.na(names(md))], stats::setNames(list(res$details), record))
     other <- setdiff(c("sclstm", "sclstm_apply"), record)
     if (!is.null(metadata(x)[[other]])) {
+        # it forgets the columns this call removed, and those it wrote, which are now this call's
         metadata(x)[[other]] <- .forget_columns(metadata(x)[[other]],
-                                                .removed_columns(present, written))
+                                                union(.removed_columns(present, written), written))
     }
     x
 }
@@ -517,7 +519,7 @@ setMethod("runScLSTM", "Seurat",
     res$details[[.COLUMNS_WRITTEN]] <- written
     other <- setdiff(c("sclstm", "sclstm_apply"), misc.name)
     if (!is.null(x@misc[[other]])) {
-        x@misc[[other]] <- .forget_columns(x@misc[[other]], .removed_columns(present, written))
+        x@misc[[other]] <- .forget_columns(x@misc[[other]], union(.removed_columns(present, written), written))
     }
     for (column in .PREDICTION_COLUMNS) {
         if (!is.null(res$predicted)) {

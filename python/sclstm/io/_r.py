@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..validation import InputError, first_line, warn_user
+from ..validation import InputError, first_line, label_text, warn_user
 from ._files import check_folder, check_names_for_r
 
 __all__ = ["read_rds", "read_rdata", "write_rds"]
@@ -381,6 +381,11 @@ build_seurat <- function(counts, data, scale, meta, features, reductions, keys, 
     colnames(emb) <- paste0(keys[[nm]], seq_len(ncol(emb)))
     # the run's details also in the DimReduc's misc, where the R package puts them too
     dr_misc <- if (!is.null(misc[[nm]])) stats::setNames(list(misc[[nm]]), nm) else list()
+    # and the meta.data column holding its clusters, as the R package records it, so that a later
+    # runScLSTM() under another reduction.name warns before it replaces them
+    if (length(dr_misc) && nm == "sclstm" && "sclstm_clusters" %in% colnames(meta)) {
+      dr_misc$clusters_column <- "sclstm_clusters"
+    }
     obj[[nm]] <- SeuratObject::CreateDimReducObject(embeddings = emb, key = keys[[nm]], assay = "RNA",
                                                     misc = dr_misc)
   }
@@ -1032,7 +1037,7 @@ def _r_column(R, s: pd.Series, name: str):
     ri = R.ri
     dt = s.dtype
     if isinstance(dt, pd.CategoricalDtype):
-        levels = [str(c) for c in s.cat.categories]
+        levels = [label_text(c) for c in s.cat.categories]  # 2.0 as R writes it, "2"
         if len(set(levels)) != len(levels):
             raise InputError(f"column {name!r}: categories {list(s.cat.categories)} are not distinct as text, "
                              "which R factor levels must be.")

@@ -27,6 +27,11 @@ test_that("a model saved by runScLSTM() gives new cells their types, genes match
     md <- metadata(out)$sclstm_apply
     expect_identical(md$model_mode, "labelled")
     expect_identical(md$n_cells, 60L)
+    # the cells the model trained on are named in the record, as `sclstm apply` marks them
+    # (before: none, so `sclstm score` counted them, or used an earlier run's mask)
+    expect_identical(md$labelled_mask, stats::setNames(rep(FALSE, 60), colnames(query)))
+    again <- applyScLSTM(sce, model)
+    expect_identical(unname(metadata(again)$sclstm_apply$labelled_mask), seq_len(ncol(sce)) %in% setdiff(seq_len(ncol(sce)), new))
     # genes in another order, and genes the model never saw, change nothing
     shuffled <- query[rev(seq_len(nrow(query))), ]
     extra <- Matrix::Matrix(0, 5, ncol(query), sparse = TRUE,
