@@ -364,6 +364,12 @@ def test_score_reads_the_records_r_results_carry():
     metrics, n, scope = cli.score_adata(applied, "code", "sclstm_predicted")
     assert n == 5 and "the model trained on" in scope
     assert cli.score_adata(applied, "code")[1] == 6  # the run's clusters keep the run's mask
+    # a Seurat run under another reduction.name: its clusters column is its record's
+    named = _r_like_result()
+    named.obs["k4_clusters"] = named.obs["sclstm"]
+    named.uns["sclstm"] = {"mode": "labelled", "n_clusters": 2,
+                           "columns_written": ["sclstm_clusters", "k4_clusters", "sclstm_labelled"]}
+    assert cli.score_adata(named, "code", "k4_clusters")[1] == 6  # before: all 8
 
 
 def test_demo_out_dir_checked_before_the_fit(tmp_path, monkeypatch, capsys):

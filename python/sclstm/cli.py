@@ -231,6 +231,10 @@ def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = Fa
     # obs["sclstm_k3"] (its uns names the run it was cut from; before: every cell was scored)
     record = adata.uns.get(key)
     source_key = record.get("source_key") if hasattr(record, "get") else None
+    if not isinstance(source_key, str):  # an R run's clusters under its reduction.name, e.g. "k4_clusters"
+        source_key = next((name for name, rec in adata.uns.items() if name != key and hasattr(rec, "get")
+                           and key in np.atleast_1d(np.asarray(rec.get("columns_written", []), dtype=object))
+                           and "n_clusters" in rec), None)
     candidates = [f"{key}_labelled", key.removesuffix("_predicted") + "_labelled"]
     candidates += [f"{source_key}_labelled"] if isinstance(source_key, str) else []
     used_key = next((k for k in candidates if k in adata.obs), f"{key}_labelled")
