@@ -86,14 +86,12 @@ def _empty_rows_and_gene_nnz(M: sp.csr_matrix, first: int) -> tuple[np.ndarray, 
 class RowSource:
     """Read a cells × genes matrix chunk by chunk, checked, restricted to the kept cells.
 
-    ``cell_names`` (one per row; an AnnData's obs_names when not given) name the cell of a
-    bad value in the error; without them, its row number does."""
+    ``cell_names`` (one per row: the caller's, e.g. ``estimator.names_of(X)``) name the cell
+    of a bad value in the error; without them, its row number does."""
 
     def __init__(self, X, chunk_cells: int = DEFAULT_CHUNK_CELLS, cell_names=None):
         if X is None:
             raise InputError("no expression matrix was given.")
-        if cell_names is None and hasattr(X, "obs_names") and hasattr(X, "X"):
-            cell_names = X.obs_names
         X = counts_of(X)
         if isinstance(X, (list, tuple)):
             X = np.asarray(X)

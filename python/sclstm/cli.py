@@ -232,9 +232,8 @@ def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = Fa
     record = adata.uns.get(key)
     source_key = record.get("source_key") if hasattr(record, "get") else None
     if not isinstance(source_key, str):  # an R run's clusters under its reduction.name, e.g. "k4_clusters"
-        source_key = next((name for name, rec in adata.uns.items() if name != key and hasattr(rec, "get")
-                           and key in np.atleast_1d(np.asarray(rec.get("columns_written", []), dtype=object))
-                           and "n_clusters" in rec), None)
+        source_key = next((name for name, rec in adata.uns.items()
+                           if name != key and _wrote(rec, key) and "n_clusters" in rec), None)
     candidates = [f"{key}_labelled", key.removesuffix("_predicted") + "_labelled"]
     candidates += [f"{source_key}_labelled"] if isinstance(source_key, str) else []
     used_key = next((k for k in candidates if k in adata.obs), f"{key}_labelled")
@@ -290,7 +289,7 @@ def _applied_by_r(adata, key: str):
     if not key.endswith("_predicted"):
         return None
     record = adata.uns.get(key.removesuffix("_predicted") + "_apply")
-    if not hasattr(record, "get") or key not in np.atleast_1d(np.asarray(record.get("columns_written", []), dtype=object)):
+    if not _wrote(record, key):
         return None
     used = _mask_of_cells(record.get("labelled_mask"), adata.obs_names)
     if used is None:
@@ -298,6 +297,14 @@ def _applied_by_r(adata, key: str):
                          "cells the model trained on (as after merging with other cells); apply the model again, "
                          "or pass --all-cells (not an honest accuracy).")
     return used
+
+
+def _wrote(record, column: str) -> bool:
+    """Whether a run's or apply's record (an R result's, read into uns) lists ``column`` among the
+    columns it wrote (``columns_written``)."""
+    if not hasattr(record, "get"):
+        return False
+    return column in np.atleast_1d(np.asarray(record.get("columns_written", []), dtype=object))
 
 
 def _mask_of_cells(mask, cell_names):

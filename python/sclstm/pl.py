@@ -202,7 +202,7 @@ def embedding(adata, color=CLUSTERS, key: str = "sclstm", basis: str = "tsne", r
         panel.set_yticks([])
         if c is not None and len(cats) <= LEGEND_MAX_GROUPS:  # 20 a column, as scanpy lays it out
             panel.legend(fontsize=7, markerscale=1.5, frameon=False, loc="center left", bbox_to_anchor=(1, 0.5),
-                      ncol=1 + (len(cats) - 1) // 20)
+                         ncol=1 + (len(cats) - 1) // 20)
     return _finish(fig, save, own=ax is None)
 
 

@@ -112,8 +112,8 @@ def warn_if_log_scale(values: np.ndarray) -> None:
     values = np.asarray(values)
     if values.size and values.max() < LOG_SCALE_MAX and np.mean(values != np.round(values)) > 0.5:
         warn_user("the expression values look log-transformed (all below 30, most not whole numbers); "
-                      "sclstm expects raw counts and normalises and logs them itself: pass the counts "
-                      "(e.g. layer='counts').")
+                  "sclstm expects raw counts and normalises and logs them itself: pass the counts "
+                  "(e.g. layer='counts').")
 
 
 def check_values(M: sp.csr_matrix, first_cell: int = 0, whole: bool = True, cell_names=None) -> None:
