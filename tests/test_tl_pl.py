@@ -161,6 +161,39 @@ def test_key_added_never_replaces_what_no_sclstm_run_wrote(blakeley):
     assert a.obs["cell_type"].equals(blakeley.obs["cell_type"]) and "sclstm" not in a.obs
 
 
+def test_a_users_record_with_n_clusters_is_not_taken_for_a_run(blakeley):
+    """Before: any uns[key] holding n_clusters counted as an sclstm run's record, so key_added=
+    "kmeans" replaced the user's own k-means clusters, embedding and record (audit helper-40).
+    An sclstm run's record still lets a re-run replace it."""
+    a = blakeley.copy()
+    a.uns["kmeans"] = {"n_clusters": 3, "seed": 0}
+    a.obs["kmeans"] = pd.Categorical(np.arange(a.n_obs) % 3)
+    a.obsm["X_kmeans"] = np.ones((a.n_obs, 2))
+    with pytest.raises(sclstm.InputError, match="obs already has 'kmeans', which no sclstm run wrote"):
+        sclstm.tl.sclstm(a, key_added="kmeans", n_clusters=3, n_steps=5)
+    assert a.uns["kmeans"] == {"n_clusters": 3, "seed": 0} and (a.obsm["X_kmeans"] == 1).all()
+    sclstm.tl.sclstm(a, key_added="mine", n_clusters=3, n_steps=5)
+    sclstm.tl.sclstm(a, key_added="mine", n_clusters=2, n_steps=5)
+    assert a.uns["mine"]["n_clusters"] == 2
+
+
+@pytest.mark.parametrize("flag", ["copy", "store_similarity"])
+def test_yes_no_options_of_tl_sclstm_must_be_bools(blakeley, flag):
+    """Before: copy="False" is truthy, so the run went to a copy and the input got no results."""
+    a = blakeley.copy()
+    with pytest.raises(sclstm.InputError, match=f"{flag} must be True or False, got 'False'"):
+        sclstm.tl.sclstm(a, n_clusters=3, n_steps=5, **{flag: "False"})
+    assert "sclstm" not in a.obs
+
+
+def test_legend_lists_numbers_by_value_then_text():
+    """Before: by length, then text: ['2', 'b', '10', 'aa'] and '-1' after '2'."""
+    from sclstm.pl import _categories
+
+    values = np.array(["10", "b", "2", "aa", "-1", "2.5", "nan"])
+    assert _categories(None, values, np.zeros(len(values), bool)) == ["-1", "2", "2.5", "10", "aa", "b", "nan"]
+
+
 def test_a_rerun_removes_the_reclusters_of_the_run_it_replaces(blakeley):
     """They were cut from a similarity that is gone (before: kept, ARI 0.13 with a recluster of
     the new run in the audit's example); another key's reclusters stay."""
@@ -234,6 +267,15 @@ def test_k_curve_refuses_when_k_was_given(biase):
     a = sclstm.tl.sclstm(biase, n_clusters=4, copy=True, n_steps=30)
     with pytest.raises(sclstm.InputError, match="not estimated"):
         sclstm.pl.k_curve(a)
+
+
+def test_k_curve_of_a_recluster_points_to_its_run(clustered):
+    """Before: "k was given, not estimated", though the run it cut may have estimated k."""
+    a = clustered.copy()
+    sclstm.tl.recluster(a, n_clusters=2)
+    with pytest.raises(sclstm.InputError, match=r"a recluster of the run 'sclstm' .*k_curve\(adata, key='sclstm'\)"):
+        sclstm.pl.k_curve(a, key="sclstm_k2")
+    sclstm.pl.k_curve(a, key="sclstm")
 
 
 def test_an_anndata_without_x_or_with_unknown_keywords_gets_one_line(blakeley):

@@ -105,3 +105,63 @@ def test_training_leaves_the_callers_torch_generator_as_it_was():
     again, _ = train_siamese(seqs, PairSource([merged]), **common)
     for name, value in first.state_dict().items():
         torch.testing.assert_close(again.state_dict()[name], value, rtol=0, atol=0)
+
+
+def test_a_cpu_fit_leaves_every_gpu_alone(monkeypatch):
+    """Before: the fit forked the random state of every visible GPU, which starts CUDA on each
+    of them even for a CPU fit (torch.cuda.get_rng_state initialises CUDA), and fails in a
+    process forked from one that had used CUDA. Only the CPU generator is drawn from."""
+    def touched(*args, **kwargs):
+        raise AssertionError("a CPU fit touched a GPU's random state")
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_rng_state", touched)
+    monkeypatch.setattr(torch.cuda, "set_rng_state", touched)
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", touched)
+    seqs, group, merged = _three_groups_two_views()
+    train_siamese(seqs, PairSource([merged]), n_steps=2, batch_size=32, hidden=8, embedding_dim=4, device="cpu")
+
+
+class _FlagRecordingEncoder:
+    """Stands for a model's encoder: records the process's float32 settings while it runs, slowly
+    enough that threads embedding at once overlap."""
+
+    def __init__(self):
+        self.seen = []
+
+    def __call__(self, batch):
+        import time
+
+        cudnn = torch.backends.cudnn
+        self.seen.append((cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32, torch.get_float32_matmul_precision()))
+        time.sleep(0.01)
+        return batch[:, 0, :2]
+
+
+def test_threads_embedding_at_once_all_run_in_float32_and_leave_the_callers_settings():
+    """A Dask fit embeds chunks on several threads at once. Before: each thread restored the cuDNN
+    flags it had found on leaving, so a thread still embedding ran with the caller's (TF32 on a
+    GPU) and the process kept another thread's flags afterwards (20 of 20 trials here, audit
+    helper-39). Also: a caller's matmul precision "high" (TF32 in linear layers) is lifted while
+    sclstm runs and put back after."""
+    import threading
+    from types import SimpleNamespace
+
+    cudnn = torch.backends.cudnn
+    before = (cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32, torch.get_float32_matmul_precision())
+    try:
+        for trial in range(5):
+            cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32 = True, False, True
+            torch.set_float32_matmul_precision("high")
+            model = SimpleNamespace(encoder=_FlagRecordingEncoder())
+            threads = [threading.Thread(target=embed, args=(model, np.ones((3 + i, 4, 5), np.float32)), kwargs=dict(chunk=1))
+                       for i in range(4)]
+            [t.start() for t in threads]
+            [t.join() for t in threads]
+            assert set(model.encoder.seen) == {(False, True, False, "highest")}
+            assert (cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32,
+                    torch.get_float32_matmul_precision()) == (True, False, True, "high")
+    finally:
+        cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32 = before[:3]
+        torch.set_float32_matmul_precision(before[3])

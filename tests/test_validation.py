@@ -363,6 +363,21 @@ def test_a_model_saved_on_a_gpu_loads_on_a_cpu_machine(blakeley, tmp_path, monke
     np.testing.assert_allclose(back.transform(small_counts(blakeley)), est.embedding_, atol=1e-5)
 
 
+def test_a_model_saved_on_a_second_gpu_loads_where_there_is_one(blakeley, tmp_path, monkeypatch):
+    """Before: only a machine with no GPU at all dropped the saved device, so a model fitted on
+    "cuda:1" refused every transform on a one-GPU machine (and `sclstm apply` has no --device).
+    A device that exists here is kept."""
+    import torch
+
+    est = ScLSTM(n_clusters=3, **FAST).fit(small_counts(blakeley))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    for saved, loaded in [("cuda:1", "auto"), ("cuda:0", "cuda:0"), ("cuda", "cuda"), ("cpu", "cpu")]:
+        est.device = saved
+        est.save(tmp_path / "m.pt")
+        assert ScLSTM.load(tmp_path / "m.pt").device == loaded
+
+
 def test_layer_and_labels_key_must_be_names(blakeley):
     with pytest.raises(InputError, match="layer must be the name of one layer"):
         sclstm.tl.sclstm(blakeley.copy(), layer=["counts"], **FAST)

@@ -47,7 +47,7 @@ from .pairs import LANDMARK_TRAINING_VIEWS, TRAINING_VIEWS, VIEWS, PairSource, g
 from .preprocessing import Preprocessor, filter_genes, kept_genes, check_method as check_preprocess
 from .sequences import Sequencer, fit_sequencer
 from .training import class_probabilities, embed, pair_probabilities, train_siamese
-from .validation import (InputError, NotFittedError, first_line, check_counts, check_fraction, check_labels, check_n_clusters,
+from .validation import (InputError, NotFittedError, first_line, check_counts, check_flag, check_fraction, check_labels, check_n_clusters,
                          check_two_dimensional, drop_unread_cells, frame_values, reindex_by_name, warn_user)
 
 log = logging.getLogger("sclstm")
@@ -204,6 +204,15 @@ def stratified_subset(labels: np.ndarray, fraction: float, rng: np.random.Genera
         take = max(1, min(take, len(idx) - 1)) if len(idx) >= 2 else len(idx)
         mask[rng.choice(idx, size=take, replace=False)] = True
     return mask
+
+
+def _device_here(device) -> bool:
+    """Whether a saved model's device exists on this machine: a model fitted on "cuda:1" and
+    loaded where torch sees fewer GPUs (or none) runs on this machine's choice ("auto") instead."""
+    device = str(device)
+    if not device.startswith("cuda"):
+        return True
+    return torch.cuda.is_available() and int(device.partition(":")[2] or 0) < torch.cuda.device_count()
 
 
 class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, BaseEstimator):
@@ -385,10 +394,8 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
                                  f"(default {lm.DEFAULT_SAMPLE}).")
         if self.random_state > MAX_SEED:  # numpy's and scikit-learn's seeds stop there
             raise InputError(f"random_state must be at most {MAX_SEED} (2**32 - 1), got {self.random_state}.")
-        for name in ("drop_empty", "fallback", "progress"):  # "no" or 0.5 would act as True
-            v = getattr(self, name)
-            if not isinstance(v, (bool, np.bool_)):
-                raise InputError(f"{name} must be True or False, got {v!r}.")
+        for name in ("drop_empty", "fallback", "progress"):
+            check_flag(name, getattr(self, name))
         lr = self.learning_rate
         if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)) or not np.isfinite(lr) or lr <= 0:
             raise InputError(f"learning_rate must be a positive number, got {lr!r}.")
@@ -938,7 +945,7 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
     @classmethod
     def _from_state(cls, state: dict) -> "ScLSTM":
         params = json.loads(state["params"])
-        if str(params.get("device", "auto")).startswith("cuda") and not torch.cuda.is_available():
+        if not _device_here(params.get("device", "auto")):
             params["device"] = "auto"  # before: every transform refused, naming an option the CLI lacks
         est = cls(**params)
         est.summary_ = json.loads(state["summary"])

@@ -40,7 +40,7 @@ from .graph import neighbour_pairs, symmetric_graph
 from .clustering import cut_tree, estimate_k, relabel_by_size, weighted_average_linkage
 from .kernel import LandmarkKernel, choose_landmarks, sigmoid_kernel
 from .sequences import fit_sequencer
-from .training import class_probabilities, embed
+from .training import class_probabilities, embed, full_float32
 from .validation import InputError, warn_if_log_scale
 
 DEFAULT_LANDMARKS = 1024
@@ -117,6 +117,7 @@ def embed_all(source: RowSource, preprocessor, kernel, sequencer, model, device:
     return np.vstack([e for e, _ in parts]), (np.vstack(probabilities) if probabilities else None)
 
 
+@full_float32
 @torch.no_grad()
 def mean_pair_probability(model, emb: np.ndarray, groups: list[np.ndarray], device: str) -> np.ndarray:
     """c × c mean learned P(same) between the given member sets of c groups."""
@@ -169,6 +170,7 @@ class MicroClusterMerge:
         return relabel_by_size(cut_tree(self.tree_, k)[self.micro_])
 
 
+@full_float32
 @torch.no_grad()
 def knn_similarity(model, emb: np.ndarray, n_neighbors: int, device: str) -> sp.csr_matrix:
     """Sparse symmetric learned P(same) on each cell's nearest neighbours (graph.nearest_neighbours:

@@ -84,11 +84,20 @@ def _figure(n_panels: int, ax=None):
 
 def _categories(column, values: np.ndarray, missing: np.ndarray) -> list:
     """The groups in legend order: a categorical's own order (as scanpy keeps it), else numbers
-    before longer numbers ("2" before "10"), then text."""
+    by value ("-1", "2", "10"), then text in alphabetical order. Before: by length, then text,
+    which put "b" between "2" and "10" and "-1" after "2"."""
     present = set(values[~missing])
     if column is not None and hasattr(column, "cat"):
         return [str(c) for c in column.cat.categories if str(c) in present]
-    return sorted(present, key=lambda v: (len(v), v))
+    return sorted(present, key=_legend_key)
+
+
+def _legend_key(value: str):
+    try:
+        number = float(value)
+    except ValueError:
+        return (1, 0.0, value)
+    return (0, number, value) if np.isfinite(number) else (1, 0.0, value)
 
 
 def _palette(adata, c, column, cats: list) -> list:
@@ -144,12 +153,16 @@ def embedding(adata, color=CLUSTERS, key: str = "sclstm", basis: str = "tsne", r
     """Scatter of the ScLSTM embedding (``obsm["X_" + key]``) in 2-D, one panel per ``color``.
 
     ``color``: an obs column or a list of them (default: the clusters ``obs[key]``; None: one
-    panel, uncoloured); numeric columns with many values get a colour scale. Groups keep a
-    categorical's order and the colours scanpy stored for it (``uns[color + "_colors"]``).
-    ``ax``: a matplotlib Axes to draw one panel into. Returns the matplotlib figure and, when
-    ``save`` is given, writes it there and closes it in pyplot. ``save`` is a file path
-    (.png/.pdf/.svg), not scanpy's ``save=True`` or a suffix added in ``sc.settings.figdir``.
-    The AnnData is not modified.
+    panel, uncoloured); numeric (not categorical) columns with more than 20 distinct values get a
+    colour scale, other columns one colour per value. Groups keep a categorical's order and the
+    colours scanpy stored for it (``uns[color + "_colors"]``). ``random_state`` seeds UMAP; the
+    t-SNE starts from PCA and does not depend on it. The 2-D coordinates are computed anew on
+    every call and not stored (the AnnData is not modified); for many pictures of one layout,
+    ``sc.pp.neighbors(adata, use_rep="X_" + key); sc.tl.umap(adata)`` once, then ``sc.pl.umap``.
+    ``ax``: a matplotlib Axes to draw one panel into. Returns the matplotlib figure (in a
+    notebook, assign it or end the line with ``;``, or it is drawn twice) and, when ``save`` is
+    given, writes it there and closes it in pyplot. ``save`` is a file path (.png/.pdf/.svg),
+    not scanpy's ``save=True`` or a suffix added in ``sc.settings.figdir``.
     """
     name = f"X_{key}"
     if name not in adata.obsm:
@@ -215,6 +228,10 @@ def k_curve(adata, key: str = "sclstm", save=None, ax=None):
     if not hasattr(info, "get"):
         raise InputError(f"adata.uns[{key!r}] is a {type(info).__name__}, not an sclstm run's record.")
     curve = info.get("k_curve")
+    if "source_key" in info and not isinstance(curve, dict):
+        raise InputError(f"adata.uns[{key!r}] is a recluster of the run {info['source_key']!r} at a k you gave; "
+                         f"the curve, if k was estimated, is that run's: sclstm.pl.k_curve(adata, "
+                         f"key={info['source_key']!r}).")
     if not isinstance(curve, dict) or "k" not in curve:
         raise InputError(f"k was {info.get('k_method', 'given')}, not estimated: there is no curve to plot.")
     if save is not None:

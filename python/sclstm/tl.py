@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 from .clustering import cluster_similarity
 from .estimator import ScLSTM
-from .validation import InputError, check_n_clusters, warn_user
+from .validation import InputError, check_flag, check_n_clusters, warn_user
 
 __all__ = ["sclstm", "recluster"]  # the rest serves the command line and the R package
 
@@ -137,9 +137,15 @@ def check_key(key_added, labels_key, adata=None, entries=None) -> None:
 
 
 def _is_sclstm_entry(entry) -> bool:
-    """uns[key] of an sclstm run or of a recluster: both record n_clusters (scanpy's own entries,
-    such as neighbors, leiden or pca, do not)."""
-    return hasattr(entry, "get") and "n_clusters" in entry
+    """uns[key] of an sclstm run (its n_clusters and the sclstm version in its versions; R's
+    record also names the R package's) or of a recluster (n_clusters and its source_key and
+    linkage). Before, n_clusters alone counted, so a user's own uns["kmeans"] = {"n_clusters": 3}
+    let a run under key_added="kmeans" replace the user's obs["kmeans"] and obsm["X_kmeans"]."""
+    if not (hasattr(entry, "get") and "n_clusters" in entry):
+        return False
+    versions = entry.get("versions")
+    return (hasattr(versions, "get") and "sclstm" in versions) or "r_package_version" in entry or \
+        ("source_key" in entry and "linkage" in entry)
 
 
 def _is_apply_record(entry) -> bool:
@@ -177,6 +183,7 @@ def sclstm(
     :func:`recluster` needs it. Returns a new AnnData if ``copy``, otherwise modifies
     ``adata`` in place and returns None. Extra keywords go to :class:`~sclstm.ScLSTM`.
     """
+    check_flag("store_similarity", store_similarity)
     est = fit_anndata(adata, n_clusters, key_added, layer, labels_key, copy, random_state, mode,
                       labelled_fraction, **kwargs)
     target = adata.copy() if copy else adata
@@ -191,6 +198,7 @@ def fit_anndata(adata, n_clusters=None, key_added: str = "sclstm", layer=None, l
     if not (hasattr(adata, "obs") and hasattr(adata, "obsm")):
         raise InputError(f"expected an AnnData object, got {type(adata).__name__}; use sclstm.ScLSTM for arrays.")
     check_key(key_added, labels_key, adata)
+    check_flag("copy", copy)
     _check_kwargs(kwargs)
     if copy and getattr(adata, "isbacked", False):
         raise InputError("copy=True cannot copy an AnnData opened backed (its counts stay on disk); "
@@ -333,8 +341,7 @@ def recluster(adata, n_clusters, key: str = "sclstm", key_added=None, copy: bool
     """
     if not (hasattr(adata, "obs") and hasattr(adata, "obsp")):
         raise InputError(f"expected an AnnData object, got {type(adata).__name__}.")
-    if not isinstance(copy, (bool, np.bool_)):
-        raise InputError(f"copy must be True or False, got {copy!r}.")
+    check_flag("copy", copy)
     name = f"{key}_similarity"
     if key not in adata.obs or name not in adata.obsp:
         raise InputError(f"adata has no {key!r} run with its similarity (obs[{key!r}] and obsp[{name!r}]); "

@@ -2,12 +2,14 @@
 
 Everything random is drawn from generators seeded by ``random_state`` (torch's forked from the
 caller's, which is left as it was: :func:`own_torch_rng`), and cuDNN (on a GPU)
-runs the LSTM deterministically in float32 (:func:`float32_lstm`), so the same inputs and seed
+runs the LSTM deterministically in float32 (:func:`full_float32`), so the same inputs and seed
 give the same weights on one device, and CPU and GPU agree to float error at inference.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import threading
 
 import numpy as np
 import torch
@@ -25,36 +27,71 @@ def _progress(total: int, enabled: bool, desc: str):
     return tqdm(total=total, desc=desc, unit="step", leave=False, disable=None)  # off when not a terminal
 
 
-def float32_lstm(fn):
-    """Decorator: run ``fn`` with cuDNN's LSTM in float32 and deterministic (flags restored after).
+_FLOAT32_LOCK = threading.Lock()
+_float32_depth = 0
+_float32_saved: tuple | None = None
+
+
+@contextlib.contextmanager
+def _float32_torch():
+    """cuDNN deterministic without TF32, and float32 matrix products at full precision, for as
+    long as any caller is inside; the caller's settings are put back when the last one leaves.
+
+    These settings are one per process, and a Dask fit embeds chunks on several threads at once:
+    with ``torch.backends.cudnn.flags`` each thread restored what it had found, so a thread still
+    embedding lost the settings and the process kept another thread's on exit."""
+    global _float32_depth, _float32_saved
+    cudnn = torch.backends.cudnn
+    with _FLOAT32_LOCK:
+        if _float32_depth == 0:
+            _float32_saved = (cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32,
+                              torch.get_float32_matmul_precision())
+            cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32 = False, True, False
+            torch.set_float32_matmul_precision("highest")
+        _float32_depth += 1
+    try:
+        yield
+    finally:
+        with _FLOAT32_LOCK:
+            _float32_depth -= 1
+            if _float32_depth == 0:
+                cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32, precision = _float32_saved
+                torch.set_float32_matmul_precision(precision)
+
+
+def full_float32(fn):
+    """Decorator: run ``fn`` with cuDNN's LSTM in float32 and deterministic, and matrix products
+    in full float32 (:func:`_float32_torch`; the caller's settings restored after).
 
     cuDNN computes LSTMs in TF32 by default on Ampere and later GPUs, about 1e-3 away from
     float32; with this a GPU embeds as the CPU does, to float error (benchmarks/bench_gpu.py).
+    A caller's ``torch.set_float32_matmul_precision("high")`` would do the same to the linear
+    layers, so that is set to "highest" here too.
     """
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        with torch.backends.cudnn.flags(enabled=torch.backends.cudnn.enabled, benchmark=False, deterministic=True,
-                                        allow_tf32=False):
+        with _float32_torch():
             return fn(*args, **kwargs)
 
     return wrapper
 
 
 def own_torch_rng(fn):
-    """Decorator: run ``fn`` on torch's random generators forked from the caller's and restored
-    after, so that the seed ``fn`` sets (for the weights' first values) does not reseed the
-    user's own torch work that follows."""
+    """Decorator: run ``fn`` on torch's CPU generator forked from the caller's and restored after,
+    so that the seed ``fn`` sets (for the weights' first values) does not reseed the user's own
+    torch work that follows. Only the CPU generator: the weights are drawn on the CPU and moved,
+    nothing random is drawn on a GPU, and forking the GPUs' generators would start CUDA on every
+    visible GPU even for a CPU fit (and fail in a process forked from one that had used CUDA)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-        with torch.random.fork_rng(devices=cuda):
+        with torch.random.fork_rng(devices=[]):
             return fn(*args, **kwargs)
 
     return wrapper
 
 
 @own_torch_rng
-@float32_lstm
+@full_float32
 def train_siamese(
     seqs: np.ndarray,
     pairs: PairSource,
@@ -93,7 +130,7 @@ def train_siamese(
     Returns the model (in eval mode) and a history with the loss and pair accuracy every
     step (and the class loss when classes are given, the pseudo-class loss when used).
     """
-    torch.manual_seed(random_state)
+    torch.random.default_generator.manual_seed(random_state)  # the CPU generator only: own_torch_rng
     rng = np.random.default_rng(random_state)
     draw_labelled = None if classes is None else _class_balanced_draw(np.asarray(classes))
     if draw_labelled is None:
@@ -202,7 +239,7 @@ def _class_balanced_draw(classes: np.ndarray):
     return draw
 
 
-@float32_lstm
+@full_float32
 @torch.no_grad()
 def embed(model: SiameseLSTM, seqs: np.ndarray, device: str = "cpu", chunk: int = 4096) -> np.ndarray:
     """The encoder's embedding of every cell, float32 (cells × embedding_dim)."""
@@ -213,6 +250,7 @@ def embed(model: SiameseLSTM, seqs: np.ndarray, device: str = "cpu", chunk: int 
     return np.vstack(out).astype(np.float32)
 
 
+@full_float32
 @torch.no_grad()
 def class_probabilities(model: SiameseLSTM, seqs: np.ndarray | None, emb: np.ndarray, device: str = "cpu",
                         chunk: int = 4096) -> np.ndarray:
@@ -225,6 +263,7 @@ def class_probabilities(model: SiameseLSTM, seqs: np.ndarray | None, emb: np.nda
     return np.vstack(out)
 
 
+@full_float32
 @torch.no_grad()
 def pair_probabilities(model: SiameseLSTM, emb: np.ndarray, device: str = "cpu",
                        max_pairs_per_chunk: int = 2_000_000) -> np.ndarray:

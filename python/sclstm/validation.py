@@ -48,6 +48,12 @@ def first_line(error, limit: int | None = None) -> str:
     return line if limit is None or len(line) <= limit else line[:limit] + "…"
 
 
+def check_flag(name: str, value) -> None:
+    """A yes/no option must be a bool: "False" or 0.5 would act as True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{name} must be True or False, got {value!r}.")
+
+
 def check_two_dimensional(ndim) -> None:
     """Refuse a matrix that is not cells × genes (``ndim`` None: it has no shape at all)."""
     if ndim != 2:
