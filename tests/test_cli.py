@@ -339,6 +339,19 @@ def _r_like_result(n=8):
     return ad.AnnData(np.ones((n, 2)), obs=obs)
 
 
+def test_score_reads_a_training_mask_written_as_text():
+    """A mask that went through a CSV or R as text. Before: any text counted as True, "False"
+    too, and the message blamed the fit ("every labelled cell's label was used in training")."""
+    import pandas as pd
+
+    a = _r_like_result()
+    a.obs["sclstm_labelled"] = ["TRUE", "True", " false"] + ["False"] * 4 + [None]
+    assert cli.score_adata(a, "code")[1] == 5  # None: status unknown, left out
+    a.obs["sclstm_labelled"] = pd.Categorical(["yes", "no"] * 4)
+    with pytest.raises(cli.InputError, match=r"obs\['sclstm_labelled'\] should mark with True/False .*'yes', 'no'"):
+        cli.score_adata(a, "code")
+
+
 def test_score_reads_the_records_r_results_carry():
     """helper-38's round trips: numbers against R's text levels are one name (before: ACC = BAS = 0
     with every type right); a record's mask named by cell follows a subset (before: refused); an NA

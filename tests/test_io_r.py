@@ -1021,3 +1021,30 @@ def test_cli_cluster_on_rds(fx, tmp_path):
     assert res.returncode != 0 and "holds 2 objects" in res.stderr
     assert len([line for line in res.stderr.splitlines() if line.strip()]) == 1, res.stderr
 
+
+
+@needs_r
+def test_logical_and_text_matrices_are_not_read_as_counts(tmp_path):
+    """Before: a TRUE/FALSE matrix (dense or sparse) became 0/1 counts that sclstm clustered without
+    a word, while a boolean array from Python was refused; a text matrix was "objects of class
+    'matrix' are not supported". Also: read_rds's arguments are checked ("no" read as True)."""
+    from sclstm import ScLSTM
+    from sclstm.io import read_rds
+
+    _rscript_expr("suppressPackageStartupMessages(library(Matrix)); set.seed(1); "
+                  "m <- matrix(rpois(200, 2), 20, 10, dimnames = list(paste0('g', 1:20), paste0('c', 1:10))); "
+                  f"saveRDS(m > 1, '{tmp_path / 'lgl.rds'}'); "
+                  f"saveRDS(as(m > 1, 'CsparseMatrix'), '{tmp_path / 'lgc.rds'}'); "
+                  f"saveRDS(as(as(m > 1, 'CsparseMatrix'), 'nMatrix'), '{tmp_path / 'ngc.rds'}'); "
+                  f"m2 <- m; storage.mode(m2) <- 'character'; saveRDS(m2, '{tmp_path / 'chr.rds'}')")
+    for name in ("lgl", "lgc", "ngc"):
+        a = read_rds(tmp_path / f"{name}.rds", genes_by_cells=True)
+        assert a.X.dtype == bool and a.shape == (10, 20), name
+        with pytest.raises(InputError, match="must be numeric, got dtype bool"):
+            ScLSTM(n_clusters=2, n_steps=5).fit(a)
+    with pytest.raises(InputError, match=r"a matrix of character values, not numbers; counts must be numeric"):
+        read_rds(tmp_path / "chr.rds", genes_by_cells=True)
+    with pytest.raises(InputError, match="genes_by_cells must be True, False or None, got 'no'"):
+        read_rds(tmp_path / "lgl.rds", genes_by_cells="no")
+    with pytest.raises(InputError, match=r"the file to read must be a path \(str or Path\), got NoneType"):
+        read_rds(None)

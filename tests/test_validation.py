@@ -403,3 +403,105 @@ def test_what_is_not_a_matrix_yet_says_how_to_make_one(biase, tmp_path):
     X = da.from_array(small_counts(biase), chunks=(10, -1))
     with pytest.raises(InputError, match=r"number of cells is unknown.*compute_chunk_sizes\(\)"):
         ScLSTM(**FAST).fit(X[X.sum(axis=1) > 0])
+
+
+def test_missing_labels_written_as_text_are_missing(blakeley):
+    """pandas' astype(str) turns NaN into "nan" (R's as.character into NA, CSVs into "NA").
+    Before: the "nan" cells were a cell type of their own, trained on and counted in k (audit
+    helper-41: 5 classes for Biase's 4)."""
+    labels = blakeley.obs["cell_type"].astype(object).to_numpy()
+    labels[::2] = np.nan
+    texts = pd.Series(labels).astype(str).to_numpy()
+    texts[1] = " NA "
+    with pytest.warns(UserWarning, match=r"labels are the text 'NA' or 'nan', taken as missing"):
+        est = ScLSTM(mode="labelled", **FAST).fit(small_counts(blakeley), texts)
+    assert list(est.classes_) == sorted(set(blakeley.obs["cell_type"]))
+    assert est.labelled_mask_.sum() == (~pd.isna(labels)).sum() - 1
+    with pytest.raises(InputError, match=r"truth labels contain \d+ missing value.*a text such as 'nan'"):
+        sclstm.metrics.score(texts, est.labels_)
+
+
+def test_a_model_file_from_another_version_or_damaged_is_named(blakeley, tmp_path):
+    """Before: ScLSTM's TypeError for a parameter this version lacks, json's JSONDecodeError,
+    torch's load_state_dict RuntimeError (and the CLI printed their tracebacks)."""
+    import json
+
+    import torch
+
+    est = ScLSTM(n_clusters=3, **FAST).fit(small_counts(blakeley))
+    est.save(tmp_path / "m.pt")
+    good = torch.load(tmp_path / "m.pt", weights_only=True)
+    newer = dict(good, params=json.dumps({**json.loads(good["params"]), "bogus": 1}))
+    broken = dict(good, summary="{not json")
+    other = dict(good, model_state={k: v[..., :1] for k, v in good["model_state"].items()})
+    for name, state, message in [("newer", newer, r"has parameters this sclstm .* does not know \(bogus\): it was "
+                                                  r"written by another sclstm version"),
+                                 ("broken", broken, "is damaged or was written by another sclstm version"),
+                                 ("other", other, "is damaged or was written by another sclstm version")]:
+        torch.save(state, tmp_path / f"{name}.pt")
+        with pytest.raises(InputError, match=message):
+            ScLSTM.load(tmp_path / f"{name}.pt")
+
+
+def test_genes_numbered_by_anndata_are_matched_by_position(blakeley):
+    """AnnData(X) names genes "0", "1", ...; those names say nothing. Before: a model fitted with
+    gene names refused the same genes in the same order as "1500 of the 1500 genes ... are not
+    in the data", and a model fitted on AnnData(X) kept "0", "1", ... as names."""
+    X = small_counts(blakeley)
+    named = ad.AnnData(X, var=pd.DataFrame(index=blakeley.var_names.astype(str)))
+    est = ScLSTM(n_clusters=3, **FAST).fit(named)
+    with pytest.warns(UserWarning, match="the data has no gene names, so genes are matched by position") as seen:
+        emb = est.transform(ad.AnnData(X))
+    assert seen[0].filename == __file__  # the user's line, not scikit-learn's wrapper of transform
+    np.testing.assert_allclose(emb, est.embedding_, atol=1e-5)
+    assert ScLSTM(n_clusters=3, **FAST).fit(ad.AnnData(X)).gene_names_ is None
+
+
+def test_a_gene_filter_that_leaves_no_cell_says_to_lower_min_cells(blakeley):
+    """Before: "pass drop_empty=True", which then said "fewer than 3 cells are left"."""
+    X = small_counts(blakeley)
+    for drop_empty in (False, True):
+        with pytest.raises(InputError, match=rf"none of the {len(X)} cells has counts in the genes expressed in at "
+                                             r"least 500 cells .*; lower min_cells"):
+            ScLSTM(min_cells=500, drop_empty=drop_empty, **FAST).fit(X)
+
+
+def test_masked_arrays_numpy_k_and_lists_of_rows(blakeley):
+    """Before: a masked array's mask was ignored (the hidden values clustered), np.float32(3) was
+    refused as k while 3.0 was taken, and a list of rows was planned as "0 cells"."""
+    X = small_counts(blakeley)
+    masked = np.ma.masked_array(X, mask=np.zeros_like(X, dtype=bool))
+    masked.mask[:, :10] = True
+    with pytest.raises(InputError, match=rf"masked array with {10 * len(X)} masked value\(s\).*X.filled\(0\)"):
+        ScLSTM(**FAST).fit(masked)
+    assert ScLSTM(n_clusters=np.float32(3), **FAST).fit(X).n_clusters_ == 3
+    est = ScLSTM(n_clusters=3, **FAST).fit(X.tolist())
+    assert est.summary_["kernel_choice"].endswith(f"; {len(X)} cells)")
+
+
+@pytest.mark.parametrize("preprocess", ["scaled", "normalised"])
+def test_cells_that_are_multiples_of_one_profile_have_nothing_to_cluster(blakeley, preprocess):
+    """Identical after depth normalisation, up to rounding. Before: the rounding noise (sd 6e-15)
+    was scaled up to ±2.2 and clustered into k = 2 of sizes 32 and 8 (audit helper-42)."""
+    profile = small_counts(blakeley)[0] + 1
+    X = np.outer(np.arange(1, 41), profile)
+    with pytest.raises(InputError, match="no gene varies between the cells after preprocessing"):
+        ScLSTM(preprocess=preprocess, **FAST).fit(X)
+
+
+def test_more_sequence_steps_than_cells_read_one_cell_a_step(blakeley):
+    """Before: 100 steps over 30 kernel columns padded 70 all-zero steps, which washed out the
+    LSTM's state (embedding sd 7e-8, against 0.37 at 16 steps; audit helper-42)."""
+    est = ScLSTM(n_clusters=3, sequence_length=100, **FAST).fit(small_counts(blakeley))
+    assert est.sequencer_.n_steps == blakeley.n_obs
+    assert est.embedding_.std(axis=0).max() > 1e-3
+
+
+def test_landmark_memory_estimate_counts_only_the_cells_there_are():
+    """Before: 0.27 GiB for 40 cells, from 1,024 landmarks and 500 micro-clusters of 8 cells."""
+    from sclstm import landmark as lm
+    from sclstm.chunks import DEFAULT_CHUNK_CELLS
+
+    small = lm.memory_estimate(40, 2000, 1024, 5000, lm.DEFAULT_MICRO, DEFAULT_CHUNK_CELLS)
+    assert small < 16 * 2**20
+    assert lm.memory_estimate(100_000, 2000, 1024, 5000, lm.DEFAULT_MICRO, DEFAULT_CHUNK_CELLS) > 2**30

@@ -223,8 +223,8 @@ def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = Fa
                 hint = ("; a labelled fit writes it (sclstm cluster --labels-key KEY, or sclstm apply with a "
                         "labelled model)" if key.endswith("_predicted") else "; cluster the file first (sclstm cluster)")
             raise InputError(f"obs has no column {k!r} (columns: {', '.join(adata.obs.columns) or 'none'}){hint}.")
-    # an empty or blank truth label is no label, as --labels-key reads it (before: a class of its own)
-    mask = ~missing_labels(adata.obs[truth_key]) & adata.obs[key].notna().to_numpy()
+    # an empty or blank truth label (or "nan"/"NA" text) is no label, as --labels-key reads it (before: a class of its own)
+    mask = ~missing_labels(adata.obs[truth_key], "truth labels") & adata.obs[key].notna().to_numpy()
     scope = "all cells with a truth label"
     # the mask of cells whose labels were used sits beside the clusters: obs["sclstm_labelled"]
     # serves obs["sclstm"], the class head's obs["sclstm_predicted"] and a recluster of the run,
@@ -244,7 +244,7 @@ def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = Fa
                  f"(uns['{key.removesuffix('_predicted')}_apply']['labelled_mask'] == False)")
     elif used_key in adata.obs and not all_cells:
         # NA (as after an R merge with other cells): status unknown, so left out
-        mask &= ~adata.obs[used_key].to_numpy(dtype=bool, na_value=True)
+        mask &= ~_used_mask(adata.obs[used_key], used_key)
         scope = f"cells whose labels were not used in training (obs['{used_key}'] == False)"
     elif not all_cells:
         run_key = source_key if isinstance(source_key, str) else key.removesuffix("_predicted")
@@ -264,6 +264,28 @@ def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = Fa
     if by_name:
         scope += "; ACC and BAS by name (the predicted type is the cell's own), no matching"
     return score(truth, pred, matched=not by_name), int(mask.sum()), scope
+
+
+_TRUTH_TEXT = {"true": True, "false": False}
+
+
+def _used_mask(column, name: str) -> "np.ndarray":
+    """obs[name], the True/False mark of the cells whose labels a run used, as a mask; NA (as
+    after an R merge with other cells: status unknown) counts as used. Text "True"/"FALSE" (a
+    column that went through a CSV or R as text) is read as such; anything else is refused
+    (before: any text, "False" too, counted as True, and the message blamed the fit)."""
+    if pd.api.types.is_bool_dtype(column.dtype):
+        return column.to_numpy(dtype=bool, na_value=True)
+    present = column.notna().to_numpy()
+    known = column[present]
+    text = known.astype(str).str.strip().str.lower()  # True/False objects read as "true"/"false" too
+    if text.isin(list(_TRUTH_TEXT)).all():
+        out = np.ones(len(column), dtype=bool)
+        out[present] = text.map(_TRUTH_TEXT).to_numpy(dtype=bool)
+        return out
+    examples = ", ".join(map(repr, pd.unique(known[~text.isin(list(_TRUTH_TEXT))])[:3]))
+    raise InputError(f"obs[{name!r}] should mark with True/False the cells whose labels the run used; it holds "
+                     f"{examples}; fix or remove it (or pass --all-cells, not an honest accuracy).")
 
 
 def _used_by_labelled_run(adata, run_key: str) -> np.ndarray:
@@ -382,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(c)
     _add_input_options(c)
     c.add_argument("--labels-key", default=None, metavar="KEY",
-                   help="labelled mode: train on the labels in obs[KEY] (missing, empty or blank = unknown)")
+                   help="labelled mode: train on the labels in obs[KEY] (missing, empty, blank or the text 'nan'/'NA' = unknown)")
     c.add_argument("--labelled-fraction", type=float, default=None, metavar="F",
                    help="labelled mode: use the labels of only this stratified fraction of cells (on the "
                         "landmark path, of those only the ones in its training sample); "

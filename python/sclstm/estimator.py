@@ -101,12 +101,21 @@ def package_versions() -> dict:
 
 
 def names_of(X):
-    """Cell and gene names of an AnnData or DataFrame; (None, None) for arrays and sparse matrices."""
+    """Cell and gene names of an AnnData or DataFrame; (None, None) for arrays and sparse matrices.
+    Genes numbered 0, 1, ... (what AnnData(X) and a DataFrame without column names make up, and
+    what R's matrices without row names become) count as no gene names: a model then matches
+    genes by position, with a warning, rather than refusing the same genes as all missing."""
     if hasattr(X, "obs_names") and hasattr(X, "X"):
-        return np.asarray(X.obs_names), np.asarray(X.var_names)
+        return np.asarray(X.obs_names), _real_names(X.var_names)
     if isinstance(X, pd.DataFrame):
-        return np.asarray(X.index), np.asarray(X.columns)
+        return np.asarray(X.index), _real_names(X.columns)
     return None, None
+
+
+def _real_names(names):
+    names = np.asarray(names)
+    numbered = np.array_equal(names.astype(str), np.arange(len(names)).astype(str))
+    return None if numbered and len(names) else names
 
 
 def matrix_of(X):
@@ -206,6 +215,10 @@ def stratified_subset(labels: np.ndarray, fraction: float, rng: np.random.Genera
     return mask
 
 
+class _UnknownParameters(Exception):
+    """A saved model names parameters this version's ScLSTM lacks (:meth:`ScLSTM.load`)."""
+
+
 def _device_here(device) -> bool:
     """Whether a saved model's device exists on this machine: a model fitted on "cuda:1" and
     loaded where torch sees fewer GPUs (or none) runs on this machine's choice ("auto") instead."""
@@ -269,7 +282,8 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
         LSTM hidden units (64) and the size of the embedding, ``obsm["X_sclstm"]`` (32).
     sequence_length, max_columns : int
         A cell's kernel row is read by the LSTM as ``sequence_length`` steps (16) over at most
-        ``max_columns`` kernel columns (512, exact path; the landmark path reads all landmarks).
+        ``max_columns`` kernel columns (512, exact path; the landmark path reads all landmarks);
+        never more steps than columns (on fewer cells or landmarks than steps, one per column).
     k_max : int
         Largest k the estimator considers (30).
     drop_empty : bool
@@ -425,7 +439,7 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
         """Learn the similarity and cluster the cells of X (cells × genes).
 
         ``labels`` (labelled mode only): one entry per cell, None/NaN (or an empty or blank
-        string) for cells whose type is unknown. A fit that fails (bad input, Ctrl-C) leaves
+        string, or the text "nan"/"NA") for cells whose type is unknown. A fit that fails (bad input, Ctrl-C) leaves
         an estimator fitted before as it was.
         """
         before = dict(self.__dict__)
@@ -484,6 +498,11 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
         if counts is None:  # before a plan for "0 cells" is logged
             raise InputError("no expression matrix was given.")
         shape = getattr(counts, "shape", None)
+        if shape is None:  # a list of lists: its size, as the checks read it (before: "0 cells")
+            try:
+                shape = np.shape(counts)
+            except ValueError:  # ragged rows: as_csr says what is wrong
+                shape = None
         if shape is not None:
             check_two_dimensional(len(shape))
         n_rows, n_genes = (int(s) for s in shape) if shape is not None else (0, 0)
@@ -941,10 +960,20 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
             return cls._from_state(state)
         except KeyError as exc:  # a file cut short or put together by hand
             raise InputError(f"{path} is an incomplete sclstm model: it lacks {exc}.") from None
+        except _UnknownParameters as exc:
+            raise InputError(f"{path} has parameters this sclstm {__version__} does not know ({exc}): it was "
+                             "written by another sclstm version; load it with that version.") from None
+        except (TypeError, ValueError, RuntimeError, AttributeError, IndexError) as exc:
+            # before: the traceback of json, ScLSTM() or torch's load_state_dict
+            raise InputError(f"{path} is damaged or was written by another sclstm version: "
+                             f"{first_line(exc, limit=160)}") from None
 
     @classmethod
     def _from_state(cls, state: dict) -> "ScLSTM":
         params = json.loads(state["params"])
+        unknown = sorted(set(params) - set(cls().get_params()))
+        if unknown:
+            raise _UnknownParameters(", ".join(unknown))
         if not _device_here(params.get("device", "auto")):
             params["device"] = "auto"  # before: every transform refused, naming an option the CLI lacks
         est = cls(**params)

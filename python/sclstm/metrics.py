@@ -73,8 +73,8 @@ def _checked_labels(truth, pred):
         raise InputError("no cells to score.")
     missing = missing_labels(pd.Series(truth))
     if missing.any():  # as the labelled mode reads labels: an empty or blank one is no label
-        raise InputError(f"truth labels contain {int(missing.sum())} missing value(s) (None, NaN, or an empty or "
-                         "blank string); score only cells with a label.")
+        raise InputError(f"truth labels contain {int(missing.sum())} missing value(s) (None, NaN, an empty or "
+                         "blank string, or a text such as 'nan' or 'NA'); score only cells with a label.")
     check_not_continuous(truth, "truth labels")
     check_not_continuous(pred, "the clustering's labels")
     if pd.isna(pred).any():

@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from .validation import InputError
 
 PREPROCESS_METHODS = ("scaled", "normalised", "paper")
+FLAT_SD = 1e-6  # a gene's log values varying by less than this (relative to their size) are constant
 SCALE_CLIP = 10.0
 
 
@@ -124,6 +125,7 @@ class Preprocessor:
         self.n_genes_in_ = n_genes_in
         self.genes_kept_ = kept
         self.genes_used_, self.target_sum_, self.gene_mean_, self.gene_scale_ = kept, None, None, None
+        self.gene_flat_ = None
 
     def fit_transform(self, X: sp.csr_matrix):
         X = sp.csr_matrix(X)
@@ -139,7 +141,9 @@ class Preprocessor:
         self.genes_used_ = kept[hvg]
         L = logX[:, hvg].toarray()
         self.gene_mean_ = L.mean(axis=0)
-        self.gene_scale_ = self._scale(L.var(axis=0, ddof=1) if L.shape[0] > 1 else np.zeros(L.shape[1]))
+        var = L.var(axis=0, ddof=1) if L.shape[0] > 1 else np.zeros(L.shape[1])
+        self.gene_scale_ = self._scale(var)
+        self._note_flat(var)
         return self._centre_scale(L)
 
     def fit_chunks(self, source, gene_nnz: np.ndarray, depths: np.ndarray | None = None) -> "Preprocessor":
@@ -166,7 +170,9 @@ class Preprocessor:
         self.genes_used_ = kept[hvg]
         mean = s1[hvg] / n
         self.gene_mean_ = mean
-        self.gene_scale_ = self._scale(unbiased_variance(mean, s2[hvg] / n, n))
+        var = unbiased_variance(mean, s2[hvg] / n, n)
+        self.gene_scale_ = self._scale(var)
+        self._note_flat(var)
         return self
 
     def transform(self, X: sp.csr_matrix):
@@ -195,11 +201,22 @@ class Preprocessor:
         sd[sd == 0] = 1.0
         return sd
 
+    def _note_flat(self, var: np.ndarray) -> None:
+        """Genes whose log values do not vary beyond rounding (sd at most FLAT_SD of their size):
+        read as constant, 0 after centring. Before, their rounding noise (sd 6e-15 where every
+        cell is a multiple of one profile) was scaled up to ±2 and clustered; now such data has
+        no varying gene and is refused as such."""
+        flat = np.sqrt(np.maximum(var, 0)) <= FLAT_SD * np.maximum(np.abs(self.gene_mean_), 1.0)
+        self.gene_flat_ = flat if flat.any() else None
+
     def _centre_scale(self, L: np.ndarray) -> np.ndarray:
         L = L - self.gene_mean_
         if getattr(self, "gene_scale_", None) is not None:
             L /= self.gene_scale_
             np.clip(L, -SCALE_CLIP, SCALE_CLIP, out=L)
+        flat = getattr(self, "gene_flat_", None)  # absent from models saved before it was kept
+        if flat is not None:
+            L[:, flat] = 0.0
         return L.astype(np.float32)
 
     @staticmethod

@@ -130,7 +130,7 @@ def train_siamese(
     Returns the model (in eval mode) and a history with the loss and pair accuracy every
     step (and the class loss when classes are given, the pseudo-class loss when used).
     """
-    torch.random.default_generator.manual_seed(random_state)  # the CPU generator only: own_torch_rng
+    torch.random.default_generator.manual_seed(int(random_state))  # the CPU generator only: own_torch_rng
     rng = np.random.default_rng(random_state)
     draw_labelled = None if classes is None else _class_balanced_draw(np.asarray(classes))
     if draw_labelled is None:

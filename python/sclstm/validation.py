@@ -85,6 +85,10 @@ def as_csr(X) -> sp.csr_matrix:
         return sp.csr_matrix(X, dtype=np.float64, copy=True)
     if isinstance(X, pd.DataFrame):
         X = frame_values(X)
+    if np.ma.isMaskedArray(X) and np.ma.getmask(X) is not np.ma.nomask and np.ma.getmask(X).any():
+        raise InputError(f"the expression matrix is a masked array with {int(np.ma.getmask(X).sum())} masked "
+                         "value(s), which sclstm would read as their hidden values; fill them first "
+                         "(X.filled(0)) or pass the data without a mask.")
     try:
         arr = np.asarray(X)
     except Exception as exc:  # pragma: no cover - exotic array-likes
@@ -100,12 +104,19 @@ LOG_SCALE_MAX = 30.0
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
+def _inside(filename: str) -> bool:
+    """A frame of sclstm, or of scikit-learn's wrapper of transform (set_output), which sits
+    between the user's ``est.transform(X)`` and sclstm's."""
+    path = os.path.abspath(filename)
+    return path.startswith(_PACKAGE_DIR) or path.endswith(os.path.join("sklearn", "utils", "_set_output.py"))
+
+
 def warn_user(message: str) -> None:
     """A UserWarning attributed to the first line outside sclstm (the user's call), whatever
     the path through the package: a fixed stacklevel pointed inside sclstm from some entry
     points (``tl.sclstm`` and ``ScLSTM.fit`` reach a check at different depths)."""
     frame, level = sys._getframe(0), 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+    while frame is not None and _inside(frame.f_code.co_filename):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, UserWarning, stacklevel=level)
 
@@ -209,6 +220,10 @@ def check_unread_cells(unread: np.ndarray, names, genes_read: str, drop_empty: b
     n_unread, n = int(unread.sum()), len(unread)
     if not n_unread:
         return
+    if n_unread == n:  # dropping them would leave nothing: the genes read are what to change
+        advice = "lower min_cells" if "min_cells" in genes_read else "check that these are the genes the model was fitted on"
+        raise InputError(f"none of the {n} cells has counts in {genes_read}, so nothing places any of them "
+                         f"and drop_empty would leave no cell; {advice}.")
     what = (f"{n_unread} of {n} cells have no counts in any of {genes_read} "
             f"(e.g. {', '.join(map(str, np.asarray(names)[unread][:3]))}), so nothing places them")
     if not drop_empty:
@@ -237,7 +252,7 @@ def check_n_clusters(n_clusters, n_cells: int):
     if n_clusters is None:
         return None
     if isinstance(n_clusters, bool) or not isinstance(n_clusters, numbers.Integral):
-        if isinstance(n_clusters, float) and float(n_clusters).is_integer():
+        if isinstance(n_clusters, (float, np.floating)) and float(n_clusters).is_integer():
             n_clusters = int(n_clusters)
         else:
             raise InputError(f"n_clusters must be a whole number or None, got {n_clusters!r}.")
@@ -273,13 +288,26 @@ def reindex_by_name(values: pd.Series, names: pd.Index, what: str, other: str, a
     return values.reindex(names)
 
 
-def missing_labels(values: pd.Series) -> np.ndarray:
-    """Where a label is missing: None, NaN, NA, or an empty or blank string (no type known)."""
-    return values.isna().to_numpy() | (values.astype(str).str.strip() == "").to_numpy()
+MISSING_TEXTS = ("", "nan", "na", "<na>", "none", "null")  # compared stripped and in lower case
+
+
+def missing_labels(values: pd.Series, what: str | None = None) -> np.ndarray:
+    """Where a label is missing: None, NaN, NA, an empty or blank string, or the text a missing
+    value becomes when a column is turned into text ("nan" from pandas' ``astype(str)``, "NA",
+    "<NA>", "None", "null"). Before, those texts were a cell type of their own: trained on, and
+    counted in k. ``what`` (e.g. "labels"): warn, naming it, when such texts were read as missing."""
+    text = values.astype(str).str.strip().str.lower()
+    written = text.isin(MISSING_TEXTS[1:]).to_numpy() & values.notna().to_numpy()
+    if what is not None and written.any():
+        found = sorted(set(values[written].astype(str).str.strip()))
+        warn_user(f"{int(written.sum())} {what} are the text {' or '.join(map(repr, found[:3]))}, taken as "
+                  "missing (no type known); if that is a cell type's name, rename it.")
+    return values.isna().to_numpy() | (text == "").to_numpy() | written
 
 
 def check_labels(labels, n_cells: int) -> np.ndarray:
-    """Labels for the labelled mode: one entry per cell, missing (None/NaN/"") = unknown.
+    """Labels for the labelled mode: one entry per cell, missing (None/NaN/"", or "nan"/"NA"
+    text: :func:`missing_labels`) = unknown.
 
     Returns an object array with ``None`` for unknown cells. Known labels keep their values
     (integer codes stay integers, so predictions compare equal to the column they came
@@ -301,7 +329,7 @@ def check_labels(labels, n_cells: int) -> np.ndarray:
         raise InputError(
             f"labels have length {len(values)} but there are {n_cells} cells; give one label per cell."
         )
-    missing = missing_labels(values)
+    missing = missing_labels(values, "labels")
     if missing.all():
         raise InputError("all labels are missing; give labels for at least some cells.")
     out = values.astype(object).to_numpy(copy=True)  # written to below; pandas 3 hands out read-only views

@@ -49,6 +49,11 @@
 # transpose ($T) is taken in Python, which copies nothing; other sparse classes are
 # turned into a dgCMatrix first. Dense matrices go as numpy arrays.
 .counts_to_python <- function(counts, cells_in_columns = TRUE) {
+    if (is.logical(counts) || is(counts, "lMatrix") || is(counts, "nMatrix")) {
+        # before: a sparse TRUE/FALSE matrix became 0/1 and was clustered as counts
+        stop("the counts must be numeric, got a logical (TRUE/FALSE) matrix; pass the counts themselves.",
+             call. = FALSE)
+    }
     if (is(counts, "sparseMatrix") || is(counts, "Matrix")) {
         if (!is(counts, "dgCMatrix")) {
             counts <- as(as(as(counts, "CsparseMatrix"), "generalMatrix"), "dMatrix")
@@ -332,6 +337,10 @@
 
 # Labels for the labelled mode: a Python list, None where the label is NA.
 .labels_to_python <- function(labels) {
+    if (is.list(labels)) {  # before: R's "unimplemented type 'list'", after the whole fit
+        stop("labels must be a vector or factor (one label per cell), got a list; unlist() it first.",
+             call. = FALSE)
+    }
     if (is.factor(labels)) {
         labels <- as.character(labels)
     }

@@ -119,6 +119,7 @@ classify <- function(x) {
   if (isS4(x) && (methods::is(x, "Matrix") || methods::is(x, "DelayedArray")) && length(dim(x)) == 2)
     return("matrix")
   if (is.matrix(x) && (is.numeric(x) || is.logical(x))) return("matrix")
+  if (is.matrix(x)) return(paste0("matrix_of:", typeof(x)))
   if (is.data.frame(x)) {
     if (ncol(x) > 0 && all(vapply(x, is.numeric, NA))) return("frame")
     return("frame_text")
@@ -167,13 +168,15 @@ mat <- function(x, what = "matrix") {
                                   what, paste(utils::head(bad, 5), collapse = ", ")))
     x <- as.matrix(x)
   }
+  # TRUE/FALSE (logical or pattern matrices) stays so in Python, where counts are refused as such
+  logical <- is.logical(x) || methods::is(x, "lMatrix") || methods::is(x, "nMatrix")
   if (methods::is(x, "sparseMatrix")) {
     need("Matrix", "a sparse matrix")
     if (!methods::is(x, "dgCMatrix"))
       x <- methods::as(methods::as(methods::as(x, "CsparseMatrix"), "generalMatrix"), "dMatrix")
     dn <- dimnames(x)
     return(list(kind = "sparse", i = x@i, p = x@p, x = x@x, dim = dim(x),
-                rownames = dn[[1]], colnames = dn[[2]]))
+                rownames = dn[[1]], colnames = dn[[2]], logical = logical))
   }
   if (methods::is(x, "Matrix")) x <- as.matrix(x)
   if (!is.matrix(x)) stop(sprintf("sclstm: %s is a %s, not a matrix", what, class(x)[1]))
@@ -184,7 +187,7 @@ mat <- function(x, what = "matrix") {
     storage.mode(x) <- "double"
   } else if (is.logical(x)) storage.mode(x) <- "integer"
   dn <- dimnames(x)
-  list(kind = "dense", x = x, dim = dim(x), rownames = dn[[1]], colnames = dn[[2]])
+  list(kind = "dense", x = x, dim = dim(x), rownames = dn[[1]], colnames = dn[[2]], logical = logical)
 }
 
 column <- function(v) {
@@ -553,12 +556,17 @@ def _names_or_range(names, n):
 
 
 def _matrix(parts, genes_by_cells: bool = True):
-    """mat() parts → (cells × genes matrix, cell names, gene names) — or rows/cols unswapped."""
+    """mat() parts → (cells × genes matrix, cell names, gene names) — or rows/cols unswapped.
+    An R logical (or pattern) matrix without NA comes back boolean, as anndata2ri converts it
+    (before: 0/1 numbers, which sclstm then clustered as counts; a boolean matrix is refused)."""
     p = _named(parts)
     nrow, ncol = (int(v) for v in p["dim"])
     rn, cn = _names_or_range(p["rownames"], nrow), _names_or_range(p["colnames"], ncol)
+    logical = "logical" in p and bool(list(p["logical"])[0])
     if _strings(p["kind"])[0] == "sparse":
         i, ptr, x = _array(p["i"]), _array(p["p"]), _array(p["x"], np.float64)
+        if logical and not np.isnan(x).any():
+            x = x.astype(bool)
         if genes_by_cells:
             return sp.csr_matrix((x, i, ptr), shape=(ncol, nrow)), cn, rn
         return sp.csc_matrix((x, i, ptr), shape=(nrow, ncol)).tocsr(), rn, cn
@@ -566,6 +574,8 @@ def _matrix(parts, genes_by_cells: bool = True):
         a = np.empty((nrow, ncol), dtype=np.float64)
     else:
         a = np.asarray(p["x"].memoryview())  # (nrow, ncol), Fortran strides, no copy yet
+    if logical and not (a.dtype.kind == "f" and np.isnan(a).any()):
+        a = a.astype(bool)
     if genes_by_cells:
         return np.array(a.T, order="C"), cn, rn
     return np.array(a, order="C"), rn, cn
@@ -695,7 +705,12 @@ def _uns_from(x, what):
 
 # ---- reading ---------------------------------------------------------------------------
 
-def _check_file(path) -> str:
+def _check_file(path, genes_by_cells=None) -> str:
+    """The input file's absolute path, after checking the arguments every reader takes."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"the file to read must be a path (str or Path), got {type(path).__name__}.")
+    if not (genes_by_cells is None or isinstance(genes_by_cells, (bool, np.bool_))):  # "no" would read as True
+        raise InputError(f"genes_by_cells must be True, False or None, got {genes_by_cells!r}.")
     path = os.path.expanduser(os.fspath(path))
     if not os.path.exists(path):
         raise InputError(f"input file not found: {path}")
@@ -742,7 +757,7 @@ def read_rds(path, assay=None, genes_by_cells=None) -> ad.AnnData:
     (default True, R's convention; False when rows are cells). An ``.RData`` file given here is
     read as by :func:`read_rdata`.
     """
-    path = _check_file(path)
+    path = _check_file(path, genes_by_cells)
     if _sniff(path) == "rdata":
         return read_rdata(path, assay=assay, genes_by_cells=genes_by_cells)
     R = _R.get()
@@ -756,7 +771,7 @@ def read_rdata(path, name=None, assay=None, genes_by_cells=None) -> ad.AnnData:
 
     When several objects qualify and no name is given, the error lists them.
     """
-    path = _check_file(path)
+    path = _check_file(path, genes_by_cells)
     if _sniff(path) == "rds":
         if name is not None:
             raise InputError(f"{path} is a single-object .rds file (saveRDS); it has no object {name!r} — "
@@ -817,6 +832,9 @@ def _convert(R, obj, where: str, assay, genes_by_cells) -> ad.AnnData:
                       f"genes_by_cells=False (or save t(x) from R).")
         adata = ad.AnnData(X=X, obs=pd.DataFrame(index=pd.Index(cells, dtype=object)),
                            var=pd.DataFrame(index=pd.Index(genes, dtype=object)))
+    elif kind.startswith("matrix_of:"):
+        raise InputError(f"{context}: a matrix of {kind.split(':', 1)[1]} values, not numbers; counts must be "
+                         "numeric (numbers written as text: storage.mode(x) <- \"double\" in R, then save it again).")
     elif kind == "seurat2":
         raise InputError(f"{context}: a Seurat v2 object (class 'seurat'); update it in R first "
                          f"(Seurat::UpdateSeuratObject) and save it again.")

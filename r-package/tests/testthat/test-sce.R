@@ -141,6 +141,22 @@ test_that("labels are checked as Python checks them, and their errors carry no o
     expect_error(run_fast(d$counts, labels = rep(NA, 30)), "^all labels are missing; [^(]*$")
     # whole-number classes as R writes them, not as 1e+05
     expect_identical(sclstm:::.class_names(list(100000, 2)), c("100000", "2"))
+    # a list: refused before the fit (before: R's "unimplemented type 'list'" after it)
+    expect_error(run_fast(d$counts, labels = as.list(rep(c("a", "b"), 15))),
+                 "^labels must be a vector or factor \\(one label per cell\\), got a list; unlist\\(\\) it first")
+    # text a missing value became is missing, as in Python (before: "NA" was a class of its own)
+    labs <- rep(c("a", "b", "c"), 10)
+    labs[1:5] <- "NA"
+    expect_warning(fit <- run_fast(d$counts, labels = labs), "5 labels are the text 'NA', taken as missing")
+    expect_setequal(levels(fit$predicted), c("a", "b", "c"))
+})
+
+test_that("TRUE/FALSE matrices are not counts", {
+    d <- load_dataset("blakeley")
+    # before: a sparse logical matrix became 0/1 and was clustered as counts
+    for (m in list(d$counts > 2, methods::as(d$counts > 2, "CsparseMatrix"))) {
+        expect_error(run_fast(m), "^the counts must be numeric, got a logical \\(TRUE/FALSE\\) matrix")
+    }
 })
 
 test_that("bad input gives one clear line, from R or from Python", {
@@ -383,8 +399,9 @@ test_that("errors name the cells by their names or R's positions, not Python's",
     dup <- m
     colnames(dup)[2] <- colnames(dup)[1]
     expect_error(run_fast(dup, k = 4), "\\(e\\.g\\. 5\\), so nothing places them")
+    # no cell left at all: the gene filter is what to change (before: "pass drop_empty = TRUE")
     expect_error(run_fast(make_sce(d), k = 4, min_cells = 1000),
-                 "\\(e\\.g\\. GSM1377859, GSM1377860, GSM1377861\\)")
+                 "none of the 56 cells has counts in the genes expressed in at least 1000 cells.*lower min_cells")
 })
 
 test_that("the cells' and genes' names reach Python without changing the result", {
