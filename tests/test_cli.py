@@ -137,6 +137,41 @@ def test_save_model_path_checked_before_training(tmp_path, capsys, name, message
     assert not (tmp_path / "o.h5ad").exists()
 
 
+@pytest.mark.parametrize("option, name", [("--save-model", "m.pt"), ("--plot", "p.png"), ("--out", "o.rds")])
+def test_output_paths_that_are_folders_or_need_r_are_refused_before_training(tmp_path, capsys, monkeypatch,
+                                                                             option, name):
+    """Before: a folder named model.pt or p.png was found only when the file was renamed onto it,
+    after the fit (a traceback, exit 1), and an .rds output without R only when writing it
+    (audit helper-43)."""
+    from sclstm.io._r import _R
+
+    def must_not_run(*a, **k):
+        raise AssertionError("training started before the output paths were checked")
+
+    monkeypatch.setattr("sclstm.tl.fit_anndata", must_not_run)
+    if option == "--out":  # no R: as rpy2's import or R's start fails
+        monkeypatch.setattr(_R, "get", classmethod(lambda cls: (_ for _ in ()).throw(
+            cli.InputError("reading and writing R files needs R and rpy2 (no R here)"))))
+        args = ["--out", str(tmp_path / name)]
+    else:
+        (tmp_path / name).mkdir()
+        args = ["--out", str(tmp_path / "o.h5ad"), option, str(tmp_path / name)]
+    code = cli.main(["cluster", str(dataset_path("biase")), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert ("needs R and rpy2" if option == "--out" else "it is a folder, not a file") in err
+
+
+def test_a_qc_metric_kept_as_text_is_not_taken_for_cell_types():
+    """Before: a categorical of "93.7", "88.1", ... (Blakeley's mapping_rate) gave 29 classes for
+    30 cells (audit helper-43); a few subcluster names such as "2.1" and "2.2" stay names."""
+    from sclstm.validation import check_labels
+
+    with pytest.raises(cli.InputError, match=r"labels look continuous \(\d+ fractional values, e.g. '90.7'\)"):
+        check_labels([f"{90 + i / 10:.1f}" for i in range(7, 37)], 30)
+    assert list(check_labels(["2.1", "2.2", "3"] * 10, 30)[:3]) == ["2.1", "2.2", "3"]
+
+
 def test_apply_says_what_is_wrong(tmp_path, capsys):
     (tmp_path / "not_a_model.pt").write_text("hello")
     code = cli.main(["apply", str(tmp_path / "not_a_model.pt"), str(dataset_path("biase")),
@@ -473,3 +508,38 @@ def test_apply_gives_the_categories_cluster_gave(tmp_path):
     applied = ad.read_h5ad(tmp_path / "new_out.h5ad").obs["sclstm_predicted"]
     assert list(applied.cat.categories) == order
     assert applied.notna().all()
+
+
+def test_sigterm_stops_the_command_like_ctrl_c_and_leaves_no_partial_file(tmp_path):
+    """kill or a batch system's time limit sends SIGTERM. Before: the process died at once, and a
+    write it was doing left a hidden .part file beside the output for good (audit helper-44)."""
+    import signal
+    import time
+
+    out = tmp_path / "o.h5ad"
+    proc = subprocess.Popen(SCLSTM + ["cluster", str(dataset_path("pollen")), "--out", str(out), "--n-steps", "5000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:  # the fit has begun: its note is printed before training
+        if "kernel for" in line:
+            break
+    time.sleep(1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143 and "sclstm: terminated" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_signal_while_r_runs_is_acted_on_when_r_returns():
+    """Before: Ctrl-C during an R read or write raised inside rpy2's event callback, which drops
+    the exception: the run went on and exited 0 (audit helper-44)."""
+    import os
+    import signal
+
+    from sclstm.io._r import _signals_after_r
+
+    reached = []
+    with pytest.raises(KeyboardInterrupt):
+        with _signals_after_r():
+            os.kill(os.getpid(), signal.SIGINT)
+            reached.append("R's work went on to its end")
+    assert reached and signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -469,3 +469,25 @@ def test_recluster_copy_leaves_the_input_as_it_was(clustered):
     assert "sclstm_k2" in out.obs and "sclstm_k2" in out.uns
     assert "sclstm_k2" not in a.obs and "sclstm_k2" not in a.uns
     assert sclstm.tl.recluster(a, 2) is None and a.obs["sclstm_k2"].equals(out.obs["sclstm_k2"])
+
+
+def test_a_picture_save_that_fails_keeps_the_earlier_picture_and_closes_the_figure(clustered, tmp_path, monkeypatch):
+    """Before: the picture was written in place (an interrupted save left 0 bytes where the earlier
+    one was) and the figure stayed open in pyplot after a failed save (audit helper-44)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    target = tmp_path / "k.png"
+    target.write_bytes(b"earlier picture")
+
+    def fails_midway(self, path, *args, **kwargs):
+        with open(path, "wb") as fh:
+            fh.write(b"half")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Figure, "savefig", fails_midway)
+    open_before = plt.get_fignums()
+    with pytest.raises(RuntimeError, match="disk full"):
+        sclstm.pl.k_curve(clustered, save=target)
+    assert target.read_bytes() == b"earlier picture" and [p.name for p in tmp_path.iterdir()] == ["k.png"]
+    assert plt.get_fignums() == open_before

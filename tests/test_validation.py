@@ -505,3 +505,29 @@ def test_landmark_memory_estimate_counts_only_the_cells_there_are():
     small = lm.memory_estimate(40, 2000, 1024, 5000, lm.DEFAULT_MICRO, DEFAULT_CHUNK_CELLS)
     assert small < 16 * 2**20
     assert lm.memory_estimate(100_000, 2000, 1024, 5000, lm.DEFAULT_MICRO, DEFAULT_CHUNK_CELLS) > 2**30
+
+
+def test_loading_a_model_leaves_the_callers_torch_generator_as_it_was(blakeley, tmp_path):
+    """Before: the network built to take the saved weights drew its first weights from torch's
+    global generator, so `ScLSTM.load` (and `sclstm apply`) moved the caller's random numbers."""
+    import torch
+
+    ScLSTM(n_clusters=3, **FAST).fit(small_counts(blakeley)).save(tmp_path / "m.pt")
+    torch.manual_seed(7)
+    state = torch.get_rng_state().clone()
+    ScLSTM.load(tmp_path / "m.pt")
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_notes_are_printed_once_when_the_application_configures_logging(tmp_path):
+    """Before: after logging.basicConfig() every note came twice, from sclstm's own handler and
+    from the application's (audit helper-44); without it, sclstm's handler prints it."""
+    import subprocess
+    import sys
+
+    fit = ("import numpy as np, sclstm; rng = np.random.default_rng(0); "
+           "sclstm.ScLSTM(n_clusters=2, n_steps=5).fit(rng.poisson(2, (30, 50)))")
+    for configure, prefix in (("import logging; logging.basicConfig(format='APP %(message)s'); ", "APP "), ("", "")):
+        err = subprocess.run([sys.executable, "-c", configure + fit], capture_output=True, text=True, check=True).stderr
+        notes = [line for line in err.splitlines() if "kernel for 30 cells" in line]
+        assert len(notes) == 1 and notes[0].startswith(prefix + "sclstm: exact kernel"), err

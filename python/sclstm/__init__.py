@@ -13,9 +13,21 @@ import logging as _logging
 
 # Like scanpy: one-line notes (which kernel, its estimated memory) reach stderr unless the
 # application configures the "sclstm" logger itself (e.g. level WARNING to silence them).
+
+
+class _UnlessConfigured(_logging.StreamHandler):
+    """Writes a note only while the application has configured no logging of its own (no handler
+    on the root logger); otherwise the note reaches the application's handlers alone. Before,
+    after ``logging.basicConfig()`` every note was printed twice."""
+
+    def emit(self, record):
+        if not _logging.getLogger().handlers:
+            super().emit(record)
+
+
 _log = _logging.getLogger("sclstm")
 if not _log.handlers:
-    _handler = _logging.StreamHandler()
+    _handler = _UnlessConfigured()
     _handler.setFormatter(_logging.Formatter("%(message)s"))
     _log.addHandler(_handler)
     if _log.level == _logging.NOTSET:  # a level the application set before importing stays

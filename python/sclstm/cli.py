@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 import warnings
@@ -23,7 +24,8 @@ DEFAULTS = ScLSTM().get_params()  # the options' defaults are the estimator's, n
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     d = DEFAULTS
     p.add_argument("--n-clusters", type=int, default=None, metavar="K",
-                   help="number of cell types (default: estimated from the data)")
+                   help="number of cell types (default: estimated from the data; with --labels-key, the number "
+                        "of classes among the labels used)")
     p.add_argument("--seed", type=int, default=d["random_state"],
                    help=f"random seed; the same seed gives the same clusters at the same OMP_NUM_THREADS "
                         f"(default {d['random_state']})")
@@ -39,7 +41,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
                    help=f"exact (n × n, up to {MAX_EXACT_CELLS:,} cells), landmark (n × {d['n_landmarks']} "
                         f"landmarks, memory linear in n) or auto (exact up to {AUTO_EXACT_MAX_CELLS:,} cells, "
                         f"landmark above); default {d['kernel']}")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (notes and warnings still go to stderr)")
 
 
 def _add_input_options(p: argparse.ArgumentParser) -> None:
@@ -49,14 +51,19 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--assay", default=None, help="R files: the assay with the counts (default: 'counts', else the "
                    "first; Seurat: the default assay)")
     p.add_argument("--cells-in-rows", action="store_true", help="R files holding a bare matrix or data.frame: "
-                   "its rows are cells (default: rows are genes, R's convention)")
+                   "its rows are cells (default: rows are genes, R's convention; SingleCellExperiment and "
+                   "Seurat objects say which are cells themselves, and ignore it)")
 
 
 def _read_counts_file(args):
-    """INPUT as ``cluster`` and ``apply`` read it (--assay, --cells-in-rows), with the names an
-    .rds output needs checked before any work, not after it."""
+    """INPUT as ``cluster`` and ``apply`` read it (--assay, --cells-in-rows), with what an .rds
+    output needs (R through rpy2, unique names) checked before any work, not after it."""
     from .io import check_names_for_r, output_is_r, read_input
 
+    if output_is_r(args.out):  # before: found when writing, after the whole fit
+        from .io._r import _R
+
+        _R.get()
     adata = read_input(args.input, args.assay, False if args.cells_in_rows else None)
     if output_is_r(args.out):
         check_names_for_r(adata)
@@ -397,14 +404,16 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("cluster", help="cluster the cells of a file and write the result",
                        description="Cluster cells (rows) of INPUT with ScLSTM and write OUT with obs['sclstm'], "
                                    "obsm['X_sclstm'], uns['sclstm'] and (for .h5ad, unless --no-similarity) "
-                                   "obsp['sclstm_similarity'].")
-    c.add_argument("input", help="counts: .h5ad (cells × genes), or .rds / .RData[:object] (an R object: "
-                   "genes × cells, R's convention)")
+                                   "obsp['sclstm_similarity']; an .rds OUT is a SingleCellExperiment with colData "
+                                   "sclstm_clusters, reducedDim SCLSTM and metadata sclstm.")
+    c.add_argument("input", help="counts: .h5ad (cells × genes), or .rds / .RData or .rda[:object] (an R "
+                   "object: genes × cells, R's convention)")
     c.add_argument("--out", required=True, help="output file (.h5ad, or .rds for a SingleCellExperiment)")
     _add_model_options(c)
     _add_input_options(c)
     c.add_argument("--labels-key", default=None, metavar="KEY",
-                   help="labelled mode: train on the labels in obs[KEY] (missing, empty, blank or the text 'nan'/'NA' = unknown)")
+                   help="labelled mode: train on the labels in obs[KEY] (missing, empty, blank, or the text 'nan', "
+                        "'NA', '<NA>', 'None' or 'null' in any case = unknown)")
     c.add_argument("--labelled-fraction", type=float, default=None, metavar="F",
                    help="labelled mode: use the labels of only this stratified fraction of cells (on the "
                         "landmark path, of those only the ones in its training sample); "
@@ -427,8 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "one whose label the model trained on are marked in obs['sclstm_labelled'] "
                                    "(score leaves them out); an earlier cluster run's entries are removed.")
     a.add_argument("model", help="a .pt file written by 'sclstm cluster --save-model'")
-    a.add_argument("input", help="counts of new cells: .h5ad (cells × genes), or .rds / .RData[:object] "
-                   "(genes × cells, R's convention)")
+    a.add_argument("input", help="counts of new cells: .h5ad (cells × genes), or .rds / .RData or "
+                   ".rda[:object] (genes × cells, R's convention)")
     a.add_argument("--out", required=True, help="output file (.h5ad, or .rds for a SingleCellExperiment)")
     _add_input_options(a)
     a.add_argument("--drop-empty", action="store_true", help="give all-zero cells, and cells with counts only in "
@@ -436,9 +445,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(func=cmd_apply)
 
     s = sub.add_parser("score", help="ARI, NMI, ACC and BAS of a clustered file against true labels",
-                       description="Score obs['sclstm'] of a clustered file against obs[TRUTH_KEY]. In labelled "
-                                   "mode only cells whose labels were not used in training are scored.")
-    s.add_argument("input", help="a file written by 'sclstm cluster'")
+                       description="Score obs[KEY] (default sclstm) of a clustered file against "
+                                   "obs[TRUTH_KEY]. In labelled mode only cells whose labels were not used in "
+                                   "training are scored.")
+    s.add_argument("input", help="an .h5ad or .rds written by 'sclstm cluster' or 'sclstm apply' (or by R's "
+                   "runScLSTM / applyScLSTM)")
     s.add_argument("--truth-key", required=True, help="obs column with the reference labels")
     s.add_argument("--key", default="sclstm",
                    help="obs column with the clusters (default sclstm), or sclstm_predicted for the "
@@ -495,16 +506,43 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _terminate_as_interrupt():
         warnings.showwarning = _show_warning
         try:
             return args.func(args)
         except InputError as exc:
             print(f"sclstm: error: {cli_spelling(str(exc))}", file=sys.stderr)
             return 2
+        except _Terminated:
+            print("sclstm: terminated", file=sys.stderr)
+            return 143
         except KeyboardInterrupt:  # Ctrl-C: one line, not torch's traceback (outputs are renamed into place whole)
             print("sclstm: interrupted", file=sys.stderr)
             return 130
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (kill, a batch system's time limit), raised like Ctrl-C so that what is being
+    written is removed, not left as a hidden partial file beside the output."""
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield  # not ours to change: another thread, or the caller's own handler
+        return
+
+    def terminated(signum, frame):
+        raise _Terminated()
+
+    signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -265,7 +265,8 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
     fallback : bool
         Unsupervised only: keep the kernel's partition when the learned one agrees less
         with the independent views (see module docs). Exact kernel and agglomerative
-        clustering only (``summary_["guard"]`` is None otherwise).
+        clustering only: ``summary_["guard"]`` is None in labelled mode or with another
+        cluster_method, and on the landmark path a record with ``applied`` False.
     kernel : {"auto", "exact", "landmark"}
         ``"exact"``: every cell against every cell (n × n; up to 30,000 cells).
         ``"landmark"``: every cell against ``n_landmarks`` seeded landmark cells, training on a
@@ -439,7 +440,7 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
         """Learn the similarity and cluster the cells of X (cells × genes).
 
         ``labels`` (labelled mode only): one entry per cell, None/NaN (or an empty or blank
-        string, or the text "nan"/"NA") for cells whose type is unknown. A fit that fails (bad input, Ctrl-C) leaves
+        string, or the text "nan", "NA", "<NA>", "None" or "null") for cells whose type is unknown. A fit that fails (bad input, Ctrl-C) leaves
         an estimator fitted before as it was.
         """
         before = dict(self.__dict__)
@@ -760,8 +761,9 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
     def recluster(self, n_clusters=None, cluster_method=None) -> np.ndarray:
         """Cluster the fitted representation again with another k or method, without retraining.
 
-        Uses the learned similarity (agglomerative, spectral) or the embedding (kmeans); the
-        fallback guard is not applied. Fitted attributes are not changed.
+        Uses the learned similarity (agglomerative, spectral) or the embedding (kmeans); on the
+        landmark path, agglomerative cuts the fit's merge tree of micro-clusters. The fallback
+        guard is not applied. Fitted attributes are not changed.
         """
         self._check_fitted()
         k = check_n_clusters(self.n_clusters_ if n_clusters is None else n_clusters, len(self.labels_))
@@ -990,10 +992,12 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
         est.n_cells_ = len(est.labels_)
         classes = state.get("classes")
         skip = state["model_state"].get("class_skip.weight")
-        est.model_ = SiameseLSTM(state["step_width"], head=est.head, hidden=est.hidden_size,
-                                 embedding_dim=est.embedding_dim, n_classes=0 if classes is None else len(classes),
-                                 skip_width=0 if skip is None else int(skip.shape[1]),
-                                 sequence_classifier="sequence_classifier.weight" in state["model_state"])
+        with torch.random.fork_rng(devices=[]):  # its first weights, overwritten below, are drawn
+            # from torch's generator: before, loading a model moved the caller's random numbers
+            est.model_ = SiameseLSTM(state["step_width"], head=est.head, hidden=est.hidden_size,
+                                     embedding_dim=est.embedding_dim, n_classes=0 if classes is None else len(classes),
+                                     skip_width=0 if skip is None else int(skip.shape[1]),
+                                     sequence_classifier="sequence_classifier.weight" in state["model_state"])
         est.model_.load_state_dict(state["model_state"])
         est.model_.eval()
         est.predicted_labels_, est.predicted_confidence_ = None, None

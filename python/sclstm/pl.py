@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io._files import check_folder
+from .io._files import check_folder, written_beside
 from .validation import InputError
 
 __all__ = ["embedding", "k_curve"]
@@ -44,11 +44,14 @@ def _finish(fig, save, own: bool = True):
     if own:
         fig.tight_layout()
     if save:
-        fig.savefig(save, dpi=120, bbox_inches="tight")
-        if own:
-            import matplotlib.pyplot as plt
+        try:  # written beside and renamed onto it: a save stopped midway leaves an earlier picture whole
+            with written_beside(save, Path(save).suffix) as partial:
+                fig.savefig(partial, dpi=120, bbox_inches="tight", format=Path(save).suffix[1:].lower())
+        finally:  # closed even when the save fails (before: one figure left open per failure)
+            if own:
+                import matplotlib.pyplot as plt
 
-            plt.close(fig)
+                plt.close(fig)
     return fig
 
 

@@ -173,7 +173,7 @@ def sclstm(
     ``obsm["X_" + key_added]`` (the embedding), ``obsp[key_added + "_similarity"]`` (the
     learned P(same type)) and ``uns[key_added]`` (parameters, seed, k and how it was chosen,
     its curve, training history, package versions). With ``labels_key`` the labelled mode
-    trains on the labels in that obs column (missing, empty, blank or the text "nan"/"NA" = unknown) — or on a stratified
+    trains on the labels in that obs column (missing, empty, blank, or the text "nan", "NA", "<NA>", "None" or "null" = unknown) — or on a stratified
     ``labelled_fraction`` of them — and ``obs[key_added + "_labelled"]`` marks the cells
     whose labels were used; score only the others. Labelled mode also writes every cell's
     class predicted by the network, ``obs[key_added + "_predicted"]``, and its probability,

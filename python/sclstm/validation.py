@@ -376,9 +376,26 @@ def check_not_continuous(values, what: str) -> None:
     """Refuse labels that are fractional numbers (a QC metric, a score): cell types are names
     or whole-number codes, and a continuous column would be taken as one class per value."""
     fractional = [v for v in values if isinstance(v, (float, np.floating)) and np.isfinite(v) and v != int(v)]
+    if not fractional and len(values) and all(isinstance(v, str) for v in values):
+        fractional = _fractional_texts(values)  # a QC metric kept as text or categories ("93.7")
     if fractional:
         raise InputError(f"{what} look continuous ({len(fractional)} fractional values, e.g. {fractional[0]!r}); "
                          "give cell types as names or whole-number codes.")
+
+
+def _fractional_texts(values) -> list:
+    """Where every label is a number written as text and most are distinct (a per-cell value such
+    as a QC metric, not types), those with a fractional part; else none. Few distinct texts such
+    as "2.1" and "2.2" can be subcluster names, and are kept."""
+    if len(set(values)) <= len(values) / 2:
+        return []
+    numbers_ = []
+    for v in values:
+        try:
+            numbers_.append(float(v))
+        except ValueError:
+            return []
+    return [v for v, x in zip(values, numbers_) if np.isfinite(x) and x != int(x)]
 
 
 def check_fraction(fraction: float) -> float:

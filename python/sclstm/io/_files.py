@@ -60,11 +60,13 @@ def read_input(path, assay=None, genes_by_cells=None) -> ad.AnnData:
 
 
 def check_folder(path, what: str | None = None) -> None:
-    """Fail before any work if the folder ``path`` is to be written in is missing, is a file, or
-    may not be written in: every file is written beside ``path`` and renamed onto it
+    """Fail before any work if ``path`` is a folder, or if the folder it is to be written in is
+    missing, is a file, or may not be written in: every file is written beside ``path`` and renamed onto it
     (:func:`written_beside`), so the folder needs write permission even where ``path`` exists.
     ``what`` begins the message (default "cannot write PATH")."""
     what = what or f"cannot write {path}"
+    if Path(os.fspath(path)).expanduser().is_dir():  # before: found when renaming into place, after the work
+        raise InputError(f"{what}: it is a folder, not a file.")
     folder = Path(os.fspath(path)).expanduser().absolute().parent
     if folder.exists() and not folder.is_dir():
         raise InputError(f"{what}: {folder} is a file, not a folder.")
@@ -82,8 +84,6 @@ def check_writable(path) -> None:
     if suffix not in (".h5ad", ".rds"):
         raise InputError(f"unsupported output format {suffix or '(no suffix)'!r} for {path}; use .h5ad or .rds.")
     check_folder(path)
-    if p.is_dir():
-        raise InputError(f"cannot write {path}: it is a folder.")
     if p.exists() and not os.access(p, os.W_OK):  # replaced by a rename, but the user protected it
         raise InputError(f"cannot write {path}: the file is read-only.")
 

@@ -41,10 +41,13 @@ Mapping (R → Python; the inverse on writing):
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import lzma
 import os
 import re
+import signal
+import threading
 from pathlib import Path
 
 import anndata as ad
@@ -415,6 +418,27 @@ save_rds <- function(obj, path) {  # to a hidden file, then renamed: a stopped w
 """
 
 
+@contextlib.contextmanager
+def _signals_after_r():
+    """Ctrl-C (and a SIGTERM the command line turns into an exception) while R runs: acted on
+    when R returns. Before, Python's handler raised inside rpy2's event callback, which drops
+    the exception, so the run went on to the end and exited 0."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending = []
+    caught = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM) if callable(signal.getsignal(s))}
+    for s in caught:
+        signal.signal(s, lambda signum, frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        for s, handler in caught.items():
+            signal.signal(s, handler)
+        if pending:
+            caught[pending[0]](pending[0], None)
+
+
 class _R:
     """The embedded R session and the helper functions above (created once per process)."""
 
@@ -456,7 +480,8 @@ class _R:
     def __call__(self, fname: str, *args, context: str = ""):
         """Call helper ``fname``; an R error becomes one-line InputError, R warnings Python warnings."""
         try:
-            res = _named(self.env["call"](self.env[fname], *args))
+            with _signals_after_r():
+                res = _named(self.env["call"](self.env[fname], *args))
         except self.RRuntimeError as exc:  # pragma: no cover - `call` catches R errors itself
             raise InputError(f"R failed {context}: {first_line(exc)}") from None
         for w in _strings(res["warnings"]):
