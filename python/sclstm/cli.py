@@ -213,8 +213,8 @@ def trained_on(est, cell_names) -> "np.ndarray | None":
     if est.labelled_mask_ is None:
         return np.zeros(len(cell_names), dtype=bool)
     fitted = np.asarray(est.cell_names_).astype(str)
-    if est.gene_names_ is None or all(name.isdigit() for name in fitted):
-        return None
+    if all(name.isdigit() for name in fitted):  # by the cells' names alone: genes numbered 0, 1, ...
+        return None  # (AnnData(X), an R matrix without row names) say nothing of the cells' names
     return np.isin(np.asarray(cell_names).astype(str), fitted[est.labelled_mask_])
 
 
@@ -285,6 +285,10 @@ def _used_mask(column, name: str) -> "np.ndarray":
         return column.to_numpy(dtype=bool, na_value=True)
     present = column.notna().to_numpy()
     known = column[present]
+    if pd.api.types.is_numeric_dtype(column.dtype) and known.isin([0, 1]).all():  # 0/1, as after as.integer()
+        out = np.ones(len(column), dtype=bool)
+        out[present] = known.to_numpy() == 1
+        return out
     text = known.astype(str).str.strip().str.lower()  # True/False objects read as "true"/"false" too
     if text.isin(list(_TRUTH_TEXT)).all():
         out = np.ones(len(column), dtype=bool)

@@ -962,6 +962,8 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
             return cls._from_state(state)
         except KeyError as exc:  # a file cut short or put together by hand
             raise InputError(f"{path} is an incomplete sclstm model: it lacks {exc}.") from None
+        except InputError:  # already says what is wrong (an InputError is a ValueError too)
+            raise
         except _UnknownParameters as exc:
             raise InputError(f"{path} has parameters this sclstm {__version__} does not know ({exc}): it was "
                              "written by another sclstm version; load it with that version.") from None

@@ -42,21 +42,24 @@ def _float32_torch():
     embedding lost the settings and the process kept another thread's on exit."""
     global _float32_depth, _float32_saved
     cudnn = torch.backends.cudnn
-    with _FLOAT32_LOCK:
-        if _float32_depth == 0:
-            _float32_saved = (cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32,
-                              torch.get_float32_matmul_precision())
+    entered = False
+    try:  # entering inside the try: an interrupt while the settings change still restores them
+        with _FLOAT32_LOCK:
+            if _float32_depth == 0:
+                _float32_saved = (cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32,
+                                  torch.get_float32_matmul_precision())
+            _float32_depth += 1
+            entered = True
             cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32 = False, True, False
             torch.set_float32_matmul_precision("highest")
-        _float32_depth += 1
-    try:
         yield
     finally:
         with _FLOAT32_LOCK:
-            _float32_depth -= 1
-            if _float32_depth == 0:
-                cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32, precision = _float32_saved
-                torch.set_float32_matmul_precision(precision)
+            if entered:  # the settings are changed only after the count says so
+                _float32_depth -= 1
+                if _float32_depth == 0:
+                    cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32, precision = _float32_saved
+                    torch.set_float32_matmul_precision(precision)
 
 
 def full_float32(fn):
