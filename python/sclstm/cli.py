@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
 import warnings
@@ -286,17 +285,17 @@ def _used_mask(column, name: str) -> "np.ndarray":
     present = column.notna().to_numpy()
     known = column[present]
     if pd.api.types.is_numeric_dtype(column.dtype) and known.isin([0, 1]).all():  # 0/1, as after as.integer()
-        out = np.ones(len(column), dtype=bool)
-        out[present] = known.to_numpy() == 1
-        return out
-    text = known.astype(str).str.strip().str.lower()  # True/False objects read as "true"/"false" too
-    if text.isin(list(_TRUTH_TEXT)).all():
-        out = np.ones(len(column), dtype=bool)
-        out[present] = text.map(_TRUTH_TEXT).to_numpy(dtype=bool)
-        return out
-    examples = ", ".join(map(repr, pd.unique(known[~text.isin(list(_TRUTH_TEXT))])[:3]))
-    raise InputError(f"obs[{name!r}] should mark with True/False the cells whose labels the run used; it holds "
-                     f"{examples}; fix or remove it (or pass --all-cells, not an honest accuracy).")
+        used = known.to_numpy() == 1
+    else:
+        text = known.astype(str).str.strip().str.lower()  # True/False objects read as "true"/"false" too
+        if not text.isin(list(_TRUTH_TEXT)).all():
+            examples = ", ".join(map(repr, pd.unique(known[~text.isin(list(_TRUTH_TEXT))])[:3]))
+            raise InputError(f"obs[{name!r}] should mark with True/False the cells whose labels the run used; it "
+                             f"holds {examples}; fix or remove it (or pass --all-cells, not an honest accuracy).")
+        used = text.map(_TRUTH_TEXT).to_numpy(dtype=bool)
+    out = np.ones(len(column), dtype=bool)  # NA: used
+    out[present] = used
+    return out
 
 
 def _used_by_labelled_run(adata, run_key: str) -> np.ndarray:
@@ -530,23 +529,16 @@ class _Terminated(KeyboardInterrupt):
     written is removed, not left as a hidden partial file beside the output."""
 
 
-@contextlib.contextmanager
 def _terminate_as_interrupt():
+    """SIGTERM raises _Terminated while the command runs, unless the caller has its own handler."""
     import signal
-    import threading
 
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
-        yield  # not ours to change: another thread, or the caller's own handler
-        return
+    from .signals import handling
 
     def terminated(signum, frame):
         raise _Terminated()
 
-    signal.signal(signal.SIGTERM, terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    return handling([signal.SIGTERM], terminated, replaces=lambda current: current == signal.SIG_DFL)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

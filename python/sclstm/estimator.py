@@ -220,8 +220,9 @@ class _UnknownParameters(Exception):
 
 
 def _device_here(device) -> bool:
-    """Whether a saved model's device exists on this machine: a model fitted on "cuda:1" and
-    loaded where torch sees fewer GPUs (or none) runs on this machine's choice ("auto") instead."""
+    """Whether a device ("cpu", "cuda", "cuda:N") exists on this machine. A device asked for that
+    does not is refused (:meth:`ScLSTM._device`); a saved model's that does not (fitted on
+    "cuda:1", loaded where torch sees fewer GPUs or none) runs on this machine's choice ("auto")."""
     device = str(device)
     if not device.startswith("cuda"):
         return True
@@ -426,14 +427,12 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
             return "cuda" if torch.cuda.is_available() else "cpu"
         if not (isinstance(self.device, str) and re.fullmatch(r"cpu|cuda(:\d+)?", self.device)):
             raise InputError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}.")
-        if self.device == "cpu":
+        if _device_here(self.device):
             return self.device
         if not torch.cuda.is_available():
             raise InputError(f"device={self.device!r} but torch sees no CUDA GPU; use device='auto' or 'cpu'.")
-        if int(self.device.partition(":")[2] or 0) >= torch.cuda.device_count():
-            raise InputError(f"device={self.device!r} but torch sees {torch.cuda.device_count()} CUDA GPU(s), "
-                             f"numbered from 0; use device='cuda:0' or 'auto'.")
-        return self.device
+        raise InputError(f"device={self.device!r} but torch sees {torch.cuda.device_count()} CUDA GPU(s), "
+                         f"numbered from 0; use device='cuda:0' or 'auto'.")
 
     # fitting --------------------------------------------------------------------------
     def fit(self, X, labels=None):

@@ -47,7 +47,6 @@ import lzma
 import os
 import re
 import signal
-import threading
 from pathlib import Path
 
 import anndata as ad
@@ -55,6 +54,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..signals import handling
 from ..validation import InputError, first_line, label_text, warn_user
 from ._files import check_folder, check_names_for_r
 
@@ -423,18 +423,13 @@ def _signals_after_r():
     """Ctrl-C (and a SIGTERM the command line turns into an exception) while R runs: acted on
     when R returns. Before, Python's handler raised inside rpy2's event callback, which drops
     the exception, so the run went on to the end and exited 0."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
     pending = []
-    caught = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM) if callable(signal.getsignal(s))}
-    for s in caught:
-        signal.signal(s, lambda signum, frame: pending.append(signum))
+    caught = {}
     try:
-        yield
+        with handling((signal.SIGINT, signal.SIGTERM), lambda signum, frame: pending.append(signum),
+                      replaces=callable) as caught:
+            yield
     finally:
-        for s, handler in caught.items():
-            signal.signal(s, handler)
         if pending:
             caught[pending[0]](pending[0], None)
 
