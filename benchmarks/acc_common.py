@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -154,8 +155,11 @@ def predicted_classes(labels: np.ndarray, truth: np.ndarray, train_mask: np.ndar
 
 
 def score_row(truth: np.ndarray, row: dict) -> dict:
-    """ARI/NMI/ACC/BAS (Hungarian-matched, sclstm.metrics) on the scored cells; BAS_label for
-    labelled modes = balanced accuracy of predicted class names (no matching on scored cells)."""
+    """ARI/NMI/ACC/BAS (sclstm.metrics) on the scored cells: ACC and BAS after Hungarian matching
+    for clusterings, by name for rows that predict types (``predicts="classes"``: a matching would
+    count a type predicted under another's name as right; before 2026-12-07 they were matched too).
+    BAS_label for labelled modes = balanced accuracy of predicted class names (no matching on
+    scored cells). A cell without a cluster (NaN) is refused by ``score``, not scored as "nan"."""
     from sclstm.metrics import score
 
     out = {m: np.nan for m in METRICS}
@@ -166,8 +170,8 @@ def score_row(truth: np.ndarray, row: dict) -> dict:
     labels = row.get("labels")
     if labels is None:
         return out
-    lab = np.asarray(labels).astype(str)
-    out.update(score(truth[scored], lab[scored]))
+    lab = np.where(pd.isna(labels), None, np.asarray(labels).astype(str)).astype(object)
+    out.update(score(truth[scored], lab[scored], matched=row.get("predicts") != "classes"))
     train = row.get("train_mask")
     if train is not None:
         pred = lab.astype(object) if row.get("predicts") == "classes" else predicted_classes(lab, truth, train)

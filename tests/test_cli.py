@@ -375,6 +375,19 @@ def test_score_leaves_out_cells_with_an_empty_or_blank_truth_label():
     assert n == 4 and metrics["ARI"] == 1.0
 
 
+def test_score_says_how_many_cells_without_a_cluster_it_left_out():
+    """Before: "scored 4 cells: all cells with a truth label" although a labelled cell without a
+    cluster (dropped as empty) was left out too (audit helper-47)."""
+    import pandas as pd
+
+    a = ad.AnnData(np.ones((6, 2)), obs=pd.DataFrame({"truth": ["A", "A", "B", "B", "B", None],
+                                                      "sclstm": pd.Categorical(["0", "0", "1", "1", None, None])},
+                                                     index=[f"c{i}" for i in range(6)]))
+    metrics, n, scope = cli.score_adata(a, "truth")
+    assert n == 4 and metrics["ARI"] == 1.0
+    assert "1 cell(s) without a cluster (obs['sclstm'] NA, e.g. dropped as empty) left out" in scope
+
+
 def _r_like_result(n=8):
     """A labelled result as read from R: truth codes as numbers, predicted types as factor levels
     (text), a run's sclstm_labelled, and an applyScLSTM() record naming the model's cells."""

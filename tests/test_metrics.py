@@ -126,6 +126,18 @@ def test_labels_are_classes_by_value_not_by_text():
     assert score(truth, [0, 0, 1, 1])["ARI"] == 1.0
 
 
+@pytest.mark.parametrize("truth, pred, what", [
+    ([1, "1", 2, "2"], ["1", "1", "2", "2"], "truth labels"),
+    (["a", "a", "b", "b"], [1, "1", 2, 2], "the clustering's labels"),
+])
+def test_labels_mixing_numbers_and_text_are_refused(truth, pred, what):
+    """1 and "1" were two classes for ARI and NMI but one name for ACC and BAS by name: ARI 0.0
+    beside ACC 1.0 for one clustering (audit helper-47). Refused, as the labelled mode refuses them."""
+    for matched in (True, False):
+        with pytest.raises(InputError, match=rf"{what} mix int and str values \(e.g. 1, '1'\)"):
+            score(truth, pred, matched=matched)
+
+
 def test_column_names_are_refused_with_what_to_pass():
     """scanpy names obs columns; score takes the labels. Before: "got 0 dimension(s)"."""
     with pytest.raises(InputError, match=r"truth is the text 'cell_type', not one label per cell; pass the "

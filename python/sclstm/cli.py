@@ -230,7 +230,8 @@ def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = Fa
                         "labelled model)" if key.endswith("_predicted") else "; cluster the file first (sclstm cluster)")
             raise InputError(f"obs has no column {k!r} (columns: {', '.join(adata.obs.columns) or 'none'}){hint}.")
     # an empty or blank truth label (or "nan"/"NA" text) is no label, as --labels-key reads it (before: a class of its own)
-    mask = ~missing_labels(adata.obs[truth_key], "truth labels") & adata.obs[key].notna().to_numpy()
+    labelled = ~missing_labels(adata.obs[truth_key], "truth labels")
+    mask = labelled & adata.obs[key].notna().to_numpy()
     scope = "all cells with a truth label"
     # the mask of cells whose labels were used sits beside the clusters: obs["sclstm_labelled"]
     # serves obs["sclstm"], the class head's obs["sclstm_predicted"] and a recluster of the run,
@@ -266,6 +267,9 @@ def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = Fa
         raise InputError("no cells left to score: none has both a truth label and a cluster.")
     truth = adata.obs[truth_key].to_numpy()[mask]
     pred = adata.obs[key].to_numpy()[mask]
+    unclustered = int((labelled & ~adata.obs[key].notna().to_numpy()).sum())
+    if unclustered:  # before: the scope line did not say it (helper-47)
+        scope += f"; {unclustered} cell(s) without a cluster (obs['{key}'] NA, e.g. dropped as empty) left out"
     by_name = key.endswith("_predicted")
     if by_name:
         scope += "; ACC and BAS by name (the predicted type is the cell's own), no matching"
@@ -449,8 +453,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("score", help="ARI, NMI, ACC and BAS of a clustered file against true labels",
                        description="Score obs[KEY] (default sclstm) of a clustered file against "
-                                   "obs[TRUTH_KEY]. In labelled mode only cells whose labels were not used in "
-                                   "training are scored.")
+                                   "obs[TRUTH_KEY]. Cells without a truth label (empty, NA) or without a "
+                                   "cluster (NA, e.g. dropped as empty) are left out. In labelled mode only "
+                                   "cells whose labels were not used in training are scored.")
     s.add_argument("input", help="an .h5ad or .rds written by 'sclstm cluster' or 'sclstm apply' (or by R's "
                    "runScLSTM / applyScLSTM)")
     s.add_argument("--truth-key", required=True, help="obs column with the reference labels")

@@ -305,6 +305,21 @@ def missing_labels(values: pd.Series, what: str | None = None) -> np.ndarray:
     return values.isna().to_numpy() | (text == "").to_numpy() | written
 
 
+def check_one_type(values, what: str) -> None:
+    """Refuse labels that mix types which cannot be ordered (numbers and text, e.g. 1 and "1"):
+    counted by value they are two classes, compared by name one."""
+    values = [v.item() if isinstance(v, np.generic) else v for v in values]
+    try:
+        sorted(set(values))
+    except TypeError:
+        first = {}
+        for v in values:
+            first.setdefault(type(v), v)
+        raise InputError(f"{what} mix {' and '.join(sorted(t.__name__ for t in first))} values (e.g. "
+                         f"{', '.join(repr(v) for v in first.values())}); make them one type first, e.g. "
+                         f"{what.split()[-1]}.astype(str).") from None
+
+
 def check_labels(labels, n_cells: int) -> np.ndarray:
     """Labels for the labelled mode: one entry per cell, missing (None/NaN/"", or "nan"/"NA"
     text: :func:`missing_labels`) = unknown.
@@ -336,16 +351,8 @@ def check_labels(labels, n_cells: int) -> np.ndarray:
     out[missing] = None
     known_values = [v.item() if isinstance(v, np.generic) else v for v in out[~missing]]
     check_not_continuous(known_values, "labels")
-    try:
-        sorted(set(known_values))
-    except TypeError:  # e.g. strings and numbers in one column
-        # refused: turned into text, the predictions compared equal to no label of theirs
-        first = {}
-        for v in known_values:
-            first.setdefault(type(v), v)
-        raise InputError(f"labels mix {' and '.join(sorted(t.__name__ for t in first))} values (e.g. "
-                         f"{', '.join(repr(v) for v in first.values())}); make them one type first, e.g. "
-                         "labels.astype(str).") from None
+    # refused: turned into text, the predictions compared equal to no label of theirs
+    check_one_type(known_values, "labels")
     # classes by value, as classes_ will hold them (1 and 1.0 are one; before, counted by their
     # text, they were two here and one class in the fit, whose error then blamed n_clusters)
     n_classes = pd.Series(known_values, dtype=object).nunique()
