@@ -12,6 +12,17 @@ def test_versions_agree():
     assert pyproject == sclstm.__version__ == description
 
 
+def test_the_licence_the_metadata_names_ships_with_its_text():
+    """pyproject named "MIT" as a TOML table (setuptools stops building that after 2027-02-18) and
+    no licence text shipped in the wheel or sdist; the MIT licence requires its text with copies
+    (audit helper-46). The R package's LICENSE is the R-style stub that "MIT + file LICENSE" wants."""
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert re.search(r'^license = "MIT"$', pyproject, re.M)
+    assert re.search(r'^license-files = \["LICENSE"\]$', pyproject, re.M)
+    assert "Permission is hereby granted, free of charge" in (REPO / "LICENSE").read_text()
+    assert re.search(r"^License: MIT \+ file LICENSE$", (REPO / "DESCRIPTION").read_text(), re.M)
+
+
 def test_demo_dataset_is_pollen_counts():
     a = sclstm.datasets.load_demo()
     assert a.shape == (299, 3000)
