@@ -296,9 +296,49 @@ def test_an_exact_kernel_larger_than_the_available_memory_warns(blakeley, monkey
     import sclstm.estimator as estimator
 
     monkeypatch.setattr(estimator, "available_memory_bytes", lambda: 1000)
-    with pytest.warns(UserWarning, match=r"the exact kernel needs about 1.2 GiB, more than the 0.0 GiB this machine "
-                                         r"has available now; kernel='landmark'"):
+    with pytest.warns(UserWarning, match=r"the exact kernel needs about 0.2 GiB, more than the 0.0 GiB this machine "
+                                         r"has available now; the fit goes on, and the system may stop it; "
+                                         r"kernel='landmark' bounds it\.$"):
         ScLSTM(n_clusters=2, n_steps=2, kernel="exact").fit(small_counts(blakeley))
+
+
+def test_the_landmark_path_warns_too_and_no_warning_advises_what_was_asked(blakeley, monkeypatch):
+    """Before (audit helper-48): the landmark path never compared its estimate with the free
+    memory (36.8 GiB said for sample_size=40,000, no warning), and kernel='auto' was told that
+    "kernel='landmark' (or 'auto') bounds it"."""
+    import sclstm.estimator as estimator
+
+    monkeypatch.setattr(estimator, "available_memory_bytes", lambda: 1000)
+    X = small_counts(blakeley)
+    with pytest.warns(UserWarning, match=r"the landmark kernel needs about .* GiB, more than the 0.0 GiB .* a smaller "
+                                         r"sample_size lowers it\.$"):
+        ScLSTM(kernel="landmark", n_clusters=2, n_steps=2)._choose_kernel(X)
+    with pytest.warns(UserWarning) as said:
+        ScLSTM(kernel="auto", n_clusters=2, n_steps=2)._choose_kernel(X)
+    assert "'auto'" not in str(said[0].message)
+
+
+def test_the_memory_estimate_follows_the_measurements_at_small_sizes_and_many_genes():
+    """Measured beyond the input (audit helper-48, simulated, one thread): 0.22, 0.53 and 0.89 GiB
+    at 500, 1,000 and 1,400 cells, where 1.2 GiB was said at any size; 1.71 GiB for 3,000 cells
+    of 19,625 genes with preprocess="paper", where 1.2 was said (its genes were not counted).
+    From 1,415 cells at 2,000 genes the formula is the one fitted before, unchanged."""
+    from sclstm.estimator import exact_memory_bytes
+
+    gib = lambda b: b / 2**30  # noqa: E731
+    for n, measured in ((500, 0.22), (1000, 0.53), (1400, 0.89)):
+        assert measured <= gib(exact_memory_bytes(n)) <= 1.6 * measured
+    assert 1.71 <= gib(exact_memory_bytes(3000, 19625)) <= 1.6 * 1.71
+    for n in (1415, 2000, 5000, 10000, 30000):
+        assert exact_memory_bytes(n) == pytest.approx(max(1.2 * 2**30, 30 * n * n + 0.2 * 2**30), abs=2)
+    # the fit's own choice counts the genes "paper" reads (all) and the default reads (2,000 at most)
+    import scipy.sparse as sp
+
+    X = sp.random(100, 5000, density=0.1, format="csr", random_state=0) * 10
+    for kernel, rows in (("exact", 100), ("landmark", 100)):
+        _, _, paper = ScLSTM(kernel=kernel, preprocess="paper")._choose_kernel(X)
+        _, _, scaled = ScLSTM(kernel=kernel)._choose_kernel(X)
+        assert paper - scaled >= 16 * rows * 3000
 
 
 # ---- found by the code review of 2026-12-07; each failed (or passed silently) before ----

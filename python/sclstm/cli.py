@@ -75,7 +75,7 @@ def _summary_lines(adata, est_summary: dict, seconds: float, key: str) -> list[s
     lines = [
         f"cells: {s['n_cells']}   genes in: {s['n_genes_in']}   kept (≥3 cells): {s['n_genes_kept']}   used: {s['n_genes_used']}",
         f"mode: {s['mode']}   {k_line}   partition from: {s['partition_from']}",
-        f"kernel: {s['kernel_choice']}   estimated memory: {s['memory_estimate_gib']:.2f} GiB",
+        f"kernel: {s['kernel_choice']}   estimated peak memory beyond the input: {s['memory_estimate_gib']:.2f} GiB",
     ]
     if s["mode"] == "labelled":
         others = int((~adata.obs[f"{key}_labelled"].to_numpy(dtype=bool)).sum())

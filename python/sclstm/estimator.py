@@ -65,17 +65,28 @@ MODEL_FORMAT = "sclstm-model-1"  # written by save(); load() refuses other versi
 
 EXACT_BYTES_PER_PAIR = 30  # n × n matrices: kernel, similarity, distances
 EXACT_FIXED_BYTES = int(0.2 * 2**30)
-FIT_FLOOR_BYTES = int(1.2 * 2**30)  # training and clustering, whatever the size
+FIT_FLOOR_BYTES = int(1.0 * 2**30)  # training and clustering, reached from about 1,400 cells
+FIT_FLOOR_PAIRS = 2_000_000  # cell pairs where the floor is reached (below, a share of it)
+MEASURED_GENES = 2000  # the genes of the measurements the formula was fitted to (the default n_top_genes)
+DENSE_GENE_BYTES = 16  # per cell and gene beyond those: dense float64 log expression and PCA's copy
 
 
-def exact_memory_bytes(n_cells: int) -> int:
+def exact_memory_bytes(n_cells: int, n_genes: int = MEASURED_GENES) -> int:
     """Peak memory the exact path adds to the input's, fitted to measurements (simulated
-    counts, benchmarks/fit_memory.py, benchmarks/results/exact_memory.tsv): 1.95–1.97 GiB at
-    8,000 cells and 4.12–4.14 GiB at 12,000 (two runs), and about 1 GiB at any size below
-    6,000 cells; the formula says 1.99 and 4.22. Before: 24n², which said 3.22 GiB at 12,000 and 0.00 GiB for
-    Pollen's 299 cells; then 29n², fitted to a measurement whose base was the peak before
-    the fit, which said 4.09 GiB at 12,000."""
-    return max(FIT_FLOOR_BYTES, EXACT_BYTES_PER_PAIR * n_cells * n_cells + EXACT_FIXED_BYTES)
+    counts, 2,000 genes, benchmarks/fit_memory.py, benchmarks/results/exact_memory.tsv): 1.95–1.97
+    GiB at 8,000 cells and 4.12–4.14 GiB at 12,000 (two runs), and about 1 GiB from 2,000 to
+    6,000 cells; the formula says 1.99, 4.22 and 1.2. Below about 1,400 cells the fixed part
+    shrinks with the pairs (measured 2026-12-07, audit helper-48: 0.22, 0.53 and 0.89 GiB at 500,
+    1,000 and 1,400 cells; the formula says 0.32, 0.67 and 1.11; before, 1.2 at any size).
+    ``n_genes``: the genes the kernel reads (every kept gene with preprocess="paper"); each one
+    beyond 2,000 adds 16 bytes per cell (3,000 cells × 19,625 genes, "paper": measured 1.71 GiB,
+    the formula says 1.99; before, 1.2). Earlier forms: 24n², which said 3.22 GiB at 12,000 and
+    0.00 GiB for Pollen's 299 cells; then 29n², fitted to a measurement whose base was the peak
+    before the fit, which said 4.09 GiB at 12,000."""
+    pairs = n_cells * n_cells
+    fixed = FIT_FLOOR_BYTES * min(1.0, pairs / FIT_FLOOR_PAIRS)
+    genes = DENSE_GENE_BYTES * n_cells * max(0, n_genes - MEASURED_GENES)
+    return int(EXACT_FIXED_BYTES + max(fixed, EXACT_BYTES_PER_PAIR * pairs) + genes)
 
 
 def available_memory_bytes():
@@ -274,8 +285,10 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
         seeded sample of ``sample_size`` cells, clustering by a hierarchical merge of
         micro-clusters — memory grows linearly with n (see :mod:`sclstm.landmark`).
         ``"auto"``: exact up to 10,000 cells (counts on disk or in Dask are then read into
-        memory), landmark above. The choice and its estimated memory are in
-        ``summary_["kernel"]`` and ``summary_["memory_estimate_gib"]``.
+        memory), landmark above, by the number of cells alone (not this machine's free memory,
+        so a file takes the same path everywhere). The choice and its estimated peak memory
+        beyond the input are in ``summary_["kernel"]`` and ``summary_["memory_estimate_gib"]``;
+        an estimate above the free memory warns before the fit, which goes on.
     n_landmarks, sample_size : int
         Landmark path: landmark cells (1,024), and cells in the seeded training sample (5,000).
     n_steps, batch_size, learning_rate : int, int, float
@@ -506,29 +519,36 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
         if shape is not None:
             check_two_dimensional(len(shape))
         n_rows, n_genes = (int(s) for s in shape) if shape is not None else (0, 0)
+        # the genes the kernel reads: "paper" keeps every gene (before: counted as n_top_genes,
+        # 1.02 GiB said where a 6,000-cell fit of 19,625 genes passed 2.4 GiB)
+        genes_read = n_genes if self.preprocess == "paper" else min(n_genes, self.n_top_genes)
         kernel = self.kernel
         if kernel == "auto":
-            # by size only: a small file opened backed (or a small Dask array) is read whole and
+            # by size only, not by this machine's free memory, so that a file gets the same answer
+            # on every machine: a small file opened backed (or a small Dask array) is read whole and
             # gets the exact path's answer (Biase backed: ARI 1.00 exact against 0.71 landmark)
             kernel = "landmark" if n_rows > AUTO_EXACT_MAX_CELLS else "exact"
         if kernel == "exact":
-            memory = exact_memory_bytes(n_rows)
+            memory = exact_memory_bytes(n_rows, genes_read)
             if n_rows > MAX_EXACT_CELLS:
                 raise InputError(
                     f"{n_rows} cells: the exact kernel would need about {memory / 2**30:.1f} GiB; "
                     f"it handles up to {MAX_EXACT_CELLS} cells — use kernel='landmark' (or 'auto')."
                 )
-            free = available_memory_bytes()
-            if free is not None and memory > free:  # said before the fit, not by the system killing it
-                warn_user(f"{n_rows} cells: the exact kernel needs about {memory / 2**30:.1f} GiB, more than the "
-                          f"{free / 2**30:.1f} GiB this machine has available now; kernel='landmark' (or "
-                          f"'auto') bounds it.")
+            bound = "kernel='landmark' bounds it"
         else:
-            memory = lm.memory_estimate(n_rows, min(n_genes, self.n_top_genes), self.n_landmarks,
+            memory = lm.memory_estimate(n_rows, genes_read, self.n_landmarks,
                                         self.sample_size, lm.DEFAULT_MICRO, DEFAULT_CHUNK_CELLS)
             if (isinstance(self.n_clusters, (int, np.integer)) and not isinstance(self.n_clusters, bool)
                     and self.n_clusters <= n_rows):  # refused before the fit, not by its last step
                 lm.check_k_fits(int(self.n_clusters), min(lm.DEFAULT_MICRO, n_rows), n_rows <= MAX_EXACT_CELLS)
+            bound = "a smaller sample_size lowers it"
+        free = available_memory_bytes()
+        if free is not None and memory > free:  # said before the fit, not by the system killing it
+            # before: said for the exact path only, and advised kernel='auto' to a user who had asked for it
+            warn_user(f"{n_rows} cells: the {kernel} kernel needs about {memory / 2**30:.1f} GiB, more than the "
+                      f"{free / 2**30:.1f} GiB this machine has available now; the fit goes on, and the system "
+                      f"may stop it; {bound}.")
         # kept as kernel_note_ too, for callers that show it their own way (the R package's message());
         # logged once the counts have passed their checks, so bad input gets its one line alone
         self.kernel_note_ = (f"sclstm: {kernel} kernel for {n_rows} cells, estimated peak memory "
