@@ -92,7 +92,12 @@
 #'   cells; the model records the genes' names (the row names), so they must be unique
 #'   (duplicated names are an error before the fit). Counts without row names give a
 #'   model without gene names, which \code{applyScLSTM()} can only match to new counts
-#'   by position: a warning says so.
+#'   by position: a warning says so. \code{kernel = "landmark"} (or \code{"exact"},
+#'   \code{"auto"}, the default: exact up to 10,000 cells, landmark above, by the number
+#'   of cells alone) chooses the path; the details record the choice
+#'   (\code{kernel_choice}) and the estimated peak memory beyond the input
+#'   (\code{memory_estimate_gib}), and an estimate above the machine's free memory warns
+#'   before the fit, which goes on.
 #' @param verbose Give the run's note (the kernel chosen, the memory it needs and, for a
 #'   matrix, how it was read) as a message? Default \code{TRUE}; \code{FALSE} leaves it
 #'   out, as Seurat's \code{verbose = FALSE} does. Warnings and errors are given either way.
