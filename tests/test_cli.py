@@ -386,6 +386,11 @@ def test_score_says_how_many_cells_without_a_cluster_it_left_out():
     metrics, n, scope = cli.score_adata(a, "truth")
     assert n == 4 and metrics["ARI"] == 1.0
     assert "1 cell(s) without a cluster (obs['sclstm'] NA, e.g. dropped as empty) left out" in scope
+    # counted among the cells the scope keeps: a cell whose label the fit used is not scored anyway
+    # (before: counted as left out, review helper-49)
+    a.obs["sclstm_labelled"] = [True, False, True, False, True, False]
+    metrics, n, scope = cli.score_adata(a, "truth")
+    assert n == 2 and "without a cluster" not in scope
 
 
 def _r_like_result(n=8):

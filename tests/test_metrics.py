@@ -138,6 +138,13 @@ def test_labels_mixing_numbers_and_text_are_refused(truth, pred, what):
             score(truth, pred, matched=matched)
 
 
+def test_labels_of_one_type_that_cannot_be_ordered_are_not_called_a_mix():
+    """Review helper-49: complex labels read "truth labels mix complex values"."""
+    with pytest.raises(InputError, match=r"truth labels are complex values, which cannot be ordered \(e.g. 1j\); "
+                                         r"make them text first"):
+        score([1j, 2j, 1j, 2j], [0, 1, 0, 1])
+
+
 def test_column_names_are_refused_with_what_to_pass():
     """scanpy names obs columns; score takes the labels. Before: "got 0 dimension(s)"."""
     with pytest.raises(InputError, match=r"truth is the text 'cell_type', not one label per cell; pass the "

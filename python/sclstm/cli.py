@@ -230,8 +230,7 @@ def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = Fa
                         "labelled model)" if key.endswith("_predicted") else "; cluster the file first (sclstm cluster)")
             raise InputError(f"obs has no column {k!r} (columns: {', '.join(adata.obs.columns) or 'none'}){hint}.")
     # an empty or blank truth label (or "nan"/"NA" text) is no label, as --labels-key reads it (before: a class of its own)
-    labelled = ~missing_labels(adata.obs[truth_key], "truth labels")
-    mask = labelled & adata.obs[key].notna().to_numpy()
+    mask = ~missing_labels(adata.obs[truth_key], "truth labels")
     scope = "all cells with a truth label"
     # the mask of cells whose labels were used sits beside the clusters: obs["sclstm_labelled"]
     # serves obs["sclstm"], the class head's obs["sclstm_predicted"] and a recluster of the run,
@@ -259,6 +258,9 @@ def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = Fa
         if used.any():
             mask &= ~used
             scope = f"cells whose labels were not used in training (uns['{run_key}']['labelled_mask'] == False)"
+    # counted among the cells the scope keeps (before: cells whose labels were used counted too)
+    unclustered = mask & adata.obs[key].isna().to_numpy()
+    mask &= ~unclustered
     if mask.sum() == 0:
         if used_key in adata.obs and not all_cells:
             raise InputError(f"no cells left to score: every labelled cell's label was used in training "
@@ -267,9 +269,9 @@ def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = Fa
         raise InputError("no cells left to score: none has both a truth label and a cluster.")
     truth = adata.obs[truth_key].to_numpy()[mask]
     pred = adata.obs[key].to_numpy()[mask]
-    unclustered = int((labelled & ~adata.obs[key].notna().to_numpy()).sum())
-    if unclustered:  # before: the scope line did not say it (helper-47)
-        scope += f"; {unclustered} cell(s) without a cluster (obs['{key}'] NA, e.g. dropped as empty) left out"
+    if unclustered.any():  # before: the scope line did not say it (helper-47)
+        scope += (f"; {int(unclustered.sum())} cell(s) without a cluster (obs['{key}'] NA, e.g. dropped as empty) "
+                  "left out")
     by_name = key.endswith("_predicted")
     if by_name:
         scope += "; ACC and BAS by name (the predicted type is the cell's own), no matching"

@@ -77,8 +77,9 @@ def exact_memory_bytes(n_cells: int, n_genes: int = MEASURED_GENES) -> int:
     GiB at 8,000 cells and 4.12–4.14 GiB at 12,000 (two runs), and about 1 GiB from 2,000 to
     6,000 cells; the formula says 1.99, 4.22 and 1.2. Below about 1,400 cells the fixed part
     shrinks with the pairs (measured 2026-12-07, audit helper-48: 0.22, 0.53 and 0.89 GiB at 500,
-    1,000 and 1,400 cells; the formula says 0.32, 0.67 and 1.11; before, 1.2 at any size).
-    ``n_genes``: the genes the kernel reads (every kept gene with preprocess="paper"); each one
+    1,000 and 1,400 cells; the formula says 0.32, 0.70 and 1.18; before, 1.2 at any size).
+    ``n_genes``: the genes the kernel reads (with preprocess="paper" every gene of the input, an
+    upper bound: genes in fewer than min_cells cells are dropped after this estimate); each one
     beyond 2,000 adds 16 bytes per cell (3,000 cells × 19,625 genes, "paper": measured 1.71 GiB,
     the formula says 1.99; before, 1.2). Earlier forms: 24n², which said 3.22 GiB at 12,000 and
     0.00 GiB for Pollen's 299 cells; then 29n², fitted to a measurement whose base was the peak
@@ -519,7 +520,8 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
         if shape is not None:
             check_two_dimensional(len(shape))
         n_rows, n_genes = (int(s) for s in shape) if shape is not None else (0, 0)
-        # the genes the kernel reads: "paper" keeps every gene (before: counted as n_top_genes,
+        # the genes the kernel reads: "paper" keeps every gene, counted before the min_cells filter
+        # (an upper bound; before: counted as n_top_genes,
         # 1.02 GiB said where a 6,000-cell fit of 19,625 genes passed 2.4 GiB)
         genes_read = n_genes if self.preprocess == "paper" else min(n_genes, self.n_top_genes)
         kernel = self.kernel
@@ -542,7 +544,8 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
             if (isinstance(self.n_clusters, (int, np.integer)) and not isinstance(self.n_clusters, bool)
                     and self.n_clusters <= n_rows):  # refused before the fit, not by its last step
                 lm.check_k_fits(int(self.n_clusters), min(lm.DEFAULT_MICRO, n_rows), n_rows <= MAX_EXACT_CELLS)
-            bound = "a smaller sample_size lowers it"
+            bound = ("a smaller sample_size lowers it" if self.preprocess != "paper" else
+                     "a smaller sample_size or the default preprocess (2,000 genes) lowers it")
         free = available_memory_bytes()
         if free is not None and memory > free:  # said before the fit, not by the system killing it
             # before: said for the exact path only, and advised kernel='auto' to a user who had asked for it

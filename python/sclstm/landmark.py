@@ -195,7 +195,8 @@ def memory_estimate(n_cells: int, n_genes: int, n_landmarks: int, sample: int,
     """Bytes the landmark path holds at its peak, roughly (the input itself not counted).
     Landmarks, micro-clusters (and the cells scoring them) and a chunk are at most the cells
     there are (before: 0.27 GiB said for 40 cells, from 1,024 landmarks and 500 micro-clusters).
-    ``n_genes``: the genes the kernel reads (every kept gene with preprocess="paper"; before,
+    ``n_genes``: the genes the kernel reads (with preprocess="paper" every gene of the input, an
+    upper bound; before,
     counted as n_top_genes: 1.02 GiB said where 6,000 cells × 19,625 genes passed 2.4 GiB, audit
     helper-48; counted, 3,000 such cells: 1.50 GiB said, 1.38 measured)."""
     s = min(sample, n_cells)

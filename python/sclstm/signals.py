@@ -11,11 +11,13 @@ import threading
 def handling(signals, handler, replaces=lambda current: True):
     """Run the block with ``handler`` for those of ``signals`` whose current handler
     ``replaces`` accepts; yields {signal: the handler it replaced} (empty outside the main
-    thread), so a caller can pass a signal on to what was there before."""
+    thread), so a caller can pass a signal on to what was there before. A handler installed
+    outside Python (``getsignal`` gives None) cannot be put back, so it is never replaced."""
     if threading.current_thread() is not threading.main_thread():
         yield {}
         return
-    replaced = {s: signal.getsignal(s) for s in signals if replaces(signal.getsignal(s))}
+    replaced = {s: signal.getsignal(s) for s in signals
+                if signal.getsignal(s) is not None and replaces(signal.getsignal(s))}
     for s in replaced:
         signal.signal(s, handler)
     try:

@@ -307,17 +307,29 @@ def missing_labels(values: pd.Series, what: str | None = None) -> np.ndarray:
 
 def check_one_type(values, what: str) -> None:
     """Refuse labels that mix types which cannot be ordered (numbers and text, e.g. 1 and "1"):
-    counted by value they are two classes, compared by name one."""
-    values = [v.item() if isinstance(v, np.generic) else v for v in values]
+    counted by value they are two classes, compared by name one. Reads the distinct values of
+    an object array only (an array of one numpy type cannot mix)."""
+    arr = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
+    if arr.dtype != object:
+        return
     try:
-        sorted(set(values))
+        distinct = pd.unique(arr.ravel())
+    except TypeError:  # unhashable entries: sorting them below says so
+        distinct = arr.ravel()
+    distinct = [v.item() if isinstance(v, np.generic) else v for v in distinct]
+    try:
+        sorted(set(distinct))
     except TypeError:
         first = {}
-        for v in values:
+        for v in distinct:
             first.setdefault(type(v), v)
-        raise InputError(f"{what} mix {' and '.join(sorted(t.__name__ for t in first))} values (e.g. "
-                         f"{', '.join(repr(v) for v in first.values())}); make them one type first, e.g. "
-                         f"{what.split()[-1]}.astype(str).") from None
+        kinds = sorted(first, key=lambda t: t.__name__)
+        examples = ", ".join(repr(first[t]) for t in kinds)
+        if len(kinds) > 1:
+            problem, remedy = f"mix {' and '.join(t.__name__ for t in kinds)} values", "make them one type first"
+        else:
+            problem, remedy = f"are {kinds[0].__name__} values, which cannot be ordered", "make them text first"
+        raise InputError(f"{what} {problem} (e.g. {examples}); {remedy}, e.g. {what.split()[-1]}.astype(str).") from None
 
 
 def check_labels(labels, n_cells: int) -> np.ndarray:
