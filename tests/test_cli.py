@@ -195,6 +195,36 @@ def test_apply_says_what_is_wrong(tmp_path, capsys):
     assert code == 2 and "model file not found" in capsys.readouterr().err
 
 
+def test_apply_drops_empty_cells_as_the_model_was_fitted_unless_told(tmp_path, capsys):
+    """Python's transform and predict default to the model's drop_empty; the command line's apply
+    defaulted to False, so a model fitted with --drop-empty stopped at an empty cell (audit
+    helper-50). The summary spells the kernel choice and min_cells as the command line does."""
+    a = ad.read_h5ad(dataset_path("biase"))
+    a.X = np.asarray(a.X.toarray() if hasattr(a.X, "toarray") else a.X, dtype=np.float32)
+    a.X[0] = 0
+    data, model = _write(a, tmp_path / "empty.h5ad"), tmp_path / "m.pt"
+    assert cli.main(["cluster", str(data), "--out", str(tmp_path / "c.h5ad"), "--n-steps", "10", "--drop-empty",
+                     "--quiet", "--save-model", str(model), "--n-clusters", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "(--kernel auto: exact up to" in out and "kept (≥3 cells)" in out
+    assert cli.main(["apply", str(model), str(data), "--out", str(tmp_path / "a.h5ad")]) == 0
+    E = ad.read_h5ad(tmp_path / "a.h5ad").obsm["X_sclstm"]
+    assert np.isnan(E[0]).all() and not np.isnan(E[1:]).any()
+    capsys.readouterr()
+    assert cli.main(["apply", str(model), str(data), "--out", str(tmp_path / "b.h5ad"), "--no-drop-empty"]) == 2
+    assert "--drop-empty" in capsys.readouterr().err
+
+
+def test_a_labels_key_the_run_writes_is_refused_in_the_command_lines_words(capsys):
+    """Before: "... the run with key_added='sclstm' writes; ... rename that column in the file",
+    an option the command line lacks and advice that did not fit (audit helper-50)."""
+    code = cli.main(["cluster", str(dataset_path("biase")), "--out", "/tmp/never.h5ad", "--labels-key",
+                     "sclstm_predicted"])
+    err = capsys.readouterr().err
+    assert code == 2 and "key_added" not in err
+    assert "is a column the command line writes its results into; pass another --labels-key" in err
+
+
 def test_demo_prints_metrics_and_picture(tmp_path):
     res = run("demo", "--out-dir", tmp_path, "--quiet")
     assert "ARI" in res.stdout and "BAS" in res.stdout

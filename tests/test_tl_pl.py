@@ -491,3 +491,16 @@ def test_a_picture_save_that_fails_keeps_the_earlier_picture_and_closes_the_figu
         sclstm.pl.k_curve(clustered, save=target)
     assert target.read_bytes() == b"earlier picture" and [p.name for p in tmp_path.iterdir()] == ["k.png"]
     assert plt.get_fignums() == open_before
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(mode="labelled"), r"mode='labelled' needs labels: pass labels_key= \(the obs column holding them\)"),
+    (dict(labelled_fraction=0.5), r"labelled_fraction applies only to a labelled run: pass labels_key="),
+    (dict(n_step=5), r"unknown parameter 'n_step'; valid ones: key_added, layer, labels_key, copy, "
+                     r"store_similarity, and the estimator's"),
+])
+def test_tl_errors_name_what_tl_takes(biase, kwargs, message):
+    """Before (audit helper-50): "pass labels= (or labels_key=)", and tl.sclstm refuses labels=;
+    "applies only to mode='labelled'"; an unknown keyword listed only the estimator's parameters."""
+    with pytest.raises(sclstm.InputError, match=message):
+        sclstm.tl.sclstm(biase.copy(), **kwargs)

@@ -73,9 +73,11 @@ def _summary_lines(adata, est_summary: dict, seconds: float, key: str) -> list[s
     s = est_summary
     k_line = f"k = {s['n_clusters']} ({s['k_method']})"
     lines = [
-        f"cells: {s['n_cells']}   genes in: {s['n_genes_in']}   kept (≥3 cells): {s['n_genes_kept']}   used: {s['n_genes_used']}",
+        f"cells: {s['n_cells']}   genes in: {s['n_genes_in']}   kept (≥{s['params']['min_cells']} cells): "
+        f"{s['n_genes_kept']}   used: {s['n_genes_used']}",
         f"mode: {s['mode']}   {k_line}   partition from: {s['partition_from']}",
-        f"kernel: {s['kernel_choice']}   estimated peak memory beyond the input: {s['memory_estimate_gib']:.2f} GiB",
+        f"kernel: {cli_spelling(s['kernel_choice'])}   estimated peak memory beyond the input: "
+        f"{s['memory_estimate_gib']:.2f} GiB",
     ]
     if s["mode"] == "labelled":
         others = int((~adata.obs[f"{key}_labelled"].to_numpy(dtype=bool)).sum())
@@ -449,13 +451,16 @@ def build_parser() -> argparse.ArgumentParser:
                    ".rda[:object] (genes × cells, R's convention)")
     a.add_argument("--out", required=True, help="output file (.h5ad, or .rds for a SingleCellExperiment)")
     _add_input_options(a)
-    a.add_argument("--drop-empty", action="store_true", help="give all-zero cells, and cells with counts only in "
-                   "genes the model does not read, NaN instead of stopping")
+    a.add_argument("--drop-empty", action=argparse.BooleanOptionalAction, default=None,
+                   help="give all-zero cells, and cells with counts only in genes the model does not read, NaN "
+                        "instead of stopping (--no-drop-empty: stop); default: as the model was fitted "
+                        "(cluster --drop-empty), as Python's transform and predict do")
     a.set_defaults(func=cmd_apply)
 
     s = sub.add_parser("score", help="ARI, NMI, ACC and BAS of a clustered file against true labels",
                        description="Score obs[KEY] (default sclstm) of a clustered file against "
-                                   "obs[TRUTH_KEY]. Cells without a truth label (empty, NA) or without a "
+                                   "obs[TRUTH_KEY]. Cells without a truth label (NA, empty or blank, or the "
+                                   "text 'nan', 'NA', '<NA>', 'None' or 'null' in any case) or without a "
                                    "cluster (NA, e.g. dropped as empty) are left out. In labelled mode only "
                                    "cells whose labels were not used in training are scored.")
     s.add_argument("input", help="an .h5ad or .rds written by 'sclstm cluster' or 'sclstm apply' (or by R's "
@@ -482,6 +487,12 @@ def build_parser() -> argparse.ArgumentParser:
 # The library's messages name its parameters; on the command line, name the options instead.
 CLI_SPELLING = {
     "drop_empty=True (CLI: --drop-empty)": "--drop-empty",
+    "(drop_empty)": "(--drop-empty)",
+    "and drop_empty would": "and --drop-empty would",
+    # --labels-key naming a column the run writes (tl.check_key)
+    "the run with key_added='sclstm' writes; it would overwrite the labels it was trained on; choose another "
+    "key_added.": "the command line writes its results into; pass another --labels-key (or rename that column "
+                  "in the file).",
     "leave it out (None) to estimate it": "leave it out to estimate it",
     "n_clusters=": "--n-clusters ",
     "n_clusters": "--n-clusters",

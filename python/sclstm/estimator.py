@@ -444,7 +444,7 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
         if _device_here(self.device):
             return self.device
         if not torch.cuda.is_available():
-            raise InputError(f"device={self.device!r} but torch sees no CUDA GPU; use device='auto' or 'cpu'.")
+            raise InputError(f"device={self.device!r} but torch sees no CUDA GPU; use device='auto' or device='cpu'.")
         raise InputError(f"device={self.device!r} but torch sees {torch.cuda.device_count()} CUDA GPU(s), "
                          f"numbered from 0; use device='cuda:0' or 'auto'.")
 

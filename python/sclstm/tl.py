@@ -101,7 +101,9 @@ def _check_kwargs(kwargs) -> None:
             raise InputError("sclstm.tl.sclstm has no use_raw: it reads counts from X, or from layer= "
                              "(layer='raw' reads adata.raw.X).")
         if name not in valid:
-            raise InputError(f"unknown parameter {name!r}; valid ones: {', '.join(sorted(valid))}.")
+            own = "key_added, layer, labels_key, copy, store_similarity"
+            raise InputError(f"unknown parameter {name!r}; valid ones: {own}, and the estimator's "
+                             f"{', '.join(sorted(valid))}.")
 
 
 RUN_COLUMNS = ("", "_labelled", "_predicted", "_predicted_confidence")  # obs[key + suffix] of a run
@@ -208,6 +210,11 @@ def fit_anndata(adata, n_clusters=None, key_added: str = "sclstm", layer=None, l
         # and it would fail only after training
         raise InputError("adata is a subset (view) of an AnnData opened backed, and results cannot be written "
                          "into it; subset in memory first: adata[mask].to_memory().")
+    if labels_key is None and mode == "labelled":  # before: "pass labels= (or labels_key=)", and labels= is refused here
+        raise InputError("mode='labelled' needs labels: pass labels_key= (the obs column holding them).")
+    if labels_key is None and labelled_fraction is not None and mode != "labelled":
+        raise InputError("labelled_fraction applies only to a labelled run: pass labels_key= (the obs column of "
+                         "labels) too, or leave labelled_fraction out.")
     X = named_counts(adata, layer)
     labels = _labels(adata, labels_key)
     if mode is None:

@@ -12,7 +12,8 @@
 #' no counts, which are usually genes) gives the dimensions \code{x} was read with.
 #'
 #' @param k Number of cell types, or \code{NULL} (default) to estimate it.
-#' @param seed Random seed (non-negative whole number).
+#' @param seed Random seed (non-negative whole number; default 0, as for
+#'   \code{\link{runScLSTM}}).
 #' @param ... Further arguments for the Python estimator \code{sclstm.ScLSTM}, by
 #'   name (for example \code{n_steps = 200}), each a single value, as for
 #'   \code{\link{runScLSTM}}. They are checked when the object is built: an unnamed

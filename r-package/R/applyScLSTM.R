@@ -28,7 +28,11 @@
 #'   \code{SummarizedExperiment} is refused: convert it with
 #'   \code{as(x, "SingleCellExperiment")}).
 #' @param model Path of the model file (\code{.pt}).
-#' @param drop_empty Give all-zero cells \code{NA} instead of stopping?
+#' @param drop_empty Give all-zero cells (and cells with counts only in genes the model
+#'   does not read) \code{NA} instead of stopping? \code{NULL}, the default: as the model
+#'   was fitted (\code{runScLSTM(..., drop_empty = TRUE)} or not), as Python's
+#'   \code{transform()} and \code{predict()} and the command line's \code{apply} do;
+#'   \code{TRUE} or \code{FALSE} to choose.
 #' @param assay.type For a SingleCellExperiment: the assay holding the counts, by name
 #'   or index, as for \code{\link{runScLSTM}}.
 #' @param assay,reduction.name,reduction.key,set.ident For a Seurat object, as for
@@ -99,12 +103,12 @@ setGeneric("applyScLSTM", function(x, model, ...) standardGeneric("applyScLSTM")
 # Embedding (cells × d, rownames = cells) of the cells of `counts` (genes × cells) under
 # a saved model, details, and for a labelled model predicted (factor named by cell) and
 # predicted_confidence.
-.apply_core <- function(counts, model, drop_empty = FALSE, seurat_features = FALSE) {
+.apply_core <- function(counts, model, drop_empty = NULL, seurat_features = FALSE) {
     if (!(is.character(model) && length(model) == 1L && !is.na(model))) {
         stop("model must be the path of a model file (.pt), got ",
              paste(deparse(model), collapse = " "), ".", call. = FALSE)
     }
-    .check_flag(drop_empty, "drop_empty")
+    if (!is.null(drop_empty)) .check_flag(drop_empty, "drop_empty") # NULL: the model's setting
     sclstm <- sclstmPython()
     est <- .py_call(sclstm$ScLSTM$load(path.expand(model)))
     classes <- .to_r(reticulate::py_get_attr(est, "classes_", silent = TRUE))
@@ -211,7 +215,7 @@ setGeneric("applyScLSTM", function(x, model, ...) standardGeneric("applyScLSTM")
 
 #' @rdname applyScLSTM
 #' @export
-setMethod("applyScLSTM", "ANY", function(x, model, drop_empty = FALSE, ...) {
+setMethod("applyScLSTM", "ANY", function(x, model, drop_empty = NULL, ...) {
     .no_extra(...)
     .refuse_summarized_experiment(x, "applyScLSTM()")
     if (is.null(dim(x)) || length(dim(x)) != 2L) {
@@ -229,7 +233,7 @@ setMethod("applyScLSTM", "ANY", function(x, model, drop_empty = FALSE, ...) {
 #' @rdname applyScLSTM
 #' @export
 setMethod("applyScLSTM", "SingleCellExperiment",
-          function(x, model, drop_empty = FALSE, ..., assay.type = "counts") {
+          function(x, model, drop_empty = NULL, ..., assay.type = "counts") {
     .no_extra(...)
     assay_name <- .sce_assay_type(x, assay.type)
     present <- colnames(colData(x))
@@ -245,7 +249,7 @@ setMethod("applyScLSTM", "SingleCellExperiment",
 #' @rdname applyScLSTM
 #' @export
 setMethod("applyScLSTM", "Seurat",
-          function(x, model, drop_empty = FALSE, ..., assay = NULL, set.ident = FALSE,
+          function(x, model, drop_empty = NULL, ..., assay = NULL, set.ident = FALSE,
                    reduction.name = "sclstm", reduction.key = "SCLSTM_") {
     .no_extra(...)
     assay <- .seurat_assay(x, assay)

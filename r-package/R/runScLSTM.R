@@ -70,8 +70,9 @@
 #'   \code{seed =}.
 #' @param labels \code{NULL} (unsupervised, default) or, for the labelled mode, the
 #'   name of a \code{colData} (SingleCellExperiment) or \code{meta.data} (Seurat)
-#'   column holding known cell types, \code{NA} (or an empty string, or the text
-#'   \code{"NA"} or \code{"nan"}, with a warning) for the cells to predict. A vector with
+#'   column holding known cell types, \code{NA} (or an empty or blank string, or the
+#'   text \code{"NA"}, \code{"nan"}, \code{"<NA>"}, \code{"None"} or \code{"null"} in
+#'   any case, with a warning) for the cells to predict. A vector with
 #'   one label per cell is accepted too (the only form for matrices).
 #' @param ... Further arguments passed to the Python estimator
 #'   \code{sclstm.ScLSTM}, by name (for example \code{n_steps = 200}), each a single

@@ -242,3 +242,18 @@ test_that("a Misc entry of the user's under sclstm's names is refused, not repla
     Misc(seu, "sclstm_apply") <- list(note = "mine") # before: replaced without a word
     expect_error(applyScLSTM(seu, "unused.pt"), "^x@misc\\$sclstm_apply holds something no sclstm run wrote")
 })
+
+test_that("drop_empty defaults to the model's setting, as Python's transform() and the CLI's apply", {
+    # before (audit helper-50): FALSE here, so a model fitted with drop_empty = TRUE stopped at
+    # an empty cell that Python would have given NA
+    d <- load_dataset("blakeley")
+    counts <- d$counts
+    counts[, 1] <- 0
+    model <- tempfile(fileext = ".pt")
+    suppressWarnings(suppressMessages(run_fast(counts, k = 3, seed = 0, drop_empty = TRUE, save.model = model)))
+    out <- suppressWarnings(applyScLSTM(counts, model))
+    expect_true(all(is.na(out$embedding[1, ])))
+    expect_false(anyNA(out$embedding[-1, ]))
+    expect_error(applyScLSTM(counts, model, drop_empty = FALSE), "drop_empty = TRUE")
+    expect_error(applyScLSTM(counts, model, drop_empty = "no"), "drop_empty must be TRUE or FALSE")
+})
