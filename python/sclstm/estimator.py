@@ -446,7 +446,7 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
         if not torch.cuda.is_available():
             raise InputError(f"device={self.device!r} but torch sees no CUDA GPU; use device='auto' or device='cpu'.")
         raise InputError(f"device={self.device!r} but torch sees {torch.cuda.device_count()} CUDA GPU(s), "
-                         f"numbered from 0; use device='cuda:0' or 'auto'.")
+                         f"numbered from 0; use device='cuda:0' or device='auto'.")
 
     # fitting --------------------------------------------------------------------------
     def fit(self, X, labels=None):

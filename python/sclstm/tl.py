@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 
 import numpy as np
@@ -101,7 +102,8 @@ def _check_kwargs(kwargs) -> None:
             raise InputError("sclstm.tl.sclstm has no use_raw: it reads counts from X, or from layer= "
                              "(layer='raw' reads adata.raw.X).")
         if name not in valid:
-            own = "key_added, layer, labels_key, copy, store_similarity"
+            own = ", ".join(p for p in inspect.signature(sclstm).parameters
+                            if p not in ("adata", "kwargs") and p not in valid)
             raise InputError(f"unknown parameter {name!r}; valid ones: {own}, and the estimator's "
                              f"{', '.join(sorted(valid))}.")
 
@@ -212,7 +214,7 @@ def fit_anndata(adata, n_clusters=None, key_added: str = "sclstm", layer=None, l
                          "into it; subset in memory first: adata[mask].to_memory().")
     if labels_key is None and mode == "labelled":  # before: "pass labels= (or labels_key=)", and labels= is refused here
         raise InputError("mode='labelled' needs labels: pass labels_key= (the obs column holding them).")
-    if labels_key is None and labelled_fraction is not None and mode != "labelled":
+    if labels_key is None and labelled_fraction is not None and mode is None:
         raise InputError("labelled_fraction applies only to a labelled run: pass labels_key= (the obs column of "
                          "labels) too, or leave labelled_fraction out.")
     X = named_counts(adata, layer)

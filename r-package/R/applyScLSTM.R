@@ -108,7 +108,9 @@ setGeneric("applyScLSTM", function(x, model, ...) standardGeneric("applyScLSTM")
         stop("model must be the path of a model file (.pt), got ",
              paste(deparse(model), collapse = " "), ".", call. = FALSE)
     }
-    if (!is.null(drop_empty)) .check_flag(drop_empty, "drop_empty") # NULL: the model's setting
+    if (!is.null(drop_empty) && !(is.logical(drop_empty) && length(drop_empty) == 1L && !is.na(drop_empty))) {
+        stop("drop_empty must be TRUE, FALSE or NULL (the model's setting).", call. = FALSE)
+    }
     sclstm <- sclstmPython()
     est <- .py_call(sclstm$ScLSTM$load(path.expand(model)))
     classes <- .to_r(reticulate::py_get_attr(est, "classes_", silent = TRUE))

@@ -255,5 +255,6 @@ test_that("drop_empty defaults to the model's setting, as Python's transform() a
     expect_true(all(is.na(out$embedding[1, ])))
     expect_false(anyNA(out$embedding[-1, ]))
     expect_error(applyScLSTM(counts, model, drop_empty = FALSE), "drop_empty = TRUE")
-    expect_error(applyScLSTM(counts, model, drop_empty = "no"), "drop_empty must be TRUE or FALSE")
+    expect_error(applyScLSTM(counts, model, drop_empty = "no"),
+                 "^drop_empty must be TRUE, FALSE or NULL \\(the model's setting\\)\\.$")
 })
