@@ -225,6 +225,18 @@ def test_a_labels_key_the_run_writes_is_refused_in_the_command_lines_words(capsy
     assert "is a column the command line writes its results into; pass another --labels-key" in err
 
 
+def test_a_message_naming_a_python_only_setting_says_so(tmp_path, capsys):
+    """Before: "lower min_cells", a setting the command line does not have, with no word of it
+    (carried from stop 42; audit helper-50)."""
+    a = ad.AnnData(np.eye(8, dtype=np.float32) * 5)
+    a.obs_names, a.var_names = [f"c{i}" for i in range(8)], [f"g{i}" for i in range(8)]
+    data = _write(a, tmp_path / "eye.h5ad")
+    assert cli.main(["cluster", str(data), "--out", str(tmp_path / "o.h5ad"), "--n-steps", "2"]) == 2
+    assert ("lower min_cells. (min_cells: a setting of the Python API only, sclstm.ScLSTM or sclstm.tl.sclstm; "
+            "the command line keeps the default)") in capsys.readouterr().err
+    assert cli.cli_spelling("pass n_clusters=2") == "pass --n-clusters 2"  # options it has: no note
+
+
 def test_demo_prints_metrics_and_picture(tmp_path):
     res = run("demo", "--out-dir", tmp_path, "--quiet")
     assert "ARI" in res.stdout and "BAS" in res.stdout

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 import warnings
@@ -515,9 +516,21 @@ CLI_SPELLING = {
 }
 
 
+# The estimator's parameters the command line sets (the others keep their defaults there).
+CLI_PARAMS = {"n_clusters", "random_state", "n_steps", "head", "preprocess", "kernel", "mode", "labelled_fraction",
+              "drop_empty", "progress"}
+PYTHON_ONLY = sorted(set(DEFAULTS) - CLI_PARAMS)
+
+
 def cli_spelling(message: str) -> str:
     for python_name, option in CLI_SPELLING.items():
         message = message.replace(python_name, option)
+    # a message naming a setting the command line lacks says so (before: "lower min_cells", with no
+    # option of that name; carried from stop 42, audit helper-50)
+    named = [p for p in PYTHON_ONLY if re.search(rf"\b{p}\b", message)]
+    if named:
+        message += (f" ({', '.join(named)}: {'a setting' if len(named) == 1 else 'settings'} of the Python API "
+                    "only, sclstm.ScLSTM or sclstm.tl.sclstm; the command line keeps the default)")
     return message
 
 
