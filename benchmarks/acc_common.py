@@ -174,7 +174,7 @@ def score_row(truth: np.ndarray, row: dict) -> dict:
     out.update(score(truth[scored], lab[scored], matched=row.get("predicts") != "classes"))
     train = row.get("train_mask")
     if train is not None:
-        pred = lab.astype(object) if row.get("predicts") == "classes" else predicted_classes(lab, truth, train)
+        pred = lab if row.get("predicts") == "classes" else predicted_classes(lab, truth, train)
         out["BAS_label"] = _balanced_recall(truth[scored], np.asarray(pred)[scored])
     return out
 

@@ -60,12 +60,13 @@ def _read_counts_file(args):
     output needs (R through rpy2, unique names) checked before any work, not after it."""
     from .io import check_names_for_r, output_is_r, read_input
 
-    if output_is_r(args.out):  # before: found when writing, after the whole fit
+    r_out = output_is_r(args.out)
+    if r_out:  # before: found when writing, after the whole fit
         from .io._r import _R
 
         _R.get()
     adata = read_input(args.input, args.assay, False if args.cells_in_rows else None)
-    if output_is_r(args.out):
+    if r_out:
         check_names_for_r(adata)
     return adata
 

@@ -196,9 +196,8 @@ def memory_estimate(n_cells: int, n_genes: int, n_landmarks: int, sample: int,
     Landmarks, micro-clusters (and the cells scoring them) and a chunk are at most the cells
     there are (before: 0.27 GiB said for 40 cells, from 1,024 landmarks and 500 micro-clusters).
     ``n_genes``: the genes the kernel reads (with preprocess="paper" every gene of the input, an
-    upper bound; before,
-    counted as n_top_genes: 1.02 GiB said where 6,000 cells × 19,625 genes passed 2.4 GiB, audit
-    helper-48; counted, 3,000 such cells: 1.50 GiB said, 1.38 measured)."""
+    upper bound; before, counted as n_top_genes: 1.02 GiB said where 6,000 cells × 19,625 genes
+    passed 2.4 GiB, audit helper-48; counted, 3,000 such cells: 1.50 GiB said, 1.38 measured)."""
     s = min(sample, n_cells)
     n_landmarks, n_micro, chunk = min(n_landmarks, n_cells), min(n_micro, n_cells), min(chunk, n_cells)
     per_cell = 4 * 32 + 3 * 12 * SIMILARITY_NEIGHBOURS + 8 * 4  # embedding, kNN graph, labels/bookkeeping

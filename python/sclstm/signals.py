@@ -16,8 +16,8 @@ def handling(signals, handler, replaces=lambda current: True):
     if threading.current_thread() is not threading.main_thread():
         yield {}
         return
-    replaced = {s: signal.getsignal(s) for s in signals
-                if signal.getsignal(s) is not None and replaces(signal.getsignal(s))}
+    current = {s: signal.getsignal(s) for s in signals}
+    replaced = {s: h for s, h in current.items() if h is not None and replaces(h)}
     for s in replaced:
         signal.signal(s, handler)
     try:
