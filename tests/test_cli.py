@@ -266,6 +266,8 @@ def test_output_folder_checked_before_any_work(monkeypatch, capsys, tmp_path):
     (lambda p: (p / "junk.h5ad").write_text("not hdf5") and p / "junk.h5ad", "could not read"),
     (lambda p: (p / "data.xlsx").write_text("x") and p / "data.xlsx", "unsupported input format"),
     (lambda p: (p / "k.zarr").mkdir() or p / "k.zarr", "a Zarr store is read in Python, not by the command line"),
+    # a folder as Windows shells complete it, with a backslash (on Linux a name can end in one)
+    (lambda p: (p / "k.zarr\\").mkdir() or p / "k.zarr\\", "a Zarr store is read in Python, not by"),
 ])
 def test_unreadable_inputs(tmp_path, capsys, make_input, message):
     code = cli.main(["cluster", str(make_input(tmp_path)), "--out", str(tmp_path / "o.h5ad")])
@@ -315,6 +317,65 @@ def test_a_write_stopped_midway_leaves_the_earlier_output_whole(tmp_path, monkey
     with pytest.raises(KeyboardInterrupt):
         write_output(earlier, out)
     assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["result.h5ad"]
+
+
+def test_a_file_another_program_holds_open_keeps_the_result_and_says_so(tmp_path, monkeypatch):
+    """Windows refuses to replace a file another program holds open (an .h5ad open in a
+    notebook): before, a PermissionError traceback after the whole fit, and the finished
+    result deleted with the partial file."""
+    import os
+
+    from sclstm.io import write_output
+
+    out = tmp_path / "result.h5ad"
+    out.write_bytes(b"held open")
+    real = os.replace
+    monkeypatch.setattr(os, "replace", lambda src, dst: (_ for _ in ()).throw(PermissionError(13, "Access is denied"))
+                        if Path(dst) == out else real(src, dst))
+    with pytest.raises(sclstm.InputError, match=r"cannot replace .*result.h5ad: permission denied \(is it open in "
+                                                r"another program\? .*\); the result is kept in .*part.h5ad"):
+        write_output(ad.read_h5ad(dataset_path("biase")), out)
+    kept = [p for p in tmp_path.iterdir() if p.name.endswith(".part.h5ad")]
+    assert out.read_bytes() == b"held open" and len(kept) == 1
+    assert ad.read_h5ad(kept[0]).n_obs == 56
+
+
+def test_a_folder_where_no_file_can_be_made_is_refused_though_os_access_allows_it(tmp_path, monkeypatch, capsys):
+    """On Windows os.access says every folder may be written (Program Files, Controlled Folder
+    Access): the folder is tried by making a file, before the fit."""
+    import tempfile
+
+    def refused(*a, dir=None, **k):
+        raise PermissionError(13, "Access is denied", str(dir))
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refused)
+    monkeypatch.setattr("sclstm.tl.sclstm", lambda *a, **k: pytest.fail("the fit started"))
+    code = cli.main(["cluster", str(dataset_path("biase")), "--out", str(tmp_path / "o.h5ad")])
+    assert code == 2 and f"no permission to write in the folder {tmp_path}" in capsys.readouterr().err
+
+
+def test_output_the_console_cannot_encode_is_printed_as_escapes(monkeypatch):
+    """On Windows output sent to a file or pipe is encoded in cp1252, which has no α or ≥: a
+    class name or path with one ended the command (UnicodeEncodeError) after the result was
+    written and before the model was saved."""
+    import io
+
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="cp1252")
+    monkeypatch.setattr(sys, "stdout", stream)
+    monkeypatch.setattr(cli, "build_parser", lambda: _printing_parser("α-cell ≥ 2"))
+    assert cli.main(["say"]) == 0
+    stream.flush()
+    assert raw.getvalue().decode("cp1252").strip() == "\\u03b1-cell \\u2265 2"
+
+
+def _printing_parser(text):
+    import argparse
+
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers()
+    sub.add_parser("say").set_defaults(func=lambda args: print(text) or 0)
+    return p
 
 
 def _no_write_permission_in(folder, monkeypatch):

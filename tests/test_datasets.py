@@ -216,6 +216,16 @@ def test_the_output_is_checked_before_any_work_and_never_the_reference(tmp_path,
         simulate(100, n_genes=50, reference=small_ref, path=tmp_path / "adir.h5ad")
 
 
+def test_a_missing_drive_is_named_not_looped_on(small_ref, monkeypatch):
+    """An unplugged drive or unreachable share (E:\\, \\\\server\\share): a root's parent is the
+    root, so the search for an existing folder never ended. Here every path is made missing."""
+    import pathlib
+
+    monkeypatch.setattr(pathlib.Path, "exists", lambda self: False)
+    with pytest.raises(InputError, match=r"cannot write .*sim.h5ad: / does not exist"):
+        simulate(100, n_genes=50, reference=small_ref, path="/gone/sim.h5ad")
+
+
 def test_home_is_expanded(tmp_path, small_ref, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.chdir(tmp_path)

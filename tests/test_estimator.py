@@ -382,6 +382,14 @@ def test_running_out_of_memory_is_one_line_naming_the_settings(blakeley, monkeyp
     with pytest.raises(sclstm.InputError, match=r"out of memory on cpu .* batch_size \(now 100000\)"):
         ScLSTM(batch_size=100_000, device="cpu").fit(blakeley)
 
+    def windows_no_memory(*a, **k):  # torch's Windows build words it otherwise (c10 alloc_cpu.cpp, _MSC_VER)
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:114] data. DefaultCPUAllocator: not enough memory: "
+                           "you tried to allocate 65024000000 bytes.")
+
+    monkeypatch.setattr("sclstm.estimator.train_siamese", windows_no_memory)
+    with pytest.raises(sclstm.InputError, match=r"out of memory on cpu"):
+        ScLSTM(batch_size=100_000, device="cpu").fit(blakeley)
+
     def numpy_no_memory(*a, **k):  # numpy's own (a MemoryError), e.g. while preprocessing
         raise np.core._exceptions._ArrayMemoryError((10**6, 10**6), np.dtype(np.float64))
 
@@ -419,9 +427,11 @@ def test_labels_given_as_a_series_are_paired_by_cell_name(blakeley):
 
 
 def test_parameters_given_as_numpy_scalars_save(blakeley, tmp_path):
-    """np.int64 from a parameter grid or a CLI parser must not break save's JSON."""
+    """np.int64 from a parameter grid or a CLI parser must not break save's JSON, nor load:
+    min_cells went into the preprocessor's state as a numpy scalar, which torch.load with
+    weights_only=True refused ("could not read ... (UnpicklingError)")."""
     est = ScLSTM(n_clusters=np.int64(3), random_state=np.int64(1), n_steps=np.int64(20),
-                 learning_rate=np.float32(1e-3)).fit(blakeley)
+                 learning_rate=np.float32(1e-3), min_cells=np.int64(3)).fit(blakeley)
     est.save(tmp_path / "m.pt")
     loaded = ScLSTM.load(tmp_path / "m.pt")
     assert loaded.random_state == 1 and loaded.n_clusters_ == 3
@@ -518,6 +528,67 @@ def test_save_and_load_say_what_is_wrong_with_the_path_or_format(fitted_biase, t
     torch.save(state, tmp_path / "v2.pt")
     with pytest.raises(sclstm.InputError, match="format 'sclstm-model-2'.*reads 'sclstm-model-1'"):
         ScLSTM.load(tmp_path / "v2.pt")
+
+
+def test_free_memory_is_read_where_there_is_no_proc_meminfo(monkeypatch):
+    """macOS and Windows have no /proc/meminfo, so the warning that a fit needs more memory than
+    is free never came there; psutil, where installed, answers on every system."""
+    import sys
+    import types
+
+    from sclstm import estimator
+
+    monkeypatch.setitem(sys.modules, "psutil", types.SimpleNamespace(
+        virtual_memory=lambda: types.SimpleNamespace(available=123_456_789)))
+    assert estimator.available_memory_bytes() == 123_456_789
+
+
+def test_load_refuses_a_damaged_model_and_names_what_a_wrong_file_is(biase, fitted_biase, tmp_path):
+    """Bytes changed inside a saved model (a bad copy): torch.load does not check the zip's
+    checksums, so it loaded and embedded differently. An .h5ad given as the model (apply's
+    arguments swapped) is named as such."""
+    import zipfile
+
+    path = tmp_path / "m.pt"
+    fitted_biase.save(path)
+    with zipfile.ZipFile(path) as z:
+        part = max(z.infolist(), key=lambda i: i.file_size)
+    data = bytearray(path.read_bytes())
+    name_len, extra_len = np.frombuffer(bytes(data[part.header_offset + 26:part.header_offset + 30]), "<u2")
+    start = part.header_offset + 30 + int(name_len) + int(extra_len) + 8  # inside the part's stored bytes
+    data[start:start + 16] = bytes(16) if any(data[start:start + 16]) else b"\xff" * 16
+    (tmp_path / "bad.pt").write_bytes(bytes(data))
+    with pytest.raises(sclstm.InputError, match=r"bad.pt is damaged: its part '.*' fails its checksum"):
+        ScLSTM.load(tmp_path / "bad.pt")
+    biase.write_h5ad(tmp_path / "x.h5ad")
+    with pytest.raises(sclstm.InputError, match=r"it is an HDF5 file \(an .h5ad\?\), not the .pt file"):
+        ScLSTM.load(tmp_path / "x.h5ad")
+
+
+def test_transform_says_when_no_gene_name_matches(biase, fitted_biase):
+    """Other identifiers (Ensembl IDs for symbols): the message said to give all genes, "not a
+    subset such as the variable genes", which was not the problem."""
+    renamed = biase.copy()
+    renamed.var_names = [f"ENSG{i:011d}" for i in range(biase.n_vars)]
+    with pytest.raises(sclstm.InputError, match=r"none of the \d+ genes the model reads is in the data: .*"
+                                                r"the data's like ENSG00000000000"):
+        fitted_biase.transform(renamed)
+
+
+def test_save_refuses_a_read_only_model_file(fitted_biase, tmp_path, monkeypatch):
+    """As the command line's output: a read-only file is not replaced (before: save replaced
+    it by a rename, which the folder allowed, and its protection was lost). os.access is told
+    the file is read-only: root, as CI runs, may write any file."""
+    import os
+
+    from sclstm.io import _files
+
+    path = tmp_path / "m.pt"
+    fitted_biase.save(path)
+    real = os.access
+    monkeypatch.setattr(_files.os, "access", lambda p, mode: False if Path(p) == path else real(p, mode))
+    with pytest.raises(sclstm.InputError, match="cannot save the model to .*: the file is read-only"):
+        fitted_biase.save(path)
 
 
 def test_save_and_load_expand_the_home_folder(fitted_biase, tmp_path, monkeypatch):

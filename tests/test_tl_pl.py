@@ -218,6 +218,13 @@ def test_plot_save_is_checked_before_drawing_and_color_none_draws_cells(clustere
     assert len(fig.axes) == 1 and fig.axes[0].get_title().startswith("cells")
 
 
+def test_a_picture_saved_under_the_home_folder_is_written_there(clustered, tmp_path, monkeypatch):
+    """save="~/e.png" was checked with ~ expanded but written unexpanded (FileNotFoundError)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    sclstm.pl.embedding(clustered, save="~/e.png")
+    assert (tmp_path / "e.png").stat().st_size > 0
+
+
 def test_plot_errors_are_clear(biase, clustered):
     with pytest.raises(sclstm.InputError, match="run sclstm.tl.sclstm"):
         sclstm.pl.embedding(biase)

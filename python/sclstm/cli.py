@@ -13,7 +13,7 @@ import pandas as pd
 
 from . import __version__
 from .estimator import AUTO_EXACT_MAX_CELLS, KERNEL_CHOICES, MAX_EXACT_CELLS, ScLSTM
-from .io._files import check_folder
+from .io._files import check_replaceable
 from .model import HEADS
 from .preprocessing import PREPROCESS_METHODS
 from .validation import InputError, missing_labels
@@ -75,7 +75,7 @@ def _summary_lines(adata, est_summary: dict, seconds: float, key: str) -> list[s
     s = est_summary
     k_line = f"k = {s['n_clusters']} ({s['k_method']})"
     lines = [
-        f"cells: {s['n_cells']}   genes in: {s['n_genes_in']}   kept (≥{s['params']['min_cells']} cells): "
+        f"cells: {s['n_cells']}   genes in: {s['n_genes_in']}   kept (>= {s['params']['min_cells']} cells): "
         f"{s['n_genes_kept']}   used: {s['n_genes_used']}",
         f"mode: {s['mode']}   {k_line}   partition from: {s['partition_from']}",
         f"kernel: {cli_spelling(s['kernel_choice'])}   estimated peak memory beyond the input: "
@@ -100,7 +100,7 @@ def check_model_path(path: str, *others: str) -> None:
     target = Path(path).expanduser()
     if target.suffix.lower() != ".pt":
         raise InputError(f"--save-model {path}: name the model file with the .pt suffix (a torch file).")
-    check_folder(target, f"--save-model {path}")
+    check_replaceable(target, f"--save-model {path}")
     if any(target.resolve() == Path(o).expanduser().resolve() for o in others):
         raise InputError(f"--save-model {path} names the input or output file; give the model its own file.")
 
@@ -536,6 +536,7 @@ def cli_spelling(message: str) -> str:
 
 
 def main(argv=None) -> int:
+    _unencodable_as_escapes(sys.stdout)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -556,6 +557,15 @@ def main(argv=None) -> int:
             return 130
 
 
+def _unencodable_as_escapes(stream) -> None:
+    """Print what the stream's encoding lacks as escapes, not die on it: on Windows, output
+    sent to a file or pipe is encoded in the ANSI code page (cp1252), which has no α or ≥, and a
+    class name or path with one ended the command after its result was written, before the
+    model was saved."""
+    if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+        stream.reconfigure(errors="backslashreplace")
+
+
 class _Terminated(KeyboardInterrupt):
     """SIGTERM (kill, a batch system's time limit), raised like Ctrl-C so that what is being
     written is removed, not left as a hidden partial file beside the output."""
@@ -570,7 +580,9 @@ def _terminate_as_interrupt():
     def terminated(signum, frame):
         raise _Terminated()
 
-    return handling([signal.SIGTERM], terminated, replaces=lambda current: current == signal.SIG_DFL)
+    # SIGBREAK: Ctrl+Break on Windows, which has no SIGTERM to receive
+    signals = [signal.SIGTERM] + ([signal.SIGBREAK] if hasattr(signal, "SIGBREAK") else [])
+    return handling(signals, terminated, replaces=lambda current: current == signal.SIG_DFL)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -195,8 +195,10 @@ def _check_output(path: Path, reference) -> Path:
     from .io._files import check_writable, same_file
 
     ancestor = path.absolute().parent
-    while not ancestor.exists():
+    while not ancestor.exists() and ancestor.parent != ancestor:  # a root's parent is itself
         ancestor = ancestor.parent
+    if not ancestor.exists():  # a missing drive or network share (Windows): before, this looped forever
+        raise InputError(f"simulate: cannot write {path}: {ancestor} does not exist.")
     if not ancestor.is_dir():
         raise InputError(f"simulate: cannot write {path}: {ancestor} is a file, not a folder.")
     if path.parent.exists():

@@ -38,7 +38,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Cluster
 from . import __version__
 from .clustering import CLUSTER_METHODS, cluster_features, cluster_similarity, estimate_k, relabel_by_size
 from .chunks import DEFAULT_CHUNK_CELLS, RowSource, counts_of, is_out_of_core
-from .io._files import check_folder, written_beside
+from .io._files import check_replaceable, written_beside
 from .kernel import ExactKernel, LandmarkKernel
 from .graph import EXACT_NEIGHBOURS_MAX_CELLS
 from . import landmark as lm
@@ -91,7 +91,14 @@ def exact_memory_bytes(n_cells: int, n_genes: int = MEASURED_GENES) -> int:
 
 
 def available_memory_bytes():
-    """Memory the system can give a process now (Linux's MemAvailable), or None where unknown."""
+    """Memory the system can give a process now (psutil where installed; else Linux's
+    MemAvailable), or None where unknown (macOS and Windows without psutil)."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # not installed, or no answer on this system
+        pass
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -911,6 +918,11 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
         where = position.get_indexer(pd.Index(fitted))
         needed = self.preprocessor_.genes_kept_
         missing = needed[where[needed] < 0]
+        if missing.size == needed.size:  # not a subset: other names (symbols against Ensembl IDs?)
+            raise InputError(
+                f"none of the {needed.size} genes the model reads is in the data: the model's names look like "
+                f"{', '.join(map(str, fitted[needed[:3]]))}, the data's like {', '.join(map(str, position[:3]))}; "
+                "give the data the kind of gene names the model was fitted with (symbols or IDs).")
         if missing.size:
             used = self.preprocessor_.genes_used_
             raise InputError(
@@ -929,7 +941,7 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
         from pathlib import Path
 
         path = Path(path).expanduser()  # checked and written at the same place
-        check_folder(path, f"cannot save the model to {path}")  # torch's own: a RuntimeError deep in its writer
+        check_replaceable(path, f"cannot save the model to {path}")  # torch's own: a RuntimeError deep in its writer
         ref = self.kernel_.reference_
         state = {
             "format": MODEL_FORMAT,
@@ -948,14 +960,16 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
             "cell_names": [str(x) for x in self.cell_names_],
             "gene_names": None if self.gene_names_ is None else [str(x) for x in self.gene_names_],
             "kept_cells": torch.from_numpy(self.kept_cells_),
-            "kernel": {"name": self.kernel_.name, "lo": self.kernel_.lo_, "hi": self.kernel_.hi_,
+            "kernel": {"name": self.kernel_.name, "lo": _plain(self.kernel_.lo_), "hi": _plain(self.kernel_.hi_),
                        "columns": torch.from_numpy(np.asarray(self.kernel_.columns_, dtype=np.int64)),
                        "reference": _dense_or_sparse_to_state(ref)},
             "sequencer": {"columns": torch.from_numpy(self.sequencer_.columns),
                           "mean": torch.from_numpy(self.sequencer_.mean),
                           "scale": torch.from_numpy(self.sequencer_.scale),
                           "n_steps": int(self.sequencer_.n_steps)},
-            "preprocessor": {k: (torch.from_numpy(np.asarray(v)) if isinstance(v, np.ndarray) else v)
+            # numpy scalars as plain values: torch.load(weights_only=True) refuses them, so a model
+            # fitted with min_cells=np.int64(3) (a grid over np.arange) was saved but could not be loaded
+            "preprocessor": {k: (torch.from_numpy(np.asarray(v)) if isinstance(v, np.ndarray) else _plain(v))
                              for k, v in self.preprocessor_.get_state().items()},
         }
         with written_beside(path) as partial:  # a save stopped midway leaves an earlier model whole
@@ -969,11 +983,14 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
             raise InputError(f"load needs the model file's name (str or Path), got {type(path).__name__}.")
         path = os.path.expanduser(os.fspath(path))
         try:
+            _check_checksums(path)
             state = torch.load(path, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError):
             raise InputError(f"model file not found: {path}") from None
+        except InputError:
+            raise
         except Exception as exc:
-            raise InputError(f"could not read {path} as an sclstm model ({type(exc).__name__}).") from None
+            raise InputError(f"could not read {path} as an sclstm model ({type(exc).__name__}){_looks_like(path)}.") from None
         fmt = state.get("format") if isinstance(state, dict) else None
         if isinstance(fmt, str) and fmt.startswith("sclstm-model-") and fmt != MODEL_FORMAT:
             raise InputError(f"{path} is an sclstm model in format {fmt!r}, but this sclstm {__version__} "
@@ -1051,10 +1068,43 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
         return est
 
 
+def _check_checksums(path: str) -> None:
+    """A model file (a zip, as torch.save writes it) whose parts fail their checksums: torch.load
+    does not check them, so a file damaged in a copy loaded and gave other embeddings."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return  # not torch's format: torch.load says so
+    with zipfile.ZipFile(path) as z:
+        try:
+            bad = z.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise InputError(f"{path} is damaged ({first_line(exc)}): an interrupted copy or download?") from None
+    if bad is not None:
+        raise InputError(f"{path} is damaged: its part {bad.split('/', 1)[-1]!r} fails its checksum (an interrupted copy or "
+                         "download?); save the model again or copy it anew.")
+
+
+def _looks_like(path: str) -> str:
+    """What a file given as a model seems to be instead, for the message (the data, when
+    ``sclstm apply``'s two arguments were swapped)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return ""
+    if head.startswith(b"\x89HDF"):
+        return ": it is an HDF5 file (an .h5ad?), not the .pt file that save wrote"
+    if head.startswith(b"\x1f\x8b") or head.startswith(b"RDX") or head.startswith(b"X\n"):
+        return ": it looks like an R file (.rds / .RData), not the .pt file that save wrote"
+    return ""
+
+
 def _is_out_of_memory(exc: BaseException) -> bool:
     oom = getattr(torch, "OutOfMemoryError", ())
+    # torch's CPU allocator says "can't allocate memory" on Linux and macOS, "not enough memory" on Windows
     return (isinstance(exc, (MemoryError, oom)) or "can't allocate memory" in str(exc)
-            or "out of memory" in str(exc))
+            or "not enough memory" in str(exc) or "out of memory" in str(exc))
 
 
 def _plain(x):

@@ -39,10 +39,12 @@ class CountMatrix:
 
 def first_line(error, limit: int | None = None) -> str:
     """The first line of an error (an exception or its text), for a one-line message: the
-    exception's type when it has no text; cut to ``limit`` characters when given."""
+    exception's type when it has no text; cut to ``limit`` characters when given. A first line
+    that ends in a colon (torch's "Error(s) in loading state_dict for ...:") gets the next one."""
     text = str(error).strip()
     if text:
-        line = text.splitlines()[0].strip()
+        lines = [x.strip() for x in text.splitlines() if x.strip()]
+        line = f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
     else:
         line = type(error).__name__ if isinstance(error, BaseException) else "unknown error"
     return line if limit is None or len(line) <= limit else line[:limit] + "…"

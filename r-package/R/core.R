@@ -480,6 +480,15 @@ NULL
         stop("save.model = '", path, "': the folder '", dirname(path), "' does not exist.",
              call. = FALSE)
     }
+    # the model is written beside the path and renamed onto it: the folder must be writable,
+    # and a read-only model file is not replaced (before: found by save() after the whole fit)
+    if (file.access(dirname(path), 2L) != 0L) {
+        stop("save.model = '", path, "': no permission to write in the folder '", dirname(path),
+             "'.", call. = FALSE)
+    }
+    if (file.exists(path) && file.access(path, 2L) != 0L) {
+        stop("save.model = '", path, "': the file is read-only.", call. = FALSE)
+    }
     path
 }
 

@@ -31,7 +31,7 @@ def read_input(path, assay=None, genes_by_cells=None) -> ad.AnnData:
         raise InputError(f"input file not found: {path}")
     if os.path.isdir(path):
         zarr_hint = ("; a Zarr store is read in Python, not by the command line: see the README's "
-                     "out-of-core example" if path.rstrip("/").lower().endswith(".zarr") else "")
+                     "out-of-core example" if path.rstrip("/\\").lower().endswith(".zarr") else "")
         raise InputError(f"input is a folder, not a file: {path}{zarr_hint}")
     suffix = Path(path).suffix.lower()
     if suffix == ".h5ad":
@@ -72,8 +72,23 @@ def check_folder(path, what: str | None = None) -> None:
         raise InputError(f"{what}: {folder} is a file, not a folder.")
     if not folder.is_dir():
         raise InputError(f"{what}: the folder {folder} does not exist.")
-    if not os.access(folder, os.W_OK | os.X_OK):
+    if not _can_write_in(folder):
         raise InputError(f"{what}: no permission to write in the folder {folder}.")
+
+
+def _can_write_in(folder) -> bool:
+    """Whether a file can be made in ``folder``, by making one: on Windows ``os.access`` says
+    every folder may be written (Program Files, a folder under Controlled Folder Access), and
+    the refusal came after the whole fit."""
+    import tempfile
+
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return False
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
 
 
 def check_writable(path) -> None:
@@ -83,9 +98,17 @@ def check_writable(path) -> None:
     suffix = p.suffix.lower()
     if suffix not in (".h5ad", ".rds"):
         raise InputError(f"unsupported output format {suffix or '(no suffix)'!r} for {path}; use .h5ad or .rds.")
-    check_folder(path)
-    if p.exists() and not os.access(p, os.W_OK):  # replaced by a rename, but the user protected it
-        raise InputError(f"cannot write {path}: the file is read-only.")
+    check_replaceable(path)
+
+
+def check_replaceable(path, what: str | None = None) -> None:
+    """:func:`check_folder`, and no read-only file at ``path``: it would be replaced by a rename,
+    which the folder allows, but the user protected it. ``what`` as in :func:`check_folder`."""
+    what = what or f"cannot write {path}"
+    check_folder(path, what)
+    p = Path(os.fspath(path)).expanduser()
+    if p.exists() and not os.access(p, os.W_OK):
+        raise InputError(f"{what}: the file is read-only.")
 
 
 def check_names_for_r(adata) -> None:
@@ -139,12 +162,36 @@ def write_output(adata: ad.AnnData, path) -> None:
 def written_beside(path, suffix: str = ""):
     """A hidden file name beside ``path`` to write to; renamed onto ``path`` when the block
     ends normally, removed when it does not, so that a write stopped midway leaves an earlier
-    file at ``path`` whole. ``suffix`` for writers that go by the file name (anndata: .h5ad)."""
-    folder, name = os.path.split(os.fspath(path))
+    file at ``path`` whole. ``suffix`` for writers that go by the file name (anndata: .h5ad).
+    Where ``path`` cannot be replaced (Windows refuses while another program holds the file
+    open) the finished file is kept and named in the error, not deleted."""
+    path = os.path.expanduser(os.fspath(path))
+    folder, name = os.path.split(path)
     partial = os.path.join(folder, f".{name}.{os.getpid()}.part{suffix}")
+    kept = False
     try:
         yield partial
-        os.replace(partial, path)
+        _replace(partial, path)
+    except PermissionError as exc:
+        kept = os.path.exists(partial)
+        where = f"; the result is kept in {partial}" if kept else ""
+        raise InputError(f"cannot replace {path}: permission denied (is it open in another program? "
+                         f"close it or write to another file){where}.") from exc
     finally:
-        if os.path.exists(partial):
+        if not kept and os.path.exists(partial):
             os.remove(partial)
+
+
+def _replace(partial: str, path: str, tries: int = 3) -> None:
+    """os.replace, tried again briefly where it is refused: on Windows a virus scanner or an
+    indexer holds a new file open for a moment."""
+    import time
+
+    for attempt in range(tries):
+        try:
+            os.replace(partial, path)
+            return
+        except PermissionError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.2)

@@ -73,6 +73,12 @@ test_that("save.model and model paths are checked, before any fit", {
     expect_error(runScLSTM(sce, save.model = file.path(tempdir(), "m.txt")), "with the .pt suffix")
     expect_error(runScLSTM(sce, save.model = file.path(tempdir(), "no", "m.pt")),
                  "does not exist")
+    # a folder no file can be written in (Linux's /proc/sys, even for root): before, found by
+    # Python's save() after the whole fit
+    if (dir.exists("/proc/sys") && file.access("/proc/sys", 2L) != 0L) {
+        expect_error(runScLSTM(sce, save.model = "/proc/sys/m.pt"),
+                     "no permission to write in the folder '/proc/sys'")
+    }
     # genes are matched to a saved model by name: duplicated names are refused before the fit
     dup <- d$counts
     rownames(dup)[2:5] <- rownames(dup)[1]
