@@ -496,6 +496,39 @@ def test_score_says_how_many_cells_without_a_cluster_it_left_out():
     assert n == 2 and "without a cluster" not in scope
 
 
+def test_score_notes_clusters_that_may_join_several_runs():
+    """anndata.concat of two runs keeps obs['sclstm'] and drops uns: each run's cluster "0" is
+    another group, and `score` scored them as one clustering without a word (audit helper-55)."""
+    import pandas as pd
+
+    a = ad.AnnData(np.ones((6, 2)), obs=pd.DataFrame({"truth": ["A", "A", "B", "B", "A", "B"],
+                                                      "sclstm": pd.Categorical(["0", "0", "1", "1", "0", "1"])},
+                                                     index=[f"c{i}" for i in range(6)]))
+    _, _, scope = cli.score_adata(a, "truth")
+    assert "note: no run record uns['sclstm'] beside these clusters (as after anndata.concat" in scope
+    a.uns["sclstm"] = {"n_clusters": 2, "n_cells": 3}
+    _, _, scope = cli.score_adata(a, "truth")
+    assert "note: the run clustered 3 cells and the file holds 6" in scope
+    a.uns["sclstm"]["n_cells"] = 6
+    assert "note" not in cli.score_adata(a, "truth")[2]
+
+
+def test_score_refuses_predictions_whose_training_cells_cannot_be_told():
+    """A model fitted on cells named "0", "1", ... (an AnnData made from an array): apply cannot
+    tell which cells of a file it trained on, and `score` scored them all, training cells too,
+    and said "all cells with a truth label" (audit helper-55)."""
+    import pandas as pd
+
+    a = ad.AnnData(np.ones((4, 2)), obs=pd.DataFrame({"truth": ["A", "A", "B", "B"],
+                                                      "sclstm_predicted": pd.Categorical(["A", "A", "B", "B"])},
+                                                     index=[str(i) for i in range(4)]))
+    a.uns["sclstm_apply"] = {"model": "m.pt", "model_mode": "labelled", "n_cells_fitted": 4,
+                             "trained_cells_unknown": True}
+    with pytest.raises(sclstm.InputError, match="model whose cells had no names .* or pass --all-cells"):
+        cli.score_adata(a, "truth", key="sclstm_predicted")
+    assert cli.score_adata(a, "truth", key="sclstm_predicted", all_cells=True)[1] == 4
+
+
 def _r_like_result(n=8):
     """A labelled result as read from R: truth codes as numbers, predicted types as factor levels
     (text), a run's sclstm_labelled, and an applyScLSTM() record naming the model's cells."""

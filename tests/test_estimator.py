@@ -52,7 +52,11 @@ def test_blas_threads_do_not_change_the_fit(tmp_path):
 def test_scikit_learn_tools_accept_the_estimator(biase, fitted_biase):
     """A scikit-learn clusterer and transformer (before: check_is_fitted, is_clusterer and
     GridSearchCV failed for want of __sklearn_tags__; repr raised on a subclass)."""
-    from sklearn.base import clone, is_clusterer
+    from sklearn import base
+    from sklearn.base import clone
+
+    def is_clusterer(est):  # scikit-learn >= 1.6; before, the estimator type scikit-learn reads
+        return base.is_clusterer(est) if hasattr(base, "is_clusterer") else est._estimator_type == "clusterer"
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(fitted_biase)
@@ -391,7 +395,8 @@ def test_running_out_of_memory_is_one_line_naming_the_settings(blakeley, monkeyp
         ScLSTM(batch_size=100_000, device="cpu").fit(blakeley)
 
     def numpy_no_memory(*a, **k):  # numpy's own (a MemoryError), e.g. while preprocessing
-        raise np.core._exceptions._ArrayMemoryError((10**6, 10**6), np.dtype(np.float64))
+        # its text (numpy's _ArrayMemoryError is a MemoryError; numpy.core is deprecated in numpy 2)
+        raise MemoryError("Unable to allocate 7.28 TiB for an array with shape (1000000, 1000000) and data type float64")
 
     monkeypatch.setattr("sclstm.estimator.Preprocessor.fit_transform", numpy_no_memory)
     with pytest.raises(sclstm.InputError, match=r"out of memory on cpu while fitting \(Unable to allocate"):

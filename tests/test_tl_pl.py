@@ -36,8 +36,19 @@ def test_results_survive_h5ad(clustered, tmp_path):
     assert back.obs["sclstm"].equals(clustered.obs["sclstm"])
     np.testing.assert_array_equal(back.obsm["X_sclstm"], clustered.obsm["X_sclstm"])
     assert back.uns["sclstm"]["n_clusters"] == clustered.uns["sclstm"]["n_clusters"]
-    # k was not given: None, not the text "None" (anndata >= 0.11 writes None)
-    assert back.uns["sclstm"]["params"]["n_clusters"] is None
+    # k was not given: None, not the text "None" (anndata >= 0.11 writes None; older, "None")
+    assert back.uns["sclstm"]["params"]["n_clusters"] == (None if sclstm.tl._anndata_writes_none() else "None")
+
+
+def test_a_run_whose_record_concat_dropped_is_not_called_the_users(clustered):
+    """anndata.concat keeps obs['sclstm'] and obsm['X_sclstm'] and drops uns: a refit, as the
+    README advises, was refused with "which no sclstm run wrote" (audit helper-55)."""
+    joined = ad.concat([clustered, clustered], index_unique="-")
+    with pytest.raises(sclstm.InputError, match=r"without their run record uns\['sclstm'\] \(anndata.concat drops "
+                                                r"uns\).*sclstm.tl.clear_run\(adata, 'sclstm'\)"):
+        sclstm.tl.sclstm(joined, n_clusters=4, n_steps=5)
+    sclstm.tl.clear_run(joined)
+    sclstm.tl.check_key("sclstm", None, joined)  # nothing left in the way
 
 
 def test_key_added_and_copy(biase):

@@ -78,10 +78,14 @@ def test_matrix_of_wrong_dimension(blakeley, kernel, caplog):
 def test_all_zero_cells_are_reported_and_dropped_only_when_asked(blakeley):
     X = small_counts(blakeley)
     X[[3, 7]] = 0
-    with pytest.raises(InputError, match="2 of 30 cells have zero counts"):
+    with pytest.raises(InputError, match=r"2 of 30 cells have zero counts in every gene \(e.g. 3, 7\)"):
         ScLSTM(**FAST).fit(X)
     adata = blakeley.copy()
     adata.X = sp.csr_matrix(X)
+    # named, as the cells of the other checks are (before: no cell named; audit helper-56)
+    names = ", ".join(blakeley.obs_names[[3, 7]])
+    with pytest.raises(InputError, match=rf"2 of 30 cells have zero counts in every gene \(e.g. {names}\)"):
+        ScLSTM(**FAST).fit(adata)
     sclstm.tl.sclstm(adata, n_clusters=3, drop_empty=True, **FAST)
     assert adata.obs["sclstm"].isna().sum() == 2
     assert adata.obs["sclstm"].iloc[[3, 7]].isna().all()

@@ -181,7 +181,9 @@ class RowSource:
         empty = np.concatenate([e for e, _ in parts])
         gene_nnz = np.sum([nnz for _, nnz in parts], axis=0).astype(np.int64)
         n_empty = int(empty.sum())
-        check_empty_cells(n_empty, self.n_rows, drop_empty)
+        rows = np.flatnonzero(empty)[:3]
+        check_empty_cells(n_empty, self.n_rows, drop_empty,
+                          examples=rows if self.cell_names is None else self.cell_names[rows])
         self.kept = ~empty
         return n_empty, gene_nnz
 

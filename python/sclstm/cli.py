@@ -183,7 +183,8 @@ def cmd_apply(args) -> int:
         seen = trained_on(est, adata.obs_names)
         if seen is None:
             lines.append("the model's cells had no names (row numbers), so which of these cells it trained on "
-                         "cannot be told: score only cells you know it never saw")
+                         "cannot be told: score only cells you know it never saw (`sclstm score` refuses the "
+                         "file without --all-cells)")
         elif seen.any():  # so that `sclstm score --key sclstm_predicted` leaves them out
             adata.obs["sclstm_labelled"] = seen
             lines.append(f"{int(seen.sum())} cells have the name of a cell whose label the model trained on: "
@@ -198,7 +199,9 @@ def cmd_apply(args) -> int:
         lines.append(f"dropped {int((~kept).sum())} cells with no counts in the genes the model reads "
                      "(NaN rows, no predicted type)")
     adata.uns["sclstm_apply"] = h5ad_safe({"model": str(args.model), "model_mode": est.mode, "layer": args.layer,
-                                           "n_cells_fitted": int(est.n_cells_)})
+                                           "n_cells_fitted": int(est.n_cells_),
+                                           # read by `sclstm score`, which then refuses to score them all
+                                           "trained_cells_unknown": bool(labelled and seen is None)})
     write_output(adata, args.out)
     lines.append(f"seconds: {time.perf_counter() - t0:.1f}")
     for line in lines:
@@ -240,6 +243,7 @@ def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = Fa
     # serves obs["sclstm"], the class head's obs["sclstm_predicted"] and a recluster of the run,
     # obs["sclstm_k3"] (its uns names the run it was cut from; before: every cell was scored)
     record = adata.uns.get(key)
+    _check_trained_cells_known(adata, key, all_cells)
     source_key = record.get("source_key") if hasattr(record, "get") else None
     if not isinstance(source_key, str):  # an R run's clusters under its reduction.name, e.g. "k4_clusters"
         source_key = next((name for name, rec in adata.uns.items()
@@ -279,7 +283,39 @@ def score_adata(adata, truth_key: str, key: str = "sclstm", all_cells: bool = Fa
     by_name = key.endswith("_predicted")
     if by_name:
         scope += "; ACC and BAS by name (the predicted type is the cell's own), no matching"
+    scope += _joined_runs_note(adata, key, record)
     return score(truth, pred, matched=not by_name), int(mask.sum()), scope
+
+
+def _check_trained_cells_known(adata, key: str, all_cells: bool) -> None:
+    """Predicted types that ``sclstm apply`` wrote with a model whose cells had no names: which
+    of these cells it trained on cannot be told, so scoring them all is refused unless asked.
+    Before: a file with cells named "0", "1", ... scored the training cells too, and said nothing."""
+    if all_cells or not key.endswith("_predicted"):
+        return
+    record = adata.uns.get(key.removesuffix("_predicted") + "_apply")
+    if hasattr(record, "get") and bool(record.get("trained_cells_unknown", False)):
+        raise InputError(f"obs['{key}'] was written by `sclstm apply` with a model whose cells had no names (row "
+                         "numbers), so which of these cells it trained on cannot be told; score a file of cells "
+                         "you know it never saw, or pass --all-cells (not an honest accuracy).")
+
+
+def _joined_runs_note(adata, key: str, record) -> str:
+    """For the scope line: clusters without their run's record, or with a record of fewer cells
+    than the file holds, as after ``anndata.concat`` of two runs, whose cluster "0"s are not one
+    cluster. Said, not refused: the user may know what they joined."""
+    if key.endswith("_predicted") or f"{key}_apply" in adata.uns:
+        return ""
+    if not hasattr(record, "get"):
+        if any(_wrote(rec, key) for rec in adata.uns.values()):  # an R run's clusters, under its reduction.name
+            return ""
+        return (f"; note: no run record uns['{key}'] beside these clusters (as after anndata.concat, which drops "
+                "uns): if this file joins several runs, their clusters are not one clustering")
+    n_cells = record.get("n_cells")
+    if isinstance(n_cells, (int, np.integer)) and n_cells < adata.n_obs:
+        return (f"; note: the run clustered {int(n_cells)} cells and the file holds {adata.n_obs} (as after "
+                "anndata.concat): if this file joins several runs, their clusters are not one clustering")
+    return ""
 
 
 _TRUTH_TEXT = {"true": True, "false": False}

@@ -29,7 +29,11 @@ __all__ = ["score", "ari", "nmi", "accuracy", "balanced_accuracy"]
 def _codes(x) -> np.ndarray:
     """One code per distinct label, by value: 1 and 1.0 are one class (before, coded by their
     text, they were two)."""
-    return pd.factorize(pd.Series(np.asarray(x, dtype=object), dtype=object))[0]
+    import warnings
+
+    with warnings.catch_warnings():  # pandas 1.5 announces what pandas 2 does (no numeric inference)
+        warnings.filterwarnings("ignore", "In a future version, the Index constructor", FutureWarning)
+        return pd.factorize(pd.Series(np.asarray(x, dtype=object), dtype=object))[0]
 
 
 def _aligned(truth, pred):

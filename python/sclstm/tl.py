@@ -13,7 +13,7 @@ from .clustering import cluster_similarity
 from .estimator import ScLSTM
 from .validation import InputError, check_flag, check_n_clusters, warn_user
 
-__all__ = ["sclstm", "recluster"]  # the rest serves the command line and the R package
+__all__ = ["sclstm", "recluster", "clear_run"]  # the rest serves the command line and the R package
 
 
 @functools.lru_cache(maxsize=1)
@@ -136,6 +136,13 @@ def check_key(key_added, labels_key, adata=None, entries=None) -> None:
         store = getattr(adata, slot)
         for name in names:
             if name in store:
+                if key_added in adata.obs and f"X_{key_added}" in adata.obsm and key_added not in adata.uns:
+                    # before: "which no sclstm run wrote", of an sclstm run whose record anndata.concat dropped
+                    raise InputError(
+                        f"obs[{key_added!r}] and obsm['X_{key_added}'] are here without their run record "
+                        f"uns[{key_added!r}] (anndata.concat drops uns), so sclstm cannot tell them from the user's "
+                        f"own; if they are an earlier sclstm run's, remove them first "
+                        f"(sclstm.tl.clear_run(adata, {key_added!r})), or choose another key_added.")
                 raise InputError(f"{slot} already has {name!r}, which no sclstm run wrote; choose another key_added "
                                  f"(or remove it first: del adata.{slot}[{name!r}]).")
 

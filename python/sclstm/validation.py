@@ -192,7 +192,7 @@ def check_counts(X, cell_names=None, gene_names=None, drop_empty: bool = False,
     empty_cells = cell_nnz == 0
     n_empty_cells = int(empty_cells.sum())
     n_empty_genes = int((gene_nnz == 0).sum())
-    check_empty_cells(n_empty_cells, n, drop_empty, min_cells)
+    check_empty_cells(n_empty_cells, n, drop_empty, min_cells, examples=cell_names[empty_cells][:3])
     keep = ~empty_cells
     if n_empty_cells:
         M = M[keep]
@@ -200,14 +200,16 @@ def check_counts(X, cell_names=None, gene_names=None, drop_empty: bool = False,
     return CountMatrix(M, cell_names, gene_names, n_empty_cells, n_empty_genes, keep)
 
 
-def check_empty_cells(n_empty: int, n_cells: int, drop_empty: bool, min_cells: int = 3) -> None:
+def check_empty_cells(n_empty: int, n_cells: int, drop_empty: bool, min_cells: int = 3, examples=()) -> None:
     """All-zero cells are an error unless ``drop_empty``; at least ``min_cells`` must remain.
+    ``examples``: the first few of them, by name (or row number), for the message.
     Shared by the in-memory check and the chunked scan (:meth:`RowSource.scan_empty`)."""
     if n_empty == n_cells:
         raise InputError("every cell has zero counts; the matrix holds no expression.")
     if n_empty and not drop_empty:
+        named = f" (e.g. {', '.join(map(str, list(examples)[:3]))})" if len(examples) else ""
         raise InputError(
-            f"{n_empty} of {n_cells} cells have zero counts in every gene; remove them or "
+            f"{n_empty} of {n_cells} cells have zero counts in every gene{named}; remove them or "
             "pass drop_empty=True (CLI: --drop-empty) to drop them."
         )
     if n_cells - n_empty < min_cells:

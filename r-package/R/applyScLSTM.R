@@ -130,6 +130,7 @@ setGeneric("applyScLSTM", function(x, model, ...) standardGeneric("applyScLSTM")
     embedding <- matrix(as.double(emb), nrow = ncol(counts),
                         dimnames = list(cell_names, paste0("SCLSTM_", seq_len(ncol(emb)))))
     kept <- !is.na(embedding[, 1])
+    .warn_na_rows(sum(!kept), " (those whose embedding rows are not NA)")
     details <- list(model_file = model, model_mode = .to_r(est$mode),
                     n_cells_fitted = as.integer(.to_r(est$n_cells_)),
                     n_cells = ncol(counts), n_empty_cells_dropped = sum(!kept),

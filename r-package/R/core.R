@@ -463,6 +463,18 @@ NULL
 
 # save.model: NULL, or a .pt file in an existing folder; checked before the fit, which
 # takes minutes. Returned with ~ expanded.
+# drop_empty = TRUE: the dropped cells' embedding rows are NA, which Seurat's FindNeighbors()
+# reads without a word (the NA cell became every cell's neighbour, and FindClusters() mixed the
+# clusters), and RunUMAP() and bluster refuse: said when it happens, with the subset to take.
+.warn_na_rows <- function(n_dropped, keep) {
+    if (n_dropped > 0L) {
+        warning(n_dropped, " cell(s) without counts in the genes read were dropped (drop_empty = TRUE): ",
+                "their embedding rows are NA, which FindNeighbors() and RunUMAP() (and bluster) ",
+                "read wrongly or refuse; keep the other cells first", keep, ".", call. = FALSE)
+    }
+    invisible()
+}
+
 .check_model_path <- function(path) {
     if (is.null(path)) {
         return(NULL)
@@ -579,6 +591,7 @@ NULL
     emb <- .to_r(est$embedding_)
     embedding <- matrix(NA_real_, nrow = n_cells, ncol = ncol(emb))
     embedding[kept, ] <- as.double(emb)
+    .warn_na_rows(sum(!kept), ": x <- x[, which(!is.na(x$sclstm_clusters))]")
     dimnames(embedding) <- list(cell_names, paste0("SCLSTM_", seq_len(ncol(emb))))
 
     details <- .simplify(.to_r(est$summary_))

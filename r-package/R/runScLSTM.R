@@ -34,7 +34,8 @@
 #' (\code{columns_written}, see Value), so a re-run on a result replaces the earlier run's
 #' columns as before; details written before this record was kept are read by what such a
 #' run always wrote (the clusters, and the predictions of a labelled run). A merge() or
-#' cbind() of results drops these records, so their columns then count as the user's. The
+#' cbind() of results, and a conversion (\code{as.SingleCellExperiment()},
+#' \code{as.Seurat()}), drops these records, so their columns then count as the user's. The
 #' same holds for the places of the details (\code{metadata(x)$sclstm},
 #' \code{x@misc$sclstm}) and a SingleCellExperiment's \code{reducedDim(x, "SCLSTM")}: one
 #' that no sclstm run wrote is refused, not replaced (the embedding of a SingleCellExperiment
@@ -87,7 +88,10 @@
 #'   \code{labelled_fraction} applies only with \code{labels =}.
 #'   \code{drop_empty = TRUE} drops all-zero cells instead of stopping: they get
 #'   \code{NA} clusters and \code{NA} embedding rows (in a Seurat object also
-#'   \code{NA} Idents when \code{set.ident = TRUE}). \code{save.model = "model.pt"}
+#'   \code{NA} Idents when \code{set.ident = TRUE}); a warning says how many, as
+#'   \code{FindNeighbors()}, \code{RunUMAP()} and bluster read \code{NA} rows wrongly or
+#'   refuse them: keep the other cells first (\code{x[, which(!is.na(x$sclstm_clusters))]}).
+#'   \code{save.model = "model.pt"}
 #'   also saves the fitted model to that file (the path is checked before the fit, and
 #'   kept in the details as \code{model_file}), for \code{\link{applyScLSTM}} on new
 #'   cells; the model records the genes' names (the row names), so they must be unique
@@ -252,8 +256,8 @@ setGeneric("runScLSTM", function(x, ...) standardGeneric("runScLSTM"))
         several <- length(theirs) > 1L
         stop(where, " already has the column", if (several) "s", " ",
              paste0("'", theirs, "'", collapse = ", "), ", which ", caller, " would replace ",
-             "or remove and no sclstm run wrote (as far as the object's records say: a merge() ",
-             "or cbind() drops them); rename ", if (several) "them" else "it",
+             "or remove and no sclstm run wrote (as far as the object's records say: a merge(), ",
+             "cbind(), as.SingleCellExperiment() or as.Seurat() drops them); rename ", if (several) "them" else "it",
              " or remove ", if (several) "them" else "it", " first (",
              paste0("x$", theirs, " <- NULL", collapse = "; "), ").", call. = FALSE)
     }
@@ -355,7 +359,8 @@ setMethod("runScLSTM", "SingleCellExperiment",
     .check_own_records(metadata(x), "metadata(x)", caller)
     if ("SCLSTM" %in% SingleCellExperiment::reducedDimNames(x) &&
         is.null(metadata(x)[["sclstm"]]) && is.null(metadata(x)[["sclstm_apply"]])) {
-        stop("reducedDim(x, \"SCLSTM\") exists and no sclstm run wrote it (no metadata(x)$sclstm); ",
+        stop("reducedDim(x, \"SCLSTM\") exists and no sclstm record claims it (no metadata(x)$sclstm; ",
+             "as.SingleCellExperiment() of a Seurat result drops its record); ",
              caller, " writes its embedding there: rename it or remove it first ",
              "(reducedDim(x, \"SCLSTM\") <- NULL).", call. = FALSE)
     }
@@ -579,9 +584,13 @@ setMethod("runScLSTM", "Seurat",
         holder <- holders[1]
         kind <- if (holder %in% Reductions(x)) "reduction" else if (holder %in% Assays(x))
             "assay" else "object"
+        converted <- if (kind == "reduction" && identical(holder, "SCLSTM")) {
+            paste0(" (as.Seurat() of a SingleCellExperiment result makes it; if it is an earlier ",
+                   "run's embedding, remove it: x[[\"SCLSTM\"]] <- NULL)")
+        } else ""
         stop("reduction.key = '", key, "' is already the key of the ", kind, " '", holder,
              "' of this Seurat object, and Seurat would replace a duplicated key; choose ",
-             "another key.", call. = FALSE)
+             "another key", converted, ".", call. = FALSE)
     }
     invisible()
 }

@@ -138,7 +138,8 @@ expect_user_columns_refused <- function(x, where, k) {
         expect_error(run_fast(mine, k = k),
                      paste0("^", where, " already has the column '", column, "', which ",
                             "runScLSTM\\(\\) would replace or remove and no sclstm run wrote ",
-                            "\\(as far as the object.s records say: a merge\\(\\) or cbind\\(\\) ",
+                            "\\(as far as the object.s records say: a merge\\(\\), cbind\\(\\), ",
+                            "as.SingleCellExperiment\\(\\) or as.Seurat\\(\\) ",
                             "drops them\\); ",
                             "rename it or remove it first \\(x\\$", column, " <- NULL\\)\\.$"))
     }

@@ -470,13 +470,13 @@ test_that("a reducedDim or a metadata entry of the user's under sclstm's names i
     sce <- make_sce(d)
     mine <- sce
     reducedDim(mine, "SCLSTM") <- matrix(1, ncol(mine), 3, dimnames = list(colnames(mine), NULL))
-    expect_error(run_fast(mine, k = 3), "^reducedDim\\(x, \"SCLSTM\"\\) exists and no sclstm run wrote it")
+    expect_error(run_fast(mine, k = 3), "^reducedDim\\(x, \"SCLSTM\"\\) exists and no sclstm record claims it")
     expect_identical(dim(reducedDim(mine, "SCLSTM")), c(ncol(mine), 3L))
     # a metadata entry of the user's whose name starts with "sclstm" is not taken for
     # sclstm's record (before: metadata(x)$sclstm matched it partially, and the reducedDim
     # was replaced)
     metadata(mine)$sclstm_notes <- list(n_clusters = 3)
-    expect_error(run_fast(mine, k = 3), "^reducedDim\\(x, \"SCLSTM\"\\) exists and no sclstm run wrote it")
+    expect_error(run_fast(mine, k = 3), "^reducedDim\\(x, \"SCLSTM\"\\) exists and no sclstm record claims it")
     note <- sce
     metadata(note)$sclstm <- "my note" # before: "subscript out of bounds"
     expect_error(run_fast(note, k = 3), "^metadata\\(x\\)\\$sclstm holds something no sclstm run wrote")

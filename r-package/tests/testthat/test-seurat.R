@@ -258,3 +258,16 @@ test_that("an argument of another class's method is named as such", {
                         "k, seed, labels, save.model, assay, set.ident, reduction.name, reduction.key, verbose ",
                         "and the estimator's parameters: "))
 })
+
+test_that("a result converted between Seurat and SingleCellExperiment says the conversion dropped its record", {
+    # before (audit helper-56): "no sclstm run wrote it", of sclstm's own reducedDim, and a
+    # key clash that did not name the conversion
+    d <- load_dataset("blakeley")
+    seu <- suppressMessages(run_fast(make_seurat(d), k = 3))
+    sce <- Seurat::as.SingleCellExperiment(seu)
+    expect_error(run_fast(sce, k = 3),
+                 "no sclstm record claims it \\(no metadata\\(x\\)\\$sclstm; as.SingleCellExperiment\\(\\) of a Seurat")
+    back <- suppressWarnings(Seurat::as.Seurat(suppressMessages(run_fast(make_sce(d), k = 3)),
+                                               counts = "counts", data = NULL))
+    expect_error(run_fast(back, k = 3), "as.Seurat\\(\\) of a SingleCellExperiment result makes it")
+})
