@@ -338,6 +338,12 @@ def test_a_file_another_program_holds_open_keeps_the_result_and_says_so(tmp_path
     kept = [p for p in tmp_path.iterdir() if p.name.endswith(".part.h5ad")]
     assert out.read_bytes() == b"held open" and len(kept) == 1
     assert ad.read_h5ad(kept[0]).n_obs == 56
+    kept[0].unlink()
+    # the writer's own PermissionError is its own, not the rename's: nothing kept, nothing said of programs
+    monkeypatch.setattr(ad.AnnData, "write_h5ad", lambda self, p, **k: (_ for _ in ()).throw(PermissionError(13, "x")))
+    with pytest.raises(PermissionError):
+        write_output(ad.read_h5ad(dataset_path("biase")), out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.h5ad"]
 
 
 def test_a_folder_where_no_file_can_be_made_is_refused_though_os_access_allows_it(tmp_path, monkeypatch, capsys):

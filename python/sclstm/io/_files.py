@@ -171,12 +171,13 @@ def written_beside(path, suffix: str = ""):
     kept = False
     try:
         yield partial
-        _replace(partial, path)
-    except PermissionError as exc:
-        kept = os.path.exists(partial)
-        where = f"; the result is kept in {partial}" if kept else ""
-        raise InputError(f"cannot replace {path}: permission denied (is it open in another program? "
-                         f"close it or write to another file){where}.") from exc
+        try:
+            _replace(partial, path)
+        except PermissionError as exc:  # the rename only: the writer's own errors pass as they are
+            kept = os.path.exists(partial)
+            where = f"; the result is kept in {partial}" if kept else ""
+            raise InputError(f"cannot replace {path}: permission denied (is it open in another program? "
+                             f"close it or write to another file){where}.") from exc
     finally:
         if not kept and os.path.exists(partial):
             os.remove(partial)
