@@ -29,6 +29,31 @@ np.save(sys.argv[2], est.embedding_)
 """
 
 
+def test_fits_in_two_threads_leave_the_users_torch_generator_as_it_was(blakeley):
+    """torch's CPU generator is the process's: two fits at once, each forking and restoring it,
+    left it in a fit's seeded state (the user's next torch.rand then followed the fit's seed;
+    audit helper-57). The seeding is now locked and kept to the first weights."""
+    import threading
+
+    import torch
+
+    def fit(out, i):
+        out[i] = ScLSTM(n_clusters=3, n_steps=5, random_state=i % 2).fit(blakeley).embedding_
+
+    for trial in range(3):
+        torch.manual_seed(1000 + trial)
+        expected = torch.rand(3)
+        torch.manual_seed(1000 + trial)
+        out = {}
+        threads = [threading.Thread(target=fit, args=(out, i)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert torch.equal(torch.rand(3), expected), trial
+        np.testing.assert_array_equal(out[0], out[2])  # same seed, same weights, whatever ran beside
+
+
 def test_blas_threads_do_not_change_the_fit(tmp_path):
     """With torch's threads fixed, numpy's BLAS threads (OMP_NUM_THREADS) leave the fit as it is:
     the README's advice for results that do not depend on the machine's thread count. (Torch's
@@ -568,6 +593,22 @@ def test_load_refuses_a_damaged_model_and_names_what_a_wrong_file_is(biase, fitt
     biase.write_h5ad(tmp_path / "x.h5ad")
     with pytest.raises(sclstm.InputError, match=r"it is an HDF5 file \(an .h5ad\?\), not the .pt file"):
         ScLSTM.load(tmp_path / "x.h5ad")
+    with pytest.raises(sclstm.InputError, match=r"is a folder, not a model file"):
+        ScLSTM.load(tmp_path)
+    # a process that switched torch's checksums off still saves them, and a file without any loads
+    import torch
+
+    if hasattr(torch.serialization, "set_crc32_options"):
+        torch.serialization.set_crc32_options(False)
+        try:
+            fitted_biase.save(tmp_path / "crc.pt")
+            torch.save({"x": torch.ones(3)}, tmp_path / "nocrc.pt")
+        finally:
+            torch.serialization.set_crc32_options(True)
+        with zipfile.ZipFile(tmp_path / "crc.pt") as z:
+            assert any(i.CRC for i in z.infolist())
+        with pytest.raises(sclstm.InputError, match="is not an sclstm model file"):  # not "damaged"
+            ScLSTM.load(tmp_path / "nocrc.pt")
 
 
 def test_transform_says_when_no_gene_name_matches(biase, fitted_biase):

@@ -236,6 +236,20 @@ def test_a_picture_saved_under_the_home_folder_is_written_there(clustered, tmp_p
     assert (tmp_path / "e.png").stat().st_size > 0
 
 
+def test_a_plot_whose_drawing_fails_closes_its_figure(clustered, monkeypatch):
+    """Before: each failed call (here a scatter that fails, as a bad stored palette makes it)
+    left one more figure open in pyplot (audit helper-57)."""
+    import matplotlib.axes
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    monkeypatch.setattr(matplotlib.axes.Axes, "scatter", lambda *a, **k: (_ for _ in ()).throw(ValueError("bad")))
+    for _ in range(2):
+        with pytest.raises(ValueError, match="bad"):
+            sclstm.pl.embedding(clustered, color="sclstm")
+    assert plt.get_fignums() == before
+
+
 def test_plot_errors_are_clear(biase, clustered):
     with pytest.raises(sclstm.InputError, match="run sclstm.tl.sclstm"):
         sclstm.pl.embedding(biase)

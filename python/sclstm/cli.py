@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import sys
 import time
@@ -307,14 +308,15 @@ def _joined_runs_note(adata, key: str, record) -> str:
     if key.endswith("_predicted") or f"{key}_apply" in adata.uns:
         return ""
     if not hasattr(record, "get"):
-        if any(_wrote(rec, key) for rec in adata.uns.values()):  # an R run's clusters, under its reduction.name
-            return ""
+        if f"X_{key}" not in adata.obsm or any(_wrote(rec, key) for rec in adata.uns.values()):
+            return ""  # not sclstm's (a user's or Seurat's clusters), or an R run's, under its reduction.name
         return (f"; note: no run record uns['{key}'] beside these clusters (as after anndata.concat, which drops "
                 "uns): if this file joins several runs, their clusters are not one clustering")
     n_cells = record.get("n_cells")
-    if isinstance(n_cells, (int, np.integer)) and n_cells < adata.n_obs:
-        return (f"; note: the run clustered {int(n_cells)} cells and the file holds {adata.n_obs} (as after "
-                "anndata.concat): if this file joins several runs, their clusters are not one clustering")
+    clustered = int(adata.obs[key].notna().sum())  # not the cells a run dropped as empty
+    if isinstance(n_cells, (int, np.integer)) and n_cells < clustered:
+        return (f"; note: the run clustered {int(n_cells)} cells and the file has {clustered} with a cluster "
+                "(as after anndata.concat): if this file joins several runs, their clusters are not one clustering")
     return ""
 
 
@@ -572,13 +574,12 @@ def cli_spelling(message: str) -> str:
 
 
 def main(argv=None) -> int:
-    _unencodable_as_escapes(sys.stdout)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    with warnings.catch_warnings(), _terminate_as_interrupt():
+    with warnings.catch_warnings(), _terminate_as_interrupt(), _unencodable_as_escapes(sys.stdout):
         warnings.showwarning = _show_warning
         try:
             return args.func(args)
@@ -593,13 +594,20 @@ def main(argv=None) -> int:
             return 130
 
 
-def _unencodable_as_escapes(stream) -> None:
-    """Print what the stream's encoding lacks as escapes, not die on it: on Windows, output
-    sent to a file or pipe is encoded in the ANSI code page (cp1252), which has no α or ≥, and a
-    class name or path with one ended the command after its result was written, before the
-    model was saved."""
-    if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
-        stream.reconfigure(errors="backslashreplace")
+@contextlib.contextmanager
+def _unencodable_as_escapes(stream):
+    """While the command runs, print what the stream's encoding lacks as escapes, not die on
+    it: on Windows, output sent to a file or pipe is encoded in the ANSI code page (cp1252),
+    which has no α or ≥, and a class name or path with one ended the command after its result
+    was written, before the model was saved. Put back after (main() may run in a notebook)."""
+    if getattr(stream, "errors", None) != "strict" or not hasattr(stream, "reconfigure"):
+        yield
+        return
+    stream.reconfigure(errors="backslashreplace")
+    try:
+        yield
+    finally:
+        stream.reconfigure(errors="strict")
 
 
 class _Terminated(KeyboardInterrupt):

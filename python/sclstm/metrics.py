@@ -29,11 +29,16 @@ __all__ = ["score", "ari", "nmi", "accuracy", "balanced_accuracy"]
 def _codes(x) -> np.ndarray:
     """One code per distinct label, by value: 1 and 1.0 are one class (before, coded by their
     text, they were two)."""
+    series = pd.Series(np.asarray(x, dtype=object), dtype=object)
+    if int(pd.__version__.split(".")[0]) >= 2:
+        return pd.factorize(series)[0]
     import warnings
 
-    with warnings.catch_warnings():  # pandas 1.5 announces what pandas 2 does (no numeric inference)
+    # pandas 1.5 announces what pandas 2 does (no numeric inference); catch_warnings is not
+    # thread-safe, so only where the warning comes
+    with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "In a future version, the Index constructor", FutureWarning)
-        return pd.factorize(pd.Series(np.asarray(x, dtype=object), dtype=object))[0]
+        return pd.factorize(series)[0]
 
 
 def _aligned(truth, pred):

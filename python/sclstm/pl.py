@@ -1,6 +1,7 @@
 """Pictures: the ScLSTM embedding (t-SNE or UMAP) coloured by obs columns, and the k curve."""
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -53,6 +54,20 @@ def _finish(fig, save, own: bool = True):
 
                 plt.close(fig)
     return fig
+
+
+@contextlib.contextmanager
+def _closed_if_drawing_fails(fig, own: bool):
+    """A figure of our own whose drawing fails is closed in pyplot, as :func:`_finish` closes a
+    saved one: before, each failed call (a bad stored palette) left one more figure open."""
+    try:
+        yield
+    except BaseException:
+        if own:
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
+        raise
 
 
 def _is_continuous(values) -> bool:
@@ -192,33 +207,34 @@ def embedding(adata, color=CLUSTERS, key: str = "sclstm", basis: str = "tsne", r
     xy = project(emb[ok], basis, random_state)
     n_ok = int(ok.sum())
     fig, axes = _figure(len(colors), ax)
-    size = point_size or max(4, min(40, 3000 / max(n_ok, 1)))
-    for panel, c in zip(axes, colors):
-        if c is not None and _is_continuous(adata.obs[c]):
-            v = adata.obs[c].to_numpy(dtype=float, na_value=np.nan)[ok]
-            nan = np.isnan(v)  # drawn grey, as scanpy does, rather than left out
-            panel.scatter(xy[nan, 0], xy[nan, 1], s=size, color="lightgrey", linewidths=0)
-            dots = panel.scatter(xy[~nan, 0], xy[~nan, 1], s=size, c=v[~nan], cmap="viridis", linewidths=0)
-            fig.colorbar(dots, ax=panel, shrink=0.8)
-            panel.set_title(f"{c} ({basis.upper()} of {name})")
+    with _closed_if_drawing_fails(fig, own=ax is None):
+        size = point_size or max(4, min(40, 3000 / max(n_ok, 1)))
+        for panel, c in zip(axes, colors):
+            if c is not None and _is_continuous(adata.obs[c]):
+                v = adata.obs[c].to_numpy(dtype=float, na_value=np.nan)[ok]
+                nan = np.isnan(v)  # drawn grey, as scanpy does, rather than left out
+                panel.scatter(xy[nan, 0], xy[nan, 1], s=size, color="lightgrey", linewidths=0)
+                dots = panel.scatter(xy[~nan, 0], xy[~nan, 1], s=size, c=v[~nan], cmap="viridis", linewidths=0)
+                fig.colorbar(dots, ax=panel, shrink=0.8)
+                panel.set_title(f"{c} ({basis.upper()} of {name})")
+                panel.set_xticks([])
+                panel.set_yticks([])
+                continue
+            column = None if c is None else adata.obs[c]
+            missing = np.zeros(n_ok, bool) if c is None else column.isna().to_numpy()[ok]
+            values = (np.full(n_ok, "cells") if c is None else column.astype(str).to_numpy()[ok])
+            cats = _categories(column, values, missing)
+            for cat, colour in zip(cats, _palette(adata, c, column, cats)):
+                m = (values == cat) & ~missing
+                panel.scatter(xy[m, 0], xy[m, 1], s=size, color=colour, label=cat, linewidths=0)
+            if missing.any():
+                panel.scatter(xy[missing, 0], xy[missing, 1], s=size, color="lightgrey", label=MISSING, linewidths=0)
+            panel.set_title(f"{c or 'cells'} ({basis.upper()} of {name})")
             panel.set_xticks([])
             panel.set_yticks([])
-            continue
-        column = None if c is None else adata.obs[c]
-        missing = np.zeros(n_ok, bool) if c is None else column.isna().to_numpy()[ok]
-        values = (np.full(n_ok, "cells") if c is None else column.astype(str).to_numpy()[ok])
-        cats = _categories(column, values, missing)
-        for cat, colour in zip(cats, _palette(adata, c, column, cats)):
-            m = (values == cat) & ~missing
-            panel.scatter(xy[m, 0], xy[m, 1], s=size, color=colour, label=cat, linewidths=0)
-        if missing.any():
-            panel.scatter(xy[missing, 0], xy[missing, 1], s=size, color="lightgrey", label=MISSING, linewidths=0)
-        panel.set_title(f"{c or 'cells'} ({basis.upper()} of {name})")
-        panel.set_xticks([])
-        panel.set_yticks([])
-        if c is not None and len(cats) <= LEGEND_MAX_GROUPS:  # 20 a column, as scanpy lays it out
-            panel.legend(fontsize=7, markerscale=1.5, frameon=False, loc="center left", bbox_to_anchor=(1, 0.5),
-                         ncol=1 + (len(cats) - 1) // 20)
+            if c is not None and len(cats) <= LEGEND_MAX_GROUPS:  # 20 a column, as scanpy lays it out
+                panel.legend(fontsize=7, markerscale=1.5, frameon=False, loc="center left", bbox_to_anchor=(1, 0.5),
+                             ncol=1 + (len(cats) - 1) // 20)
     return _finish(fig, save, own=ax is None)
 
 
@@ -241,12 +257,13 @@ def k_curve(adata, key: str = "sclstm", save=None, ax=None):
         check_picture_path(save)
     ks, gaps = np.asarray(curve["k"]), np.asarray(curve["eigengap"])
     fig, axes = _figure(1, ax)
-    panel = axes[0]
-    panel.plot(ks, gaps, marker="o")
-    k = int(info["n_clusters"])
-    panel.axvline(k, color="red", linestyle="--", label=f"chosen k = {k}")
-    panel.set_xlabel("number of clusters k")
-    panel.set_ylabel("eigengap λ(k+1) − λ(k)")
-    panel.set_title("ScLSTM: estimate of the number of cell types")
-    panel.legend()
+    with _closed_if_drawing_fails(fig, own=ax is None):
+        panel = axes[0]
+        panel.plot(ks, gaps, marker="o")
+        k = int(info["n_clusters"])
+        panel.axvline(k, color="red", linestyle="--", label=f"chosen k = {k}")
+        panel.set_xlabel("number of clusters k")
+        panel.set_ylabel("eigengap λ(k+1) − λ(k)")
+        panel.set_title("ScLSTM: estimate of the number of cell types")
+        panel.legend()
     return _finish(fig, save, own=ax is None)

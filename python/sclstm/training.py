@@ -1,7 +1,7 @@
 """Training the siamese LSTM on pairs, and reading out embeddings and P(same).
 
 Everything random is drawn from generators seeded by ``random_state`` (torch's forked from the
-caller's, which is left as it was: :func:`own_torch_rng`), and cuDNN (on a GPU)
+caller's, which is left as it was: :func:`torch_rng_of_our_own`), and cuDNN (on a GPU)
 runs the LSTM deterministically in float32 (:func:`full_float32`), so the same inputs and seed
 give the same weights on one device, and CPU and GPU agree to float error at inference.
 """
@@ -79,21 +79,24 @@ def full_float32(fn):
     return wrapper
 
 
-def own_torch_rng(fn):
-    """Decorator: run ``fn`` on torch's CPU generator forked from the caller's and restored after,
-    so that the seed ``fn`` sets (for the weights' first values) does not reseed the user's own
-    torch work that follows. Only the CPU generator: the weights are drawn on the CPU and moved,
-    nothing random is drawn on a GPU, and forking the GPUs' generators would start CUDA on every
-    visible GPU even for a CPU fit (and fail in a process forked from one that had used CUDA)."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with torch.random.fork_rng(devices=[]):
-            return fn(*args, **kwargs)
-
-    return wrapper
+_TORCH_RNG_LOCK = threading.Lock()
 
 
-@own_torch_rng
+@contextlib.contextmanager
+def torch_rng_of_our_own(seed: int | None = None):
+    """The block draws from torch's CPU generator, seeded with ``seed`` where given, and the
+    caller's state is put back after, so that a fit does not reseed the user's own torch work.
+    The generator is the process's: the lock keeps two threads' blocks apart (before, two fits at
+    once left the user's generator in a fit's seeded state), so keep the block to the drawing of
+    first weights. Only the CPU generator: the weights are drawn on the CPU and moved, nothing
+    random is drawn on a GPU, and forking the GPUs' generators would start CUDA on every visible
+    GPU even for a CPU fit (and fail in a process forked from one that had used CUDA)."""
+    with _TORCH_RNG_LOCK, torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.random.default_generator.manual_seed(int(seed))
+        yield
+
+
 @full_float32
 def train_siamese(
     seqs: np.ndarray,
@@ -133,22 +136,26 @@ def train_siamese(
     Returns the model (in eval mode) and a history with the loss and pair accuracy every
     step (and the class loss when classes are given, the pseudo-class loss when used).
     """
-    torch.random.default_generator.manual_seed(int(random_state))  # the CPU generator only: own_torch_rng
     rng = np.random.default_rng(random_state)
     draw_labelled = None if classes is None else _class_balanced_draw(np.asarray(classes))
     if draw_labelled is None:
         n_classes = 0
     elif n_classes is None:
         n_classes = int(np.max(classes)) + 1
-    model = SiameseLSTM(seqs.shape[2], head=head, hidden=hidden, embedding_dim=embedding_dim, n_classes=n_classes,
-                        skip_width=seqs.shape[1] * seqs.shape[2]).to(device)
-    params = list(model.parameters())
     pseudo_head = None  # trained beside the model, not part of it
     if pseudo_classes is not None and pseudo_weight > 0:
         pseudo_classes = np.asarray(pseudo_classes, dtype=np.int64)
         draw_pseudo = _class_balanced_draw(pseudo_classes)
         Y_pseudo = torch.from_numpy(pseudo_classes).to(device)
-        pseudo_head = nn.Linear(embedding_dim, int(pseudo_classes.max()) + 1).to(device)
+    with torch_rng_of_our_own(random_state):  # the only draws from torch's generator: the first weights
+        model = SiameseLSTM(seqs.shape[2], head=head, hidden=hidden, embedding_dim=embedding_dim,
+                            n_classes=n_classes, skip_width=seqs.shape[1] * seqs.shape[2])
+        if pseudo_classes is not None and pseudo_weight > 0:
+            pseudo_head = nn.Linear(embedding_dim, int(pseudo_classes.max()) + 1)
+    model = model.to(device)
+    params = list(model.parameters())
+    if pseudo_head is not None:
+        pseudo_head = pseudo_head.to(device)
         params += list(pseudo_head.parameters())
     opt = torch.optim.Adam(params, lr=lr)
     loss_fn = nn.BCEWithLogitsLoss()

@@ -492,15 +492,11 @@ NULL
         stop("save.model = '", path, "': the folder '", dirname(path), "' does not exist.",
              call. = FALSE)
     }
-    # the model is written beside the path and renamed onto it: the folder must be writable,
-    # and a read-only model file is not replaced (before: found by save() after the whole fit)
-    if (file.access(dirname(path), 2L) != 0L) {
-        stop("save.model = '", path, "': no permission to write in the folder '", dirname(path),
-             "'.", call. = FALSE)
-    }
-    if (file.exists(path) && file.access(path, 2L) != 0L) {
-        stop("save.model = '", path, "': the file is read-only.", call. = FALSE)
-    }
+    # the model is written beside the path and renamed onto it: the folder must take a new
+    # file, and a read-only model file is not replaced (before: found by save() after the
+    # whole fit). Python's check, which tries the folder by making a file (file.access()
+    # says every folder is writable on Windows).
+    .py_call(sclstmPython()$io$`_files`$check_replaceable(path, paste0("save.model = '", path, "'")))
     path
 }
 
@@ -591,7 +587,6 @@ NULL
     emb <- .to_r(est$embedding_)
     embedding <- matrix(NA_real_, nrow = n_cells, ncol = ncol(emb))
     embedding[kept, ] <- as.double(emb)
-    .warn_na_rows(sum(!kept), ": x <- x[, which(!is.na(x$sclstm_clusters))]")
     dimnames(embedding) <- list(cell_names, paste0("SCLSTM_", seq_len(ncol(emb))))
 
     details <- .simplify(.to_r(est$summary_))

@@ -326,6 +326,7 @@ setMethod("runScLSTM", "ANY", function(x, k = NULL, seed = 0, labels = NULL, ...
         read_as = paste0(read_as, " (if the cells are the rows, pass t(x))")
     )
     res$details$read_as <- read_as
+    .warn_na_rows(sum(is.na(res$clusters)), " (those whose clusters are not NA)")
     res
 })
 
@@ -347,6 +348,7 @@ setMethod("runScLSTM", "SingleCellExperiment",
     res <- .run_core(assay(x, assay.type, withDimnames = TRUE), k = k, seed = seed,
                      labels = labels, ..., verbose = verbose)
     res$details$assay.type <- assay_name
+    .warn_na_rows(sum(is.na(res$clusters)), ": x <- x[, which(!is.na(x$sclstm_clusters))]")
     x <- .store_in_sce(x, res, "sclstm", .written_columns(res, "sclstm_clusters"), present)
     colData(x)[[.LABELLED_COLUMN]] <- if (!is.null(res$labelled)) unname(res$labelled)
     x
@@ -421,6 +423,7 @@ setMethod("runScLSTM", "Seurat",
     labels <- .resolve_labels(labels, x[[]], ncol(x), "the meta.data")
     res <- .run_core(counts, k = k, seed = seed, labels = labels, ..., verbose = verbose)
     res$details$assay <- assay
+    .warn_na_rows(sum(is.na(res$clusters)), ": x <- x[, which(!is.na(x$sclstm_clusters))]")
     # as FindClusters keeps seurat_clusters and one column per resolution: the latest run in
     # sclstm_clusters, and each reduction.name's run in its own column
     present <- colnames(x[[]])

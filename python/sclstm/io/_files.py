@@ -9,6 +9,8 @@ import anndata as ad
 
 from ..validation import InputError
 
+_WINDOWS = os.name == "nt"  # where another program holding a file open stops its replacement
+
 
 def _split_object_name(path: str):
     """``file.RData:name`` → (``file.RData``, ``name``); any other path → (path, None).
@@ -72,23 +74,29 @@ def check_folder(path, what: str | None = None) -> None:
         raise InputError(f"{what}: {folder} is a file, not a folder.")
     if not folder.is_dir():
         raise InputError(f"{what}: the folder {folder} does not exist.")
-    if not _can_write_in(folder):
-        raise InputError(f"{what}: no permission to write in the folder {folder}.")
+    refused = _why_not_writable(folder)
+    if refused is not None:
+        raise InputError(f"{what}: {refused} in the folder {folder}.")
 
 
-def _can_write_in(folder) -> bool:
-    """Whether a file can be made in ``folder``, by making one: on Windows ``os.access`` says
-    every folder may be written (Program Files, a folder under Controlled Folder Access), and
-    the refusal came after the whole fit."""
+def _why_not_writable(folder) -> "str | None":
+    """Why no file can be made in ``folder``, found by making one, or None where one can: on
+    Windows ``os.access`` says every folder may be written (Program Files, a folder under
+    Controlled Folder Access), and the refusal came after the whole fit."""
+    import errno
     import tempfile
 
     if not os.access(folder, os.W_OK | os.X_OK):
-        return False
+        return "no permission to write"
     try:
         with tempfile.TemporaryFile(dir=folder):
-            return True
-    except OSError:
-        return False
+            return None
+    except PermissionError:
+        return "no permission to write"
+    except OSError as exc:  # a full disk or quota, a read-only file system: said as it is
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return "no permission to write"
+        return f"cannot write ({exc.strerror or type(exc).__name__})"
 
 
 def check_writable(path) -> None:
@@ -176,18 +184,20 @@ def written_beside(path, suffix: str = ""):
         except PermissionError as exc:  # the rename only: the writer's own errors pass as they are
             kept = os.path.exists(partial)
             where = f"; the result is kept in {partial}" if kept else ""
-            raise InputError(f"cannot replace {path}: permission denied (is it open in another program? "
-                             f"close it or write to another file){where}.") from exc
+            why = ("is it open in another program? close it or write to another file" if _WINDOWS
+                   else exc.strerror or "permission denied")
+            raise InputError(f"cannot replace {path}: permission denied ({why}){where}.") from exc
     finally:
         if not kept and os.path.exists(partial):
             os.remove(partial)
 
 
-def _replace(partial: str, path: str, tries: int = 3) -> None:
-    """os.replace, tried again briefly where it is refused: on Windows a virus scanner or an
-    indexer holds a new file open for a moment."""
+def _replace(partial: str, path: str) -> None:
+    """os.replace, tried again briefly where Windows refuses it: a virus scanner or an indexer
+    holds a new file open for a moment. Elsewhere a refusal is permanent."""
     import time
 
+    tries = 3 if _WINDOWS else 1
     for attempt in range(tries):
         try:
             os.replace(partial, path)

@@ -56,7 +56,7 @@ import scipy.sparse as sp
 
 from ..signals import handling
 from ..validation import InputError, first_line, label_text, warn_user
-from ._files import check_folder, check_names_for_r
+from ._files import check_folder, check_names_for_r, written_beside
 
 __all__ = ["read_rds", "read_rdata", "write_rds"]
 
@@ -408,11 +408,8 @@ build_seurat <- function(counts, data, scale, meta, features, reductions, keys, 
   obj
 }
 check_sce <- function(path) {x <- readRDS(path); validObject(x); TRUE}
-save_rds <- function(obj, path) {  # to a hidden file, then renamed: a stopped write leaves path as it was
-  part <- file.path(dirname(path), paste0(".", basename(path), ".", Sys.getpid(), ".part"))
-  on.exit(if (file.exists(part)) unlink(part))
-  saveRDS(obj, part)
-  if (!file.rename(part, path)) stop("could not rename the written file onto ", path)
+save_rds <- function(obj, path) {  # to the hidden file beside the output that Python renames onto it
+  saveRDS(obj, path)
   TRUE
 }
 """
@@ -1425,4 +1422,5 @@ def write_rds(adata: ad.AnnData, path, kind: str = "SingleCellExperiment", x_ass
         left_out += skipped
     if left_out:
         warn_user(f"write_rds: not written to {path} (write_rds does not convert these): {', '.join(left_out)}")
-    R("save_rds", obj, R.str_vec([path]), context=f"writing {path}")
+    with written_beside(path, ".rds") as partial:  # a stopped write leaves an earlier file at path whole
+        R("save_rds", obj, R.str_vec([partial]), context=f"writing {path}")

@@ -503,3 +503,14 @@ test_that("a re-run on a cbind() of two results leaves one record, its own", {
     expect_identical(sum(names(metadata(again)) == "sclstm"), 1L) # before: 2, the second stale
     expect_identical(as.integer(metadata(again)$sclstm$n_clusters), 3L)
 })
+
+test_that("drop_empty's NA rows are warned of, with the subset to take before FindNeighbors()", {
+    # before (audit helper-56): a silent NA row, which FindNeighbors() made every cell's neighbour
+    d <- load_dataset("blakeley")
+    sce <- make_sce(d)
+    counts(sce)[, 2] <- 0
+    expect_warning(out <- suppressMessages(run_fast(sce, k = 3, drop_empty = TRUE)),
+                   "^1 cell\\(s\\) without counts .* keep the other cells first: x <- x\\[, which\\(!is.na\\(x\\$sclstm_clusters\\)\\)\\]\\.$")
+    expect_true(is.na(out$sclstm_clusters[2]) && all(is.na(reducedDim(out, "SCLSTM")[2, ])))
+    expect_equal(ncol(out[, which(!is.na(out$sclstm_clusters))]), ncol(sce) - 1L)
+})
