@@ -36,8 +36,17 @@
 #' @param full Return the embedding and details too?
 #' @param object An \code{ScLSTMParam}, for \code{show}.
 #'
+#' Every argument can be read and set with \code{[[} (\code{p[["n_steps"]] <- 200}), so
+#' \code{bluster::clusterSweep()} sweeps the estimator's arguments as well as \code{k} and
+#' \code{seed}; a value set so is checked as \code{ScLSTMParam()} checks it.
+#'
+#' @param i The name of an argument (\code{"k"}, \code{"seed"} or an estimator argument),
+#'   for \code{[[}.
+#' @param j,value Unused, and the value to set, for \code{[[<-}.
 #' @return \code{ScLSTMParam()}: an \code{ScLSTMParam} object. \code{clusterRows()}:
-#'   a factor of clusters, one per row of \code{x}, named by its row names (as
+#'   a factor of clusters, one per row of \code{x}, with levels \code{"0"}, \code{"1"},
+#'   ... (cluster 0 the largest, as for \code{\link{runScLSTM}}; bluster's own methods
+#'   number from 1), named by its row names (as
 #'   \code{KmeansParam()}'s and \code{HclustParam()}'s are); with \code{full = TRUE}, a list
 #'   with \code{clusters} and \code{objects} (a list with \code{embedding} and
 #'   \code{details}; in labelled mode also \code{predicted}, the predicted type of every
@@ -56,7 +65,7 @@
 #' @seealso \code{\link{runScLSTM}}
 #' @name ScLSTMParam
 #' @aliases ScLSTMParam-class show,ScLSTMParam-method
-#'   clusterRows,ANY,ScLSTMParam-method
+#'   clusterRows,ANY,ScLSTMParam-method [[,ScLSTMParam-method [[<-,ScLSTMParam-method
 #' @importClassesFrom bluster BlusterParam
 #' @importFrom bluster clusterRows
 #' @importFrom methods show
@@ -92,6 +101,33 @@ ScLSTMParam <- function(k = NULL, seed = 0, ...) {
         seed = .check_seed(seed), extra = extra)
 }
 
+# bluster's clusterSweep() sets what it sweeps with [[<-, which for a BlusterParam sets a slot:
+# the estimator's arguments live in one slot, extra, so they are read and set there (before,
+# sweeping n_steps failed with "'n_steps' is not a slot in class ScLSTMParam")
+#' @rdname ScLSTMParam
+#' @export
+setMethod("[[", "ScLSTMParam", function(x, i, j, ...) {
+    if (i %in% methods::slotNames(x)) methods::slot(x, i) else x@extra[[i]]
+})
+
+#' @rdname ScLSTMParam
+#' @export
+setReplaceMethod("[[", "ScLSTMParam", function(x, i, j, ..., value) {
+    if (identical(i, "k")) {
+        k <- .check_k(value)
+        x@k <- if (is.null(k)) NA_integer_ else k
+    } else if (identical(i, "seed")) {
+        x@seed <- .check_seed(value)
+    } else {
+        one <- stats::setNames(list(value), i)
+        python <- if (isTRUE(sclstmAvailable())) sclstmPython()
+        .check_estimator_arguments(one, "ScLSTMParam()", sclstm = python)
+        x@extra[[i]] <- value
+    }
+    methods::validObject(x)
+    x
+})
+
 #' @rdname ScLSTMParam
 #' @export
 setMethod("show", "ScLSTMParam", function(object) {
@@ -125,6 +161,7 @@ setMethod("clusterRows", c("ANY", "ScLSTMParam"), function(x, BLUSPARAM, full = 
         read_as = paste0(read_as, " (if the genes are the rows, pass t(x))")
     )
     res$details$read_as <- read_as
+    .warn_na_rows(sum(is.na(res$clusters)), " (the rows of x whose clusters are not NA)")
     # named by the rows of x, as KmeansParam()'s and HclustParam()'s are (none without row names)
     clusters <- stats::setNames(unname(res$clusters), rownames(x))
     if (full) {

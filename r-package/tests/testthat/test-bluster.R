@@ -87,3 +87,34 @@ test_that("clusterRows() says how it read x", {
     expect_identical(full$objects$details$read_as,
                      "cells x genes: 30 cells in rows, 23794 genes in columns")
 })
+
+test_that("every argument is read and set with [[, so clusterSweep() sweeps the estimator's too", {
+    # before (audit helper-59): "'n_steps' is not a slot in class ScLSTMParam"
+    p <- ScLSTMParam(k = 3, n_steps = 10)
+    expect_identical(p[["n_steps"]], 10)
+    p[["n_steps"]] <- 12
+    p[["k"]] <- 4
+    expect_identical(p[["n_steps"]], 12)
+    expect_identical(p[["k"]], 4L)
+    expect_error(p[["k"]] <- 1, "^k must be at least 2")
+    expect_error(p[["seed"]] <- -1, "seed must be")
+    skip_if_no_sclstm()
+    expect_error(p[["nsteps"]] <- 5, "nsteps")
+    d <- load_dataset("blakeley")
+    x <- t(as.matrix(d$counts))
+    swept <- suppressMessages(bluster::clusterSweep(x, ScLSTMParam(k = 3, batch_size = test_batch()),
+                                                    n_steps = c(5L, 6L)))
+    expect_identical(ncol(swept$clusters), 2L)
+    expect_identical(as.integer(swept$parameters$n_steps), c(5L, 6L))
+})
+
+test_that("clusterRows() warns of rows dropped as empty, whose clusters are NA", {
+    d <- load_dataset("blakeley")
+    x <- t(as.matrix(d$counts))
+    x[2, ] <- 0
+    expect_warning(cl <- suppressMessages(bluster::clusterRows(x, ScLSTMParam(k = 3, drop_empty = TRUE,
+                                                                         n_steps = test_steps(),
+                                                                         batch_size = test_batch()))),
+                   "1 cell\\(s\\) .* dropped .*the rows of x whose clusters are not NA")
+    expect_true(is.na(cl[2]) && !anyNA(cl[-2]))
+})
