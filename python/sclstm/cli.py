@@ -302,9 +302,10 @@ def _check_trained_cells_known(adata, key: str, all_cells: bool) -> None:
 
 
 def _joined_runs_note(adata, key: str, record) -> str:
-    """For the scope line: clusters without their run's record, or with a record of fewer cells
-    than the file holds, as after ``anndata.concat`` of two runs, whose cluster "0"s are not one
-    cluster. Said, not refused: the user may know what they joined."""
+    """For the scope line: sclstm's clusters (its embedding beside them) without their run's
+    record, or with a record of fewer cells than have a cluster, as after ``anndata.concat`` of
+    two runs, whose cluster "0"s are not one cluster. Said, not refused: the user may know what
+    they joined."""
     if key.endswith("_predicted") or f"{key}_apply" in adata.uns:
         return ""
     if not hasattr(record, "get"):
