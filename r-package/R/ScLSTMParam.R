@@ -11,6 +11,10 @@
 #' in the details as \code{read_as}), and an error about the cells (such as rows with
 #' no counts, which are usually genes) gives the dimensions \code{x} was read with.
 #'
+#' Every argument can be read and set with \code{[[} (\code{p[["n_steps"]] <- 200}), so
+#' \code{bluster::clusterSweep()} sweeps the estimator's arguments as well as \code{k} and
+#' \code{seed}; a value set so is checked as \code{ScLSTMParam()} checks it.
+#'
 #' @param k Number of cell types, or \code{NULL} (default) to estimate it.
 #' @param seed Random seed (non-negative whole number; default 0, as for
 #'   \code{\link{runScLSTM}}).
@@ -35,11 +39,6 @@
 #' @param BLUSPARAM An \code{ScLSTMParam}.
 #' @param full Return the embedding and details too?
 #' @param object An \code{ScLSTMParam}, for \code{show}.
-#'
-#' Every argument can be read and set with \code{[[} (\code{p[["n_steps"]] <- 200}), so
-#' \code{bluster::clusterSweep()} sweeps the estimator's arguments as well as \code{k} and
-#' \code{seed}; a value set so is checked as \code{ScLSTMParam()} checks it.
-#'
 #' @param i The name of an argument (\code{"k"}, \code{"seed"} or an estimator argument),
 #'   for \code{[[}.
 #' @param j,value Unused, and the value to set, for \code{[[<-}.

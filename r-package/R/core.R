@@ -461,8 +461,6 @@
 #'   dgCMatrix
 NULL
 
-# save.model: NULL, or a .pt file in an existing folder; checked before the fit, which
-# takes minutes. Returned with ~ expanded.
 # drop_empty = TRUE: the dropped cells' embedding rows are NA, which Seurat's FindNeighbors()
 # reads without a word (the NA cell became every cell's neighbour, and FindClusters() mixed the
 # clusters), and RunUMAP() and bluster refuse: said when it happens, with the subset to take.
@@ -475,6 +473,8 @@ NULL
     invisible()
 }
 
+# save.model: NULL, or a .pt file in an existing folder; checked before the fit, which
+# takes minutes. Returned with ~ expanded.
 .check_model_path <- function(path) {
     if (is.null(path)) {
         return(NULL)
