@@ -226,6 +226,20 @@ def test_a_missing_drive_is_named_not_looped_on(small_ref, monkeypatch):
         simulate(100, n_genes=50, reference=small_ref, path="/gone/sim.h5ad")
 
 
+def test_a_folder_where_no_folder_can_be_made_is_refused_before_any_work(tmp_path, small_ref, monkeypatch):
+    """The folders path names are made in the nearest existing one, which is tried as an
+    output's folder is, by making a file: os.access alone says yes to every folder on Windows."""
+    import tempfile
+
+    def refused(*a, dir=None, **k):
+        raise PermissionError(13, "Access is denied", str(dir))
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refused)
+    with pytest.raises(InputError, match=rf"no permission to write in {tmp_path}, where its folders would be made"):
+        simulate(100, n_genes=50, reference=small_ref, path=tmp_path / "new" / "sim.h5ad")
+    assert not (tmp_path / "new").exists()
+
+
 def test_home_is_expanded(tmp_path, small_ref, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.chdir(tmp_path)

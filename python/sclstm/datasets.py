@@ -192,7 +192,7 @@ def _check_output(path: Path, reference) -> Path:
     """Before any work: ``path`` can be written (its missing folders can be made, it is no
     folder, no read-only file) and is not the reference's own file, which the rename at the
     end would replace with the simulation."""
-    from .io._files import check_writable, same_file
+    from .io._files import _why_not_writable, check_writable, same_file
 
     ancestor = path.absolute().parent
     while not ancestor.exists() and ancestor.parent != ancestor:  # a root's parent is itself
@@ -203,8 +203,8 @@ def _check_output(path: Path, reference) -> Path:
         raise InputError(f"simulate: cannot write {path}: {ancestor} is a file, not a folder.")
     if path.parent.exists():
         check_writable(path)
-    elif not os.access(ancestor, os.W_OK | os.X_OK):
-        raise InputError(f"simulate: cannot write {path}: no permission to make folders in {ancestor}.")
+    elif (refused := _why_not_writable(ancestor)) is not None:  # tried as check_writable tries a folder
+        raise InputError(f"simulate: cannot write {path}: {refused} in {ancestor}, where its folders would be made.")
     source = getattr(reference, "filename", None) if isinstance(reference, ad.AnnData) else reference
     if isinstance(source, (str, os.PathLike)) and same_file(path, source):
         raise InputError(f"simulate: path {path} is the reference's own file; write the simulation to another file.")

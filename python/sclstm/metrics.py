@@ -26,11 +26,14 @@ from .validation import InputError, check_not_continuous, check_one_type, label_
 __all__ = ["score", "ari", "nmi", "accuracy", "balanced_accuracy"]
 
 
+_PANDAS_1 = int(pd.__version__.split(".")[0]) < 2  # whose factorize warns of what pandas 2 does
+
+
 def _codes(x) -> np.ndarray:
     """One code per distinct label, by value: 1 and 1.0 are one class (before, coded by their
     text, they were two)."""
     series = pd.Series(np.asarray(x, dtype=object), dtype=object)
-    if int(pd.__version__.split(".")[0]) >= 2:
+    if not _PANDAS_1:
         return pd.factorize(series)[0]
     import warnings
 

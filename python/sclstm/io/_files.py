@@ -91,10 +91,8 @@ def _why_not_writable(folder) -> "str | None":
     try:
         with tempfile.TemporaryFile(dir=folder):
             return None
-    except PermissionError:
-        return "no permission to write"
-    except OSError as exc:  # a full disk or quota, a read-only file system: said as it is
-        if exc.errno in (errno.EACCES, errno.EPERM):
+    except OSError as exc:  # a refusal, or a full disk, a quota, a read-only file system: said as it is
+        if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM):
             return "no permission to write"
         return f"cannot write ({exc.strerror or type(exc).__name__})"
 
