@@ -42,7 +42,7 @@ demo: venv
 # OMP_NUM_THREADS=1, as for the R tests (r-package/r.mk): on this 2-core machine the suite took
 # 730 s with one thread against 1,026 s with the default in CI (2026-12-07).
 test-py: venv-r
-	OMP_NUM_THREADS=1 $(PY) -m pytest
+	SCLSTM_TEST_STRICT=true OMP_NUM_THREADS=1 $(PY) -m pytest
 
 test: test-py $(R_TESTS)
 

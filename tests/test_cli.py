@@ -251,11 +251,18 @@ def test_help_everywhere(command):
     assert "usage: sclstm" in res.stdout
 
 
+@pytest.fixture
+def no_training(monkeypatch):
+    """Training, if it starts, fails the test: these refusals must come before any work (the
+    command line trains through tl.fit_anndata; a stub on tl.sclstm was never reached)."""
+    monkeypatch.setattr("sclstm.tl.fit_anndata", lambda *a, **k: pytest.fail("training started before the refusal"))
+
+
 def test_output_folder_checked_before_any_work(monkeypatch, capsys, tmp_path):
     def must_not_run(*a, **k):  # training must not start
         raise AssertionError("training started before the output path was checked")
 
-    monkeypatch.setattr("sclstm.tl.sclstm", must_not_run)
+    monkeypatch.setattr("sclstm.tl.fit_anndata", must_not_run)
     code = cli.main(["cluster", str(dataset_path("biase")), "--out", str(tmp_path / "no" / "such" / "dir.h5ad")])
     assert code == 2
     assert "folder" in capsys.readouterr().err
@@ -288,7 +295,7 @@ def test_score_needs_existing_columns(tmp_path):
     assert res.returncode == 2 and "no column 'sclstm'" in res.stderr
 
 
-def test_cluster_refuses_to_overwrite_its_input(tmp_path, capsys):
+def test_cluster_refuses_to_overwrite_its_input(tmp_path, capsys, no_training):
     """Nothing the user gave is modified: --out naming the input file is refused before any work."""
     src = tmp_path / "biase.h5ad"
     src.write_bytes(dataset_path("biase").read_bytes())
@@ -297,6 +304,50 @@ def test_cluster_refuses_to_overwrite_its_input(tmp_path, capsys):
     assert code == 2
     assert "is the input file" in capsys.readouterr().err
     assert src.read_bytes() == before
+
+
+def test_a_link_planted_where_the_partial_file_goes_is_not_written_through(tmp_path, monkeypatch):
+    """The partial file's name was known in advance (the process id): a link planted there by
+    anyone who may write in the folder (/tmp) made the writer overwrite the file it pointed to
+    (audit helper-60). Now the partial file is made exclusively, under a name not yet taken."""
+    import os
+    import secrets
+
+    from sclstm.io import write_output
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    out = tmp_path / "result.h5ad"
+    for name in (f".result.h5ad.{os.getpid()}.part.h5ad", f".result.h5ad.{os.getpid()}.planted.part.h5ad"):
+        os.symlink(victim, tmp_path / name)  # the old name, and one the new name could take
+    names = iter(["planted", "fresh"])
+    monkeypatch.setattr(secrets, "token_hex", lambda n: next(names))
+    write_output(ad.read_h5ad(dataset_path("biase")), out)
+    assert victim.read_text() == "keep me"
+    assert not out.is_symlink() and ad.read_h5ad(out).n_obs == 56  # Biase
+
+
+def test_an_h5ad_holding_data_from_other_files_is_refused(tmp_path, no_training, capsys):
+    """HDF5 lets a dataset keep its bytes in another file (external storage) and a group link
+    to another file; anndata follows both, so an .h5ad from someone else read any file this user
+    may read, as counts or into uns, and the output carried it away (audit helper-60)."""
+    import h5py
+
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"private key" * 10)
+    stored = tmp_path / "stored.h5ad"
+    linked = tmp_path / "linked.h5ad"
+    for path in (stored, linked):
+        path.write_bytes(dataset_path("biase").read_bytes())
+    with h5py.File(stored, "a") as f:
+        f["uns"].create_dataset("note", shape=(110,), dtype="u1", external=[(str(secret), 0, h5py.h5f.UNLIMITED)])
+    with h5py.File(linked, "a") as f:
+        f["uns/elsewhere"] = h5py.ExternalLink(str(dataset_path("blakeley")), "/X")
+    for path, where in ((stored, "uns/note"), (linked, "uns/elsewhere")):
+        code = cli.main(["cluster", str(path), "--out", str(tmp_path / "o.h5ad")])
+        err = capsys.readouterr().err
+        assert code == 2 and f"refers to data outside itself ({where}: external storage or a link" in err, err
+    assert not (tmp_path / "o.h5ad").exists()
 
 
 def test_a_write_stopped_midway_leaves_the_earlier_output_whole(tmp_path, monkeypatch):
@@ -362,7 +413,7 @@ def test_a_folder_where_no_file_can_be_made_is_refused_though_os_access_allows_i
         raise PermissionError(13, "Access is denied", str(dir))
 
     monkeypatch.setattr(tempfile, "TemporaryFile", refused)
-    monkeypatch.setattr("sclstm.tl.sclstm", lambda *a, **k: pytest.fail("the fit started"))
+    monkeypatch.setattr("sclstm.tl.fit_anndata", lambda *a, **k: pytest.fail("the fit started"))
     code = cli.main(["cluster", str(dataset_path("biase")), "--out", str(tmp_path / "o.h5ad")])
     assert code == 2 and f"no permission to write in the folder {tmp_path}" in capsys.readouterr().err
 
@@ -409,7 +460,7 @@ def test_a_folder_that_cannot_be_written_in_is_refused_before_any_work(tmp_path,
     out = tmp_path / "result.h5ad"
     out.write_bytes(b"an earlier result")
     _no_write_permission_in(tmp_path, monkeypatch)
-    monkeypatch.setattr("sclstm.tl.sclstm", lambda *a, **k: pytest.fail("the fit started"))
+    monkeypatch.setattr("sclstm.tl.fit_anndata", lambda *a, **k: pytest.fail("the fit started"))
     code = cli.main(["cluster", str(dataset_path("biase")), "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 2 and f"no permission to write in the folder {tmp_path}" in err and "Traceback" not in err
@@ -419,14 +470,14 @@ def test_a_folder_that_cannot_be_written_in_is_refused_before_any_work(tmp_path,
             check()
 
 
-def test_a_file_where_the_folder_should_be_is_named_as_a_file(tmp_path, capsys):
+def test_a_file_where_the_folder_should_be_is_named_as_a_file(tmp_path, capsys, no_training):
     """Before: "folder X does not exist" for a path whose folder is a file."""
     (tmp_path / "afile").write_text("x")
     code = cli.main(["cluster", str(dataset_path("biase")), "--out", str(tmp_path / "afile" / "o.h5ad")])
     assert code == 2 and f"{tmp_path / 'afile'} is a file, not a folder" in capsys.readouterr().err
 
 
-def test_a_read_only_output_file_is_not_replaced(tmp_path, monkeypatch, capsys):
+def test_a_read_only_output_file_is_not_replaced(tmp_path, monkeypatch, capsys, no_training):
     out = tmp_path / "result.h5ad"
     out.write_bytes(b"protected")
     import os

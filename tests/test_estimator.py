@@ -352,13 +352,31 @@ def test_labelled_mode_with_missing_labels_uses_only_known_cells(blakeley, tmp_p
     np.testing.assert_allclose(loaded.predicted_confidence_, est.predicted_confidence_)
 
 
-def test_recluster_reuses_the_fit_without_changing_it(fitted_biase):
-    before = fitted_biase.labels_.copy()
+def test_recluster_reuses_the_fit_without_changing_it(fitted_biase, monkeypatch):
+    """Each method runs on what its docstring names (before: a recluster that ignored
+    cluster_method, or changed n_clusters_, passed), and the fit is left as it was."""
+    import sklearn.cluster
+    import sclstm.estimator as est_module
+
+    calls = []
+    spy = lambda name, real: (lambda *a, **k: calls.append((name, a)) or real(*a, **k))
+    monkeypatch.setattr(est_module, "cluster_similarity", spy("agglomerative", est_module.cluster_similarity))
+    monkeypatch.setattr(est_module, "cluster_features", spy("kmeans", est_module.cluster_features))
+    monkeypatch.setattr(sklearn.cluster.SpectralClustering, "fit_predict",
+                        spy("spectral", sklearn.cluster.SpectralClustering.fit_predict))
+    before = {name: np.array(getattr(fitted_biase, name), copy=True)
+              for name in ("labels_", "embedding_", "similarity_", "n_clusters_")}
     for method in ("agglomerative", "kmeans", "spectral"):
+        calls.clear()
         lab = fitted_biase.recluster(cluster_method=method)
-        assert lab.shape == before.shape and len(set(lab)) == 4
+        assert lab.shape == before["labels_"].shape and len(set(lab)) == 4
+        assert [name for name, _ in calls] == [method]
+        data = calls[0][1][1] if method == "spectral" else calls[0][1][0]  # fit_predict(self, P)
+        expected = fitted_biase.embedding_ if method == "kmeans" else fitted_biase.similarity_
+        np.testing.assert_array_equal(data, expected)
     assert len(set(fitted_biase.recluster(n_clusters=2))) == 2
-    np.testing.assert_array_equal(fitted_biase.labels_, before)
+    for name, value in before.items():
+        np.testing.assert_array_equal(getattr(fitted_biase, name), value)
     assert fitted_biase.cluster_method == "agglomerative"
     with pytest.raises(sclstm.InputError, match="cluster_method"):
         fitted_biase.recluster(cluster_method="dbscan")

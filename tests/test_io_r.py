@@ -24,12 +24,11 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from conftest import dataset_path
+from conftest import dataset_path, load
 from sclstm.io import read_input
 from sclstm.validation import InputError
 
 HERE = Path(__file__).resolve().parent
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FIXTURES = HERE / "r_fixtures"
 NA_INT = np.iinfo(np.int32).min
 
@@ -58,13 +57,6 @@ def _rscript(*args, timeout=300):
 
 def _rscript_expr(expr, *args):
     return _rscript("-e", expr, *args)
-
-
-def _load(name):
-    path = DATA / f"{name}.h5ad"
-    if not path.exists():
-        pytest.skip(f"dataset {path} not found")
-    return ad.read_h5ad(path)
 
 
 def _dump_csr(folder, name, a, xlog=True):
@@ -101,7 +93,7 @@ def fx(tmp_path_factory):
     rng = np.random.default_rng(0)
     e = {}
     # biase -> SingleCellExperiment
-    b = _load("biase")
+    b = load("biase")
     n = b.n_obs
     e["biase"] = b
     e["biase_X"] = _dump_csr(src, "biase", b)
@@ -133,7 +125,7 @@ def fx(tmp_path_factory):
         m.ravel(order="F").tofile(src / f"biase_{key}.bin")
         e[f"biase_{key}"] = m
     # pollen -> Seurat v4
-    p = _load("pollen")
+    p = load("pollen")
     e["pollen"] = p
     e["pollen_X"] = _dump_csr(src, "pollen", p)
     e["pollen_celltype"] = _codes(src, "pollen", p.obs["cell_type"].values)
@@ -147,7 +139,7 @@ def fx(tmp_path_factory):
     pca.ravel(order="F").tofile(src / "pollen_pca.bin")
     e["pollen_pca"] = pca
     # blakeley -> bare matrices
-    bl = _load("blakeley")
+    bl = load("blakeley")
     e["blakeley"] = bl
     e["blakeley_X"] = _dump_csr(src, "blakeley", bl, xlog=False)
     t0 = time.perf_counter()
@@ -395,7 +387,7 @@ def test_errors_are_one_line(fx, tmp_path):
     text = tmp_path / "notes.rds"
     text.write_text("hello, this is not R\n")
     h5 = tmp_path / "data.rds"
-    shutil.copy(DATA / "biase.h5ad", h5)
+    shutil.copy(dataset_path("biase"), h5)
     cut = tmp_path / "cut.rds"
     cut.write_bytes((out / "biase_sce.rds").read_bytes()[:5000])
     empty = tmp_path / "empty.rds"
@@ -971,7 +963,7 @@ def test_written_levels_and_clusters_column_are_what_r_writes(fx, tmp_path):
 def test_kidney_converts_in_seconds(tmp_path):
     from sclstm.io import read_rds, write_rds
 
-    k = _load("human_kidney_top2000")
+    k = load("human_kidney_top2000")
     f = tmp_path / "kidney.rds"
     write_rds(k, tmp_path / "warm.rds")  # the first call loads R packages; time the conversion itself
     t0 = time.perf_counter()
@@ -1048,3 +1040,29 @@ def test_logical_and_text_matrices_are_not_read_as_counts(tmp_path):
         read_rds(tmp_path / "lgl.rds", genes_by_cells="no")
     with pytest.raises(InputError, match=r"the file to read must be a path \(str or Path\), got NoneType"):
         read_rds(None)
+
+
+def _promise_file(path: Path, mark: Path, rdata: bool) -> None:
+    """An R file (ASCII serialization) whose object is a stored promise to run
+    file.create(mark): the form of CVE-2024-27322, which R before 4.4 runs when the object is used."""
+    escaped = "".join(c if c.isalnum() or c in "/._-" else "\\%03o" % ord(c) for c in str(mark))
+    promise = ("1029\n253\n252\n6\n1\n262153\n11\nfile.create\n2\n16\n1\n262153\n"
+               f"{len(str(mark).encode())}\n{escaped}\n254\n")
+    head = "A\n3\n262658\n197888\n5\nUTF-8\n"
+    text = f"RDA3\n{head}1026\n1\n262153\n1\nx\n{promise}254\n" if rdata else head + promise
+    path.write_text(text)
+
+
+@needs_r
+@pytest.mark.parametrize("name", ["evil.rds", "evil.RData"])
+def test_an_r_file_holding_code_is_refused_without_running_it(tmp_path, name):
+    """Before: reading such a file (sclstm cluster evil.rds) created the marker, i.e. ran the
+    file's code, then failed on the value (audit helper-60). The file does run in plain R 4.2."""
+    mark = tmp_path / "ran"
+    _promise_file(tmp_path / name, mark, rdata=name.endswith("RData"))
+    with pytest.raises(InputError, match=r"holds R code where data should be .*CVE-2024-27322.*it was not read"):
+        read_input(str(tmp_path / name))
+    assert not mark.exists()
+    use = f"x <- readRDS('{tmp_path / name}'); print(x)" if name.endswith("rds") else f"print(get(load('{tmp_path / name}')))"
+    _rscript_expr(use)
+    assert mark.exists()  # the same file in R itself: the check is not vacuous

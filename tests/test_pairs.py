@@ -25,6 +25,9 @@ def test_views_are_named_seeded_and_cover_every_cell(pollen_views):
     assert list(again) == list(TRAINING_VIEWS)
     for name in TRAINING_VIEWS:
         assert np.array_equal(again[name], views[name])
+    # and the seed reaches the one view drawn at random (Leiden; Ward and PCA are deterministic)
+    other = label_free_views(L, S, len(set(truth)), random_state=1)
+    assert not np.array_equal(other["leiden_pca"], views["leiden_pca"])
 
 
 def test_k_views_have_k_clusters_and_leiden_finds_its_own_number(pollen_views):

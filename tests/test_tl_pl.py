@@ -73,13 +73,20 @@ def test_a_rerun_replaces_an_earlier_labelled_run_whole(blakeley):
 
 
 def test_plots_return_figures_and_leave_adata_alone(clustered, tmp_path):
-    before = set(clustered.obsm)
+    """Nothing is written into adata: not its obs columns (a categorical kept categorical), nor
+    colours in uns, nor an embedding in obsm."""
+    obs, uns_keys = clustered.obs.copy(), set(clustered.uns)
+    obsm = {key: np.array(value, copy=True) for key, value in clustered.obsm.items()}
     fig = sclstm.pl.embedding(clustered, color=["cell_type", "sclstm"], save=tmp_path / "emb.png")
     assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 2
     assert (tmp_path / "emb.png").stat().st_size > 10_000
     fig2 = sclstm.pl.k_curve(clustered, save=tmp_path / "k.png")
     assert isinstance(fig2, matplotlib.figure.Figure)
-    assert set(clustered.obsm) == before
+    pd.testing.assert_frame_equal(clustered.obs, obs)
+    assert set(clustered.uns) == uns_keys
+    assert set(clustered.obsm) == set(obsm)
+    for key, value in obsm.items():
+        np.testing.assert_array_equal(clustered.obsm[key], value)
 
 
 @pytest.mark.parametrize("key", ["", "a/b", None, 3])

@@ -29,6 +29,55 @@ def test_non_finite_and_negative_values(blakeley, bad, message):
         ScLSTM(**FAST).fit(named)
 
 
+@pytest.mark.parametrize("damage, message", [
+    ("past_last_gene", r"column indices must lie in 0–\d+, found (\d+)"),
+    ("far_past", r"column indices must lie in 0–\d+, found 1000000"),
+    ("negative", r"column indices must lie in 0–\d+, found -1"),
+    ("pointer_decreases", "its index pointer decreases"),
+    ("pointer_past_values", r"its index pointer ends at \d+, past its \d+ stored values"),
+])
+def test_a_malformed_sparse_matrix_is_refused_before_any_work(blakeley, damage, message):
+    """Index arrays scipy trusts (a damaged file): before, an index equal to the number of genes
+    crashed the process (segmentation fault in the normalisation's matrix product), a decreasing
+    pointer corrupted the heap, and an index far past the genes gave a silently wrong result."""
+    X = sp.csr_matrix(small_counts(blakeley))
+    bad = X.copy()
+    if damage == "past_last_gene":
+        bad.indices[5] = X.shape[1]
+    elif damage == "far_past":
+        bad.indices[5] = 10**6
+    elif damage == "negative":
+        bad.indices[5] = -1
+    elif damage == "pointer_decreases":
+        bad.indptr[3] = bad.indptr[5] + 3
+    else:
+        bad.indptr[-1] += 1000
+    before = (bad.indices.copy(), bad.indptr.copy(), bad.data.copy())
+    for kernel in ("exact", "landmark"):
+        with pytest.raises(InputError, match=f"the sparse expression matrix is malformed: {message}"):
+            ScLSTM(kernel=kernel, **FAST).fit(bad)
+    for kept, now in zip(before, (bad.indices, bad.indptr, bad.data)):  # read, not pruned (scipy's check_format prunes)
+        np.testing.assert_array_equal(kept, now)
+    coo = X.tocoo()
+    coo.col[0] = X.shape[1] + 7
+    with pytest.raises(InputError, match=rf"malformed: column indices must lie in 0–{X.shape[1] - 1}, found {X.shape[1] + 7}"):
+        ScLSTM(**FAST).fit(coo)
+
+
+def test_a_malformed_sparse_matrix_in_a_backed_file_is_refused(blakeley, tmp_path):
+    """Read chunk by chunk (the out-of-core path) as in memory."""
+    import h5py
+
+    a = ad.AnnData(sp.csr_matrix(small_counts(blakeley)))
+    a.write_h5ad(tmp_path / "bad.h5ad")
+    with h5py.File(tmp_path / "bad.h5ad", "a") as f:
+        f["X/indices"][7] = a.n_vars
+    backed = ad.read_h5ad(tmp_path / "bad.h5ad", backed="r")
+    with pytest.raises(InputError, match=r"malformed: column indices must lie in 0–\d+, found \d+"):
+        ScLSTM(kernel="landmark", **FAST).fit(backed)
+    backed.file.close()
+
+
 def test_empty_matrix():
     with pytest.raises(InputError, match="empty"):
         ScLSTM(**FAST).fit(np.zeros((0, 10)))
@@ -483,6 +532,65 @@ def test_a_model_file_from_another_version_or_damaged_is_named(blakeley, tmp_pat
                                  ("broken", broken, "is damaged or was written by another sclstm version"),
                                  ("other", other, "is damaged or was written by another sclstm version")]:
         torch.save(state, tmp_path / f"{name}.pt")
+        with pytest.raises(InputError, match=message):
+            ScLSTM.load(tmp_path / f"{name}.pt")
+
+
+def test_a_model_file_that_contradicts_itself_is_refused_at_load(blakeley, tmp_path):
+    """Files from someone else, consistent enough to pass the checksums (audit helper-60). Before:
+    a hidden_size of 8000 in a 28 KB file took 1.3 GB before refusal; NaN weights loaded and
+    apply called every cell empty; 10 labels for 60 cells loaded; out-of-range gene indices, a
+    depth target "x" and a preprocessing entry named "transform" failed later with tracebacks."""
+    import json
+
+    import torch
+
+    est = ScLSTM(n_clusters=3, **FAST).fit(small_counts(blakeley))
+    est.save(tmp_path / "m.pt")
+    good = torch.load(tmp_path / "m.pt", weights_only=True)
+    weights = good["model_state"]
+    pre = good["preprocessor"]
+    cases = {
+        "big": (dict(good, params=json.dumps({**json.loads(good["params"]), "hidden_size": 8000})),
+                r"its weights encoder.lstm.weight_ih_l0 are \(\d+, \d+\), not the \(32000, \d+\)"),
+        "nan": (dict(good, model_state={k: v * float("nan") for k, v in weights.items()}),
+                "its weights hold NaN or infinite values"),
+        "labels": (dict(good, labels=good["labels"][:10]), r"it has \d+ embedding rows for its 10 cells"),
+        "genes": (dict(good, preprocessor=dict(pre, genes_used_=pre["genes_used_"] + 10**6)),
+                  r"its genes used are numbered \d+–\d+, outside its \d+ genes"),
+        "target": (dict(good, preprocessor=dict(pre, target_sum_="x")), "its depth target 'x' is not a positive number"),
+        "entry": (dict(good, preprocessor=dict(pre, transform=1)),
+                  "its preprocessing has entries sclstm does not write: transform"),
+        "steps": (dict(good, sequencer=dict(good["sequencer"], n_steps=0)), "its sequence length 0 does not hold"),
+    }
+    for name, (state, message) in cases.items():
+        torch.save(state, tmp_path / f"{name}.pt")
+        with pytest.raises(InputError, match=rf"{name}.pt is damaged or was written by another sclstm version: {message}"):
+            ScLSTM.load(tmp_path / f"{name}.pt")
+    assert ScLSTM.load(tmp_path / "m.pt").n_cells_ == est.n_cells_  # the file they came from loads
+
+
+def test_a_model_file_that_is_empty_cut_short_or_holds_code_is_named(blakeley, tmp_path):
+    """Before: "(EOFError)", "(OSError)", "(UnpicklingError)": the type of torch's error only."""
+    import pickle
+
+    est = ScLSTM(n_clusters=3, **FAST).fit(small_counts(blakeley))
+    est.save(tmp_path / "m.pt")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "m.pt").read_bytes()[:5000])
+    (tmp_path / "text.pt").write_text("hello")
+
+    class RunsCode:  # unpickled, it would call os.getcwd (harmless here; any callable in a real attack)
+        def __reduce__(self):
+            import os
+            return (os.getcwd, ())
+
+    (tmp_path / "code.pt").write_bytes(pickle.dumps({"format": "sclstm-model-1", "x": RunsCode()}, protocol=2))
+    for name, message in [("empty", r"empty.pt is empty \(0 bytes\)"),
+                          ("cut", r"cut.pt as an sclstm model \(\w+\): it is cut short or damaged"),
+                          ("text", r"text.pt as an sclstm model \(\w+\): it is not a file that ScLSTM.save writes"),
+                          ("code", r"code.pt holds objects other than plain data, which sclstm does not load: .*could "
+                                   r"run code")]:
         with pytest.raises(InputError, match=message):
             ScLSTM.load(tmp_path / f"{name}.pt")
 

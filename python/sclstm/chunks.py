@@ -22,7 +22,7 @@ from typing import Iterator
 import numpy as np
 import scipy.sparse as sp
 
-from .validation import InputError, as_csr, check_empty_cells, check_values, check_two_dimensional, check_unread_cells
+from .validation import InputError, as_csr, check_empty_cells, check_sparse_structure, check_values, check_two_dimensional, check_unread_cells
 
 DEFAULT_CHUNK_CELLS = 8192
 
@@ -96,6 +96,8 @@ class RowSource:
         if isinstance(X, (list, tuple)):
             X = np.asarray(X)
         check_two_dimensional(len(X.shape) if hasattr(X, "shape") else None)
+        if sp.issparse(X):  # in memory: its index arrays checked once, before any slicing trusts them
+            check_sparse_structure(X)
         if sp.issparse(X) and X.format in ("coo", "dia", "bsr"):  # no row slicing: read as CSR (a copy)
             X = X.tocsr()
         self.X = X

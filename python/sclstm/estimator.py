@@ -23,6 +23,7 @@ import contextlib
 import inspect
 import json
 import logging
+import numbers
 import os
 import platform
 import re
@@ -993,7 +994,7 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
         except InputError:
             raise
         except Exception as exc:
-            raise InputError(f"could not read {path} as an sclstm model ({type(exc).__name__}){_looks_like(path)}.") from None
+            raise InputError(_why_unreadable(path, exc)) from None
         fmt = state.get("format") if isinstance(state, dict) else None
         if isinstance(fmt, str) and fmt.startswith("sclstm-model-") and fmt != MODEL_FORMAT:
             raise InputError(f"{path} is an sclstm model in format {fmt!r}, but this sclstm {__version__} "
@@ -1035,6 +1036,7 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
         est.kept_cells_ = state["kept_cells"].numpy()
         est.n_cells_ = len(est.labels_)
         classes = state.get("classes")
+        _check_weights(state["model_state"], est, state["step_width"])
         skip = state["model_state"].get("class_skip.weight")
         with torch_rng_of_our_own():  # its first weights, overwritten below, are drawn
             # from torch's generator: before, loading a model moved the caller's random numbers
@@ -1068,7 +1070,60 @@ class ScLSTM(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
         est.preprocessor_ = Preprocessor.from_state(
             {k: (v.numpy() if isinstance(v, torch.Tensor) else v) for k, v in state["preprocessor"].items()})
         est.n_genes_in_ = est.preprocessor_.n_genes_in_
+        _check_consistent(est, reference)
         return est
+
+
+def _check_weights(weights, est, step_width) -> None:
+    """Weights whose sizes are those of the parameters and whose values are finite, checked
+    before the network is built: a file whose hidden_size was edited to 8000 took 1.3 GB and
+    4.6 s to be refused, and all-NaN weights gave NaN embeddings that apply called empty cells.
+    A ValueError here is reported as a damaged file."""
+    if not isinstance(weights, dict) or not all(isinstance(w, torch.Tensor) for w in weights.values()):
+        raise ValueError("its weights are not a set of tensors")
+    sizes = {"encoder.lstm.weight_ih_l0": (4 * est.hidden_size, step_width),
+             "encoder.lstm.weight_hh_l0": (4 * est.hidden_size, est.hidden_size),
+             "encoder.project.weight": (est.embedding_dim, est.hidden_size)}
+    for name, size in sizes.items():
+        if name not in weights:
+            raise KeyError(name)
+        if tuple(weights[name].shape) != size:
+            raise ValueError(f"its weights {name} are {tuple(weights[name].shape)}, not the {size} its saved "
+                             "settings give")
+    if any(w.is_floating_point() and not torch.isfinite(w).all() for w in weights.values()):
+        raise ValueError("its weights hold NaN or infinite values")
+
+
+def _check_consistent(est, reference) -> None:
+    """The loaded arrays agree with one another: per-cell arrays one entry per cell, indices
+    within what they index, numbers finite. Before, such a file loaded and failed later with an
+    IndexError from transform, or loaded with 10 labels for 60 cells."""
+    n = est.n_cells_
+    per_cell = {"embedding rows": est.embedding_, "cell names": est.cell_names_,
+                "labelled-cell flags": est.labelled_mask_, "predicted types": est.predicted_labels_,
+                "confidences": est.predicted_confidence_}
+    for what, values in per_cell.items():
+        if values is not None and len(values) != n:
+            raise ValueError(f"it has {len(values)} {what} for its {n} cells")
+    if np.asarray(est.kept_cells_).sum() != n:
+        raise ValueError(f"its kept-cells mask keeps {int(np.asarray(est.kept_cells_).sum())} cells for its {n}")
+    if not np.isfinite(est.embedding_).all():
+        raise ValueError("its embedding holds NaN or infinite values")
+    pp = est.preprocessor_
+    width = reference.shape[0]  # the kernel's columns: its reference cells
+    for what, index, bound in (("kept genes", pp.genes_kept_, f"{pp.n_genes_in_} genes"),
+                               ("genes used", pp.genes_used_, f"{pp.n_genes_in_} genes"),
+                               ("sequence columns", est.sequencer_.columns, f"{width} kernel columns")):
+        index = np.asarray(index)
+        if index.size and (index.min() < 0 or index.max() >= int(bound.split()[0])):
+            raise ValueError(f"its {what} are numbered {int(index.min())}–{int(index.max())}, outside its {bound}")
+    target = pp.target_sum_
+    if target is not None and not (isinstance(target, numbers.Real) and np.isfinite(target) and target > 0):
+        raise ValueError(f"its depth target {target!r} is not a positive number")
+    steps = est.sequencer_.n_steps
+    if not (isinstance(steps, numbers.Integral) and steps >= 1
+            and steps * est.sequencer_.step_width >= len(est.sequencer_.columns)):
+        raise ValueError(f"its sequence length {steps!r} does not hold its {len(est.sequencer_.columns)} columns")
 
 
 @contextlib.contextmanager
@@ -1104,6 +1159,28 @@ def _check_checksums(path: str) -> None:
     if bad is not None:
         raise InputError(f"{path} is damaged: its part {bad.split('/', 1)[-1]!r} fails its checksum (an interrupted copy or "
                          "download?); save the model again or copy it anew.")
+
+
+def _why_unreadable(path: str, exc: Exception) -> str:
+    """The message for a model file torch.load refused: empty, holding code, another kind of
+    file, or cut short (before: only the exception's type, "(EOFError)", "(UnpicklingError)")."""
+    try:
+        empty = os.path.getsize(path) == 0
+    except OSError:
+        empty = False
+    if empty:
+        return f"{path} is empty (0 bytes): save the model again, or copy it anew."
+    if "Weights only load failed" in str(exc):  # torch's refusal of anything but tensors and plain data
+        return (f"{path} holds objects other than plain data, which sclstm does not load: it was not written by "
+                "ScLSTM.save, and loading it could run code; use a model file from a source you trust.")
+    looks = _looks_like(path)
+    if not looks and isinstance(exc, (EOFError, OSError)):
+        looks = ": it is cut short or damaged (an interrupted copy or download?)"
+    elif not looks:
+        with open(path, "rb") as f:
+            if f.read(2) not in (b"PK", b"\x80\x02"):  # torch.save's zip; its older pickle
+                looks = ": it is not a file that ScLSTM.save writes"
+    return f"could not read {path} as an sclstm model ({type(exc).__name__}){looks}."
 
 
 def _looks_like(path: str) -> str:

@@ -228,8 +228,16 @@ class Preprocessor:
     def get_state(self) -> dict:
         return {k: v for k, v in vars(self).items()}
 
+    STATE = ("method", "min_cells", "n_top_genes", "n_genes_in_", "genes_kept_", "genes_used_", "target_sum_",
+             "gene_mean_", "gene_scale_", "gene_flat_")
+
     @classmethod
     def from_state(cls, state: dict) -> "Preprocessor":
+        """The fitted preprocessing as :meth:`get_state` gave it; a name it never gives (a file
+        written by hand, e.g. one naming ``transform``) is refused, not set as an attribute."""
+        unknown = sorted(set(state) - set(cls.STATE))
+        if unknown:
+            raise ValueError(f"its preprocessing has entries sclstm does not write: {', '.join(map(str, unknown))}")
         obj = cls.__new__(cls)
         obj.__dict__.update(state)
         return obj

@@ -80,10 +80,58 @@ def check_numeric(dtype) -> None:
         raise InputError(f"the expression matrix must be numeric, got dtype {dtype}; pass counts as numbers.")
 
 
+def _structure_problem(X) -> str | None:
+    """What is wrong with a sparse matrix's index arrays, or None. scipy trusts them: an index
+    past the last gene made its matrix product crash the process (segmentation fault) or,
+    further out, give a silently wrong result. Read only: scipy's own check_format prunes."""
+    fmt = X.format
+    if fmt in ("csr", "csc"):
+        major, minor = X.shape if fmt == "csr" else X.shape[::-1]
+        indptr, indices = np.asarray(X.indptr), np.asarray(X.indices)
+        if indptr.ndim != 1 or len(indptr) != major + 1:
+            return f"its index pointer has {indptr.size} entries for {major} {'rows' if fmt == 'csr' else 'columns'}"
+        if indptr[0] != 0:
+            return f"its index pointer starts at {int(indptr[0])}, not 0"
+        if (np.diff(indptr) < 0).any():
+            return "its index pointer decreases"
+        nnz = int(indptr[-1])
+        if nnz > len(indices) or nnz > len(np.asarray(X.data)):
+            return f"its index pointer ends at {nnz}, past its {min(len(indices), len(np.asarray(X.data)))} stored values"
+        used = indices[:nnz]
+        if used.size and (used.min() < 0 or used.max() >= minor):
+            return (f"{'column' if fmt == 'csr' else 'row'} indices must lie in 0–{minor - 1}, "
+                    f"found {int(used.min() if used.min() < 0 else used.max())}")
+        return None
+    if fmt == "coo":
+        data = np.asarray(X.data)
+        for index, size, what in ((np.asarray(X.row), X.shape[0], "row"), (np.asarray(X.col), X.shape[1], "column")):
+            if len(index) != len(data):
+                return f"it has {len(index)} {what} indices for {len(data)} values"
+            if index.size and (index.min() < 0 or index.max() >= size):
+                return f"{what} indices must lie in 0–{size - 1}, found {int(index.min() if index.min() < 0 else index.max())}"
+        return None
+    if fmt == "bsr":
+        try:
+            X.copy().check_format(full_check=True)
+        except ValueError as exc:
+            return first_line(exc)
+    return None  # lil, dok, dia: built entry by entry, with scipy's own bounds checks
+
+
+def check_sparse_structure(X) -> None:
+    """Refuse a sparse matrix whose index arrays are inconsistent (a damaged file, or a bug in
+    the program that wrote it), before anything converts or multiplies it."""
+    problem = _structure_problem(X)
+    if problem is not None:
+        raise InputError(f"the sparse expression matrix is malformed: {problem}; it may come from a damaged "
+                         "file or a bug in the program that wrote it, so rebuild it from its source.")
+
+
 def as_csr(X) -> sp.csr_matrix:
     """A float64 CSR copy of a numeric 2-D matrix (sparse, DataFrame or array-like)."""
     if sp.issparse(X):
         check_numeric(X.dtype)
+        check_sparse_structure(X)
         return sp.csr_matrix(X, dtype=np.float64, copy=True)
     if isinstance(X, pd.DataFrame):
         X = frame_values(X)

@@ -7,8 +7,8 @@
 #' \emph{rows} of \code{x}, so pass counts with cells in rows and genes in columns,
 #' for example \code{t(counts(sce))}. sclstm needs counts (or non-negative
 #' expression), not principal components. The run's message says how \code{x} was read
-#' (\code{"read as cells x genes: <c> cells in rows, <g> genes in columns"}, recorded
-#' in the details as \code{read_as}), and an error about the cells (such as rows with
+#' (\code{"read as cells x genes: <c> cells in rows, <g> genes in columns"} and a hint,
+#' recorded in the details, without \code{"read as"} and the hint, as \code{read_as}), and an error about the cells (such as rows with
 #' no counts, which are usually genes) gives the dimensions \code{x} was read with.
 #'
 #' Every argument can be read and set with \code{[[} (\code{p[["n_steps"]] <- 200}), so

@@ -14,10 +14,11 @@
 #' shape or the names tells the two apart reliably (a dataset may have more cells than
 #' genes or fewer; names follow no fixed pattern), so rather than warn on a guess,
 #' \code{runScLSTM()} says how it read the matrix: the message it gives on every run
-#' (the kernel chosen and the memory it needs; \code{verbose = FALSE} leaves it out) ends,
-#' for a matrix, with
-#' \code{"read as genes x cells: <g> genes in rows, <c> cells in columns"}, and the
-#' details record the same as \code{read_as}. An error about the cells (such as columns
+#' (the kernel chosen and the memory it needs; \code{verbose = FALSE} leaves it out)
+#' includes, for a matrix,
+#' \code{"read as genes x cells: <g> genes in rows, <c> cells in columns"} followed by a
+#' hint, and the details record the same, without \code{"read as"} and the hint, as
+#' \code{read_as}. An error about the cells (such as columns
 #' with no counts) also gives the dimensions the matrix was read with, as a transposed
 #' matrix is the usual cause. A SingleCellExperiment or Seurat object has no such
 #' ambiguity.
@@ -48,7 +49,7 @@
 #' restarted. The number of threads changes the trained network (its sums run in another
 #' order): the embedding, and sometimes the clusters, differ between 1 and 2 threads. For
 #' results that do not depend on the machine's cores, set \env{OMP_NUM_THREADS} to 1
-#' (training then took 1.5 times as long on 2 cores).
+#' (training then takes longer on a machine with several cores).
 #'
 #' @param x A \linkS4class{SingleCellExperiment}, a \code{Seurat} object, or a
 #'   \strong{genes × cells} count matrix (base \code{matrix} or any sparse
@@ -109,9 +110,12 @@
 #' @param assay.type For a SingleCellExperiment: the assay holding the counts, by name
 #'   or by index (a whole number); the metadata records it by name.
 #' @param assay For a Seurat object: the assay whose \code{counts} are used;
-#'   default the object's default assay. An assay without counts (only normalised
-#'   \code{data}, as an integrated assay has) is an error naming the assays that have
-#'   them.
+#'   default the object's default assay, except after \code{SCTransform()}: its
+#'   \code{"SCT"} assay holds corrected counts, so the raw counts of \code{"RNA"} are
+#'   read instead, with a message (pass \code{assay = "SCT"} for the corrected ones). An
+#'   assay without counts (only normalised \code{data}, as an integrated assay has) is
+#'   an error naming the assays that have them; with SeuratObject 5, counts split into
+#'   layers (one per sample) are an error asking for \code{JoinLayers()} first.
 #' @param set.ident For a Seurat object: set \code{Idents(x)} to the clusters?
 #' @param reduction.name,reduction.key For a Seurat object: name and key of the
 #'   \code{DimReduc} added. The name may be that of an earlier run's reduction, which
@@ -490,6 +494,11 @@ setMethod("runScLSTM", "Seurat",
 # The Seurat assay to read: `assay`, or the object's default assay; an error naming the
 # assays when it is not one of them.
 .seurat_assay <- function(x, assay) {
+    if (is.null(assay) && .reads_raw_counts_instead(x)) {
+        message("The default assay is 'SCT', whose counts SCTransform() corrected; reading ",
+                "the raw counts of assay 'RNA' (pass assay = \"SCT\" for the corrected ones).")
+        assay <- "RNA"
+    }
     assay <- if (is.null(assay)) DefaultAssay(x) else assay
     if (!(is.character(assay) && length(assay) == 1L && assay %in% Assays(x))) {
         stop("assay = '", paste(assay, collapse = ", "), "' is not an assay of this ",
@@ -658,9 +667,24 @@ setMethod("runScLSTM", "Seurat",
     invisible()
 }
 
-# Counts of a Seurat assay (SeuratObject 4: slot; SeuratObject 5: layer).
+# After SCTransform() the default assay is "SCT", whose counts are corrected (sclstm wants
+# the raw ones): TRUE where "RNA" beside it has counts for every cell.
+.reads_raw_counts_instead <- function(x) {
+    inherits(x[[DefaultAssay(x)]], "SCTAssay") && "RNA" %in% Assays(x) &&
+        .has_counts(.seurat_counts(x, "RNA"), x)
+}
+
+# Counts of a Seurat assay (SeuratObject 4: slot; SeuratObject 5: layer). SeuratObject 5
+# keeps one counts layer per sample after split(); reading one of them would drop cells.
 .seurat_counts <- function(x, assay) {
     if (utils::packageVersion("SeuratObject") >= "5.0.0") {
+        layers <- tryCatch(getExportedValue("SeuratObject", "Layers")(x[[assay]], search = "counts"),
+                           error = function(e) character(0))
+        if (length(layers) > 1L) {
+            stop("the counts of assay '", assay, "' are split into layers (",
+                 paste(layers, collapse = ", "), "); join them first: x <- JoinLayers(x).",
+                 call. = FALSE)
+        }
         layer_data <- getExportedValue("SeuratObject", "LayerData")
         tryCatch(layer_data(x, assay = assay, layer = "counts"),
                  error = function(e) matrix(numeric(0), 0, 0))

@@ -41,7 +41,10 @@ def read_input(path, assay=None, genes_by_cells=None) -> ad.AnnData:
             raise InputError(f"{path} is an .h5ad file, cells × genes with one X: assay= and genes_by_cells= "
                              "are for R files (.rds, .RData); use layer= to read another matrix.")
         try:
+            check_self_contained(path)
             return ad.read_h5ad(path)
+        except InputError:
+            raise
         except Exception as exc:
             raise InputError(f"could not read {path} as .h5ad ({type(exc).__name__}: {exc}).") from None
     if suffix == ".rds":
@@ -59,6 +62,27 @@ def read_input(path, assay=None, genes_by_cells=None) -> ad.AnnData:
     raise InputError(
         f"unsupported input format {suffix or '(no suffix)'!r} for {path}; use .h5ad, .rds or .RData."
     )
+
+
+def check_self_contained(path) -> None:
+    """Refuse an HDF5 file with data kept outside it: a dataset stored in other files (HDF5's
+    external storage, or a virtual dataset) or a link to another file. anndata follows them, so
+    such an .h5ad read any file this user may read as its counts, and one in ``uns`` was copied
+    into the output whole (a file from someone else, written to exfiltrate). Metadata only."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        links = []
+        f.id.links.visit(lambda name, info: links.append(name) if info.type not in (h5py.h5l.TYPE_HARD,
+                                                                                    h5py.h5l.TYPE_SOFT) else None,
+                         info=True)
+        outside = [name.decode() if isinstance(name, bytes) else name for name in links]
+        f.visititems(lambda name, obj: outside.append(name) if isinstance(obj, h5py.Dataset)
+                     and (obj.external or obj.is_virtual) else None)
+    if outside:
+        raise InputError(f"{path} refers to data outside itself ({', '.join(sorted(set(outside))[:3])}"
+                         f"{', …' if len(set(outside)) > 3 else ''}: external storage or a link to another file), "
+                         "which sclstm does not follow; rewrite the file with its data inside, from a source you trust.")
 
 
 def check_folder(path, what: str | None = None) -> None:
@@ -172,8 +196,7 @@ def written_beside(path, suffix: str = ""):
     Where ``path`` cannot be replaced (Windows refuses while another program holds the file
     open) the finished file is kept and named in the error, not deleted."""
     path = os.path.expanduser(os.fspath(path))
-    folder, name = os.path.split(path)
-    partial = os.path.join(folder, f".{name}.{os.getpid()}.part{suffix}")
+    partial = _new_file_beside(path, suffix)
     kept = False
     try:
         yield partial
@@ -188,6 +211,23 @@ def written_beside(path, suffix: str = ""):
     finally:
         if not kept and os.path.exists(partial):
             os.remove(partial)
+
+
+def _new_file_beside(path: str, suffix: str) -> str:
+    """An empty hidden file beside ``path``, made by this call (exclusive creation): a name known
+    in advance (the process id alone) let anyone who may write in a shared folder plant a link
+    there, and the writer then wrote through it onto a file of their choosing."""
+    import secrets
+
+    folder, name = os.path.split(path)
+    for _ in range(100):
+        partial = os.path.join(folder, f".{name}.{os.getpid()}.{secrets.token_hex(4)}.part{suffix}")
+        try:
+            os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # never follows a link
+            return partial
+        except FileExistsError:
+            continue
+    raise InputError(f"cannot write {path}: no free temporary name beside it.")  # pragma: no cover
 
 
 def _replace(partial: str, path: str) -> None:

@@ -55,7 +55,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..signals import handling
-from ..validation import InputError, first_line, label_text, warn_user
+from ..validation import InputError, check_sparse_structure, first_line, label_text, warn_user
 from ._files import check_folder, check_names_for_r, written_beside
 
 __all__ = ["read_rds", "read_rdata", "write_rds"]
@@ -140,7 +140,22 @@ describe <- function(x) {
        dim = if (is.null(d)) integer() else as.integer(d))
 }
 
-read_rds <- function(path) readRDS(path)
+# R before 4.4 returns a promise stored in a file as it is, and runs its code when the object is
+# first used (CVE-2024-27322): a file made to do so ran a shell command through the command
+# line. substitute() gives a promise's code without running it (and any other value as it is),
+# so such an object is refused before anything touches it.
+refuse_code <- function(value, what) {
+  if (is.language(value))
+    stop(sprintf(paste("sclstm: %s holds R code where data should be (a stored promise, which R before 4.4",
+                       "runs when the object is used: CVE-2024-27322); it was not read. Read R files only",
+                       "from sources you trust"), what), call. = FALSE)
+}
+
+read_rds <- function(path) {
+  x <- readRDS(path)
+  refuse_code(substitute(x), "the file")
+  x
+}
 
 # for messages: a data.frame's non-numeric columns; a list's elements and their classes
 text_columns <- function(x) names(x)[!vapply(x, is.numeric, NA)]
@@ -155,6 +170,7 @@ list_items <- function(x) {
 load_rdata <- function(path) {
   e <- new.env(parent = emptyenv())
   nm <- load(path, envir = e)
+  for (n in nm) refuse_code(do.call(substitute, list(as.name(n), e)), sprintf("its object '%s'", n))
   list(env = e, names = nm, info = lapply(nm, function(n) describe(get(n, envir = e, inherits = FALSE))))
 }
 get_obj <- function(env, name) get(name, envir = env, inherits = FALSE)
@@ -586,7 +602,9 @@ def _matrix(parts, genes_by_cells: bool = True):
             x = x.astype(bool)
         if genes_by_cells:
             return sp.csr_matrix((x, i, ptr), shape=(ncol, nrow)), cn, rn
-        return sp.csc_matrix((x, i, ptr), shape=(nrow, ncol)).tocsr(), rn, cn
+        cells_by_genes = sp.csc_matrix((x, i, ptr), shape=(nrow, ncol))
+        check_sparse_structure(cells_by_genes)  # before tocsr, which writes by these indices
+        return cells_by_genes.tocsr(), rn, cn
     if nrow * ncol == 0:
         a = np.empty((nrow, ncol), dtype=np.float64)
     else:

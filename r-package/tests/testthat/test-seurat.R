@@ -199,6 +199,24 @@ test_that("an assay without counts is an error naming the assays that have them"
     expect_error(runScLSTM(data_only, k = 3), "no assay of this object has counts")
 })
 
+test_that("after SCTransform() the raw counts of RNA are read, not SCT's corrected ones", {
+    if (!requireNamespace("Seurat", quietly = TRUE)) .skip_or_fail("Seurat is not installed")
+    d <- load_dataset("blakeley")
+    seu <- make_seurat(d)
+    corrected <- ceiling(d$counts / 2) # not the raw counts
+    seu[["SCT"]] <- methods::as(suppressWarnings(CreateAssayObject(counts = corrected)), "SCTAssay")
+    DefaultAssay(seu) <- "SCT"
+    expect_message(out <- run_fast(seu, k = 3, seed = 4),
+                   "The default assay is 'SCT'.*reading the raw counts of assay 'RNA' \\(pass assay = \"SCT\"")
+    raw <- run_fast(seu, k = 3, seed = 4, assay = "RNA", verbose = FALSE)
+    expect_identical(unname(out$sclstm_clusters), unname(raw$sclstm_clusters))
+    expect_identical(DefaultAssay(out[["sclstm"]]), "RNA")
+    expect_identical(DefaultAssay(out), "SCT") # the user's default is left as it was
+    sct <- run_fast(seu, k = 3, seed = 4, assay = "SCT", verbose = FALSE) # asked for: read as asked
+    expect_identical(DefaultAssay(sct[["sclstm"]]), "SCT")
+    expect_false(isTRUE(all.equal(Embeddings(sct[["sclstm"]]), Embeddings(out[["sclstm"]]))))
+})
+
 test_that("predicted types keep the labels' factor levels, in their order", {
     d <- load_dataset("blakeley")
     seu <- make_seurat(d)
