@@ -19,7 +19,8 @@ Each is written in the layout of ``../shared/data`` (X counts, CSR float32;
 ``obs["cell_type"]``) so the accuracy benchmark reads the files like the others.
 
 Run:  .venv/bin/python benchmarks/heldout_data.py [--out DIR]   (default benchmarks/heldout-data/,
-      which is where bench_accuracy.py --heldout reads them; another DIR is for a copy only)
+      where bench_accuracy.py --datasets pbmc68k_reduced,zeisel,cbmc and the study scripts' --heldout
+      read them; another DIR is for a copy only)
 """
 from __future__ import annotations
 
@@ -129,7 +130,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(DEFAULT_OUT), help="folder to write the three datasets into (default benchmarks/heldout-data/, "
-                                                       "the only folder bench_accuracy.py --heldout reads)")
+                                                       "the only folder bench_accuracy.py --datasets "
+                                                       "pbmc68k_reduced,zeisel,cbmc and --heldout read)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

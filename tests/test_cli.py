@@ -290,6 +290,15 @@ def test_bad_k_from_cli_is_one_line(tmp_path):
     assert res.stderr.startswith("sclstm: error: --n-clusters 99 is larger")  # the option, not n_clusters=
 
 
+def test_output_piped_into_a_reader_that_leaves_ends_quietly():
+    """`sclstm score ... | head -1`: before, a BrokenPipeError traceback once head had gone."""
+    proc = subprocess.Popen(SCLSTM + ["score", str(dataset_path("biase")), "--truth-key", "cell_type",
+                                      "--key", "cell_type"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader leaves before the command prints (it is still importing torch)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
 def test_score_needs_existing_columns(tmp_path):
     res = run("score", dataset_path("biase"), "--truth-key", "cell_type", check=False)
     assert res.returncode == 2 and "no column 'sclstm'" in res.stderr

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import re
 import sys
 import time
@@ -593,6 +594,21 @@ def main(argv=None) -> int:
         except KeyboardInterrupt:  # Ctrl-C: one line, not torch's traceback (outputs are renamed into place whole)
             print("sclstm: interrupted", file=sys.stderr)
             return 130
+        except BrokenPipeError:  # `sclstm score ... | head`: the reader left; what is left to print goes nowhere
+            _stdout_to_devnull()
+            return 141  # 128 + SIGPIPE, as a shell tool killed by it
+
+
+def _stdout_to_devnull() -> None:
+    """Point standard output at the null device, so that Python's own flush at exit does not
+    fail on the closed pipe once more (with "Exception ignored ... BrokenPipeError")."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by a stream without a file (a notebook)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 @contextlib.contextmanager

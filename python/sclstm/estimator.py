@@ -1170,16 +1170,21 @@ def _why_unreadable(path: str, exc: Exception) -> str:
         empty = False
     if empty:
         return f"{path} is empty (0 bytes): save the model again, or copy it anew."
-    if "Weights only load failed" in str(exc):  # torch's refusal of anything but tensors and plain data
+    looks = _looks_like(path)  # first: torch refuses an .h5ad or .rds as "weights only load failed" too
+    if looks:
+        return f"could not read {path} as an sclstm model ({type(exc).__name__}){looks}."
+    try:
+        with open(path, "rb") as f:
+            torch_format = f.read(2) in (b"PK", b"\x80\x02")  # torch.save's zip; its older pickle
+    except OSError:
+        torch_format = True
+    if torch_format and "Weights only load failed" in str(exc):  # torch's refusal of all but tensors and plain data
         return (f"{path} holds objects other than plain data, which sclstm does not load: it was not written by "
                 "ScLSTM.save, and loading it could run code; use a model file from a source you trust.")
-    looks = _looks_like(path)
-    if not looks and isinstance(exc, (EOFError, OSError)):
+    if isinstance(exc, (EOFError, OSError)):
         looks = ": it is cut short or damaged (an interrupted copy or download?)"
-    elif not looks:
-        with open(path, "rb") as f:
-            if f.read(2) not in (b"PK", b"\x80\x02"):  # torch.save's zip; its older pickle
-                looks = ": it is not a file that ScLSTM.save writes"
+    elif not torch_format:
+        looks = ": it is not a file that ScLSTM.save writes"
     return f"could not read {path} as an sclstm model ({type(exc).__name__}){looks}."
 
 
