@@ -299,6 +299,16 @@ def test_output_piped_into_a_reader_that_leaves_ends_quietly():
     assert proc.wait(timeout=120) == 141 and "Traceback" not in err and "BrokenPipeError" not in err, err
 
 
+def test_a_broken_pipe_other_than_the_output_is_not_hidden(monkeypatch):
+    """Only a closed standard output ends quietly (review helper-64: any BrokenPipeError did)."""
+    def broken(args):
+        raise BrokenPipeError("a pipe of the command's own")
+
+    monkeypatch.setattr(cli, "cmd_score", broken)
+    with pytest.raises(BrokenPipeError, match="a pipe of the command's own"):
+        cli.main(["score", str(dataset_path("biase")), "--truth-key", "cell_type"])
+
+
 def test_score_needs_existing_columns(tmp_path):
     res = run("score", dataset_path("biase"), "--truth-key", "cell_type", check=False)
     assert res.returncode == 2 and "no column 'sclstm'" in res.stderr

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -1042,27 +1043,54 @@ def test_logical_and_text_matrices_are_not_read_as_counts(tmp_path):
         read_rds(None)
 
 
-def _promise_file(path: Path, mark: Path, rdata: bool) -> None:
+def _promise_file(path: Path, mark: Path, rdata: bool, compiled: bool) -> None:
     """An R file (ASCII serialization) whose object is a stored promise to run
-    file.create(mark): the form of CVE-2024-27322, which R before 4.4 runs when the object is used."""
+    file.create(mark): the form of CVE-2024-27322, which R before 4.4 runs when the object is
+    used. ``compiled``: the promise's code byte-compiled, with a constant where substitute()
+    looks for its expression (a first check, by substitute(), let it through: review helper-64)."""
     escaped = "".join(c if c.isalnum() or c in "/._-" else "\\%03o" % ord(c) for c in str(mark))
-    promise = ("1029\n253\n252\n6\n1\n262153\n11\nfile.create\n2\n16\n1\n262153\n"
-               f"{len(str(mark).encode())}\n{escaped}\n254\n")
     head = "A\n3\n262658\n197888\n5\nUTF-8\n"
-    text = f"RDA3\n{head}1026\n1\n262153\n1\nx\n{promise}254\n" if rdata else head + promise
+    if compiled:
+        made = _rscript_expr(
+            f'b <- compiler::compile(quote(file.create("{mark}"))); d <- .Internal(disassemble(b)); '
+            "consts <- list(42, d[[3]][[2]], d[[3]][[3]], d[[3]][[1]], d[[3]][[4]]); code <- d[[2]]; code[7] <- 3L; "
+            "cat(rawToChar(serialize(.Internal(mkCode(code, consts)), NULL, ascii = TRUE)))").stdout
+        code = made.split("\n", 6)[6]  # the serialized code, after the 6 header lines
+    else:
+        code = f"6\n1\n262153\n11\nfile.create\n2\n16\n1\n262153\n{len(str(mark).encode())}\n{escaped}\n254\n"
+    promise = "1029\n253\n252\n" + code
+    text = f"RDA3\n{head}1026\n1\n262153\n1\nx\n{promise.rstrip(chr(10))}\n254\n" if rdata else head + promise
     path.write_text(text)
 
 
 @needs_r
+@pytest.mark.parametrize("compiled", [False, True], ids=["plain", "byte-compiled"])
 @pytest.mark.parametrize("name", ["evil.rds", "evil.RData"])
-def test_an_r_file_holding_code_is_refused_without_running_it(tmp_path, name):
+def test_an_r_file_holding_code_is_refused_without_running_it(tmp_path, name, compiled):
     """Before: reading such a file (sclstm cluster evil.rds) created the marker, i.e. ran the
     file's code, then failed on the value (audit helper-60). The file does run in plain R 4.2."""
     mark = tmp_path / "ran"
-    _promise_file(tmp_path / name, mark, rdata=name.endswith("RData"))
-    with pytest.raises(InputError, match=r"holds R code where data should be .*CVE-2024-27322.*it was not read"):
+    _promise_file(tmp_path / name, mark, rdata=name.endswith("RData"), compiled=compiled)
+    old_r = _rscript_expr('cat(getRversion() < "4.4.0")').stdout.strip() == "TRUE"
+    with pytest.raises(InputError) as refused:
         read_input(str(tmp_path / name))
     assert not mark.exists()
+    if not old_r:  # R 4.4 refuses such a file itself, with its own words
+        return
+    what = "the file" if name.endswith("rds") else "its object 'x'"
+    assert re.search(rf"{what} holds a stored promise, R code that R before 4.4 runs .*CVE-2024-27322.*it was not read",
+                     str(refused.value)), refused.value
     use = f"x <- readRDS('{tmp_path / name}'); print(x)" if name.endswith("rds") else f"print(get(load('{tmp_path / name}')))"
     _rscript_expr(use)
     assert mark.exists()  # the same file in R itself: the check is not vacuous
+
+
+@needs_r
+def test_an_rdata_with_a_formula_or_a_call_beside_the_data_is_read(tmp_path):
+    """Language objects are data too (a DESeq2 design formula saved beside the counts): a first
+    check, by the code substitute() finds, refused the whole file (review helper-64)."""
+    path = tmp_path / "with_design.RData"
+    _rscript_expr(f"m <- matrix(as.numeric(1:200), 20, dimnames = list(paste0('g', 1:20), paste0('c', 1:10))); "
+                  f"design <- ~ batch + condition; step <- quote(runPCA(sce)); save(m, design, step, file = '{path}')")
+    a = read_input(f"{path}:m")
+    assert a.shape == (10, 20) and a.X[0, 0] == 1

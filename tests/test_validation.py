@@ -58,6 +58,10 @@ def test_a_malformed_sparse_matrix_is_refused_before_any_work(blakeley, damage, 
             ScLSTM(kernel=kernel, **FAST).fit(bad)
     for kept, now in zip(before, (bad.indices, bad.indptr, bad.data)):  # read, not pruned (scipy's check_format prunes)
         np.testing.assert_array_equal(kept, now)
+    lil = sp.lil_matrix(X)  # its rows set by hand, past the last gene
+    lil.rows[0], lil.data[0] = [X.shape[1] + 3], [1.0]
+    with pytest.raises(InputError, match=rf"malformed: column indices must lie in 0–{X.shape[1] - 1}, found {X.shape[1] + 3}"):
+        ScLSTM(**FAST).fit(lil)
     coo = X.tocoo()
     coo.col[0] = X.shape[1] + 7
     with pytest.raises(InputError, match=rf"malformed: column indices must lie in 0–{X.shape[1] - 1}, found {X.shape[1] + 7}"):
@@ -76,6 +80,63 @@ def test_a_malformed_sparse_matrix_in_a_backed_file_is_refused(blakeley, tmp_pat
     with pytest.raises(InputError, match=r"malformed: column indices must lie in 0–\d+, found \d+"):
         ScLSTM(kernel="landmark", **FAST).fit(backed)
     backed.file.close()
+
+
+def test_duplicate_entries_count_once_and_sum_in_float64(blakeley):
+    """A sparse matrix may hold a cell's count of a gene in several entries (scipy sums them).
+    Before: a duplicate counted as a second cell for min_cells (other genes kept, other clusters:
+    audit helper-65), and uint8 entries were summed in uint8 by the format change (400 → 144)."""
+    D = np.minimum(small_counts(blakeley), 400)
+    reference = ScLSTM(n_clusters=3, n_steps=20).fit(sp.csr_matrix(D))
+    C = sp.coo_matrix(D)
+    half = np.floor(C.data / 2)
+    rows, cols = np.r_[C.row, C.row], np.r_[C.col, C.col]
+    split_csr = sp.csr_matrix((np.r_[half, C.data - half], (rows, cols)), shape=D.shape)  # duplicates kept
+    order = np.lexsort((cols, rows))
+    indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=D.shape[0]))]
+    with_duplicates = sp.csr_matrix((np.r_[half, C.data - half][order], cols[order], indptr), shape=D.shape)
+    assert not with_duplicates.has_canonical_format and split_csr.shape == D.shape
+    small = sp.coo_matrix((np.r_[half, C.data - half].astype(np.uint8), (rows, cols)), shape=D.shape)
+    assert (C.data > 255).any()  # sums past what uint8 holds
+    for X in (with_duplicates, small):
+        before = X.copy()
+        for kernel in ("exact", "landmark"):
+            est = ScLSTM(n_clusters=3, n_steps=20, kernel=kernel).fit(X)
+            expected = reference if kernel == "exact" else ScLSTM(n_clusters=3, n_steps=20, kernel=kernel).fit(D)
+            np.testing.assert_array_equal(est.labels_, expected.labels_)
+            np.testing.assert_allclose(est.embedding_, expected.embedding_, atol=1e-6)
+        assert (X != before).nnz == 0 and X.format == before.format  # the user's matrix as it was
+
+
+def test_a_multiindex_frame_and_a_view_of_dask_counts_are_read(blakeley):
+    """Before (audit helper-65): a DataFrame with MultiIndex columns failed in numpy ("setting an
+    array element with a sequence"); a subset of an AnnData whose X is Dask was refused as
+    "dtype object" (anndata's view of a Dask array was not recognised as Dask)."""
+    da = pytest.importorskip("dask.array")
+    D = small_counts(blakeley)
+    reference = ScLSTM(n_clusters=3, n_steps=20).fit(D)
+    frame = pd.DataFrame(D, columns=pd.MultiIndex.from_arrays([blakeley.var_names, np.arange(D.shape[1])]))
+    np.testing.assert_array_equal(ScLSTM(n_clusters=3, n_steps=20).fit(frame).labels_, reference.labels_)
+    a = ad.AnnData(da.from_array(sp.csr_matrix(D), chunks=(8, -1), asarray=False),
+                   var=pd.DataFrame(index=blakeley.var_names))
+    perm = np.random.default_rng(0).permutation(D.shape[0])
+    est = ScLSTM(n_clusters=3, n_steps=20).fit(a[perm])
+    np.testing.assert_array_equal(est.labels_, ScLSTM(n_clusters=3, n_steps=20).fit(D[perm]).labels_)
+
+
+def test_sparse_torch_tensors_and_dask_coo_blocks_are_refused_in_one_line(blakeley):
+    """Before: torch's NotImplementedError (aten::as_strided) on the landmark path, and dask's
+    "'coo_matrix' object is not subscriptable" (audit helper-65)."""
+    import torch
+
+    da = pytest.importorskip("dask.array")
+    D = small_counts(blakeley)
+    with pytest.raises(InputError, match=r"got a sparse torch tensor \(torch.sparse_coo\); pass X.to_dense\(\)"):
+        ScLSTM(kernel="landmark", **FAST).fit(torch.from_numpy(D).to_sparse())
+    blocks = da.from_array(sp.coo_matrix(D), chunks=(8, -1), asarray=False)
+    with pytest.raises(InputError, match=r"blocks cannot be read by rows \('coo_matrix' object is not subscriptable\); "
+                                         r"make them CSR first: X.map_blocks\(lambda block: block.tocsr\(\)\)"):
+        ScLSTM(kernel="landmark", **FAST).fit(blocks)
 
 
 def test_empty_matrix():
@@ -586,11 +647,14 @@ def test_a_model_file_that_is_empty_cut_short_or_holds_code_is_named(blakeley, t
             return (os.getcwd, ())
 
     (tmp_path / "code.pt").write_bytes(pickle.dumps({"format": "sclstm-model-1", "x": RunsCode()}, protocol=2))
+    whole = (tmp_path / "m.pt").read_bytes()
+    (tmp_path / "half.pt").write_bytes(whole[:len(whole) // 2])  # torch's RuntimeError "central directory"
     for name, message in [("empty", r"empty.pt is empty \(0 bytes\)"),
                           ("cut", r"cut.pt as an sclstm model \(\w+\): it is cut short or damaged"),
+                          ("half", r"half.pt as an sclstm model \(\w+\): it is cut short or damaged"),
                           ("text", r"text.pt as an sclstm model \(\w+\): it is not a file that ScLSTM.save writes"),
-                          ("code", r"code.pt holds objects other than plain data, which sclstm does not load: .*could "
-                                   r"run code")]:
+                          ("code", r"code.pt holds objects other than tensors and plain values, which sclstm does "
+                                   r"not load \(numpy values, as an sclstm before 2026-12-07 could save, or code")]:
         with pytest.raises(InputError, match=message):
             ScLSTM.load(tmp_path / f"{name}.pt")
 

@@ -16,6 +16,8 @@ with a ``dask.distributed.Client`` the cluster's workers do that work and send b
 from __future__ import annotations
 
 import os
+import sys
+from contextlib import contextmanager
 from functools import partial
 from typing import Iterator
 
@@ -27,7 +29,25 @@ from .validation import InputError, as_csr, check_empty_cells, check_sparse_stru
 DEFAULT_CHUNK_CELLS = 8192
 
 
+@contextmanager
+def _blocks_read_by_rows():
+    """Dask blocks scipy cannot slice by rows (COO, DIA, BSR) fail inside dask with "'coo_matrix'
+    object is not subscriptable": one line saying how to convert them instead."""
+    try:
+        yield
+    except TypeError as exc:
+        if "subscriptable" not in str(exc):
+            raise
+        raise InputError(f"the Dask array's blocks cannot be read by rows ({exc}); make them CSR first: "
+                         "X.map_blocks(lambda block: block.tocsr()).") from None
+
+
 def _is_dask(X) -> bool:
+    """A Dask array, anndata's view of one too (a DaskArrayView, of anndata's module: before, a
+    subset of an AnnData with Dask X was read as a 0-d object array, "got dtype object")."""
+    dask_array = sys.modules.get("dask.array")  # loaded wherever a Dask array exists
+    if dask_array is not None and isinstance(X, dask_array.Array):
+        return True
     return type(X).__module__.startswith("dask.") and hasattr(X, "chunks")
 
 
@@ -53,6 +73,9 @@ def refuse_non_matrix(M) -> None:
         raise InputError(f"got {kind} group, not a matrix (a file's root, or a sparse X, is a group): open the "
                          "file with anndata.read_h5ad(path, backed='r') (or anndata.read_zarr), or read a sparse "
                          "X lazily with anndata.experimental.read_elem_lazy(group['X'], chunks=(8192, -1)).")
+    if type(M).__module__.startswith("torch") and str(getattr(M, "layout", "torch.strided")) != "torch.strided":
+        raise InputError(f"got a sparse torch tensor ({M.layout}); pass X.to_dense(), or the counts as a scipy "
+                         "sparse matrix.")
     shape = getattr(M, "shape", None)
     if shape is not None and any(isinstance(s, float) and np.isnan(s) for s in shape):
         raise InputError("the Dask array's number of cells is unknown (NaN in its shape, as after boolean "
@@ -99,7 +122,7 @@ class RowSource:
         if sp.issparse(X):  # in memory: its index arrays checked once, before any slicing trusts them
             check_sparse_structure(X)
         if sp.issparse(X) and X.format in ("coo", "dia", "bsr"):  # no row slicing: read as CSR (a copy)
-            X = X.tocsr()
+            X = X.astype(np.float64).tocsr()  # float64 first: duplicates summed in uint8 wrapped
         self.X = X
         self.n_rows, self.n_genes = (int(s) for s in X.shape)
         if self.n_rows == 0 or self.n_genes == 0:
@@ -120,7 +143,8 @@ class RowSource:
     def _read(self, start: int, stop: int) -> sp.csr_matrix:
         block = self.X[start:stop]
         if hasattr(block, "compute"):  # a Dask block: computed by the active scheduler
-            block = block.compute()
+            with _blocks_read_by_rows():
+                block = block.compute()
         return _checked_rows(block, start, self.kept[start:stop], self._names(start, stop))
 
     def _names(self, start: int, stop: int):
@@ -158,7 +182,8 @@ class RowSource:
         tasks = [dask.delayed(_apply_to_block)(X.blocks[i, 0], spans[i][0], self.kept[slice(*spans[i])],
                                                self._names(*spans[i]), int(kept_before[i]), work)
                  for i in chosen]
-        return list(dask.compute(*tasks))
+        with _blocks_read_by_rows():
+            return list(dask.compute(*tasks))
 
     def rows(self, idx: np.ndarray) -> sp.csr_matrix:
         """The kept cells with the given (kept-cell) indices, in the given order; only the

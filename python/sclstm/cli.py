@@ -595,13 +595,38 @@ def main(argv=None) -> int:
             print("sclstm: interrupted", file=sys.stderr)
             return 130
         except BrokenPipeError:  # `sclstm score ... | head`: the reader left; what is left to print goes nowhere
+            if not _stdout_is_broken():
+                raise  # another pipe than standard output: not ours to hide
             _stdout_to_devnull()
             return 141  # 128 + SIGPIPE, as a shell tool killed by it
 
 
+def _stdout_is_broken() -> bool:
+    """Whether standard output is a pipe whose reader has gone (poll says so without writing;
+    a flush alone does not, once the failed write's buffer was dropped)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return True
+    except (OSError, ValueError):
+        return False
+    import select
+
+    if not hasattr(select, "poll"):  # Windows: no poll on pipes; the error is taken to be the output's
+        return True
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no file behind standard output (a notebook)
+        return False
+
+
 def _stdout_to_devnull() -> None:
     """Point standard output at the null device, so that Python's own flush at exit does not
-    fail on the closed pipe once more (with "Exception ignored ... BrokenPipeError")."""
+    fail on the closed pipe once more (with "Exception ignored ... BrokenPipeError"). Only once
+    that pipe is closed for good: a caller of main() in the same process could not print to it
+    anyway."""
     try:
         fd = sys.stdout.fileno()
     except (AttributeError, OSError, ValueError):  # replaced by a stream without a file (a notebook)

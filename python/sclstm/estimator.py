@@ -129,8 +129,14 @@ def names_of(X):
     if hasattr(X, "obs_names") and hasattr(X, "X"):
         return np.asarray(X.obs_names), _real_names(X.var_names)
     if isinstance(X, pd.DataFrame):
-        return np.asarray(X.index), _real_names(X.columns)
+        return _flat(X.index), _real_names(_flat(X.columns))
     return None, None
+
+
+def _flat(index: pd.Index) -> np.ndarray:
+    """Names as one array of strings or numbers: a MultiIndex's tuples as text ("('a', 1)"),
+    where before they failed deep in numpy ("setting an array element with a sequence")."""
+    return np.asarray(index.map(str) if isinstance(index, pd.MultiIndex) else index)
 
 
 def _real_names(names):
@@ -1175,13 +1181,18 @@ def _why_unreadable(path: str, exc: Exception) -> str:
         return f"could not read {path} as an sclstm model ({type(exc).__name__}){looks}."
     try:
         with open(path, "rb") as f:
-            torch_format = f.read(2) in (b"PK", b"\x80\x02")  # torch.save's zip; its older pickle
+            head = f.read(2)
     except OSError:
-        torch_format = True
+        head = b"PK"
+    torch_format = head in (b"PK", b"\x80\x02")  # torch.save's zip; its older pickle
     if torch_format and "Weights only load failed" in str(exc):  # torch's refusal of all but tensors and plain data
-        return (f"{path} holds objects other than plain data, which sclstm does not load: it was not written by "
-                "ScLSTM.save, and loading it could run code; use a model file from a source you trust.")
-    if isinstance(exc, (EOFError, OSError)):
+        return (f"{path} holds objects other than tensors and plain values, which sclstm does not load (numpy "
+                "values, as an sclstm before 2026-12-07 could save, or code that loading would run); save the model "
+                "again with this sclstm, or use one from a source you trust.")
+    import zipfile
+
+    cut_zip = head == b"PK" and not zipfile.is_zipfile(path)
+    if isinstance(exc, (EOFError, OSError)) or cut_zip:  # a cut zip: torch's RuntimeError "central directory"
         looks = ": it is cut short or damaged (an interrupted copy or download?)"
     elif not torch_format:
         looks = ": it is not a file that ScLSTM.save writes"

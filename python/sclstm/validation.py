@@ -132,7 +132,15 @@ def as_csr(X) -> sp.csr_matrix:
     if sp.issparse(X):
         check_numeric(X.dtype)
         check_sparse_structure(X)
-        return sp.csr_matrix(X, dtype=np.float64, copy=True)
+        # float64 first: a format change sums duplicate entries in the input's dtype, and uint8
+        # counts summing past 255 wrapped (400 became 144); float16 COO was refused by scipy
+        M = sp.csr_matrix(X.astype(np.float64))
+        if X.format not in ("csr", "csc", "coo", "bsr"):  # lil, dok, dia: their own arrays can be set by hand
+            check_sparse_structure(M)
+        # one entry per cell and gene: a duplicate counted as a second cell in the genes' cell counts
+        # (min_cells kept 13,897 genes of Blakeley against 12,451), so other clusters than the summed matrix's
+        M.sum_duplicates()
+        return M
     if isinstance(X, pd.DataFrame):
         X = frame_values(X)
     if np.ma.isMaskedArray(X) and np.ma.getmask(X) is not np.ma.nomask and np.ma.getmask(X).any():

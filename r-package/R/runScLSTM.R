@@ -111,8 +111,9 @@
 #'   or by index (a whole number); the metadata records it by name.
 #' @param assay For a Seurat object: the assay whose \code{counts} are used;
 #'   default the object's default assay, except after \code{SCTransform()}: its
-#'   \code{"SCT"} assay holds corrected counts, so the raw counts of \code{"RNA"} are
-#'   read instead, with a message (pass \code{assay = "SCT"} for the corrected ones). An
+#'   \code{"SCT"} assay holds corrected counts, so the raw counts of the assay it was
+#'   made from (\code{"RNA"}, \code{"Spatial"}) are read instead, where they are there,
+#'   with a message (pass \code{assay = "SCT"} for the corrected ones). An
 #'   assay without counts (only normalised \code{data}, as an integrated assay has) is
 #'   an error naming the assays that have them; with SeuratObject 5, counts split into
 #'   layers (one per sample) are an error asking for \code{JoinLayers()} first.
@@ -415,7 +416,7 @@ setMethod("runScLSTM", "Seurat",
           function(x, k = NULL, seed = 0, labels = NULL, ..., verbose = TRUE, assay = NULL,
                    set.ident = FALSE, reduction.name = "sclstm",
                    reduction.key = "SCLSTM_") {
-    assay <- .seurat_assay(x, assay)
+    assay <- .seurat_assay(x, assay, verbose)
     .check_reduction(x, reduction.name, reduction.key)
     .check_clusters_column(x, reduction.name)
     .check_estimator_arguments(list(...), "runScLSTM()", object = "Seurat object")
@@ -493,11 +494,9 @@ setMethod("runScLSTM", "Seurat",
 
 # The Seurat assay to read: `assay`, or the object's default assay; an error naming the
 # assays when it is not one of them.
-.seurat_assay <- function(x, assay) {
-    if (is.null(assay) && .reads_raw_counts_instead(x)) {
-        message("The default assay is 'SCT', whose counts SCTransform() corrected; reading ",
-                "the raw counts of assay 'RNA' (pass assay = \"SCT\" for the corrected ones).")
-        assay <- "RNA"
+.seurat_assay <- function(x, assay, verbose = TRUE) {
+    if (is.null(assay) && inherits(x[[DefaultAssay(x)]], "SCTAssay")) {
+        assay <- .sct_counts_assay(x, verbose)
     }
     assay <- if (is.null(assay)) DefaultAssay(x) else assay
     if (!(is.character(assay) && length(assay) == 1L && assay %in% Assays(x))) {
@@ -667,11 +666,26 @@ setMethod("runScLSTM", "Seurat",
     invisible()
 }
 
-# After SCTransform() the default assay is "SCT", whose counts are corrected (sclstm wants
-# the raw ones): TRUE where "RNA" beside it has counts for every cell.
-.reads_raw_counts_instead <- function(x) {
-    inherits(x[[DefaultAssay(x)]], "SCTAssay") && "RNA" %in% Assays(x) &&
-        .has_counts(.seurat_counts(x, "RNA"), x)
+# After SCTransform() the default assay (an SCTAssay) holds corrected counts; sclstm wants the
+# raw ones, in the assay SCTransform() read (its models' umi.assay: "RNA", "Spatial", ...).
+# That assay where it has counts for every cell, else the SCT assay itself; a message either way.
+.sct_counts_assay <- function(x, verbose) {
+    sct <- DefaultAssay(x)
+    models <- tryCatch(methods::slot(x[[sct]], "SCTModel.list"), error = function(e) list())
+    source <- unique(unlist(lapply(models, function(m)
+        tryCatch(methods::slot(m, "umi.assay"), error = function(e) NULL))))
+    source <- if (length(source) == 1L) source else "RNA"
+    raw <- source %in% Assays(x) && .has_counts(.seurat_counts(x, source), x)
+    if (verbose) {
+        message(if (raw) {
+            sprintf(paste0("The default assay '%s' holds counts SCTransform() corrected; reading the raw ",
+                           "counts of assay '%s' (pass assay = \"%s\" for the corrected ones)."), sct, source, sct)
+        } else {
+            sprintf(paste0("The default assay '%s' holds counts SCTransform() corrected, and assay '%s' has no ",
+                           "raw counts; reading the corrected ones."), sct, source)
+        })
+    }
+    if (raw) source else sct
 }
 
 # Counts of a Seurat assay (SeuratObject 4: slot; SeuratObject 5: layer). SeuratObject 5

@@ -214,9 +214,11 @@ def written_beside(path, suffix: str = ""):
 
 
 def _new_file_beside(path: str, suffix: str) -> str:
-    """An empty hidden file beside ``path``, made by this call (exclusive creation): a name known
-    in advance (the process id alone) let anyone who may write in a shared folder plant a link
-    there, and the writer then wrote through it onto a file of their choosing."""
+    """An empty hidden file beside ``path``, made by this call (exclusive creation) under a name
+    not known in advance: the process id alone let anyone who may write in a shared folder plant
+    a link there, and the writer then wrote through it onto a file of their choosing. (The writer
+    opens the file again by name; in a folder without the sticky bit, such as /tmp has, another
+    user could still swap it in between.)"""
     import secrets
 
     folder, name = os.path.split(path)

@@ -142,19 +142,31 @@ describe <- function(x) {
 
 # R before 4.4 returns a promise stored in a file as it is, and runs its code when the object is
 # first used (CVE-2024-27322): a file made to do so ran a shell command through the command
-# line. substitute() gives a promise's code without running it (and any other value as it is),
-# so such an object is refused before anything touches it.
-refuse_code <- function(value, what) {
-  if (is.language(value))
-    stop(sprintf(paste("sclstm: %s holds R code where data should be (a stored promise, which R before 4.4",
-                       "runs when the object is used: CVE-2024-27322); it was not read. Read R files only",
-                       "from sources you trust"), what), call. = FALSE)
+# line. Such bindings are found without forcing them and refused before anything touches them.
+# R has no function that asks whether a binding is a promise, and its code (substitute()) can
+# be disguised as a constant by byte-compiling it, so the frame of `e` (made with hash = FALSE)
+# is read from inspect(), whose form is fixed in those old versions. R 4.4 and later refuse
+# such a file themselves.
+lazy_bindings <- function(e) {
+  if (getRversion() >= "4.4.0") return(character(0))
+  out <- utils::capture.output(.Internal(inspect(e, 2L)))
+  tags <- grep("^ {4}TAG: ", out)
+  lazy <- tags[grepl("^ {4}@[0-9a-f]+ 05 PROMSXP", out[tags + 1L])]
+  sub('.*"(.*)"$', "\\1", out[lazy])
+}
+refuse_lazy <- function(e, what) {
+  lazy <- lazy_bindings(e)
+  if (length(lazy))
+    stop(sprintf(paste("sclstm: %s holds a stored promise, R code that R before 4.4 runs when the object is",
+                       "used (CVE-2024-27322); it was not read. Read R files only from sources you trust"),
+                 what(lazy)), call. = FALSE)
 }
 
 read_rds <- function(path) {
-  x <- readRDS(path)
-  refuse_code(substitute(x), "the file")
-  x
+  e <- new.env(hash = FALSE, parent = emptyenv())
+  assign("x", readRDS(path), envir = e)  # a promise is stored as it is, not run
+  refuse_lazy(e, function(lazy) "the file")
+  get("x", envir = e, inherits = FALSE)
 }
 
 # for messages: a data.frame's non-numeric columns; a list's elements and their classes
@@ -168,9 +180,10 @@ list_items <- function(x) {
 }
 
 load_rdata <- function(path) {
-  e <- new.env(parent = emptyenv())
+  e <- new.env(hash = FALSE, parent = emptyenv())
   nm <- load(path, envir = e)
-  for (n in nm) refuse_code(do.call(substitute, list(as.name(n), e)), sprintf("its object '%s'", n))
+  refuse_lazy(e, function(lazy) sprintf("its object%s %s", if (length(lazy) > 1L) "s" else "",
+                                        paste0("'", lazy, "'", collapse = ", ")))
   list(env = e, names = nm, info = lapply(nm, function(n) describe(get(n, envir = e, inherits = FALSE))))
 }
 get_obj <- function(env, name) get(name, envir = env, inherits = FALSE)

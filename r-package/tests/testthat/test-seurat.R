@@ -207,7 +207,9 @@ test_that("after SCTransform() the raw counts of RNA are read, not SCT's correct
     seu[["SCT"]] <- methods::as(suppressWarnings(CreateAssayObject(counts = corrected)), "SCTAssay")
     DefaultAssay(seu) <- "SCT"
     expect_message(out <- run_fast(seu, k = 3, seed = 4),
-                   "The default assay is 'SCT'.*reading the raw counts of assay 'RNA' \\(pass assay = \"SCT\"")
+                   "The default assay 'SCT' holds counts SCTransform\\(\\) corrected; reading the raw counts of assay 'RNA' \\(pass assay = \"SCT\"")
+    expect_message(quiet <- run_fast(seu, k = 3, seed = 4, verbose = FALSE), NA) # verbose = FALSE: no message
+    expect_identical(unname(quiet$sclstm_clusters), unname(out$sclstm_clusters))
     raw <- run_fast(seu, k = 3, seed = 4, assay = "RNA", verbose = FALSE)
     expect_identical(unname(out$sclstm_clusters), unname(raw$sclstm_clusters))
     expect_identical(DefaultAssay(out[["sclstm"]]), "RNA")
@@ -215,6 +217,11 @@ test_that("after SCTransform() the raw counts of RNA are read, not SCT's correct
     sct <- run_fast(seu, k = 3, seed = 4, assay = "SCT", verbose = FALSE) # asked for: read as asked
     expect_identical(DefaultAssay(sct[["sclstm"]]), "SCT")
     expect_false(isTRUE(all.equal(Embeddings(sct[["sclstm"]]), Embeddings(out[["sclstm"]]))))
+    no_raw <- seu # RNA without counts (only normalised data): the corrected counts, said so
+    no_raw[["RNA"]] <- suppressWarnings(CreateAssayObject(data = log1p(d$counts)))
+    expect_message(only_sct <- run_fast(no_raw, k = 3, seed = 4),
+                   "assay 'RNA' has no raw counts; reading the corrected ones")
+    expect_identical(DefaultAssay(only_sct[["sclstm"]]), "SCT")
 })
 
 test_that("predicted types keep the labels' factor levels, in their order", {
