@@ -290,11 +290,24 @@ def test_bad_k_from_cli_is_one_line(tmp_path):
     assert res.stderr.startswith("sclstm: error: --n-clusters 99 is larger")  # the option, not n_clusters=
 
 
-def test_output_piped_into_a_reader_that_leaves_ends_quietly():
-    """`sclstm score ... | head -1`: before, a BrokenPipeError traceback once head had gone."""
+@pytest.mark.parametrize("channel", ["pipe", "socket"])
+def test_output_piped_into_a_reader_that_leaves_ends_quietly(channel):
+    """`sclstm score ... | head -1`: before, a BrokenPipeError traceback once head had gone; a
+    socket's closed reader shows as POLLHUP, not POLLERR (review helper-66). Run with Python's
+    own output buffering, as a shell runs it (this machine sets PYTHONUNBUFFERED)."""
+    import os
+    import socket
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    ours, theirs = socket.socketpair() if channel == "socket" else (None, None)
     proc = subprocess.Popen(SCLSTM + ["score", str(dataset_path("biase")), "--truth-key", "cell_type",
-                                      "--key", "cell_type"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    proc.stdout.close()  # the reader leaves before the command prints (it is still importing torch)
+                                      "--key", "cell_type"], env=env, stderr=subprocess.PIPE,
+                            stdout=theirs.fileno() if theirs else subprocess.PIPE)
+    if theirs:  # the reader leaves before the command prints (it is still importing torch)
+        theirs.close()
+        ours.close()
+    else:
+        proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141 and "Traceback" not in err and "BrokenPipeError" not in err, err
 

@@ -16,6 +16,7 @@ with a ``dask.distributed.Client`` the cluster's workers do that work and send b
 from __future__ import annotations
 
 import os
+import re
 import sys
 from contextlib import contextmanager
 from functools import partial
@@ -24,7 +25,7 @@ from typing import Iterator
 import numpy as np
 import scipy.sparse as sp
 
-from .validation import InputError, as_csr, check_empty_cells, check_sparse_structure, check_values, check_two_dimensional, check_unread_cells
+from .validation import InputError, as_csr, check_empty_cells, check_sparse_structure, float64_copy, check_values, check_two_dimensional, check_unread_cells
 
 DEFAULT_CHUNK_CELLS = 8192
 
@@ -36,7 +37,7 @@ def _blocks_read_by_rows():
     try:
         yield
     except TypeError as exc:
-        if "subscriptable" not in str(exc):
+        if not re.search(r"'(coo|dia|bsr)_(matrix|array)' object is not subscriptable", str(exc)):
             raise
         raise InputError(f"the Dask array's blocks cannot be read by rows ({exc}); make them CSR first: "
                          "X.map_blocks(lambda block: block.tocsr()).") from None
@@ -122,7 +123,7 @@ class RowSource:
         if sp.issparse(X):  # in memory: its index arrays checked once, before any slicing trusts them
             check_sparse_structure(X)
         if sp.issparse(X) and X.format in ("coo", "dia", "bsr"):  # no row slicing: read as CSR (a copy)
-            X = X.astype(np.float64).tocsr()  # float64 first: duplicates summed in uint8 wrapped
+            X = float64_copy(X).tocsr()  # float64 first: duplicates summed in uint8 wrapped
         self.X = X
         self.n_rows, self.n_genes = (int(s) for s in X.shape)
         if self.n_rows == 0 or self.n_genes == 0:

@@ -584,7 +584,9 @@ def main(argv=None) -> int:
     with warnings.catch_warnings(), _terminate_as_interrupt(), _unencodable_as_escapes(sys.stdout):
         warnings.showwarning = _show_warning
         try:
-            return args.func(args)
+            code = args.func(args)
+            sys.stdout.flush()  # here, not in Python's flush at exit, where a closed pipe gave "Exception ignored"
+            return code
         except InputError as exc:
             print(f"sclstm: error: {cli_spelling(str(exc))}", file=sys.stderr)
             return 2
@@ -617,7 +619,7 @@ def _stdout_is_broken() -> bool:
     try:
         poller = select.poll()
         poller.register(sys.stdout.fileno(), select.POLLOUT)
-        return any(event & select.POLLERR for _, event in poller.poll(0))
+        return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))  # pipe; socket, macOS
     except (AttributeError, OSError, ValueError):  # no file behind standard output (a notebook)
         return False
 

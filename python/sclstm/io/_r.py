@@ -140,32 +140,48 @@ describe <- function(x) {
        dim = if (is.null(d)) integer() else as.integer(d))
 }
 
-# R before 4.4 returns a promise stored in a file as it is, and runs its code when the object is
-# first used (CVE-2024-27322): a file made to do so ran a shell command through the command
-# line. Such bindings are found without forcing them and refused before anything touches them.
-# R has no function that asks whether a binding is a promise, and its code (substitute()) can
-# be disguised as a constant by byte-compiling it, so the frame of `e` (made with hash = FALSE)
-# is read from inspect(), whose form is fixed in those old versions. R 4.4 and later refuse
-# such a file themselves.
+# R returns a promise stored in a file as it is, and runs its code when the object is first
+# used (CVE-2024-27322; R 4.4 refuses one at the top of an .rds, but load() still binds them):
+# a file made to do so ran a shell command through the command line. Such bindings are found
+# without forcing them and refused before anything touches them. R has no function that asks
+# whether a binding is a promise, and its code (substitute()) can be disguised as a constant by
+# byte-compiling it, so the frame of `e` (made with hash = FALSE, in binding order, as ls(e,
+# sorted = FALSE) lists it) is read from inspect(). Should that form ever change, the check
+# made on a promise of our own fails, and reading stops rather than goes on unchecked.
 lazy_bindings <- function(e) {
-  if (getRversion() >= "4.4.0") return(character(0))
   out <- utils::capture.output(.Internal(inspect(e, 2L)))
   tags <- grep("^ {4}TAG: ", out)
-  lazy <- tags[grepl("^ {4}@[0-9a-f]+ 05 PROMSXP", out[tags + 1L])]
-  sub('.*"(.*)"$', "\\1", out[lazy])
+  lazy <- grepl("^ {4}@\\S+ 05 PROMSXP", out[tags + 1L])
+  names <- ls(e, all.names = TRUE, sorted = FALSE)
+  if (length(names) != length(tags)) stop("sclstm: cannot check this R's files for stored code", call. = FALSE)
+  sort(names[lazy])
 }
+check_lazy_bindings <- local({
+  works <- NA
+  function() {
+    if (is.na(works)) {
+      probe <- new.env(hash = FALSE, parent = emptyenv())
+      delayedAssign("p", stop("never run"), assign.env = probe)
+      assign("v", 1, envir = probe)
+      works <<- identical(tryCatch(lazy_bindings(probe), error = function(err) NULL), "p")
+    }
+    if (!works) stop(paste("sclstm: cannot check R files for stored code with this R (its inspect() reads",
+                           "otherwise); not read"), call. = FALSE)
+  }
+})
 refuse_lazy <- function(e, what) {
+  check_lazy_bindings()
   lazy <- lazy_bindings(e)
   if (length(lazy))
-    stop(sprintf(paste("sclstm: %s holds a stored promise, R code that R before 4.4 runs when the object is",
-                       "used (CVE-2024-27322); it was not read. Read R files only from sources you trust"),
+    stop(sprintf(paste("sclstm: %s a stored promise, R code that R runs when the object is used",
+                       "(CVE-2024-27322); it was not read. Read R files only from sources you trust"),
                  what(lazy)), call. = FALSE)
 }
 
 read_rds <- function(path) {
   e <- new.env(hash = FALSE, parent = emptyenv())
   assign("x", readRDS(path), envir = e)  # a promise is stored as it is, not run
-  refuse_lazy(e, function(lazy) "the file")
+  refuse_lazy(e, function(lazy) "the file holds")
   get("x", envir = e, inherits = FALSE)
 }
 
@@ -182,8 +198,9 @@ list_items <- function(x) {
 load_rdata <- function(path) {
   e <- new.env(hash = FALSE, parent = emptyenv())
   nm <- load(path, envir = e)
-  refuse_lazy(e, function(lazy) sprintf("its object%s %s", if (length(lazy) > 1L) "s" else "",
-                                        paste0("'", lazy, "'", collapse = ", ")))
+  refuse_lazy(e, function(lazy) sprintf("its object%s %s %s", if (length(lazy) > 1L) "s" else "",
+                                        paste0("'", lazy, "'", collapse = ", "),
+                                        if (length(lazy) > 1L) "hold" else "holds"))
   list(env = e, names = nm, info = lapply(nm, function(n) describe(get(n, envir = e, inherits = FALSE))))
 }
 get_obj <- function(env, name) get(name, envir = env, inherits = FALSE)

@@ -222,6 +222,18 @@ test_that("after SCTransform() the raw counts of RNA are read, not SCT's correct
     expect_message(only_sct <- run_fast(no_raw, k = 3, seed = 4),
                    "assay 'RNA' has no raw counts; reading the corrected ones")
     expect_identical(DefaultAssay(only_sct[["sclstm"]]), "SCT")
+
+    # the assay SCTransform() read is the one its models name (umi.assay), e.g. Visium's "Spatial"
+    spatial <- suppressWarnings(CreateSeuratObject(counts = d$counts, assay = "Spatial"))
+    sct_of_spatial <- methods::as(suppressWarnings(CreateAssayObject(counts = corrected)), "SCTAssay")
+    model <- methods::new("SCTModel", feature.attributes = data.frame(),
+                          cell.attributes = data.frame(row.names = colnames(spatial)), clips = list(),
+                          umi.assay = "Spatial", model = "y ~ log_umi", arguments = list())
+    methods::slot(sct_of_spatial, "SCTModel.list") <- list(model1 = model)
+    spatial[["SCT"]] <- sct_of_spatial
+    DefaultAssay(spatial) <- "SCT"
+    expect_message(visium <- run_fast(spatial, k = 3, seed = 4), "reading the raw counts of assay 'Spatial'")
+    expect_identical(DefaultAssay(visium[["sclstm"]]), "Spatial")
 })
 
 test_that("predicted types keep the labels' factor levels, in their order", {
