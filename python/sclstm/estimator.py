@@ -1187,7 +1187,7 @@ def _why_unreadable(path: str, exc: Exception) -> str:
     torch_format = head in (b"PK", b"\x80\x02")  # torch.save's zip; its older pickle
     if torch_format and "Weights only load failed" in str(exc):  # torch's refusal of all but tensors and plain data
         return (f"{path} holds objects other than tensors and plain values, which sclstm does not load (numpy "
-                "values, as an sclstm before 2026-12-07 could save, or code that loading would run); save the model "
+                "values, as an sclstm before 2026-12-07 could save, or code that loading would run); fit and save the model "
                 "again with this sclstm, or use one from a source you trust.")
     import zipfile
 

@@ -115,7 +115,7 @@ def _structure_problem(X) -> str | None:
             X.copy().check_format(full_check=True)
         except ValueError as exc:
             return first_line(exc)
-    return None  # lil, dok, dia: built entry by entry, with scipy's own bounds checks
+    return None  # lil, dok, dia: as_csr checks the CSR made from them (a LIL's rows can be set by hand)
 
 
 def check_sparse_structure(X) -> None:
@@ -130,8 +130,9 @@ def check_sparse_structure(X) -> None:
 def float64_copy(X):
     """A float64 copy of a sparse matrix, its entries as they are: a format change sums duplicate
     entries in the input's dtype (uint8 counts summing past 255 wrapped, 400 became 144; float16
-    COO was refused by scipy). COO is rebuilt from its arrays, as COO's own astype sorts every
-    entry (4.8 s and 1.1 GB for 2e7 entries, against 0.15 s)."""
+    COO was refused by scipy). COO is rebuilt from its arrays, as COO's own astype sums its
+    duplicates, sorting every entry (measured by review helper-66 on a 100,000 × 2,000 COO with
+    2e7 entries, scipy 1.13: 4.8 s and 1.1 GB, against 0.15 s)."""
     if X.format == "coo":
         return sp.coo_matrix((np.asarray(X.data, dtype=np.float64), (X.row, X.col)), shape=X.shape)
     return X.astype(np.float64)  # a cast of the stored values, nothing summed
