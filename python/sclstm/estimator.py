@@ -1117,12 +1117,12 @@ def _check_consistent(est, reference) -> None:
         raise ValueError("its embedding holds NaN or infinite values")
     pp = est.preprocessor_
     width = reference.shape[0]  # the kernel's columns: its reference cells
-    for what, index, bound in (("kept genes", pp.genes_kept_, f"{pp.n_genes_in_} genes"),
-                               ("genes used", pp.genes_used_, f"{pp.n_genes_in_} genes"),
-                               ("sequence columns", est.sequencer_.columns, f"{width} kernel columns")):
+    for what, index, bound, unit in (("kept genes", pp.genes_kept_, pp.n_genes_in_, "genes"),
+                                     ("genes used", pp.genes_used_, pp.n_genes_in_, "genes"),
+                                     ("sequence columns", est.sequencer_.columns, width, "kernel columns")):
         index = np.asarray(index)
-        if index.size and (index.min() < 0 or index.max() >= int(bound.split()[0])):
-            raise ValueError(f"its {what} are numbered {int(index.min())}–{int(index.max())}, outside its {bound}")
+        if index.size and (index.min() < 0 or index.max() >= bound):
+            raise ValueError(f"its {what} are numbered {int(index.min())}–{int(index.max())}, outside its {bound} {unit}")
     target = pp.target_sum_
     if target is not None and not (isinstance(target, numbers.Real) and np.isfinite(target) and target > 0):
         raise ValueError(f"its depth target {target!r} is not a positive number")
@@ -1176,22 +1176,22 @@ def _why_unreadable(path: str, exc: Exception) -> str:
         empty = False
     if empty:
         return f"{path} is empty (0 bytes): save the model again, or copy it anew."
-    looks = _looks_like(path)  # first: torch refuses an .h5ad or .rds as "weights only load failed" too
-    if looks:
-        return f"could not read {path} as an sclstm model ({type(exc).__name__}){looks}."
     try:
         with open(path, "rb") as f:
-            head = f.read(2)
+            head = f.read(8)
     except OSError:
         head = b"PK"
-    torch_format = head in (b"PK", b"\x80\x02")  # torch.save's zip; its older pickle
+    looks = _looks_like(head)  # first: torch refuses an .h5ad or .rds as "weights only load failed" too
+    if looks:
+        return f"could not read {path} as an sclstm model ({type(exc).__name__}){looks}."
+    torch_format = head[:2] in (b"PK", b"\x80\x02")  # torch.save's zip; its older pickle
     if torch_format and "Weights only load failed" in str(exc):  # torch's refusal of all but tensors and plain data
         return (f"{path} holds objects other than tensors and plain values, which sclstm does not load (numpy "
                 "values, as an sclstm before 2026-12-07 could save, or code that loading would run); fit and save the model "
                 "again with this sclstm, or use one from a source you trust.")
     import zipfile
 
-    cut_zip = head == b"PK" and not zipfile.is_zipfile(path)
+    cut_zip = head[:2] == b"PK" and not zipfile.is_zipfile(path)
     if isinstance(exc, (EOFError, OSError)) or cut_zip:  # a cut zip: torch's RuntimeError "central directory"
         looks = ": it is cut short or damaged (an interrupted copy or download?)"
     elif not torch_format:
@@ -1199,14 +1199,9 @@ def _why_unreadable(path: str, exc: Exception) -> str:
     return f"could not read {path} as an sclstm model ({type(exc).__name__}){looks}."
 
 
-def _looks_like(path: str) -> str:
-    """What a file given as a model seems to be instead, for the message (the data, when
-    ``sclstm apply``'s two arguments were swapped)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8)
-    except OSError:
-        return ""
+def _looks_like(head: bytes) -> str:
+    """What a file given as a model seems to be instead, from its first bytes, for the message
+    (the data, when ``sclstm apply``'s two arguments were swapped)."""
     if head.startswith(b"\x89HDF"):
         return ": it is an HDF5 file (an .h5ad?), not the .pt file that save wrote"
     if head.startswith(b"\x1f\x8b") or head.startswith(b"RDX") or head.startswith(b"X\n"):

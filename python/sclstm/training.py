@@ -143,14 +143,15 @@ def train_siamese(
     elif n_classes is None:
         n_classes = int(np.max(classes)) + 1
     pseudo_head = None  # trained beside the model, not part of it
-    if pseudo_classes is not None and pseudo_weight > 0:
+    use_pseudo = pseudo_classes is not None and pseudo_weight > 0
+    if use_pseudo:
         pseudo_classes = np.asarray(pseudo_classes, dtype=np.int64)
         draw_pseudo = _class_balanced_draw(pseudo_classes)
         Y_pseudo = torch.from_numpy(pseudo_classes).to(device)
     with torch_rng_of_our_own(random_state):  # the only draws from torch's generator: the first weights
         model = SiameseLSTM(seqs.shape[2], head=head, hidden=hidden, embedding_dim=embedding_dim,
                             n_classes=n_classes, skip_width=seqs.shape[1] * seqs.shape[2])
-        if pseudo_classes is not None and pseudo_weight > 0:
+        if use_pseudo:
             pseudo_head = nn.Linear(embedding_dim, int(pseudo_classes.max()) + 1)
     model = model.to(device)
     params = list(model.parameters())

@@ -97,18 +97,15 @@ def _structure_problem(X) -> str | None:
         nnz = int(indptr[-1])
         if nnz > len(indices) or nnz > len(np.asarray(X.data)):
             return f"its index pointer ends at {nnz}, past its {min(len(indices), len(np.asarray(X.data)))} stored values"
-        used = indices[:nnz]
-        if used.size and (used.min() < 0 or used.max() >= minor):
-            return (f"{'column' if fmt == 'csr' else 'row'} indices must lie in 0–{minor - 1}, "
-                    f"found {int(used.min() if used.min() < 0 else used.max())}")
-        return None
+        return _outside(indices[:nnz], minor, "column" if fmt == "csr" else "row")
     if fmt == "coo":
         data = np.asarray(X.data)
         for index, size, what in ((np.asarray(X.row), X.shape[0], "row"), (np.asarray(X.col), X.shape[1], "column")):
             if len(index) != len(data):
                 return f"it has {len(index)} {what} indices for {len(data)} values"
-            if index.size and (index.min() < 0 or index.max() >= size):
-                return f"{what} indices must lie in 0–{size - 1}, found {int(index.min() if index.min() < 0 else index.max())}"
+            problem = _outside(index, size, what)
+            if problem is not None:
+                return problem
         return None
     if fmt == "bsr":
         try:
@@ -116,6 +113,16 @@ def _structure_problem(X) -> str | None:
         except ValueError as exc:
             return first_line(exc)
     return None  # lil, dok, dia: as_csr checks the CSR made from them (a LIL's rows can be set by hand)
+
+
+def _outside(index: np.ndarray, size: int, what: str) -> str | None:
+    """The first index array problem: a value below 0 or from ``size`` on, named."""
+    if not index.size:
+        return None
+    low, high = int(index.min()), int(index.max())
+    if low < 0 or high >= size:
+        return f"{what} indices must lie in 0–{size - 1}, found {low if low < 0 else high}"
+    return None
 
 
 def check_sparse_structure(X) -> None:
